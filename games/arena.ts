@@ -1,0 +1,149 @@
+// The arena-v1 demo game (see docs/scenario-arena-v1.md), written only against the public game API:
+// players move by input, NPCs wander and reflect off the walls, and hp changes at random.
+import { addComponent } from 'bitecs';
+import { defineGame, type GameContext } from '../shared/game.ts';
+import { angle, fixed, uint } from '../shared/protocol/quantize.ts';
+
+/** Side of the square world, in world units. */
+export const WORLD_SIZE = 2048;
+/** Player speed, units per second. */
+export const PLAYER_SPEED = 200;
+/** NPC speed, units per second. */
+export const NPC_SPEED = 100;
+/** Seconds between NPC heading changes. */
+export const NPC_TURN_SEC = 2;
+/** Entity kinds (the Kind.value field). */
+export const KIND_PLAYER = 0;
+export const KIND_NPC = 1;
+/** Radii per kind, in world units. */
+export const RADIUS = [16, 12] as const;
+
+const D = Math.SQRT1_2;
+/** Unit vectors for input directions 1..8 (0 = idle): E, NE, N, NW, W, SW, S, SE; y grows downwards. */
+export const DIR_X = [0, 1, D, 0, -D, -1, -D, 0, D] as const;
+export const DIR_Y = [0, 0, -D, -1, -D, 0, D, 1, D] as const;
+/** Facing angle of each direction, radians. */
+export const DIR_ANGLE = DIR_X.map((x, i) => (i === 0 ? 0 : Math.atan2(DIR_Y[i], x)));
+
+const f32 = (n: number): Float32Array => new Float32Array(n);
+
+function components(n: number) {
+  return {
+    Kind: { value: new Uint8Array(n) },
+    Position: { x: f32(n), y: f32(n) },
+    Facing: { angle: f32(n) },
+    Health: { hp: new Uint8Array(n) },
+    Velocity: { x: f32(n), y: f32(n) },
+    Wander: { nextTurnTick: new Uint32Array(n) },
+    Player: {},
+  };
+}
+type C = ReturnType<typeof components>;
+type Input = { dir: number };
+type Ctx = GameContext<C>;
+
+const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
+
+function spawnNpc(ctx: Ctx, index: number, turnPeriodTicks: number): void {
+  const { c, world, rng } = ctx;
+  const eid = ctx.spawn();
+  for (const comp of [c.Kind, c.Position, c.Facing, c.Health, c.Velocity, c.Wander]) addComponent(world, eid, comp);
+  c.Kind.value[eid] = KIND_NPC;
+  c.Position.x[eid] = rng.range(0, WORLD_SIZE);
+  c.Position.y[eid] = rng.range(0, WORLD_SIZE);
+  c.Health.hp[eid] = 100;
+  c.Velocity.x[eid] = 0;
+  c.Velocity.y[eid] = 0;
+  c.Wander.nextTurnTick[eid] = index % turnPeriodTicks; // phase offset per NPC
+}
+
+/** NPCs pick a new heading (or stop, p = 0.25) every NPC_TURN_SEC, move, and reflect off the bounds. */
+function npcSystem(ctx: Ctx) {
+  const npcs = ctx.query([ctx.c.Wander]);
+  const period = Math.round(NPC_TURN_SEC * ctx.tickRateHz);
+  const speed = NPC_SPEED;
+  return (x: Ctx): void => {
+    const { Position: p, Velocity: v, Facing: fa, Wander: w } = x.c;
+    const list = npcs();
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      if (x.tick >= w.nextTurnTick[e]) {
+        w.nextTurnTick[e] = x.tick + period;
+        if (x.rng.next() < 0.25) {
+          v.x[e] = 0;
+          v.y[e] = 0;
+        } else {
+          const a = x.rng.range(-Math.PI, Math.PI);
+          v.x[e] = Math.cos(a) * speed;
+          v.y[e] = Math.sin(a) * speed;
+          fa.angle[e] = a;
+        }
+      }
+      let nx = p.x[e] + v.x[e] * x.dtSec;
+      let ny = p.y[e] + v.y[e] * x.dtSec;
+      if (nx < 0 || nx > WORLD_SIZE) {
+        nx = nx < 0 ? -nx : 2 * WORLD_SIZE - nx;
+        v.x[e] = -v.x[e];
+        fa.angle[e] = Math.atan2(v.y[e], v.x[e]);
+      }
+      if (ny < 0 || ny > WORLD_SIZE) {
+        ny = ny < 0 ? -ny : 2 * WORLD_SIZE - ny;
+        v.y[e] = -v.y[e];
+        fa.angle[e] = Math.atan2(v.y[e], v.x[e]);
+      }
+      p.x[e] = nx;
+      p.y[e] = ny;
+    }
+  };
+}
+
+/** Once a second, 2% of all entities (chosen at random) get a new random hp in 0..100. */
+function hpSystem(ctx: Ctx) {
+  const living = ctx.query([ctx.c.Health]);
+  return (x: Ctx): void => {
+    if (x.tick % x.tickRateHz !== 0) return;
+    const list = living();
+    const n = Math.round(list.length * 0.02);
+    for (let k = 0; k < n; k++) x.c.Health.hp[list[x.rng.int(list.length)]] = x.rng.int(101);
+  };
+}
+
+/** The arena-v1 game definition. Parameter `npcs` (default 500) sets the NPC count. */
+export const arena = defineGame<C, Input>({
+  name: 'arena-v1',
+  maxEntities: 4096,
+  components,
+  networked: {
+    Kind: { value: uint(1) },
+    Position: { x: fixed(0, WORLD_SIZE, 1 / 16), y: fixed(0, WORLD_SIZE, 1 / 16) },
+    Facing: { angle: angle(8) },
+    Health: { hp: uint(7) },
+  },
+  local: ['Velocity', 'Wander', 'Player'],
+  input: { dir: uint(4) },
+  defaultParams: { npcs: 500 },
+  stepPlayer(c, eid, input, dtSec) {
+    const dir = input.dir > 8 ? 0 : input.dir;
+    if (dir === 0) return;
+    c.Position.x[eid] = clamp(c.Position.x[eid] + DIR_X[dir] * PLAYER_SPEED * dtSec, 0, WORLD_SIZE);
+    c.Position.y[eid] = clamp(c.Position.y[eid] + DIR_Y[dir] * PLAYER_SPEED * dtSec, 0, WORLD_SIZE);
+    c.Facing.angle[eid] = DIR_ANGLE[dir];
+  },
+  setup(ctx) {
+    const npcs = clamp(Math.floor(ctx.params.npcs ?? 500), 0, 4000);
+    const period = Math.round(NPC_TURN_SEC * ctx.tickRateHz);
+    for (let i = 0; i < npcs; i++) spawnNpc(ctx, i, period);
+  },
+  systems: (ctx) => [npcSystem(ctx), hpSystem(ctx)],
+  spawnPlayer(ctx, _info) {
+    const { c, world, rng } = ctx;
+    const eid = ctx.spawn();
+    for (const comp of [c.Kind, c.Position, c.Facing, c.Health, c.Player]) addComponent(world, eid, comp);
+    c.Kind.value[eid] = KIND_PLAYER;
+    c.Position.x[eid] = rng.range(64, WORLD_SIZE - 64);
+    c.Position.y[eid] = rng.range(64, WORLD_SIZE - 64);
+    c.Facing.angle[eid] = 0;
+    c.Health.hp[eid] = 100;
+    return eid;
+  },
+});

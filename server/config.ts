@@ -1,0 +1,192 @@
+// Server configuration: defaults, environment variables and an optional JSON file, validated at
+// start with every error listed, then frozen.
+import { readFileSync } from 'node:fs';
+import { checkInt, DEFAULT_NET_CONFIG, validateNetConfig, type NetConfig } from '../shared/config.ts';
+
+/** Everything the server process reads at start. */
+export interface ServerConfig {
+  /** Bind address for HTTP, WebSocket, signaling and WebRTC. Env HOST. Default '127.0.0.1'. */
+  readonly host: string;
+  /** HTTP + WebSocket port. Env PORT. Default 8080. 0 picks a free port. */
+  readonly port: number;
+  /** WebRTC signaling HTTP port. Env TICKWIRE_SIGNALING_PORT. Default port + 1 (0 when port is 0). */
+  readonly signalingPort: number;
+  /** First UDP port for WebRTC. Env TICKWIRE_UDP_PORT_MIN. Default 20000. */
+  readonly udpPortMin: number;
+  /** Last UDP port for WebRTC. Env TICKWIRE_UDP_PORT_MAX. Default 20999. */
+  readonly udpPortMax: number;
+  /** Enables the WebRTC channel; when false every client uses the WebSocket. Env TICKWIRE_WEBRTC. Default true. */
+  readonly webrtc: boolean;
+  /** Game hosted by every room. Env TICKWIRE_GAME. Default 'arena-v1'. */
+  readonly game: string;
+  /** Game parameters for new rooms (e.g. { npcs: 500 }). Env TICKWIRE_GAME_PARAMS (JSON). Default {}. */
+  readonly gameParams: Readonly<Record<string, number>>;
+  /** Seed of the first room's PRNG; room k uses a seed derived from it. Env TICKWIRE_SEED. Default 1. */
+  readonly seed: number;
+  /** Players per room. Env TICKWIRE_ROOM_CAPACITY. Default 64. */
+  readonly roomCapacity: number;
+  /** Most rooms per process. Env TICKWIRE_MAX_ROOMS. Default 64. */
+  readonly maxRooms: number;
+  /** Most sessions per process. Env TICKWIRE_MAX_SESSIONS. Default 2000. */
+  readonly maxSessions: number;
+  /** An empty room is disposed after this many milliseconds. Env TICKWIRE_ROOM_GRACE_MS. Default 30000. */
+  readonly roomEmptyGraceMs: number;
+  /** Ticks the loop may run back to back after a stall; later ones are skipped and counted. Env TICKWIRE_MAX_CATCHUP_TICKS. Default 5. */
+  readonly maxCatchUpTicks: number;
+  /** Largest WebSocket message accepted, in bytes; bigger closes the connection. Env TICKWIRE_WS_MAX_PAYLOAD_BYTES. Default 4096. */
+  readonly wsMaxPayloadBytes: number;
+  /** Bytes buffered for a slow WebSocket reader before it is dropped. Env TICKWIRE_WS_MAX_BACKPRESSURE_BYTES. Default 262144. */
+  readonly wsMaxBackpressureBytes: number;
+  /** WebSocket idle timeout in seconds (uWS sends pings). Env TICKWIRE_WS_IDLE_TIMEOUT_SEC. Default 16. */
+  readonly wsIdleTimeoutSec: number;
+  /** WebRTC peers still connecting at once, beyond which new ones are refused. Env TICKWIRE_MAX_PENDING_PEERS. Default 128. */
+  readonly maxPendingPeers: number;
+  /** Origins allowed at the WebSocket upgrade; empty allows any. Env TICKWIRE_ALLOWED_ORIGINS (comma list). Default []. */
+  readonly allowedOrigins: readonly string[];
+  /** Bad messages a client may send before it is disconnected. Env TICKWIRE_MAX_BAD_MESSAGES. Default 20. */
+  readonly maxBadMessages: number;
+  /** Time allowed for a graceful shutdown, ms. Env TICKWIRE_SHUTDOWN_MS. Default 5000. */
+  readonly shutdownMs: number;
+  /** Directory of the bundled browser client served at `/`. Default 'client/dist'. */
+  readonly clientDir: string;
+  /** pino log level. Env LOG_LEVEL. Default 'info'. */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Netcode settings shared with clients (rates, buffers, packet size). Env TICKWIRE_TICK_RATE_HZ, TICKWIRE_SNAPSHOT_RATE_HZ, TICKWIRE_MAX_PACKET_BYTES. */
+  readonly net: NetConfig;
+}
+
+/** Defaults, before environment and file overrides. */
+export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
+  host: '127.0.0.1',
+  port: 8080,
+  signalingPort: 8081,
+  udpPortMin: 20000,
+  udpPortMax: 20999,
+  webrtc: true,
+  game: 'arena-v1',
+  gameParams: {},
+  seed: 1,
+  roomCapacity: 64,
+  maxRooms: 64,
+  maxSessions: 2000,
+  roomEmptyGraceMs: 30_000,
+  maxCatchUpTicks: 5,
+  wsMaxPayloadBytes: 4096,
+  wsMaxBackpressureBytes: 256 * 1024,
+  wsIdleTimeoutSec: 16,
+  maxPendingPeers: 128,
+  allowedOrigins: [],
+  maxBadMessages: 20,
+  shutdownMs: 5000,
+  clientDir: 'client/dist',
+  logLevel: 'info',
+  net: DEFAULT_NET_CONFIG,
+});
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const INT_ENV: [keyof ServerConfig, string][] = [
+  ['port', 'PORT'], ['signalingPort', 'TICKWIRE_SIGNALING_PORT'], ['udpPortMin', 'TICKWIRE_UDP_PORT_MIN'], ['udpPortMax', 'TICKWIRE_UDP_PORT_MAX'],
+  ['seed', 'TICKWIRE_SEED'], ['roomCapacity', 'TICKWIRE_ROOM_CAPACITY'], ['maxRooms', 'TICKWIRE_MAX_ROOMS'], ['maxSessions', 'TICKWIRE_MAX_SESSIONS'],
+  ['roomEmptyGraceMs', 'TICKWIRE_ROOM_GRACE_MS'], ['maxCatchUpTicks', 'TICKWIRE_MAX_CATCHUP_TICKS'], ['wsMaxPayloadBytes', 'TICKWIRE_WS_MAX_PAYLOAD_BYTES'],
+  ['wsMaxBackpressureBytes', 'TICKWIRE_WS_MAX_BACKPRESSURE_BYTES'], ['wsIdleTimeoutSec', 'TICKWIRE_WS_IDLE_TIMEOUT_SEC'], ['maxPendingPeers', 'TICKWIRE_MAX_PENDING_PEERS'],
+  ['maxBadMessages', 'TICKWIRE_MAX_BAD_MESSAGES'], ['shutdownMs', 'TICKWIRE_SHUTDOWN_MS'],
+];
+const NET_ENV: [keyof NetConfig, string][] = [
+  ['tickRateHz', 'TICKWIRE_TICK_RATE_HZ'], ['snapshotRateHz', 'TICKWIRE_SNAPSHOT_RATE_HZ'], ['maxPacketBytes', 'TICKWIRE_MAX_PACKET_BYTES'],
+  ['inputRedundancy', 'TICKWIRE_INPUT_REDUNDANCY'], ['inputBufferMax', 'TICKWIRE_INPUT_BUFFER_MAX'],
+];
+
+function envInt(errors: string[], env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n)) errors.push(`${name} must be an integer (got ${JSON.stringify(raw)})`);
+  return n;
+}
+
+/**
+ * Builds the config from defaults, then the JSON file named by TICKWIRE_CONFIG (if any), then
+ * environment variables, then `overrides`. Throws one error listing every problem.
+ */
+export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const errors: string[] = [];
+  const cfg: Mutable<ServerConfig> = { ...DEFAULT_SERVER_CONFIG, net: { ...DEFAULT_NET_CONFIG } };
+  let signalingSet = false;
+  if (env.TICKWIRE_CONFIG) {
+    try {
+      const file = JSON.parse(readFileSync(env.TICKWIRE_CONFIG, 'utf8')) as Partial<ServerConfig>;
+      if (typeof file !== 'object' || file === null) throw new Error('not a JSON object');
+      const { net, ...rest } = file;
+      for (const key of Object.keys(rest)) if (!(key in DEFAULT_SERVER_CONFIG)) errors.push(`${env.TICKWIRE_CONFIG}: unknown option ${key}`);
+      Object.assign(cfg, rest);
+      if (net) cfg.net = { ...cfg.net, ...net };
+      signalingSet = 'signalingPort' in rest;
+    } catch (err) {
+      errors.push(`TICKWIRE_CONFIG ${env.TICKWIRE_CONFIG}: ${(err as Error).message}`);
+    }
+  }
+  for (const [key, name] of INT_ENV) {
+    const v = envInt(errors, env, name);
+    if (v !== undefined) {
+      (cfg as Record<string, unknown>)[key] = v;
+      if (key === 'signalingPort') signalingSet = true;
+    }
+  }
+  const net: Mutable<NetConfig> = { ...cfg.net };
+  for (const [key, name] of NET_ENV) {
+    const v = envInt(errors, env, name);
+    if (v !== undefined) net[key] = v;
+  }
+  cfg.net = net;
+  if (env.HOST) cfg.host = env.HOST;
+  if (env.TICKWIRE_GAME) cfg.game = env.TICKWIRE_GAME;
+  if (env.LOG_LEVEL) cfg.logLevel = env.LOG_LEVEL as ServerConfig['logLevel'];
+  if (env.TICKWIRE_WEBRTC) cfg.webrtc = !['0', 'false', 'off', 'no'].includes(env.TICKWIRE_WEBRTC.toLowerCase());
+  if (env.TICKWIRE_ALLOWED_ORIGINS) cfg.allowedOrigins = env.TICKWIRE_ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
+  if (env.TICKWIRE_GAME_PARAMS) {
+    try {
+      cfg.gameParams = JSON.parse(env.TICKWIRE_GAME_PARAMS) as Record<string, number>;
+    } catch {
+      errors.push('TICKWIRE_GAME_PARAMS must be a JSON object of numbers');
+    }
+  }
+  Object.assign(cfg, overrides);
+  if (overrides.net) cfg.net = { ...DEFAULT_NET_CONFIG, ...overrides.net };
+  if ('signalingPort' in overrides) signalingSet = true;
+  if (!signalingSet) cfg.signalingPort = cfg.port === 0 ? 0 : cfg.port + 1;
+  errors.push(...validateServerConfig(cfg));
+  if (errors.length) throw new Error(`invalid configuration:\n  - ${errors.join('\n  - ')}`);
+  return Object.freeze({ ...cfg, net: Object.freeze({ ...cfg.net }), gameParams: Object.freeze({ ...cfg.gameParams }), allowedOrigins: Object.freeze([...cfg.allowedOrigins]) });
+}
+
+/** Checks every field; returns all problems. */
+export function validateServerConfig(cfg: ServerConfig): string[] {
+  const errors: string[] = [];
+  if (typeof cfg.host !== 'string' || cfg.host.length === 0) errors.push('host must be a non-empty string');
+  checkInt(errors, 'port', cfg.port, 0, 65535);
+  checkInt(errors, 'signalingPort', cfg.signalingPort, 0, 65535);
+  checkInt(errors, 'udpPortMin', cfg.udpPortMin, 1024, 65535);
+  checkInt(errors, 'udpPortMax', cfg.udpPortMax, 1024, 65535);
+  if (cfg.udpPortMax < cfg.udpPortMin) errors.push('udpPortMax must be >= udpPortMin');
+  if (cfg.port !== 0 && cfg.port === cfg.signalingPort) errors.push('signalingPort must differ from port');
+  checkInt(errors, 'seed', cfg.seed, 0, 0xffffffff);
+  checkInt(errors, 'roomCapacity', cfg.roomCapacity, 1, 1024);
+  checkInt(errors, 'maxRooms', cfg.maxRooms, 1, 10_000);
+  checkInt(errors, 'maxSessions', cfg.maxSessions, 1, 100_000);
+  checkInt(errors, 'roomEmptyGraceMs', cfg.roomEmptyGraceMs, 0, 86_400_000);
+  checkInt(errors, 'maxCatchUpTicks', cfg.maxCatchUpTicks, 1, 120);
+  checkInt(errors, 'wsMaxPayloadBytes', cfg.wsMaxPayloadBytes, 256, 1 << 20);
+  checkInt(errors, 'wsMaxBackpressureBytes', cfg.wsMaxBackpressureBytes, 16 * 1024, 64 << 20);
+  checkInt(errors, 'wsIdleTimeoutSec', cfg.wsIdleTimeoutSec, 8, 960);
+  checkInt(errors, 'maxPendingPeers', cfg.maxPendingPeers, 1, 100_000);
+  checkInt(errors, 'maxBadMessages', cfg.maxBadMessages, 1, 1_000_000);
+  checkInt(errors, 'shutdownMs', cfg.shutdownMs, 100, 60_000);
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);
+  if (typeof cfg.gameParams !== 'object' || cfg.gameParams === null || Object.values(cfg.gameParams).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+    errors.push('gameParams must be an object of finite numbers');
+  }
+  if (!Array.isArray(cfg.allowedOrigins)) errors.push('allowedOrigins must be a list of origins');
+  errors.push(...validateNetConfig(cfg.net).map((e) => `net.${e}`));
+  return errors;
+}

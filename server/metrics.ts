@@ -1,0 +1,151 @@
+// Counters the hot path bumps as plain numbers, exposed to Prometheus at scrape time (prom-client
+// collect callbacks), so recording a metric never allocates during a tick.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { newEncoderStats } from './snapshots.ts';
+
+/** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
+export class FixedHistogram {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  max = 0;
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+  /** Records one value. */
+  observe(v: number): void {
+    let i = 0;
+    while (i < this.bounds.length && v > this.bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += v;
+    this.count++;
+    if (v > this.max) this.max = v;
+  }
+  /** Approximate quantile (upper bound of the bucket holding it), q in [0, 1]. */
+  quantile(q: number): number {
+    if (this.count === 0) return 0;
+    const target = q * this.count;
+    let acc = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      acc += this.counts[i];
+      if (acc >= target) return i < this.bounds.length ? this.bounds[i] : this.max;
+    }
+    return this.max;
+  }
+  /** Clears all observations. */
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+    this.max = 0;
+  }
+}
+
+/** Tick duration buckets in seconds (fine-grained below the 16.7 ms budget of 60 Hz). */
+export const TICK_BUCKETS_SEC = [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.03, 0.05, 0.1];
+
+/** Every server-side counter, as plain numbers. */
+export class ServerStats {
+  ticks = 0;
+  skippedTicks = 0;
+  readonly tickSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
+  bytesIn = { ws: 0, webrtc: 0 };
+  bytesOut = { ws: 0, webrtc: 0 };
+  messagesIn = { ws: 0, webrtc: 0 };
+  messagesOut = { ws: 0, webrtc: 0 };
+  decodeErrors = { control: 0, input: 0, ack: 0, unknown: 0 };
+  sendFailures = { ws: 0, webrtc: 0 };
+  queueDropped = 0;
+  rejects = 0;
+  disconnectsForBadMessages = 0;
+  inputsReceived = 0;
+  inputsRepeated = 0;
+  inputsLost = 0;
+  /** Shared by every room's snapshot encoder. */
+  readonly encoder = newEncoderStats();
+}
+
+/** Creates the Prometheus registry reading from `stats` and the live gauges given. */
+export function createRegistry(
+  stats: ServerStats,
+  live: { rooms(): number; sessions(transport: 'ws' | 'webrtc'): number; rtcPeers(): number; queueBytes(): number },
+): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tickwire_process_' });
+  const counter = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void => {
+    new Counter({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        this.reset();
+        read((labels, v) => this.inc(labels, v));
+      },
+    });
+  };
+  const gauge = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void => {
+    new Gauge({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        read((labels, v) => this.set(labels, v));
+      },
+    });
+  };
+  counter('tickwire_ticks_total', 'Simulation ticks run (all rooms share one loop).', [], (s) => s({}, stats.ticks));
+  counter('tickwire_ticks_skipped_total', 'Ticks dropped after a stall beyond the catch-up bound.', [], (s) => s({}, stats.skippedTicks));
+  counter('tickwire_bytes_total', 'Payload bytes by direction and channel.', ['direction', 'channel'], (s) => {
+    s({ direction: 'in', channel: 'ws' }, stats.bytesIn.ws);
+    s({ direction: 'in', channel: 'webrtc' }, stats.bytesIn.webrtc);
+    s({ direction: 'out', channel: 'ws' }, stats.bytesOut.ws);
+    s({ direction: 'out', channel: 'webrtc' }, stats.bytesOut.webrtc);
+  });
+  counter('tickwire_messages_total', 'Messages by direction and channel.', ['direction', 'channel'], (s) => {
+    s({ direction: 'in', channel: 'ws' }, stats.messagesIn.ws);
+    s({ direction: 'in', channel: 'webrtc' }, stats.messagesIn.webrtc);
+    s({ direction: 'out', channel: 'ws' }, stats.messagesOut.ws);
+    s({ direction: 'out', channel: 'webrtc' }, stats.messagesOut.webrtc);
+  });
+  counter('tickwire_decode_errors_total', 'Messages dropped because they did not decode.', ['message'], (s) => {
+    for (const [k, v] of Object.entries(stats.decodeErrors)) s({ message: k }, v);
+  });
+  counter('tickwire_send_failures_total', 'Sends refused by the transport (backpressure or closed).', ['channel'], (s) => {
+    s({ channel: 'ws' }, stats.sendFailures.ws);
+    s({ channel: 'webrtc' }, stats.sendFailures.webrtc);
+  });
+  counter('tickwire_inbox_dropped_total', 'Inbound messages dropped because the inbox was full.', [], (s) => s({}, stats.queueDropped));
+  counter('tickwire_handshake_rejects_total', 'Hellos refused.', [], (s) => s({}, stats.rejects));
+  counter('tickwire_bad_message_disconnects_total', 'Clients disconnected for too many bad messages.', [], (s) => s({}, stats.disconnectsForBadMessages));
+  counter('tickwire_inputs_total', 'Inputs by outcome.', ['outcome'], (s) => {
+    s({ outcome: 'received' }, stats.inputsReceived);
+    s({ outcome: 'repeated' }, stats.inputsRepeated);
+    s({ outcome: 'lost' }, stats.inputsLost);
+  });
+  counter('tickwire_snapshots_total', 'Snapshots sent by kind.', ['kind'], (s) => {
+    s({ kind: 'full' }, stats.encoder.fullSnapshots);
+    s({ kind: 'delta' }, stats.encoder.deltaSnapshots);
+  });
+  counter('tickwire_snapshot_bodies_encoded_total', 'Snapshot entity sections encoded (shared by clients with the same baseline).', [], (s) => s({}, stats.encoder.bodiesEncoded));
+  gauge('tickwire_rooms', 'Rooms open.', [], (s) => s({}, live.rooms()));
+  gauge('tickwire_sessions', 'Sessions by the transport carrying their unreliable traffic.', ['transport'], (s) => {
+    s({ transport: 'ws' }, live.sessions('ws'));
+    s({ transport: 'webrtc' }, live.sessions('webrtc'));
+  });
+  gauge('tickwire_webrtc_peers', 'Open WebRTC peers.', [], (s) => s({}, live.rtcPeers()));
+  gauge('tickwire_inbox_bytes', 'Bytes waiting in the inbox.', [], (s) => s({}, live.queueBytes()));
+  return registry;
+}
+
+/** Prometheus text for the tick-duration histogram (appended to the registry's output). */
+export function renderHistogram(name: string, help: string, h: FixedHistogram): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
+  let acc = 0;
+  for (let i = 0; i < h.bounds.length; i++) {
+    acc += h.counts[i];
+    lines.push(`${name}_bucket{le="${h.bounds[i]}"} ${acc}`);
+  }
+  lines.push(`${name}_bucket{le="+Inf"} ${h.count}`, `${name}_sum ${h.sum}`, `${name}_count ${h.count}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Full /metrics body: the registry plus the tick histogram. */
+export async function renderMetrics(registry: Registry, stats: ServerStats): Promise<string> {
+  return (await registry.metrics()) + renderHistogram('tickwire_tick_duration_seconds', 'Duration of one simulation frame tick over all rooms.', stats.tickSeconds);
+}

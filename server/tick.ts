@@ -1,0 +1,69 @@
+// THE pipeline. One server tick, in order: drain the network inbox, then for every room apply one
+// input per player, run the game's systems, snap state to the wire grid, and every Nth tick
+// capture history and send snapshots. Reading runTick explains the server.
+import { snapToNetGrid } from '../shared/netgrid.ts';
+import { captureFrame } from './history.ts';
+import type { Room } from './rooms.ts';
+
+/** What a tick needs from the server around it. */
+export interface TickHost {
+  /** Handles every queued network event (joins, leaves, inputs, acks, control messages). */
+  drainNetEvents(): void;
+  /** The rooms, in tick order. */
+  readonly rooms: readonly Room[];
+  /** Called after a room produced a snapshot tick, to flush per-session counters etc. */
+  afterSnapshot?(room: Room): void;
+}
+
+/** Runs one server tick over all rooms. */
+export function runTick(host: TickHost): void {
+  host.drainNetEvents();
+  const rooms = host.rooms;
+  for (let i = 0; i < rooms.length; i++) {
+    const room = rooms[i];
+    applyInputs(room);
+    runSystems(room);
+    snapState(room);
+    room.ctx.tick++;
+    if (room.ctx.tick % room.snapshotEvery === 0) {
+      sendSnapshots(room);
+      host.afterSnapshot?.(room);
+    }
+  }
+}
+
+/** Applies exactly one input per player (the next in sequence, or the last one repeated). */
+export function applyInputs(room: Room): void {
+  const { game, ctx, schema, input, players } = room;
+  const fields = schema.inputFields;
+  for (let p = 0; p < players.length; p++) {
+    const s = players[p];
+    if (s.eid < 0 || !s.inputs) continue;
+    const values = s.inputs.take();
+    for (let f = 0; f < fields.length; f++) input[fields[f].name] = fields[f].q.dequantize(values[f]);
+    game.stepPlayer(ctx.c, s.eid, input, ctx.dtSec);
+    s.inputAck = s.inputs.lastAppliedSeq;
+    s.hasInputAck = s.inputs.hasApplied;
+  }
+}
+
+/** Runs the game's systems in the order the game listed them. */
+export function runSystems(room: Room): void {
+  const systems = room.systems;
+  for (let i = 0; i < systems.length; i++) systems[i](room.ctx);
+}
+
+/** Snaps every replicated entity's networked fields to the quantization grid. */
+export function snapState(room: Room): void {
+  const list = room.replicated();
+  for (let i = 0; i < list.length; i++) snapToNetGrid(room.schema, room.stores, list[i]);
+}
+
+/** Captures the frame into history and hands every player their snapshot packets. */
+export function sendSnapshots(room: Room): void {
+  const frame = room.history.claim(room.ctx.tick);
+  captureFrame(room.ctx, room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame);
+  room.encoder.begin(frame, room.history);
+  const players = room.players;
+  for (let p = 0; p < players.length; p++) room.encoder.encodeFor(players[p], players[p].sendUnreliable);
+}

@@ -1,0 +1,125 @@
+// The public game API: components with their networked fields, the input format, the shared player
+// step and the ordered systems. The engine knows games only through this interface.
+import { addEntity, createWorld, Or, registerQuery, commitRemovals, removeEntity, entityExists, type World, type QueryTerm } from 'bitecs';
+import type { Quantizer } from './protocol/quantize.ts';
+import type { Rng } from './rng.ts';
+
+/** A typed array holding one field of a component for every entity id (structure of arrays). */
+export type Store = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
+
+/** A component: named field stores, indexed by entity id. A component with no fields is a tag. */
+export type Component = Record<string, Store>;
+
+/** All components of a game, by name. */
+export type Components = Record<string, Component>;
+
+/** An input: named integer-valued fields. */
+export type InputValues = Record<string, number>;
+
+/** Quantizers for the networked fields of each networked component. */
+export type NetworkedFields<C extends Components> = { [K in keyof C]?: { [F in keyof C[K]]: Quantizer } };
+
+/** What systems and hooks receive each tick. Times are in simulation ticks and seconds of simulation. */
+export interface GameContext<C extends Components> {
+  /** The room's bitecs world. */
+  readonly world: World;
+  /** The room's component stores. */
+  readonly c: C;
+  /** Seeded random numbers for this room (never Math.random). */
+  readonly rng: Rng;
+  /** Current simulation tick (integer, starts at 0). */
+  tick: number;
+  /** Fixed step length in seconds (1 / tickRateHz). */
+  readonly dtSec: number;
+  /** Simulation rate in Hz. */
+  readonly tickRateHz: number;
+  /** Game parameters given at room creation (e.g. npc count), already validated by the game. */
+  readonly params: Readonly<Record<string, number>>;
+  /** Creates a zero-allocation query; call the result each tick for the matching entity ids. */
+  query(terms: QueryTerm[]): () => readonly number[];
+  /** Adds an entity and returns its id. */
+  spawn(): number;
+  /** Removes an entity. */
+  despawn(eid: number): void;
+}
+
+/** A gameplay system: runs once per tick, in the order the game lists them. */
+export type System<C extends Components> = (ctx: GameContext<C>) => void;
+
+/** Everything a game supplies. `C` is its components, `I` its input. */
+export interface GameDefinition<C extends Components, I extends InputValues> {
+  /** Game name; part of the config hash the client must match. */
+  readonly name: string;
+  /** Capacity of every component store (largest entity id + 1). */
+  readonly maxEntities: number;
+  /** Allocates the component stores for one world (one room, or one client). */
+  components(capacity: number): C;
+  /** The networked-field table: for each networked component, every field's quantizer. */
+  readonly networked: NetworkedFields<C>;
+  /** Components deliberately kept off the wire (a test checks every component is in one of the two). */
+  readonly local: readonly (keyof C)[];
+  /** Input fields and their quantizers. */
+  readonly input: { [F in keyof I]: Quantizer };
+  /** Default parameters (overridable per room). */
+  readonly defaultParams?: Readonly<Record<string, number>>;
+  /**
+   * Moves one player by one input over one fixed step. Runs on the server tick and in client
+   * prediction, so it must be deterministic and touch only that entity's components.
+   */
+  stepPlayer(c: C, eid: number, input: Readonly<I>, dtSec: number): void;
+  /** Called once when a room's world is created (spawn NPCs, etc.). */
+  setup?(ctx: GameContext<C>): void;
+  /** Builds the room's systems, in run order (called once per room, so they may create queries). */
+  systems(ctx: GameContext<C>): System<C>[];
+  /** Creates the entity of a player who joined; returns its id. */
+  spawnPlayer(ctx: GameContext<C>, info: { readonly sessionId: number; readonly name: string }): number;
+  /** Removes a player's entity (default: despawn it). */
+  despawnPlayer?(ctx: GameContext<C>, eid: number): void;
+}
+
+/** Identity helper that checks a game definition's types. */
+export function defineGame<C extends Components, I extends InputValues>(game: GameDefinition<C, I>): GameDefinition<C, I> {
+  return game;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry of games of any shape
+export type AnyGame = GameDefinition<any, any>;
+
+/** Creates a context (world + stores + queries) for a game; the server makes one per room. */
+export function createGameContext<C extends Components, I extends InputValues>(
+  game: GameDefinition<C, I>,
+  rng: Rng,
+  tickRateHz: number,
+  params: Readonly<Record<string, number>>,
+): GameContext<C> {
+  const world = createWorld();
+  const c = game.components(game.maxEntities);
+  const ctx: GameContext<C> = {
+    world, c, rng, tick: 0, dtSec: 1 / tickRateHz, tickRateHz, params,
+    query(terms) {
+      const q = registerQuery(world, terms);
+      return () => {
+        commitRemovals(world);
+        return q.dense as readonly number[];
+      };
+    },
+    spawn() {
+      const eid = addEntity(world);
+      if (eid >= game.maxEntities) {
+        removeEntity(world, eid);
+        throw new RangeError(`${game.name}: entity id ${eid} exceeds maxEntities ${game.maxEntities}`);
+      }
+      return eid;
+    },
+    despawn(eid) {
+      if (entityExists(world, eid)) removeEntity(world, eid);
+    },
+  };
+  return ctx;
+}
+
+/** Query term matching every entity with at least one networked component. */
+export function networkedTerm(game: AnyGame, c: Components): QueryTerm {
+  const comps = Object.keys(game.networked).map((k) => c[k]);
+  return Or(...comps);
+}

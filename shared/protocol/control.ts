@@ -1,0 +1,166 @@
+// Reliable control messages (WebSocket): msgpack bodies behind a one-byte type, strictly validated on read.
+import { Packr } from 'msgpackr';
+import { DecodeError } from './errors.ts';
+import { MsgType } from './ids.ts';
+
+/** Longest player name, in UTF-16 code units. */
+export const MAX_NAME_LENGTH = 32;
+/** Longest chat text. */
+export const MAX_CHAT_LENGTH = 256;
+/** Longest auth token. */
+export const MAX_TOKEN_LENGTH = 1024;
+/** Longest room name; room names match ROOM_NAME_PATTERN. */
+export const MAX_ROOM_NAME_LENGTH = 64;
+/** Allowed room names. */
+export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Longest game event name. */
+export const MAX_EVENT_NAME_LENGTH = 32;
+
+/** Messages a client sends. */
+export type ClientControl =
+  | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean }
+  | { t: 'chat'; text: string }
+  | { t: 'ping'; id: number; ms: number }
+  | { t: 'event'; name: string; data?: unknown }
+  | { t: 'transport'; use: 'ws' | 'webrtc' }
+  | { t: 'leave' };
+
+/** Messages the server sends. */
+export type ServerControl =
+  | {
+      t: 'welcome'; sessionId: number; token: string; room: string; eid: number; tick: number;
+      tickRateHz: number; snapshotRateHz: number; inputRedundancy: number; maxPacketBytes: number;
+      signalingPort: number; webrtc: boolean;
+    }
+  | { t: 'reject'; code: number; reason: string }
+  | { t: 'pong'; id: number; ms: number; tick: number }
+  | { t: 'chat'; from: number; name: string; text: string }
+  | { t: 'joined'; sessionId: number; name: string; eid: number }
+  | { t: 'left'; sessionId: number }
+  | { t: 'event'; name: string; data?: unknown; from?: number }
+  | { t: 'error'; code: number; message: string }
+  | { t: 'transport'; use: 'ws' | 'webrtc' }
+  | { t: 'bye'; code: number; reason: string };
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+
+/** Encodes a control message as [MsgType.Control, ...msgpack]. Allocates: control traffic is rare. */
+export function encodeControl(msg: ClientControl | ServerControl): Uint8Array {
+  const body = packr.pack(msg);
+  const out = new Uint8Array(body.length + 1);
+  out[0] = MsgType.Control;
+  out.set(body, 1);
+  return out;
+}
+
+function unpackBody(bytes: Uint8Array): Record<string, unknown> {
+  if (bytes.length < 2 || bytes[0] !== MsgType.Control) throw new DecodeError('type', 0, 'not a control message');
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes.subarray(1));
+  } catch (err) {
+    throw new DecodeError('body', 8, `invalid msgpack: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DecodeError('body', 8, 'not a map');
+  return value as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, key: string, maxLen: number, optional = false): string | undefined {
+  const v = o[key];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string') throw new DecodeError(key, 8, 'not a string');
+  if (v.length > maxLen) throw new DecodeError(key, 8, `longer than ${maxLen}`);
+  return v;
+}
+
+function uint32(o: Record<string, unknown>, key: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new DecodeError(key, 8, 'not a u32');
+  return v;
+}
+
+function finite(o: Record<string, unknown>, key: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new DecodeError(key, 8, 'not a finite number');
+  return v;
+}
+
+function bool(o: Record<string, unknown>, key: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new DecodeError(key, 8, 'not a boolean');
+  return v;
+}
+
+function transportUse(o: Record<string, unknown>): 'ws' | 'webrtc' {
+  const v = o.use;
+  if (v !== 'ws' && v !== 'webrtc') throw new DecodeError('use', 8, 'not ws|webrtc');
+  return v;
+}
+
+/** Decodes and validates a client's control message; throws DecodeError naming the bad field. */
+export function decodeClientControl(bytes: Uint8Array): ClientControl {
+  const o = unpackBody(bytes);
+  switch (o.t) {
+    case 'hello': {
+      const room = str(o, 'room', MAX_ROOM_NAME_LENGTH, true);
+      if (room !== undefined && !ROOM_NAME_PATTERN.test(room)) throw new DecodeError('room', 8, 'invalid room name');
+      const msg: ClientControl = { t: 'hello', v: uint32(o, 'v'), hash: uint32(o, 'hash'), name: str(o, 'name', MAX_NAME_LENGTH) as string };
+      const token = str(o, 'token', MAX_TOKEN_LENGTH, true);
+      if (token !== undefined) msg.token = token;
+      if (room !== undefined) msg.room = room;
+      const wsOnly = bool(o, 'wsOnly');
+      if (wsOnly !== undefined) msg.wsOnly = wsOnly;
+      return msg;
+    }
+    case 'chat':
+      return { t: 'chat', text: str(o, 'text', MAX_CHAT_LENGTH) as string };
+    case 'ping':
+      return { t: 'ping', id: uint32(o, 'id'), ms: finite(o, 'ms') };
+    case 'event':
+      return { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: o.data };
+    case 'transport':
+      return { t: 'transport', use: transportUse(o) };
+    case 'leave':
+      return { t: 'leave' };
+    default:
+      throw new DecodeError('t', 8, 'unknown control message type');
+  }
+}
+
+/** Decodes a server's control message (client side). Validates the envelope and type tag. */
+export function decodeServerControl(bytes: Uint8Array): ServerControl {
+  const o = unpackBody(bytes);
+  switch (o.t) {
+    case 'welcome':
+      return {
+        t: 'welcome', sessionId: uint32(o, 'sessionId'), token: str(o, 'token', 128) as string, room: str(o, 'room', MAX_ROOM_NAME_LENGTH) as string,
+        eid: uint32(o, 'eid'), tick: uint32(o, 'tick'), tickRateHz: uint32(o, 'tickRateHz'), snapshotRateHz: uint32(o, 'snapshotRateHz'),
+        inputRedundancy: uint32(o, 'inputRedundancy'), maxPacketBytes: uint32(o, 'maxPacketBytes'), signalingPort: uint32(o, 'signalingPort'),
+        webrtc: bool(o, 'webrtc') ?? false,
+      };
+    case 'reject':
+      return { t: 'reject', code: uint32(o, 'code'), reason: str(o, 'reason', 1024) as string };
+    case 'pong':
+      return { t: 'pong', id: uint32(o, 'id'), ms: finite(o, 'ms'), tick: uint32(o, 'tick') };
+    case 'chat':
+      return { t: 'chat', from: uint32(o, 'from'), name: str(o, 'name', MAX_NAME_LENGTH) as string, text: str(o, 'text', MAX_CHAT_LENGTH) as string };
+    case 'joined':
+      return { t: 'joined', sessionId: uint32(o, 'sessionId'), name: str(o, 'name', MAX_NAME_LENGTH) as string, eid: uint32(o, 'eid') };
+    case 'left':
+      return { t: 'left', sessionId: uint32(o, 'sessionId') };
+    case 'event': {
+      const msg: ServerControl = { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: o.data };
+      if (o.from !== undefined) msg.from = uint32(o, 'from');
+      return msg;
+    }
+    case 'error':
+      return { t: 'error', code: uint32(o, 'code'), message: str(o, 'message', 1024) as string };
+    case 'transport':
+      return { t: 'transport', use: transportUse(o) };
+    case 'bye':
+      return { t: 'bye', code: uint32(o, 'code'), reason: str(o, 'reason', 1024) as string };
+    default:
+      throw new DecodeError('t', 8, 'unknown control message type');
+  }
+}

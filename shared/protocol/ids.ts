@@ -1,0 +1,38 @@
+// Message type ids (first byte of every message on either channel) and reject / close reason codes.
+
+/** First byte of every binary message. */
+export const MsgType = {
+  /** Reliable control message: msgpack body follows (WebSocket only). */
+  Control: 1,
+  /** Client -> server input packet (unreliable channel, or WebSocket fallback). */
+  Input: 2,
+  /** Server -> client snapshot (unreliable channel, or WebSocket fallback). */
+  Snapshot: 3,
+  /** Client -> server snapshot acknowledgement (unreliable channel, or WebSocket fallback). */
+  SnapshotAck: 4,
+} as const;
+export type MsgTypeId = (typeof MsgType)[keyof typeof MsgType];
+
+/** Why the server refused a hello. */
+export const RejectCode = {
+  BadMessage: 1,
+  ProtocolVersion: 2,
+  ConfigMismatch: 3,
+  AuthFailed: 4,
+  RoomFull: 5,
+  ServerFull: 6,
+  ShuttingDown: 7,
+  BadRoomName: 8,
+} as const;
+export type RejectCodeId = (typeof RejectCode)[keyof typeof RejectCode];
+
+/** Why the server ended a session (sent in a `bye` control message before closing). */
+export const CloseCode = {
+  Shutdown: 1,
+  TooManyBadMessages: 2,
+  Kicked: 3,
+  Timeout: 4,
+  Backpressure: 5,
+  RoomClosed: 6,
+} as const;
+export type CloseCodeId = (typeof CloseCode)[keyof typeof CloseCode];

@@ -1,0 +1,86 @@
+// Field quantizers: how a networked number maps to a bounded unsigned integer of a fixed bit width.
+import { bitsFor } from './bits.ts';
+
+/** A networked field's wire form: values become integers 0..maxQ in `bits` bits. */
+export interface Quantizer {
+  /** Kind of quantizer, for docs and hashing. */
+  readonly kind: 'uint' | 'int' | 'fixed' | 'angle' | 'bool';
+  /** Bits on the wire. */
+  readonly bits: number;
+  /** Largest quantized value. */
+  readonly maxQ: number;
+  /** Smallest and largest representable values (after dequantize). */
+  readonly min: number;
+  readonly max: number;
+  /** True when quantized values wrap around (angles): deltas are taken modulo maxQ + 1. */
+  readonly wraps: boolean;
+  /** Value -> integer in 0..maxQ, clamped (or wrapped) into range; NaN maps to the value of `min`. */
+  quantize(value: number): number;
+  /** Integer -> value. */
+  dequantize(q: number): number;
+  /** Stable description used in the config hash. */
+  readonly signature: string;
+}
+
+const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
+
+/** Unsigned integer field, 0..2^bits-1. */
+export function uint(bits: number): Quantizer {
+  if (!Number.isInteger(bits) || bits < 1 || bits > 32) throw new RangeError(`uint(${bits}): bits must be 1..32`);
+  const maxQ = 2 ** bits - 1;
+  return {
+    kind: 'uint', bits, maxQ, min: 0, max: maxQ, wraps: false, signature: `u${bits}`,
+    quantize: (v) => (v === v ? clamp(Math.round(v), 0, maxQ) : 0),
+    dequantize: (q) => q,
+  };
+}
+
+/** Signed integer field in [min, max], sent as an offset from min. */
+export function int(min: number, max: number): Quantizer {
+  if (!Number.isInteger(min) || !Number.isInteger(max) || max <= min) throw new RangeError(`int(${min}, ${max}): need integers min < max`);
+  const maxQ = max - min;
+  const bits = bitsFor(maxQ);
+  return {
+    kind: 'int', bits, maxQ, min, max, wraps: false, signature: `i${min}:${max}`,
+    quantize: (v) => (v === v ? clamp(Math.round(v), min, max) - min : 0),
+    dequantize: (q) => q + min,
+  };
+}
+
+/** Fixed-point field: values in [min, max] in steps of `step` (e.g. fixed(0, 2048, 1/16)). */
+export function fixed(min: number, max: number, step: number): Quantizer {
+  if (!(max > min) || !(step > 0)) throw new RangeError(`fixed(${min}, ${max}, ${step}): need min < max and step > 0`);
+  const maxQ = Math.round((max - min) / step);
+  const bits = bitsFor(maxQ);
+  if (bits > 32) throw new RangeError(`fixed(${min}, ${max}, ${step}) needs ${bits} bits (max 32)`);
+  return {
+    kind: 'fixed', bits, maxQ, min, max: min + maxQ * step, wraps: false, signature: `f${min}:${max}:${step}`,
+    quantize: (v) => (v === v ? clamp(Math.round((v - min) / step), 0, maxQ) : 0),
+    dequantize: (q) => min + q * step,
+  };
+}
+
+/** Angle in radians on a circle of 2^bits steps; dequantized into [-PI, PI). */
+export function angle(bits: number): Quantizer {
+  if (!Number.isInteger(bits) || bits < 2 || bits > 24) throw new RangeError(`angle(${bits}): bits must be 2..24`);
+  const n = 2 ** bits;
+  const stepRad = (2 * Math.PI) / n;
+  return {
+    kind: 'angle', bits, maxQ: n - 1, min: -Math.PI, max: Math.PI - stepRad, wraps: true, signature: `a${bits}`,
+    quantize: (v) => {
+      if (!Number.isFinite(v)) return 0;
+      const q = Math.round(v / stepRad) % n;
+      return q < 0 ? q + n : q;
+    },
+    dequantize: (q) => (q >= n / 2 ? q - n : q) * stepRad,
+  };
+}
+
+/** Boolean field, one bit. */
+export function bool(): Quantizer {
+  return {
+    kind: 'bool', bits: 1, maxQ: 1, min: 0, max: 1, wraps: false, signature: 'b',
+    quantize: (v) => (v ? 1 : 0),
+    dequantize: (q) => q,
+  };
+}
