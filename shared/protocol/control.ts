@@ -42,7 +42,7 @@ export type ServerControl =
   | { t: 'transport'; use: 'ws' | 'webrtc' }
   | { t: 'bye'; code: number; reason: string };
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, moreTypes: false, int64AsType: 'number' });
 
 /** Encodes a control message as [MsgType.Control, ...msgpack]. Allocates: control traffic is rare. */
 export function encodeControl(msg: ClientControl | ServerControl): Uint8Array {

@@ -22,7 +22,8 @@ export interface Quantizer {
   readonly signature: string;
 }
 
-const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
+// `+ 0` turns -0 into 0 so quantized values are plain non-negative integers.
+const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v + 0);
 
 /** Unsigned integer field, 0..2^bits-1. */
 export function uint(bits: number): Quantizer {
@@ -70,7 +71,7 @@ export function angle(bits: number): Quantizer {
     quantize: (v) => {
       if (!Number.isFinite(v)) return 0;
       const q = Math.round(v / stepRad) % n;
-      return q < 0 ? q + n : q;
+      return q < 0 ? q + n : q + 0;
     },
     dequantize: (q) => (q >= n / 2 ? q - n : q) * stepRad,
   };

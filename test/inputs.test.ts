@@ -1,0 +1,107 @@
+// Input buffer: de-duplication, gaps, reordering, bounded window, wrap at 65535 -> 0.
+import { describe, expect, it } from 'vitest';
+import { InputBuffer } from '../server/inputs.ts';
+import { seqAdd, seqDiff, seqGreaterThan } from '../shared/sequence.ts';
+
+const one = (v: number): number[] => [v];
+
+describe('sequence arithmetic', () => {
+  it('compares across the wrap', () => {
+    expect(seqGreaterThan(1, 0)).toBe(true);
+    expect(seqGreaterThan(0, 65535)).toBe(true);
+    expect(seqGreaterThan(65535, 0)).toBe(false);
+    expect(seqGreaterThan(100, 65500)).toBe(true);
+    expect(seqGreaterThan(5, 5)).toBe(false);
+    expect(seqDiff(2, 65534)).toBe(4);
+    expect(seqDiff(65534, 2)).toBe(-4);
+    expect(seqAdd(65535, 1)).toBe(0);
+    expect(seqAdd(0, -1)).toBe(65535);
+  });
+});
+
+describe('InputBuffer', () => {
+  it('applies one input per take, in sequence order', () => {
+    const b = new InputBuffer(1, 8);
+    b.offer(10, one(1), 0);
+    b.offer(11, one(2), 0);
+    b.offer(12, one(3), 0);
+    expect([b.take()[0], b.take()[0], b.take()[0]]).toEqual([1, 2, 3]);
+    expect(b.lastAppliedSeq).toBe(12);
+    expect(b.stats.applied).toBe(3);
+  });
+
+  it('drops duplicates from redundant packets', () => {
+    const b = new InputBuffer(1, 8);
+    // Packets carry the last 3 inputs: [1], [1,2], [1,2,3].
+    for (const n of [1, 2, 3]) for (let s = 1; s <= n; s++) b.offer(s, one(s * 10), 0);
+    expect(b.pendingCount()).toBe(3);
+    expect(b.stats.duplicates).toBe(3);
+    expect([b.take()[0], b.take()[0], b.take()[0]]).toEqual([10, 20, 30]);
+  });
+
+  it('repeats the last input across a gap without advancing, then catches up', () => {
+    const b = new InputBuffer(1, 8);
+    b.offer(0, one(7), 0);
+    expect(b.take()[0]).toBe(7);
+    expect(b.take()[0]).toBe(7); // nothing arrived: repeat
+    expect(b.stats.repeated).toBe(1);
+    expect(b.lastAppliedSeq).toBe(0);
+    b.offer(1, one(8), 0);
+    expect(b.take()[0]).toBe(8);
+    expect(b.lastAppliedSeq).toBe(1);
+  });
+
+  it('accepts reordered inputs and ignores ones older than the last applied', () => {
+    const b = new InputBuffer(1, 8);
+    b.offer(5, one(5), 0);
+    b.offer(7, one(7), 0);
+    b.offer(6, one(6), 0);
+    expect([b.take()[0], b.take()[0], b.take()[0]]).toEqual([5, 6, 7]);
+    b.offer(6, one(66), 0);
+    expect(b.stats.late).toBe(1);
+    expect(b.pendingCount()).toBe(0);
+  });
+
+  it('skips a lost input when newer ones are waiting', () => {
+    const b = new InputBuffer(1, 8);
+    b.offer(1, one(1), 0);
+    b.take();
+    b.offer(3, one(3), 0); // 2 lost beyond redundancy
+    expect(b.take()[0]).toBe(3);
+    expect(b.stats.dropped).toBe(1);
+    expect(b.lastAppliedSeq).toBe(3);
+  });
+
+  it('bounds the window: beyond maxPending the oldest inputs are dropped', () => {
+    const b = new InputBuffer(1, 4);
+    for (let s = 0; s < 10; s++) b.offer(s, one(s), 0);
+    expect(b.pendingCount()).toBe(4);
+    expect(b.take()[0]).toBe(6);
+  });
+
+  it('works across the 65535 -> 0 wrap', () => {
+    const b = new InputBuffer(1, 8);
+    const seqs = [65533, 65534, 65535, 0, 1, 2];
+    for (const s of seqs) b.offer(s, one(s === 0 ? 1000 : s % 1000), 0);
+    const got = seqs.map(() => b.take()[0]);
+    expect(got).toEqual([533, 534, 535, 1000, 1, 2]);
+    expect(b.lastAppliedSeq).toBe(2);
+    b.offer(65535, one(9), 0); // old, from before the wrap
+    expect(b.stats.late).toBe(1);
+  });
+
+  it('restarts its window for a sequence far ahead (forged or after a long outage)', () => {
+    const b = new InputBuffer(1, 8);
+    b.offer(100, one(1), 0);
+    b.take();
+    b.offer(30_000, one(2), 0);
+    expect(b.take()[0]).toBe(2);
+    expect(b.lastAppliedSeq).toBe(30_000);
+  });
+
+  it('copies multi-field inputs from an offset', () => {
+    const b = new InputBuffer(3, 8);
+    b.offer(0, [9, 9, 9, 1, 2, 3], 3);
+    expect(Array.from(b.take())).toEqual([1, 2, 3]);
+  });
+});
