@@ -280,12 +280,11 @@ export class TickwireServer {
         this.opts.hooks?.onEvent?.(this, s, msg.name, msg.data);
         return;
       case 'transport':
+        // A fallback, not a preference: the client may try WebRTC again later (hello.wsOnly is the preference).
         if (msg.use === 'ws') {
-          s.wsOnly = true;
           s.unreliable = 'ws';
           this.rtc?.close(s.id);
-        } else if (s.rtcOpen) {
-          s.wsOnly = false;
+        } else if (s.rtcOpen && !s.wsOnly) {
           s.unreliable = 'webrtc';
         }
         return;
