@@ -9,6 +9,8 @@ export class FixedHistogram {
   sum = 0;
   count = 0;
   max = 0;
+  /** Largest value since the last takeRecentMax() (the max gauge resets it at each scrape). */
+  recentMax = 0;
   constructor(readonly bounds: readonly number[]) {
     this.counts = new Float64Array(bounds.length + 1);
   }
@@ -20,6 +22,13 @@ export class FixedHistogram {
     this.sum += v;
     this.count++;
     if (v > this.max) this.max = v;
+    if (v > this.recentMax) this.recentMax = v;
+  }
+  /** Returns the largest value since the previous call and starts a new window. */
+  takeRecentMax(): number {
+    const m = this.recentMax;
+    this.recentMax = 0;
+    return m;
   }
   /** Approximate quantile (upper bound of the bucket holding it), q in [0, 1]. */
   quantile(q: number): number {
@@ -38,6 +47,7 @@ export class FixedHistogram {
     this.sum = 0;
     this.count = 0;
     this.max = 0;
+    this.recentMax = 0;
   }
 }
 
@@ -123,6 +133,7 @@ export function createRegistry(
     s({ kind: 'delta' }, stats.encoder.deltaSnapshots);
   });
   counter('tickwire_snapshot_bodies_encoded_total', 'Snapshot entity sections encoded (shared by clients with the same baseline).', [], (s) => s({}, stats.encoder.bodiesEncoded));
+  gauge('tickwire_tick_duration_max_seconds', 'Longest frame tick since the previous scrape of /metrics (reset by each scrape).', [], (s) => s({}, stats.tickSeconds.takeRecentMax()));
   gauge('tickwire_rooms', 'Rooms open.', [], (s) => s({}, live.rooms()));
   gauge('tickwire_sessions', 'Sessions by the transport carrying their unreliable traffic.', ['transport'], (s) => {
     s({ transport: 'ws' }, live.sessions('ws'));
