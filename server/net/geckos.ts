@@ -1,0 +1,429 @@
+// The unreliable channel: WebRTC datachannels through geckos.io, signaling on our own HTTP server, binary messages only.
+// Every callback here may run inside a native node-datachannel callback, where an escaping exception aborts the process.
+import { createServer, type IncomingMessage, type OutgoingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import geckos, { type GeckosServer, type ServerChannel } from '@geckos.io/server';
+import type { DataChannel } from 'node-datachannel';
+import type { DatagramTransport, PeerEvents } from './transport.ts';
+
+/** Options of the geckos.io transport. */
+export interface GeckosTransportOptions {
+  /** Bind address of the signaling HTTP server and of the ICE (UDP) sockets, e.g. '127.0.0.1' or '0.0.0.0'. Required. */
+  host: string;
+  /** TCP port of the signaling HTTP server; 0 = ephemeral (the bound port is `transport.signalingPort`). */
+  signalingPort: number;
+  /**
+   * Lowest UDP port for WebRTC. With udpPortMax, restricts ICE to [udpPortMin, udpPortMax]; geckos raises
+   * a minimum below 1025 to 1025. 0 (with udpPortMax 0) = any port the OS picks. All peers share one UDP
+   * port when possible (ICE UDP mux, geckos' default).
+   */
+  udpPortMin: number;
+  /** Highest UDP port for WebRTC (inclusive, at most 65535); 0 = no range. */
+  udpPortMax: number;
+  /**
+   * STUN/TURN servers for the server's own candidates; [] = host candidates only (LAN/loopback and
+   * servers with a public address). Only `urls` is used (geckos drops username/credential; put TURN
+   * credentials in the URL as node-datachannel accepts: turn:user:pass@host:port).
+   */
+  iceServers: { urls: string | string[] }[];
+  /** Most peers that are authorized but not open yet; beyond this new peers get HTTP 503. */
+  maxPendingPeers: number;
+  /** Largest datachannel message in bytes, both directions; bigger incoming ones are dropped, bigger outgoing ones refused. */
+  maxMessageBytes: number;
+  /** Access-Control-Allow-Origin of the signaling routes. Default '*' (safe: the token is not a cookie). */
+  corsOrigin?: string;
+  /** Milliseconds an authorized peer may take to open before it is closed and its slot freed. Default 10000. */
+  pendingTimeoutMs?: number;
+  /** Bytes queued in a peer's datachannel above which send() drops (returns false). Default 262144. */
+  maxBufferedBytes?: number;
+  /** Largest signaling request body in bytes (an SDP answer is a few KiB); bigger gets HTTP 413. Default 16384. */
+  maxSignalingBodyBytes?: number;
+}
+
+/** Logger the transport writes to (pino-compatible). */
+export interface TransportLog {
+  info(o: object, msg?: string): void;
+  warn(o: object, msg?: string): void;
+  error(o: object, msg?: string): void;
+}
+
+/** Counters of the geckos transport, all monotonically increasing since start. */
+export interface GeckosTransportStats {
+  /** Peers refused for a missing/unknown token (HTTP 401). */
+  refusedUnauthorized: number;
+  /** Peers refused because maxPendingPeers were connecting (HTTP 503). */
+  refusedBusy: number;
+  /** Authorized peers closed because they did not open within pendingTimeoutMs. */
+  pendingExpired: number;
+  /** Opened channels closed because their session already had an open channel. */
+  duplicatePeers: number;
+  /** Peers reported to onOpen. */
+  opened: number;
+  /** Peers reported to onClose. */
+  closed: number;
+  /** Binary messages handed to onMessage. */
+  messagesIn: number;
+  /** Incoming messages dropped for not being binary (strings, JSON events). */
+  droppedNonBinary: number;
+  /** Incoming messages dropped for being larger than maxMessageBytes. */
+  droppedOversize: number;
+  /** Outgoing messages refused by send() for size or backpressure. */
+  sendDropped: number;
+  /** Exceptions caught from PeerEvents handlers or geckos internals at a callback boundary. */
+  callbackErrors: number;
+}
+
+/** The running geckos transport: the DatagramTransport contract plus counters. */
+export interface GeckosTransport extends DatagramTransport {
+  /** A snapshot of the counters. */
+  stats(): GeckosTransportStats;
+  /** Peers authorized and still connecting. */
+  pendingCount(): number;
+  /** RTCPeerConnections geckos holds (connecting or open). */
+  connectionCount(): number;
+}
+
+/** What authorization hands geckos as the connection's userData (sent back to the client as JSON, so nothing secret). */
+interface PeerTicket {
+  readonly sessionId: number;
+}
+
+interface PendingPeer {
+  readonly sessionId: number;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface OpenPeer {
+  readonly sessionId: number;
+  readonly channel: ServerChannel;
+  closed: boolean;
+}
+
+/** The subset of geckos' per-connection object we use (`io.connectionsManager.connections` values). */
+interface GeckosConnection {
+  userData: unknown;
+  close(): Promise<void>;
+}
+
+/**
+ * Refuses to start when patches/@geckos.io+server+3.1.0.patch is not applied: without it any peer can
+ * abort the process by sending the text `null`.
+ */
+export async function assertGeckosPatched(): Promise<void> {
+  const mod = (await import('@geckos.io/server/lib/geckos/channel.js')) as unknown as Record<string, unknown>;
+  if (typeof mod.safeParseMessage !== 'function' || typeof mod.reportCallbackError !== 'function') {
+    throw new Error(
+      '@geckos.io/server is not patched (patches/@geckos.io+server+3.1.0.patch). Unpatched, one datachannel ' +
+        'message can abort the process. Run `npm install` (postinstall applies the patch with patch-package).',
+    );
+  }
+}
+
+/** Turns whatever geckos hands onRaw into a plain Uint8Array view (no copy), or undefined when not binary. */
+export function rawToBytes(raw: unknown): Uint8Array | undefined {
+  if (raw instanceof Uint8Array) return raw.constructor === Uint8Array ? raw : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (raw instanceof ArrayBuffer) return new Uint8Array(raw);
+  if (ArrayBuffer.isView(raw)) return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  return undefined;
+}
+
+function isTicket(v: unknown): v is PeerTicket {
+  return typeof v === 'object' && v !== null && typeof (v as { sessionId?: unknown }).sessionId === 'number';
+}
+
+/** Logs at most one line per key and second, with the number suppressed since. */
+function rateLimitedLogger(log: TransportLog): (key: string, o: object, msg: string) => void {
+  const last = new Map<string, { atMs: number; suppressed: number }>();
+  return (key, o, msg) => {
+    try {
+      const now = Date.now();
+      const e = last.get(key);
+      if (e && now - e.atMs < 1000) {
+        e.suppressed++;
+        return;
+      }
+      last.set(key, { atMs: now, suppressed: 0 });
+      log.warn({ ...o, suppressed: e?.suppressed ?? 0 }, msg);
+    } catch {
+      // a logger must not break a native callback
+    }
+  };
+}
+
+/**
+ * Starts the WebRTC datagram transport: a signaling HTTP server on opts.host:opts.signalingPort and
+ * geckos.io peers, each authorized by its session token (the client's `authorization` string) through
+ * `events.authorize` before any RTCPeerConnection exists. Only binary messages travel; they reach
+ * `events.onMessage` as Uint8Array views valid during the call. Rejects when the port cannot be bound
+ * or the geckos patch is missing.
+ */
+export async function startGeckosTransport(opts: GeckosTransportOptions, events: PeerEvents, log: TransportLog): Promise<GeckosTransport> {
+  await assertGeckosPatched();
+  const pendingTimeoutMs = opts.pendingTimeoutMs ?? 10_000;
+  const maxBufferedBytes = opts.maxBufferedBytes ?? 256 * 1024;
+  const maxMessageBytes = opts.maxMessageBytes;
+  const warn = rateLimitedLogger(log);
+  const stats: GeckosTransportStats = {
+    refusedUnauthorized: 0, refusedBusy: 0, pendingExpired: 0, duplicatePeers: 0, opened: 0, closed: 0,
+    messagesIn: 0, droppedNonBinary: 0, droppedOversize: 0, sendDropped: 0, callbackErrors: 0,
+  };
+  const pending = new Map<PeerTicket, PendingPeer>();
+  const open = new Map<number, OpenPeer>();
+  let stopping = false;
+
+  const callbackError = (where: string, err: unknown, sessionId?: number): void => {
+    stats.callbackErrors++;
+    warn(`cb:${where}`, { err, where, session: sessionId }, 'webrtc: exception caught at a callback boundary');
+  };
+
+  // geckos reads iceServers[].urls as one entry each; node-datachannel wants plain URL strings.
+  const iceServers: RTCIceServer[] = opts.iceServers.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).map((urls) => ({ urls })));
+
+  // The signaling server is ours: bound to opts.host, with timeouts and a 404 for everything not geckos'.
+  const server: Server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192, keepAliveTimeout: 5_000 });
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    // geckos calls this only for paths outside /.wrtc/v2
+    try {
+      res.statusCode = 404;
+      res.end();
+    } catch {
+      // socket gone
+    }
+  });
+
+  // `io` is created below, after the callbacks it needs; these closures run only once it exists.
+  const connections = (): Map<unknown, GeckosConnection> => io.connectionsManager.connections as Map<unknown, GeckosConnection>;
+  const findConnection = (ticket: PeerTicket): GeckosConnection | undefined => {
+    for (const c of connections().values()) if (c.userData === ticket) return c;
+    return undefined;
+  };
+  const closeConnection = (c: GeckosConnection | undefined): void => {
+    if (!c) return;
+    try {
+      c.close().catch((err: unknown) => callbackError('closeConnection', err));
+    } catch (err) {
+      callbackError('closeConnection', err);
+    }
+  };
+  const closeChannel = (channel: ServerChannel): void => {
+    try {
+      // ServerChannel.close() logs 'connection not found!' for a connection geckos already dropped
+      if (connections().has(channel.id)) channel.close().catch((err: unknown) => callbackError('closeChannel', err));
+    } catch (err) {
+      callbackError('closeChannel', err);
+    }
+  };
+
+  const dropPending = (ticket: PeerTicket): PendingPeer | undefined => {
+    const p = pending.get(ticket);
+    if (!p) return undefined;
+    pending.delete(ticket);
+    clearTimeout(p.timer);
+    return p;
+  };
+
+  const expirePending = (ticket: PeerTicket): void => {
+    try {
+      if (!dropPending(ticket)) return;
+      stats.pendingExpired++;
+      closeConnection(findConnection(ticket));
+    } catch (err) {
+      callbackError('expirePending', err);
+    }
+  };
+
+  /** Once geckos answered the signaling request, free the slot early if the connection dies before opening. */
+  const watchPending = (ticket: PeerTicket): void => {
+    try {
+      if (!pending.has(ticket)) return;
+      const c = findConnection(ticket) as (GeckosConnection & { channel?: ServerChannel }) | undefined;
+      c?.channel?.onDisconnect(() => {
+        if (dropPending(ticket)) stats.pendingExpired++;
+      });
+    } catch (err) {
+      callbackError('watchPending', err);
+    }
+  };
+
+  const authorization = async (auth: string | undefined, _req: IncomingMessage, res: OutgoingMessage): Promise<boolean | number | PeerTicket> => {
+    try {
+      if (stopping) return 503;
+      if (pending.size >= opts.maxPendingPeers) {
+        stats.refusedBusy++;
+        warn('busy', { pending: pending.size }, 'webrtc: too many pending peers, refusing');
+        return 503;
+      }
+      if (typeof auth !== 'string' || auth.length === 0 || auth.length > 512) {
+        stats.refusedUnauthorized++;
+        return false;
+      }
+      const sessionId = events.authorize(auth);
+      if (!Number.isSafeInteger(sessionId) || sessionId <= 0) {
+        stats.refusedUnauthorized++;
+        return false;
+      }
+      const ticket: PeerTicket = { sessionId };
+      const timer = setTimeout(() => expirePending(ticket), pendingTimeoutMs);
+      timer.unref();
+      pending.set(ticket, { sessionId, timer });
+      res.once('close', () => watchPending(ticket));
+      return ticket;
+    } catch (err) {
+      callbackError('authorize', err);
+      return 500;
+    }
+  };
+
+  const peerGone = (peer: OpenPeer): void => {
+    if (peer.closed) return;
+    peer.closed = true;
+    if (open.get(peer.sessionId) === peer) open.delete(peer.sessionId);
+    stats.closed++;
+    try {
+      events.onClose(peer.sessionId);
+    } catch (err) {
+      callbackError('onClose', err, peer.sessionId);
+    }
+  };
+
+  const onRaw = (peer: OpenPeer, raw: unknown): void => {
+    try {
+      if (peer.closed) return;
+      const bytes = rawToBytes(raw);
+      if (!bytes) {
+        stats.droppedNonBinary++;
+        return;
+      }
+      if (bytes.byteLength > maxMessageBytes) {
+        stats.droppedOversize++;
+        return;
+      }
+      stats.messagesIn++;
+      events.onMessage(peer.sessionId, bytes);
+    } catch (err) {
+      callbackError('onMessage', err, peer.sessionId);
+    }
+  };
+
+  const onConnection = (channel: ServerChannel): void => {
+    try {
+      const userData: unknown = channel.userData;
+      const p = isTicket(userData) ? dropPending(userData) : undefined;
+      if (!p) {
+        // Expired while connecting (ours: close it), or another geckos server in this process (its bridge is global).
+        if (channel.webrtcConnection?.connections === io.connectionsManager.connections) closeChannel(channel);
+        return;
+      }
+      if (stopping || open.has(p.sessionId)) {
+        stats.duplicatePeers++;
+        closeChannel(channel);
+        return;
+      }
+      const peer: OpenPeer = { sessionId: p.sessionId, channel, closed: false };
+      open.set(peer.sessionId, peer);
+      channel.onRaw((raw: unknown) => onRaw(peer, raw));
+      channel.onDisconnect(() => {
+        try {
+          peerGone(peer);
+        } catch (err) {
+          callbackError('onDisconnect', err, peer.sessionId);
+        }
+      });
+      stats.opened++;
+      try {
+        events.onOpen(peer.sessionId);
+      } catch (err) {
+        callbackError('onOpen', err, peer.sessionId);
+      }
+    } catch (err) {
+      callbackError('onConnection', err);
+    }
+  };
+
+  const io: GeckosServer = geckos({
+    authorization,
+    bindAddress: opts.host,
+    iceServers,
+    portRange: opts.udpPortMin > 0 && opts.udpPortMax > 0 ? { min: opts.udpPortMin, max: opts.udpPortMax } : undefined,
+    cors: { origin: opts.corsOrigin ?? '*', allowAuthorization: true },
+    // unordered, no retransmits: datagram semantics (geckos' defaults, stated for the reader)
+    ordered: false,
+    maxRetransmits: 0,
+    // Added by our patch: advertised to the peer in the SDP and enforced by libdatachannel, which
+    // TRUNCATES a longer incoming message to this size. One byte of headroom turns truncation into
+    // "longer than maxMessageBytes", which onRaw drops.
+    maxMessageSize: maxMessageBytes + 1,
+    maxSignalingBodyBytes: opts.maxSignalingBodyBytes ?? 16 * 1024,
+    onCallbackError: (err: unknown, where: string) => callbackError(`geckos:${where}`, err),
+  });
+  io.onConnection(onConnection);
+  io.addServer(server);
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(opts.signalingPort, opts.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err: Error) => log.error({ err }, 'webrtc signaling server error'));
+  const signalingPort = (server.address() as AddressInfo).port;
+  log.info({ host: opts.host, signalingPort, udpPortMin: opts.udpPortMin, udpPortMax: opts.udpPortMax }, 'webrtc signaling listening');
+
+  return {
+    signalingPort,
+
+    send(sessionId: number, bytes: Uint8Array): boolean {
+      try {
+        const peer = open.get(sessionId);
+        if (!peer || peer.closed) return false;
+        // Straight to node-datachannel rather than channel.raw.emit(): geckos sends in a later microtask
+        // (so a caller reusing `bytes` would send the wrong content), drops whenever anything is buffered,
+        // and cannot report failure. sendMessageBinary copies synchronously.
+        const dc = peer.channel.dataChannel as DataChannel | null;
+        if (!dc || !dc.isOpen()) return false;
+        if (bytes.byteLength > maxMessageBytes || dc.bufferedAmount() > maxBufferedBytes) {
+          stats.sendDropped++;
+          return false;
+        }
+        dc.sendMessageBinary(bytes); // false only means "queued", not "failed"
+        return true;
+      } catch (err) {
+        stats.sendDropped++;
+        warn('send', { err, session: sessionId }, 'webrtc send failed');
+        return false;
+      }
+    },
+
+    close(sessionId: number): void {
+      try {
+        const peer = open.get(sessionId);
+        if (!peer) return;
+        peerGone(peer);
+        closeChannel(peer.channel);
+      } catch (err) {
+        callbackError('close', err, sessionId);
+      }
+    },
+
+    peerCount: (): number => open.size,
+    pendingCount: (): number => pending.size,
+    connectionCount: (): number => connections().size,
+    stats: (): GeckosTransportStats => ({ ...stats }),
+
+    async stop(): Promise<void> {
+      if (stopping) return;
+      stopping = true;
+      for (const ticket of [...pending.keys()]) dropPending(ticket);
+      for (const peer of [...open.values()]) peerGone(peer);
+      const closing = [...connections().values()].map((c) => c.close().catch((err: unknown) => callbackError('stop', err)));
+      await Promise.race([Promise.allSettled(closing), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      log.info({ stats: { ...stats } }, 'webrtc transport stopped');
+    },
+  };
+}
