@@ -192,3 +192,63 @@ describe('server over the WebSocket', () => {
     expect(srv.state).toBe('stopped');
   });
 });
+
+describe('server over WebRTC (geckos.io datachannels)', () => {
+  it('binds the datachannel to the session, moves unreliable traffic onto it, and moves the player', async () => {
+    const srv = await server({ webrtc: true });
+    const transports: string[] = [];
+    const c = await connectClient(srv, { transport: 'auto', webrtcTimeoutMs: 8000 }, { onTransport: (t) => transports.push(t) });
+    clients.push(c);
+    expect(c.welcome!.webrtc).toBe(true);
+    await waitFor(() => c.transport === 'webrtc', 10_000, 'webrtc transport');
+    const session = srv.sessions.get(c.welcome!.sessionId)!;
+    await waitFor(() => session.unreliable === 'webrtc', 3000, 'server switched to webrtc');
+    const room = srv.rooms.get(c.welcome!.room)!;
+    const x0 = room.ctx.c.Position.x[c.eid];
+    const rtcIn0 = srv.stats.bytesIn.webrtc;
+    const rtcOut0 = srv.stats.bytesOut.webrtc;
+    let tick = 0;
+    const timer = setInterval(() => c.sendInput({ dir: 5 }, tick++), 1000 / 60); // west
+    try {
+      await waitFor(() => (session.inputs?.stats.applied ?? 0) >= 20, 5000, 'inputs over webrtc');
+      await waitFor(() => srv.stats.bytesOut.webrtc - rtcOut0 > 0, 3000, 'snapshots over webrtc');
+    } finally {
+      clearInterval(timer);
+    }
+    expect(srv.stats.bytesIn.webrtc).toBeGreaterThan(rtcIn0);
+    expect(room.ctx.c.Position.x[c.eid]).toBeLessThan(x0);
+    expect(transports).toContain('webrtc');
+    const metrics = await (await fetch(`${urlOf(srv)}/metrics`)).text();
+    expect(metrics).toContain('tickwire_sessions{transport="webrtc"} 1');
+  }, 30_000);
+
+  it('refuses a WebRTC peer without a valid session token', async () => {
+    const srv = await server({ webrtc: true });
+    const { loadGeckosClient, connectGeckos } = await import('../bench/node-rtc.ts');
+    const geckos = await loadGeckosClient();
+    await expect(connectGeckos(geckos, { url: 'http://127.0.0.1', port: srv.rtc!.signalingPort, token: 'f'.repeat(32), timeoutMs: 3000 })).rejects.toBeDefined();
+    expect(srv.rtc!.peerCount()).toBe(0);
+  }, 20_000);
+
+  it('falls back to the WebSocket when WebRTC cannot connect, transparently', async () => {
+    const srv = await server({ webrtc: true });
+    // A client whose WebRTC always fails.
+    const { Connection } = await import('../shared/client/connection.ts');
+    const { nodeClientIO } = await import('../bench/node-io.ts');
+    const io = nodeClientIO({ webrtc: false });
+    io.openDatagram = () => Promise.reject(new Error('blocked'));
+    const c = new Connection(arena, io, { url: urlOf(srv), name: 'fallback', transport: 'auto' });
+    c.connect();
+    clients.push(c);
+    await waitFor(() => c.state === 'active', 5000, 'welcome');
+    let tick = 0;
+    const timer = setInterval(() => c.sendInput({ dir: 3 }, tick++), 1000 / 60);
+    try {
+      await waitFor(() => c.counters.snapshots >= 5 && c.receiver!.header.hasInputAck, 5000, 'snapshots with input acks over ws');
+    } finally {
+      clearInterval(timer);
+    }
+    expect(c.transport).toBe('ws');
+    expect(srv.sessions.get(c.welcome!.sessionId)!.unreliable).toBe('ws');
+  }, 20_000);
+});
