@@ -17,6 +17,8 @@ export interface ServerConfig {
   readonly udpPortMax: number;
   /** Enables the WebRTC channel; when false every client uses the WebSocket. Env TICKWIRE_WEBRTC. Default true. */
   readonly webrtc: boolean;
+  /** Runs WebRTC in a supervised child process, restarted on a crash. Env TICKWIRE_WEBRTC_PROCESS. Default true. */
+  readonly webrtcProcess: boolean;
   /** Game hosted by every room. Env TICKWIRE_GAME. Default 'arena-v1'. */
   readonly game: string;
   /** Game parameters for new rooms (e.g. { npcs: 500 }). Env TICKWIRE_GAME_PARAMS (JSON). Default {}. */
@@ -63,6 +65,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   udpPortMin: 20000,
   udpPortMax: 20999,
   webrtc: true,
+  webrtcProcess: true,
   game: 'arena-v1',
   gameParams: {},
   seed: 1,
@@ -143,6 +146,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (env.TICKWIRE_GAME) cfg.game = env.TICKWIRE_GAME;
   if (env.LOG_LEVEL) cfg.logLevel = env.LOG_LEVEL as ServerConfig['logLevel'];
   if (env.TICKWIRE_WEBRTC) cfg.webrtc = !['0', 'false', 'off', 'no'].includes(env.TICKWIRE_WEBRTC.toLowerCase());
+  if (env.TICKWIRE_WEBRTC_PROCESS) cfg.webrtcProcess = !['0', 'false', 'off', 'no'].includes(env.TICKWIRE_WEBRTC_PROCESS.toLowerCase());
   if (env.TICKWIRE_ALLOWED_ORIGINS) cfg.allowedOrigins = env.TICKWIRE_ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.TICKWIRE_GAME_PARAMS) {
     try {

@@ -447,11 +447,12 @@ export class TickwireServer {
 const EMPTY = new Uint8Array(0);
 
 async function defaultStartDatagram(server: TickwireServer): Promise<DatagramTransport | undefined> {
-  const { startGeckosTransport } = await import('./net/geckos.ts');
   const c = server.config;
-  return startGeckosTransport(
-    { host: c.host, signalingPort: c.signalingPort, udpPortMin: c.udpPortMin, udpPortMax: c.udpPortMax, iceServers: [], maxPendingPeers: c.maxPendingPeers, maxMessageBytes: c.wsMaxPayloadBytes },
-    server.datagramEvents,
-    server.log,
-  );
+  const geckos = { host: c.host, signalingPort: c.signalingPort, udpPortMin: c.udpPortMin, udpPortMax: c.udpPortMax, iceServers: [], maxPendingPeers: c.maxPendingPeers, maxMessageBytes: c.wsMaxPayloadBytes };
+  if (c.webrtcProcess) {
+    const { startRtcProcess } = await import('./net/rtc-process.ts');
+    return startRtcProcess({ geckos }, server.datagramEvents, server.log);
+  }
+  const { startGeckosTransport } = await import('./net/geckos.ts');
+  return startGeckosTransport(geckos, server.datagramEvents, server.log);
 }

@@ -257,7 +257,8 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
         stats.refusedUnauthorized++;
         return false;
       }
-      const sessionId = events.authorize(auth);
+      const sessionId = await events.authorize(auth);
+      if (stopping) return 503;
       if (!Number.isSafeInteger(sessionId) || sessionId <= 0) {
         stats.refusedUnauthorized++;
         return false;

@@ -8,10 +8,11 @@ export type ChannelKind = 'ws' | 'webrtc';
 export interface PeerEvents {
   /**
    * Maps a session token presented by a connecting peer to a session id.
-   * Returns 0 when the token is unknown or already bound, which refuses the peer before any
-   * expensive state (a WebRTC peer connection) is created.
+   * Returns (or resolves to) 0 when the token is unknown or already bound, which refuses the peer
+   * before any expensive state (a WebRTC peer connection) is created. It is asynchronous when the
+   * transport runs in another process and asks the server over IPC.
    */
-  authorize(token: string): number;
+  authorize(token: string): number | Promise<number>;
   /** A peer authorized as `sessionId` finished connecting. */
   onOpen(sessionId: number): void;
   /** A binary message from the peer of `sessionId`. `bytes` is valid only during the call. */

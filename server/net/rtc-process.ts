@@ -1,0 +1,223 @@
+// Runs the WebRTC transport in a child process and restarts it when it dies, so a native abort in
+// node-datachannel cannot end a match: while it is down, sessions fall back to the WebSocket.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { GeckosTransportOptions, TransportLog } from './geckos.ts';
+import { decodeRecords, IpcBatcher, type ParentToWorker, type WorkerToParent } from './rtc-ipc.ts';
+import type { DatagramTransport, PeerEvents } from './transport.ts';
+
+/** Options of the supervised WebRTC process. */
+export interface RtcProcessOptions {
+  /** Options handed to the geckos transport inside the worker. */
+  geckos: GeckosTransportOptions;
+  /** First restart delay after a crash, ms; doubles per crash up to maxRestartDelayMs. Default 250. */
+  restartDelayMs?: number;
+  /** Longest restart delay, ms. Default 10000. */
+  maxRestartDelayMs?: number;
+  /** How long to wait for the worker to come up, ms. Default 15000. */
+  startTimeoutMs?: number;
+}
+
+/** The supervised transport: a DatagramTransport plus its supervision state. */
+export interface RtcProcessTransport extends DatagramTransport {
+  /** Worker restarts after crashes since start. */
+  readonly restarts: number;
+  /** True while the worker runs and serves. */
+  isUp(): boolean;
+  /** PID of the current worker, if any. */
+  pid(): number | undefined;
+  /** Makes the worker abort as a native crash would (tests and drills). */
+  crash(): void;
+  /** Resolves when the worker is up again (or now, if it is). */
+  whenUp(timeoutMs: number): Promise<boolean>;
+}
+
+const workerPath = fileURLToPath(new URL('./rtc-worker.ts', import.meta.url));
+const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Starts the worker and resolves once it serves signaling; rejects if the first start fails. */
+export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: TransportLog): Promise<RtcProcessTransport> {
+  const baseDelay = o.restartDelayMs ?? 250;
+  const maxDelay = o.maxRestartDelayMs ?? 10_000;
+  const open = new Set<number>();
+  let child: ChildProcess | undefined;
+  let up = false;
+  let stopping = false;
+  let restarts = 0;
+  let delay = baseDelay;
+  let upSinceMs = 0;
+  let signalingPort = o.geckos.signalingPort;
+  let upWaiters: (() => void)[] = [];
+
+  const post = (msg: ParentToWorker): void => {
+    try {
+      if (child?.connected) child.send(msg);
+    } catch {
+      // worker gone; the exit handler cleans up
+    }
+  };
+  const outbound = new IpcBatcher((packed) => post({ t: 'out', packed }));
+
+  const dropAll = (): void => {
+    for (const sid of [...open]) {
+      open.delete(sid);
+      try {
+        events.onClose(sid);
+      } catch (err) {
+        log.error({ err, session: sid }, 'webrtc supervisor: onClose threw');
+      }
+    }
+  };
+
+  const spawnWorker = (onReady: (port: number) => void, onFail: (err: Error) => void): void => {
+    const c = fork(workerPath, [], {
+      cwd: projectRoot,
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    child = c;
+    const forward = (stream: NodeJS.ReadableStream | null): void => {
+      stream?.on('data', (d: Buffer) => {
+        for (const line of d.toString().split('\n')) if (line.trim()) log.warn({ worker: line.slice(0, 500) }, 'webrtc worker output');
+      });
+    };
+    forward(c.stdout);
+    forward(c.stderr);
+    let ready = false;
+    c.on('message', (raw: unknown) => {
+      const msg = raw as WorkerToParent;
+      try {
+        switch (msg.t) {
+          case 'ready':
+            ready = true;
+            up = true;
+            upSinceMs = Date.now();
+            onReady(msg.signalingPort);
+            for (const w of upWaiters) w();
+            upWaiters = [];
+            break;
+          case 'auth': {
+            const answer = (sid: number): void => post({ t: 'authr', id: msg.id, sid });
+            Promise.resolve(events.authorize(msg.token)).then(answer, () => answer(0));
+            break;
+          }
+          case 'in':
+            decodeRecords(msg.packed, (kind, sid, bytes) => {
+              if (kind === 1) {
+                open.add(sid);
+                events.onOpen(sid);
+              } else if (kind === 2) {
+                if (open.has(sid)) events.onMessage(sid, bytes);
+              } else if (kind === 3) {
+                if (open.delete(sid)) events.onClose(sid);
+              }
+            });
+            break;
+          case 'log':
+            log[msg.level]({ ...msg.o, component: 'webrtc-worker' }, msg.msg);
+            break;
+          case 'fatal':
+            log.error({ message: msg.message }, 'webrtc worker failed to start');
+            break;
+        }
+      } catch (err) {
+        log.error({ err }, 'webrtc supervisor: handling a worker message failed');
+      }
+    });
+    c.on('exit', (code, signal) => {
+      if (child === c) child = undefined;
+      const wasUp = up;
+      up = false;
+      dropAll();
+      if (!ready) onFail(new Error(`webrtc worker exited before it was ready (code ${code}, signal ${signal})`));
+      if (stopping) return;
+      if (wasUp && Date.now() - upSinceMs > 30_000) delay = baseDelay;
+      log.error({ code, signal, restartInMs: delay, restarts }, 'webrtc worker died; sessions continue on the WebSocket');
+      const wait = delay;
+      delay = Math.min(maxDelay, delay * 2);
+      setTimeout(() => {
+        if (stopping) return;
+        restarts++;
+        spawnWorker(
+          () => log.info({ restarts, signalingPort }, 'webrtc worker restarted'),
+          (err) => log.error({ err: err.message }, 'webrtc worker restart failed'),
+        );
+        post({ t: 'start', opts: { ...o.geckos, signalingPort } });
+      }, wait).unref();
+    });
+    c.on('error', (err) => log.error({ err }, 'webrtc worker process error'));
+  };
+
+  const transport: RtcProcessTransport = {
+    get signalingPort() {
+      return signalingPort;
+    },
+    get restarts() {
+      return restarts;
+    },
+    send(sid, bytes) {
+      if (!up || !open.has(sid)) return false;
+      outbound.push(0, sid, bytes);
+      return true;
+    },
+    close(sid) {
+      if (up && open.has(sid)) post({ t: 'close', sid });
+    },
+    peerCount: () => open.size,
+    isUp: () => up,
+    pid: () => child?.pid,
+    crash() {
+      post({ t: 'crash' });
+    },
+    whenUp(timeoutMs) {
+      if (up) return Promise.resolve(true);
+      return new Promise((res) => {
+        const t = setTimeout(() => res(false), timeoutMs);
+        upWaiters.push(() => {
+          clearTimeout(t);
+          res(true);
+        });
+      });
+    },
+    async stop() {
+      stopping = true;
+      const c = child;
+      if (!c) return;
+      outbound.flush();
+      post({ t: 'stop' });
+      await new Promise<void>((res) => {
+        const t = setTimeout(() => {
+          c.kill('SIGKILL');
+          res();
+        }, 3000);
+        c.once('exit', () => {
+          clearTimeout(t);
+          res();
+        });
+      });
+      dropAll();
+    },
+  };
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child?.kill('SIGKILL');
+      reject(new Error('webrtc worker did not start in time'));
+    }, o.startTimeoutMs ?? 15_000);
+    spawnWorker(
+      (port) => {
+        clearTimeout(timer);
+        signalingPort = port;
+        resolve(transport);
+      },
+      (err) => {
+        clearTimeout(timer);
+        stopping = true;
+        reject(err);
+      },
+    );
+    post({ t: 'start', opts: o.geckos });
+  });
+
+}

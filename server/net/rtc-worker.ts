@@ -1,0 +1,92 @@
+// The WebRTC side in its own process: runs the geckos.io transport and relays peers, messages and
+// token checks to the server over IPC. node-datachannel can abort a process from native code; here
+// that ends only this process, which the server restarts while clients continue on the WebSocket.
+import { startGeckosTransport, type GeckosTransportOptions } from './geckos.ts';
+import type { DatagramTransport } from './transport.ts';
+import { decodeOutgoing, IpcBatcher, type ParentToWorker, type WorkerToParent } from './rtc-ipc.ts';
+
+let transport: DatagramTransport | undefined;
+const pendingAuth = new Map<number, (sid: number) => void>();
+let nextAuthId = 1;
+
+const send = (msg: WorkerToParent): void => {
+  if (process.connected) process.send?.(msg);
+};
+const inbound = new IpcBatcher((packed) => send({ t: 'in', packed }));
+
+const log = {
+  info: (o: object, msg?: string) => send({ t: 'log', level: 'info', o: safe(o), msg: msg ?? '' }),
+  warn: (o: object, msg?: string) => send({ t: 'log', level: 'warn', o: safe(o), msg: msg ?? '' }),
+  error: (o: object, msg?: string) => send({ t: 'log', level: 'error', o: safe(o), msg: msg ?? '' }),
+};
+
+function safe(o: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k] = v instanceof Error ? { message: v.message, stack: v.stack } : typeof v === 'object' && v !== null ? String(v) : v;
+  return out;
+}
+
+async function start(opts: GeckosTransportOptions): Promise<void> {
+  transport = await startGeckosTransport(
+    opts,
+    {
+      authorize: (token) =>
+        new Promise<number>((resolve) => {
+          const id = nextAuthId++;
+          const timer = setTimeout(() => {
+            pendingAuth.delete(id);
+            resolve(0);
+          }, 2000);
+          pendingAuth.set(id, (sid) => {
+            clearTimeout(timer);
+            resolve(sid);
+          });
+          send({ t: 'auth', id, token });
+        }),
+      onOpen: (sid) => inbound.push(1, sid),
+      onMessage: (sid, bytes) => inbound.push(2, sid, bytes),
+      onClose: (sid) => inbound.push(3, sid),
+    },
+    log,
+  );
+  send({ t: 'ready', signalingPort: transport.signalingPort });
+}
+
+process.on('message', (raw: unknown) => {
+  const msg = raw as ParentToWorker;
+  try {
+    switch (msg.t) {
+      case 'start':
+        start(msg.opts).catch((err: unknown) => {
+          send({ t: 'fatal', message: (err as Error)?.message ?? String(err) });
+          process.exit(1);
+        });
+        break;
+      case 'authr':
+        pendingAuth.get(msg.id)?.(msg.sid);
+        pendingAuth.delete(msg.id);
+        break;
+      case 'out':
+        if (transport) decodeOutgoing(msg.packed, (sid, bytes) => transport!.send(sid, bytes));
+        break;
+      case 'close':
+        transport?.close(msg.sid);
+        break;
+      case 'crash':
+        // Test hook: abort like a native failure would (no cleanup, no exit handlers).
+        process.abort();
+        break;
+      case 'stop':
+        Promise.resolve(transport?.stop()).finally(() => {
+          inbound.flush();
+          process.exit(0);
+        });
+        break;
+    }
+  } catch (err) {
+    log.error({ err }, 'webrtc worker: message handling failed');
+  }
+});
+
+// The server went away: nothing left to serve.
+process.on('disconnect', () => process.exit(0));
