@@ -73,8 +73,8 @@ process.on('message', (raw: unknown) => {
         transport?.close(msg.sid);
         break;
       case 'crash':
-        // Test hook: abort like a native failure would (no cleanup, no exit handlers).
-        process.abort();
+        // Drill hook: die at once, as a native abort would (no cleanup, no exit handlers, no core file).
+        process.kill(process.pid, 'SIGKILL');
         break;
       case 'stop':
         Promise.resolve(transport?.stop()).finally(() => {
