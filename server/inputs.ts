@@ -109,6 +109,12 @@ export class InputBuffer {
     return this.current;
   }
 
+  /** Forgets pending inputs and stops the player (link lost); keeps the sequence window. */
+  reset(): void {
+    this.clearPending();
+    this.current.fill(0);
+  }
+
   private dropOldest(): void {
     let seq = seqAdd(this.lastSeq, 1);
     for (let i = 0; i < this.size; i++, seq = seqAdd(seq, 1)) {

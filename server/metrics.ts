@@ -68,6 +68,9 @@ export class ServerStats {
   queueDropped = 0;
   rejects = 0;
   disconnectsForBadMessages = 0;
+  rateLimited = 0;
+  resumes = 0;
+  resumesFailed = 0;
   inputsReceived = 0;
   inputsRepeated = 0;
   inputsLost = 0;
@@ -122,6 +125,11 @@ export function createRegistry(
   });
   counter('tickwire_inbox_dropped_total', 'Inbound messages dropped because the inbox was full.', [], (s) => s({}, stats.queueDropped));
   counter('tickwire_handshake_rejects_total', 'Hellos refused.', [], (s) => s({}, stats.rejects));
+  counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));
+  counter('tickwire_resumes_total', 'Sessions resumed after a dropped connection, by outcome.', ['outcome'], (s) => {
+    s({ outcome: 'ok' }, stats.resumes);
+    s({ outcome: 'failed' }, stats.resumesFailed);
+  });
   counter('tickwire_bad_message_disconnects_total', 'Clients disconnected for too many bad messages.', [], (s) => s({}, stats.disconnectsForBadMessages));
   counter('tickwire_inputs_total', 'Inputs by outcome.', ['outcome'], (s) => {
     s({ outcome: 'received' }, stats.inputsReceived);

@@ -4,7 +4,7 @@ import pino, { type Logger } from 'pino';
 import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
 import type { AnyGame } from '../shared/game.ts';
 import { BitReader } from '../shared/protocol/bits.ts';
-import { decodeClientControl, encodeControl, type ClientControl, type ServerControl } from '../shared/protocol/control.ts';
+import { decodeClientControl, encodeControl, SEQUENCED_TYPES, type ClientControl, type ServerControl, type SessionInfo } from '../shared/protocol/control.ts';
 import { DecodeError } from '../shared/protocol/errors.ts';
 import { CloseCode, MsgType, RejectCode, type CloseCodeId, type RejectCodeId } from '../shared/protocol/ids.ts';
 import { createInputPacket, readInputPacket, type InputPacket } from '../shared/protocol/input.ts';
@@ -150,6 +150,7 @@ export class TickwireServer {
     const now = this.clock.nowMs();
     if (now - this.lastDisposeCheckMs >= 1000) {
       this.lastDisposeCheckMs = now;
+      this.expireResumes(now);
       for (const name of this.rooms.disposeIdle(now)) this.log.info({ room: name }, 'room disposed');
     }
   }
@@ -178,8 +179,10 @@ export class TickwireServer {
     this.queue.drain(this.handleEvent);
   }
 
-  private readonly handleEvent = (kind: NetEventKind, sid: number, buf: Uint8Array, start: number, end: number): void => {
-    const s = this.sessions.get(sid);
+  /** WebSocket events carry the socket id, WebRTC events the session id. */
+  private readonly handleEvent = (kind: NetEventKind, id: number, buf: Uint8Array, start: number, end: number): void => {
+    const ws = kind === NetEvent.WsOpen || kind === NetEvent.WsMessage || kind === NetEvent.WsClose;
+    const s = ws ? this.sessions.bySocketId(id) : this.sessions.get(id);
     if (!s) return;
     switch (kind) {
       case NetEvent.WsOpen:
@@ -188,10 +191,11 @@ export class TickwireServer {
         this.stats.messagesIn.ws++;
         this.stats.bytesIn.ws += end - start;
         s.bytesIn += end - start;
+        if (this.rateLimited(s)) return;
         this.handleMessage(s, buf, start, end, 'ws');
         return;
       case NetEvent.WsClose:
-        this.endSession(s, 'socket closed');
+        this.socketClosed(s);
         return;
       case NetEvent.RtcOpen:
         s.rtcOpen = true;
@@ -205,6 +209,7 @@ export class TickwireServer {
         this.stats.messagesIn.webrtc++;
         this.stats.bytesIn.webrtc += end - start;
         s.bytesIn += end - start;
+        if (this.rateLimited(s)) return;
         this.handleMessage(s, buf, start, end, 'webrtc');
         return;
       case NetEvent.RtcClose:
@@ -216,6 +221,34 @@ export class TickwireServer {
         return;
     }
   };
+
+  /**
+   * Token bucket per session over both channels: maxMessagesPerSec refilled continuously, burst of
+   * one second. Excess is dropped and counted; more than a second's worth dropped within one
+   * second disconnects the client.
+   */
+  private rateLimited(s: Session): boolean {
+    const now = this.clock.nowMs();
+    const rate = this.config.maxMessagesPerSec;
+    if (s.rateRefillMs < 0) {
+      s.rateRefillMs = now;
+      s.rateTokens = rate;
+      s.rateWindowMs = now;
+    }
+    s.rateTokens = Math.min(rate, s.rateTokens + ((now - s.rateRefillMs) * rate) / 1000);
+    s.rateRefillMs = now;
+    if (s.rateTokens >= 1) {
+      s.rateTokens -= 1;
+      return false;
+    }
+    this.stats.rateLimited++;
+    if (now - s.rateWindowMs >= 1000) {
+      s.rateWindowMs = now;
+      s.rateDropped = 0;
+    }
+    if (++s.rateDropped > rate) this.disconnect(s, CloseCode.RateLimited, 'sending too fast');
+    return true;
+  }
 
   private handleMessage(s: Session, buf: Uint8Array, start: number, end: number, via: 'ws' | 'webrtc'): void {
     try {
@@ -260,10 +293,17 @@ export class TickwireServer {
   }
 
   private handleControl(s: Session, msg: ClientControl): void {
-    if (msg.t === 'hello') {
-      if (s.state !== 'handshake') throw new DecodeError('t', 8, 'duplicate hello');
-      this.handleHello(s, msg);
+    if (msg.t === 'hello' || msg.t === 'resume') {
+      if (s.state !== 'handshake') throw new DecodeError('t', 8, `unexpected ${msg.t}`);
+      if (msg.t === 'hello') this.handleHello(s, msg);
+      else this.handleResume(s, msg);
       return;
+    }
+    if (msg.a !== undefined) s.reliableOut.ack(msg.a);
+    if (msg.s !== undefined) {
+      const verdict = s.reliableIn.accept(msg.s);
+      if (verdict === 'duplicate') return;
+      if (verdict === 'gap') throw new DecodeError('s', 8, `sequence ${msg.s} skips past ${s.reliableIn.lastDelivered + 1}`);
     }
     if (s.state !== 'active') {
       if (msg.t === 'ping') this.sendControl(s, { t: 'pong', id: msg.id, ms: msg.ms, tick: 0 });
@@ -272,6 +312,8 @@ export class TickwireServer {
     switch (msg.t) {
       case 'ping':
         this.sendControl(s, { t: 'pong', id: msg.id, ms: msg.ms, tick: s.room?.ctx.tick ?? 0 });
+        return;
+      case 'ack':
         return;
       case 'chat':
         if (s.room) for (const p of s.room.players) this.sendControl(p, { t: 'chat', from: s.id, name: s.name, text: msg.text });
@@ -333,12 +375,7 @@ export class TickwireServer {
     const eid = room.addPlayer(s);
     s.state = 'active';
     s.sendUnreliable = (bytes) => this.sendUnreliable(s, bytes);
-    const n = this.config.net;
-    this.sendControl(s, {
-      t: 'welcome', sessionId: s.id, token: s.token, room: room.name, eid, tick: room.ctx.tick,
-      tickRateHz: n.tickRateHz, snapshotRateHz: n.snapshotRateHz, inputRedundancy: n.inputRedundancy, maxPacketBytes: n.maxPacketBytes,
-      signalingPort: this.rtc?.signalingPort ?? 0, webrtc: this.rtc !== undefined && !s.wsOnly,
-    });
+    this.sendControl(s, { t: 'welcome', ...this.sessionInfo(s) });
     for (const p of room.players) if (p !== s) {
       this.sendControl(p, { t: 'joined', sessionId: s.id, name: s.name, eid });
       this.sendControl(s, { t: 'joined', sessionId: p.id, name: p.name, eid: p.eid });
@@ -346,11 +383,75 @@ export class TickwireServer {
     this.log.info({ session: s.id, name: s.name, room: room.name, eid, remote: s.remoteAddress }, 'player joined');
   }
 
+  private sessionInfo(s: Session): SessionInfo {
+    const n = this.config.net;
+    return {
+      sessionId: s.id, token: s.token, room: s.room?.name ?? '', eid: s.eid, tick: s.room?.ctx.tick ?? 0,
+      tickRateHz: n.tickRateHz, snapshotRateHz: n.snapshotRateHz, inputRedundancy: n.inputRedundancy, maxPacketBytes: n.maxPacketBytes,
+      signalingPort: this.rtc?.signalingPort ?? 0, webrtc: this.rtc !== undefined && !s.wsOnly, resumeGraceMs: this.config.resumeGraceMs,
+    };
+  }
+
+  /**
+   * A new connection resumes a dropped (or half-open) session: same session, entity and room. The
+   * token is single-use: it rotates, the new one goes back in `resumed`, and every reliable
+   * message the client has not acknowledged is resent in order.
+   */
+  private handleResume(fresh: Session, msg: Extract<ClientControl, { t: 'resume' }>): void {
+    if (this.state !== 'running') return this.reject(fresh, RejectCode.ShuttingDown, 'server is shutting down');
+    if (msg.v !== PROTOCOL_VERSION || msg.hash !== this.hash) return this.reject(fresh, RejectCode.ConfigMismatch, 'protocol or config changed');
+    const old = this.sessions.byTokenValue(msg.token);
+    if (!old || old === fresh || (old.state !== 'resuming' && old.state !== 'active') || !old.room) {
+      this.stats.resumesFailed++;
+      return this.reject(fresh, RejectCode.ResumeFailed, 'unknown or expired session');
+    }
+    const socketId = fresh.socketId;
+    this.sessions.unbindSocket(fresh);
+    this.sessions.delete(fresh);
+    if (old.socketId) {
+      // Half-open: the old connection never closed. Replace it without ending the session.
+      const stale = old.socketId;
+      this.sessions.unbindSocket(old);
+      this.http?.close(stale, 4100 + CloseCode.Replaced, 'session resumed elsewhere');
+    }
+    this.rtc?.close(old.id);
+    old.rtcOpen = false;
+    old.unreliable = 'ws';
+    this.sessions.bindSocket(old, socketId);
+    this.sessions.rotateToken(old);
+    old.state = 'active';
+    old.ackedTick = -1;
+    if (msg.a !== undefined) old.reliableOut.ack(msg.a);
+    this.stats.resumes++;
+    this.sendControl(old, { t: 'resumed', ...this.sessionInfo(old) });
+    for (const m of old.reliableOut.unacked()) this.transmit(old, m.msg);
+    this.log.info({ session: old.id, room: old.room.name, eid: old.eid, resent: old.reliableOut.pendingCount }, 'session resumed');
+  }
+
+  /** The session's WebSocket closed: keep it for a resume if it was playing, else end it. */
+  private socketClosed(s: Session): void {
+    this.sessions.unbindSocket(s);
+    if (s.state !== 'active' || this.config.resumeGraceMs === 0 || this.state !== 'running') {
+      this.endSession(s, 'socket closed');
+      return;
+    }
+    s.state = 'resuming';
+    s.resumeDeadlineMs = this.clock.nowMs() + this.config.resumeGraceMs;
+    s.inputs?.reset();
+    if (s.rtcOpen) this.rtc?.close(s.id);
+    this.log.info({ session: s.id, graceMs: this.config.resumeGraceMs }, 'connection lost; session kept for resume');
+  }
+
+  /** Ends sessions whose resume window ran out. */
+  private expireResumes(now: number): void {
+    for (const s of this.sessions.values()) if (s.state === 'resuming' && now >= s.resumeDeadlineMs) this.endSession(s, 'resume window expired');
+  }
+
   private reject(s: Session, code: RejectCodeId, reason: string): void {
     this.stats.rejects++;
     this.sendControl(s, { t: 'reject', code, reason });
     this.log.info({ session: s.id, code, reason }, 'hello rejected');
-    this.http?.close(s.id, 4000 + code, reason);
+    if (s.socketId) this.http?.close(s.socketId, 4000 + code, reason);
     this.endSession(s, 'rejected');
   }
 
@@ -358,7 +459,7 @@ export class TickwireServer {
   disconnect(s: Session, code: CloseCodeId, reason: string): void {
     if (s.state === 'gone') return;
     this.sendControl(s, { t: 'bye', code, reason });
-    this.http?.close(s.id, 4100 + code, reason);
+    if (s.socketId) this.http?.close(s.socketId, 4100 + code, reason);
     this.endSession(s, reason);
   }
 
@@ -374,14 +475,31 @@ export class TickwireServer {
     this.sessions.delete(s);
   }
 
-  /** Sends a reliable control message on the WebSocket. */
+  /**
+   * Sends a control message on the WebSocket. Sequenced types (chat, event, joined, left, error)
+   * are numbered and kept until acknowledged, so they survive a reconnect; while a session is
+   * resuming they are only kept.
+   */
   sendControl(s: Session, msg: ServerControl): void {
-    const bytes = encodeControl(msg);
-    this.sendWs(s, bytes);
+    if (SEQUENCED_TYPES.has(msg.t)) {
+      const seq = s.reliableOut.push(msg, 64);
+      if (seq === 0) {
+        if (s.state !== 'gone') this.disconnect(s, CloseCode.ResendOverflow, 'too many unacknowledged messages');
+        return;
+      }
+      msg.s = seq;
+    }
+    if (s.socketId) this.transmit(s, msg);
+  }
+
+  private transmit(s: Session, msg: ServerControl): void {
+    msg.a = s.reliableIn.lastDelivered;
+    this.sendWs(s, encodeControl(msg));
   }
 
   private sendWs(s: Session, bytes: Uint8Array): boolean {
-    if (!this.http || !this.http.send(s.id, bytes)) {
+    if (!s.socketId) return false;
+    if (!this.http || !this.http.send(s.socketId, bytes)) {
       this.stats.sendFailures.ws++;
       return false;
     }
@@ -409,7 +527,7 @@ export class TickwireServer {
   authorizeDatagramPeer(token: string): number {
     if (typeof token !== 'string' || token.length !== 32) return 0;
     const s = this.sessions.byTokenValue(token);
-    if (!s || s.state !== 'active' || s.rtcOpen || s.wsOnly) return 0;
+    if (!s || s.state !== 'active' || s.rtcOpen || s.wsOnly || !s.socketId) return 0;
     return s.id;
   }
 

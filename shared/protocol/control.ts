@@ -16,22 +16,56 @@ export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Longest game event name. */
 export const MAX_EVENT_NAME_LENGTH = 32;
 
+/**
+ * Reliable sequencing carried by any control message: `s` numbers a sequenced message (chat, event,
+ * joined, left, error: delivered exactly once, in order, across reconnects); `a` acknowledges every
+ * sequenced message up to that number received from the other side.
+ */
+export interface Sequencing {
+  s?: number;
+  a?: number;
+}
+
+/** Message types that are sequenced (resent after a reconnect until acknowledged). */
+export const SEQUENCED_TYPES: ReadonlySet<string> = new Set(['chat', 'event', 'joined', 'left', 'error']);
+
 /** Messages a client sends. */
-export type ClientControl =
-  | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean }
-  | { t: 'chat'; text: string }
-  | { t: 'ping'; id: number; ms: number }
-  | { t: 'event'; name: string; data?: unknown }
-  | { t: 'transport'; use: 'ws' | 'webrtc' }
-  | { t: 'leave' };
+export type ClientControl = Sequencing &
+  (
+    | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean }
+    | { t: 'resume'; v: number; hash: number; token: string }
+    | { t: 'chat'; text: string }
+    | { t: 'ping'; id: number; ms: number }
+    | { t: 'event'; name: string; data?: unknown }
+    | { t: 'transport'; use: 'ws' | 'webrtc' }
+    | { t: 'ack' }
+    | { t: 'leave' }
+  );
+
+/** What welcome and resumed both carry. */
+export interface SessionInfo {
+  sessionId: number;
+  /** Single-use token (32 hex chars): binds the WebRTC channel, and resumes the session once; rotated on every resume. */
+  token: string;
+  room: string;
+  eid: number;
+  tick: number;
+  tickRateHz: number;
+  snapshotRateHz: number;
+  inputRedundancy: number;
+  maxPacketBytes: number;
+  signalingPort: number;
+  webrtc: boolean;
+  /** How long the server keeps a dropped session for a resume, ms. */
+  resumeGraceMs: number;
+}
 
 /** Messages the server sends. */
-export type ServerControl =
-  | {
-      t: 'welcome'; sessionId: number; token: string; room: string; eid: number; tick: number;
-      tickRateHz: number; snapshotRateHz: number; inputRedundancy: number; maxPacketBytes: number;
-      signalingPort: number; webrtc: boolean;
-    }
+export type ServerControl = Sequencing &
+  (
+  | ({ t: 'welcome' } & SessionInfo)
+  | ({ t: 'resumed' } & SessionInfo)
+  | { t: 'ack' }
   | { t: 'reject'; code: number; reason: string }
   | { t: 'pong'; id: number; ms: number; tick: number }
   | { t: 'chat'; from: number; name: string; text: string }
@@ -40,7 +74,8 @@ export type ServerControl =
   | { t: 'event'; name: string; data?: unknown; from?: number }
   | { t: 'error'; code: number; message: string }
   | { t: 'transport'; use: 'ws' | 'webrtc' }
-  | { t: 'bye'; code: number; reason: string };
+  | { t: 'bye'; code: number; reason: string }
+  );
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, moreTypes: false, int64AsType: 'number' });
 
@@ -98,9 +133,27 @@ function transportUse(o: Record<string, unknown>): 'ws' | 'webrtc' {
   return v;
 }
 
+function sequencing<T extends Sequencing>(o: Record<string, unknown>, msg: T): T {
+  if (o.s !== undefined) msg.s = uint32(o, 's');
+  if (o.a !== undefined) msg.a = uint32(o, 'a');
+  if (msg.s !== undefined && !SEQUENCED_TYPES.has(String(o.t))) throw new DecodeError('s', 8, `${String(o.t)} is not a sequenced message`);
+  if (msg.s === 0) throw new DecodeError('s', 8, 'sequence numbers start at 1');
+  return msg;
+}
+
 /** Decodes and validates a client's control message; throws DecodeError naming the bad field. */
 export function decodeClientControl(bytes: Uint8Array): ClientControl {
   const o = unpackBody(bytes);
+  return sequencing(o, decodeClientBody(o));
+}
+
+function token32(o: Record<string, unknown>): string {
+  const t = str(o, 'token', 32) as string;
+  if (!/^[0-9a-f]{32}$/.test(t)) throw new DecodeError('token', 8, 'not 32 hex characters');
+  return t;
+}
+
+function decodeClientBody(o: Record<string, unknown>): ClientControl {
   switch (o.t) {
     case 'hello': {
       const room = str(o, 'room', MAX_ROOM_NAME_LENGTH, true);
@@ -113,6 +166,8 @@ export function decodeClientControl(bytes: Uint8Array): ClientControl {
       if (wsOnly !== undefined) msg.wsOnly = wsOnly;
       return msg;
     }
+    case 'resume':
+      return { t: 'resume', v: uint32(o, 'v'), hash: uint32(o, 'hash'), token: token32(o) };
     case 'chat':
       return { t: 'chat', text: str(o, 'text', MAX_CHAT_LENGTH) as string };
     case 'ping':
@@ -121,6 +176,8 @@ export function decodeClientControl(bytes: Uint8Array): ClientControl {
       return { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: o.data };
     case 'transport':
       return { t: 'transport', use: transportUse(o) };
+    case 'ack':
+      return { t: 'ack' };
     case 'leave':
       return { t: 'leave' };
     default:
@@ -128,17 +185,29 @@ export function decodeClientControl(bytes: Uint8Array): ClientControl {
   }
 }
 
+function sessionInfo(o: Record<string, unknown>): SessionInfo {
+  return {
+    sessionId: uint32(o, 'sessionId'), token: token32(o), room: str(o, 'room', MAX_ROOM_NAME_LENGTH) as string,
+    eid: uint32(o, 'eid'), tick: uint32(o, 'tick'), tickRateHz: uint32(o, 'tickRateHz'), snapshotRateHz: uint32(o, 'snapshotRateHz'),
+    inputRedundancy: uint32(o, 'inputRedundancy'), maxPacketBytes: uint32(o, 'maxPacketBytes'), signalingPort: uint32(o, 'signalingPort'),
+    webrtc: bool(o, 'webrtc') ?? false, resumeGraceMs: uint32(o, 'resumeGraceMs'),
+  };
+}
+
 /** Decodes a server's control message (client side). Validates the envelope and type tag. */
 export function decodeServerControl(bytes: Uint8Array): ServerControl {
   const o = unpackBody(bytes);
+  return sequencing(o, decodeServerBody(o));
+}
+
+function decodeServerBody(o: Record<string, unknown>): ServerControl {
   switch (o.t) {
     case 'welcome':
-      return {
-        t: 'welcome', sessionId: uint32(o, 'sessionId'), token: str(o, 'token', 128) as string, room: str(o, 'room', MAX_ROOM_NAME_LENGTH) as string,
-        eid: uint32(o, 'eid'), tick: uint32(o, 'tick'), tickRateHz: uint32(o, 'tickRateHz'), snapshotRateHz: uint32(o, 'snapshotRateHz'),
-        inputRedundancy: uint32(o, 'inputRedundancy'), maxPacketBytes: uint32(o, 'maxPacketBytes'), signalingPort: uint32(o, 'signalingPort'),
-        webrtc: bool(o, 'webrtc') ?? false,
-      };
+      return { t: 'welcome', ...sessionInfo(o) };
+    case 'resumed':
+      return { t: 'resumed', ...sessionInfo(o) };
+    case 'ack':
+      return { t: 'ack' };
     case 'reject':
       return { t: 'reject', code: uint32(o, 'code'), reason: str(o, 'reason', 1024) as string };
     case 'pong':

@@ -23,6 +23,8 @@ export const RejectCode = {
   ServerFull: 6,
   ShuttingDown: 7,
   BadRoomName: 8,
+  /** A resume named an unknown, expired or already used token. */
+  ResumeFailed: 9,
 } as const;
 export type RejectCodeId = (typeof RejectCode)[keyof typeof RejectCode];
 
@@ -34,5 +36,11 @@ export const CloseCode = {
   Timeout: 4,
   Backpressure: 5,
   RoomClosed: 6,
+  /** Sent messages far faster than allowed. */
+  RateLimited: 7,
+  /** Too many reliable messages went unacknowledged. */
+  ResendOverflow: 8,
+  /** The session was resumed on another connection. */
+  Replaced: 9,
 } as const;
 export type CloseCodeId = (typeof CloseCode)[keyof typeof CloseCode];
