@@ -49,6 +49,8 @@ export interface ServerConfig {
   readonly maxBadMessages: number;
   /** How long a dropped session keeps its entity and can be resumed, ms; 0 disables resume. Env TICKWIRE_RESUME_GRACE_MS. Default 15000. */
   readonly resumeGraceMs: number;
+  /** A playing client that acknowledges no snapshot for this long has its connection closed (it may resume), ms. Env TICKWIRE_CLIENT_TIMEOUT_MS. Default 5000. */
+  readonly clientTimeoutMs: number;
   /** Messages per second a client may send (both channels); excess is dropped, sustained excess disconnects. Env TICKWIRE_MAX_MESSAGES_PER_SEC. Default 300. */
   readonly maxMessagesPerSec: number;
   /** Time allowed for a graceful shutdown, ms. Env TICKWIRE_SHUTDOWN_MS. Default 5000. */
@@ -85,6 +87,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   allowedOrigins: [],
   maxBadMessages: 20,
   resumeGraceMs: 15_000,
+  clientTimeoutMs: 5000,
   maxMessagesPerSec: 300,
   shutdownMs: 5000,
   clientDir: 'client/dist',
@@ -100,7 +103,7 @@ const INT_ENV: [keyof ServerConfig, string][] = [
   ['roomEmptyGraceMs', 'TICKWIRE_ROOM_GRACE_MS'], ['maxCatchUpTicks', 'TICKWIRE_MAX_CATCHUP_TICKS'], ['wsMaxPayloadBytes', 'TICKWIRE_WS_MAX_PAYLOAD_BYTES'],
   ['wsMaxBackpressureBytes', 'TICKWIRE_WS_MAX_BACKPRESSURE_BYTES'], ['wsIdleTimeoutSec', 'TICKWIRE_WS_IDLE_TIMEOUT_SEC'], ['maxPendingPeers', 'TICKWIRE_MAX_PENDING_PEERS'],
   ['maxBadMessages', 'TICKWIRE_MAX_BAD_MESSAGES'], ['shutdownMs', 'TICKWIRE_SHUTDOWN_MS'], ['resumeGraceMs', 'TICKWIRE_RESUME_GRACE_MS'],
-  ['maxMessagesPerSec', 'TICKWIRE_MAX_MESSAGES_PER_SEC'],
+  ['maxMessagesPerSec', 'TICKWIRE_MAX_MESSAGES_PER_SEC'], ['clientTimeoutMs', 'TICKWIRE_CLIENT_TIMEOUT_MS'],
 ];
 const NET_ENV: [keyof NetConfig, string][] = [
   ['tickRateHz', 'TICKWIRE_TICK_RATE_HZ'], ['snapshotRateHz', 'TICKWIRE_SNAPSHOT_RATE_HZ'], ['maxPacketBytes', 'TICKWIRE_MAX_PACKET_BYTES'],
@@ -194,6 +197,7 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'maxBadMessages', cfg.maxBadMessages, 1, 1_000_000);
   checkInt(errors, 'shutdownMs', cfg.shutdownMs, 100, 60_000);
   checkInt(errors, 'resumeGraceMs', cfg.resumeGraceMs, 0, 600_000);
+  checkInt(errors, 'clientTimeoutMs', cfg.clientTimeoutMs, 1000, 600_000);
   checkInt(errors, 'maxMessagesPerSec', cfg.maxMessagesPerSec, 10, 100_000);
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);
   if (typeof cfg.gameParams !== 'object' || cfg.gameParams === null || Object.values(cfg.gameParams).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {

@@ -69,6 +69,7 @@ export class ServerStats {
   rejects = 0;
   disconnectsForBadMessages = 0;
   rateLimited = 0;
+  timeouts = 0;
   resumes = 0;
   resumesFailed = 0;
   inputsReceived = 0;
@@ -125,6 +126,7 @@ export function createRegistry(
   });
   counter('tickwire_inbox_dropped_total', 'Inbound messages dropped because the inbox was full.', [], (s) => s({}, stats.queueDropped));
   counter('tickwire_handshake_rejects_total', 'Hellos refused.', [], (s) => s({}, stats.rejects));
+  counter('tickwire_client_timeouts_total', 'Connections closed because the client stopped acknowledging snapshots.', [], (s) => s({}, stats.timeouts));
   counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));
   counter('tickwire_resumes_total', 'Sessions resumed after a dropped connection, by outcome.', ['outcome'], (s) => {
     s({ outcome: 'ok' }, stats.resumes);

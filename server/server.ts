@@ -151,6 +151,7 @@ export class TickwireServer {
     if (now - this.lastDisposeCheckMs >= 1000) {
       this.lastDisposeCheckMs = now;
       this.expireResumes(now);
+      this.dropSilentClients(now);
       for (const name of this.rooms.disposeIdle(now)) this.log.info({ room: name }, 'room disposed');
     }
   }
@@ -267,6 +268,7 @@ export class TickwireServer {
         this.stats.inputsReceived += p.count;
       } else if (type === MsgType.SnapshotAck) {
         const a = readSnapshotAck(buf, this.ack, start, end);
+        s.lastAckMs = this.clock.nowMs();
         if (s.state === 'active' && (s.ackedTick < 0 || a.tick > s.ackedTick) && s.room && a.tick <= s.room.ctx.tick) {
           s.ackedTick = a.tick;
           s.ackedBits = a.bits;
@@ -421,6 +423,7 @@ export class TickwireServer {
     this.sessions.rotateToken(old);
     old.state = 'active';
     old.ackedTick = -1;
+    old.lastAckMs = 0;
     if (msg.a !== undefined) old.reliableOut.ack(msg.a);
     this.stats.resumes++;
     this.sendControl(old, { t: 'resumed', ...this.sessionInfo(old) });
@@ -440,6 +443,26 @@ export class TickwireServer {
     s.inputs?.reset();
     if (s.rtcOpen) this.rtc?.close(s.id);
     this.log.info({ session: s.id, graceMs: this.config.resumeGraceMs }, 'connection lost; session kept for resume');
+  }
+
+  /**
+   * A playing client that acknowledged no snapshot for clientTimeoutMs has stopped reading (or its
+   * link is half-open): its connection is closed, which keeps the session resumable and stops the
+   * server buffering bytes for it.
+   */
+  private dropSilentClients(now: number): void {
+    const limit = this.config.clientTimeoutMs;
+    for (const s of this.sessions.values()) {
+      if (s.state !== 'active' || !s.socketId) continue;
+      if (s.lastAckMs === 0) s.lastAckMs = now;
+      else if (now - s.lastAckMs > limit) {
+        this.stats.timeouts++;
+        this.log.info({ session: s.id, silentMs: Math.round(now - s.lastAckMs) }, 'client stopped acknowledging snapshots; closing its connection');
+        const socketId = s.socketId;
+        this.socketClosed(s);
+        this.http?.close(socketId, 4100 + CloseCode.Timeout, 'no snapshot acknowledgements');
+      }
+    }
   }
 
   /** Ends sessions whose resume window ran out. */

@@ -45,6 +45,8 @@ export class Session implements SnapshotClient {
   unreliable: ChannelKind = 'ws';
   inputs: InputBuffer | undefined;
   ackedTick = -1;
+  /** When the last snapshot ack arrived (server clock, ms; 0 = not yet watched). */
+  lastAckMs = 0;
   ackedBits = 0;
   inputAck = 0;
   hasInputAck = false;
