@@ -150,6 +150,11 @@ export function createRegistry(
     s({ transport: 'webrtc' }, live.sessions('webrtc'));
   });
   gauge('tickwire_webrtc_peers', 'Open WebRTC peers.', [], (s) => s({}, live.rtcPeers()));
+  gauge('tickwire_active_resources', 'Live event-loop resources (timers, sockets, handles) by type.', ['type'], (s) => {
+    const counts = new Map<string, number>();
+    for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
+    for (const [type, n] of counts) s({ type }, n);
+  });
   gauge('tickwire_inbox_bytes', 'Bytes waiting in the inbox.', [], (s) => s({}, live.queueBytes()));
   return registry;
 }

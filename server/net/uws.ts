@@ -103,7 +103,12 @@ export function startHttpServer(o: HttpServerOptions, h: HttpHandlers): Promise<
     });
   };
 
-  app.get('/healthz', (res) => json(res, h.health()));
+  // 503 until the server runs (and while it stops), so load balancers and scripts wait for it.
+  app.get('/healthz', (res) => {
+    const body = h.health() as { status?: string };
+    if (body.status === 'ok') json(res, body);
+    else res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify(body)));
+  });
   app.get('/rooms', (res) => json(res, h.rooms()));
   app.get('/config', (res) => json(res, h.config()));
   app.get('/metrics', (res) => {

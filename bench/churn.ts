@@ -1,0 +1,143 @@
+// Connect/disconnect churn against a server process: N join-and-leave cycles over the WebSocket
+// or WebRTC, then checks that the server's memory, sessions, peers and timers return to baseline.
+// `npm run churn -- --cycles 1000 --transport ws|webrtc [--concurrency 20] [--json]`
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { arena } from '../games/arena.ts';
+import { Connection } from '../shared/client/connection.ts';
+import { nodeClientIO } from './node-io.ts';
+import { ServerProcess } from './lib/server-proc.ts';
+
+/** Result of a churn run. */
+export interface ChurnResult {
+  transport: 'ws' | 'webrtc';
+  cycles: number;
+  failed: number;
+  seconds: number;
+  /** Server RSS (plus its WebRTC worker's) after warm-up and at the end, MiB. */
+  rssMiBAfterWarmup: number;
+  rssMiBEnd: number;
+  rssGrowthMiB: number;
+  /** The same split: the server process alone, and its WebRTC worker alone. */
+  serverRssGrowthMiB: number;
+  workerRssGrowthMiB: number;
+  /** Gauges after warm-up and at the end (sessions, peers, active timers/handles). */
+  baseline: Record<string, number>;
+  end: Record<string, number>;
+}
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function rssKiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** RSS of the server and of its WebRTC worker, MiB. */
+function rssSplitMiB(pid: number): { server: number; worker: number } {
+  return { server: rssKiB(pid) / 1024, worker: childPids(pid).reduce((s, c) => s + rssKiB(c), 0) / 1024 };
+}
+
+async function gauges(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const pick = (re: RegExp): number => text.split('\n').filter((l) => re.test(l)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  return {
+    sessions: pick(/^tickwire_sessions\{/),
+    webrtcPeers: pick(/^tickwire_webrtc_peers /),
+    timers: pick(/^tickwire_active_resources\{type="Timeout"\}/),
+    handles: pick(/^tickwire_active_resources\{/),
+    rooms: pick(/^tickwire_rooms /),
+  };
+}
+
+/** One join + leave. Resolves true when the client got its welcome (and WebRTC, if asked). */
+async function cycle(url: string, transport: 'ws' | 'webrtc', i: number): Promise<boolean> {
+  const c = new Connection(arena, nodeClientIO({ webrtc: transport === 'webrtc' }), { url, name: `churn${i}`, room: 'churn', transport: transport === 'ws' ? 'ws' : 'webrtc', webrtcTimeoutMs: 5000 });
+  c.connect();
+  const deadline = Date.now() + 8000;
+  const want = (): boolean => c.state === 'active' && (transport === 'ws' || c.transport === 'webrtc');
+  while (!want() && c.state !== 'closed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  const ok = want();
+  c.close();
+  return ok;
+}
+
+async function runCycles(url: string, transport: 'ws' | 'webrtc', n: number, concurrency: number, from: number): Promise<number> {
+  let next = 0;
+  let failed = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      if (!(await cycle(url, transport, from + i))) failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return failed;
+}
+
+async function settle(url: string): Promise<Record<string, number>> {
+  // Let closes propagate (WebRTC closes are asynchronous) before reading the gauges.
+  const end = Date.now() + 10_000;
+  let g = await gauges(url);
+  while ((g.sessions > 0 || g.webrtcPeers > 0) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    g = await gauges(url);
+  }
+  // A moment of idleness lets the server's garbage collector run before memory is read.
+  await new Promise((r) => setTimeout(r, 1500));
+  return g;
+}
+
+/** Runs warm-up (20% of cycles, at least 100), then the cycles, against a fresh server process. */
+export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; concurrency?: number }): Promise<ChurnResult> {
+  const server = await ServerProcess.start({ root, webrtc: o.transport === 'webrtc', npcs: 50, roomCapacity: 1024, env: { TICKWIRE_RESUME_GRACE_MS: '0', TICKWIRE_ROOM_GRACE_MS: '600000' } });
+  try {
+    const conc = o.concurrency ?? (o.transport === 'webrtc' ? 10 : 20);
+    const warm = Math.max(100, Math.round(o.cycles / 5));
+    let failed = await runCycles(server.url, o.transport, warm, conc, 0);
+    const baseline = await settle(server.url);
+    const rss0 = rssSplitMiB(server.pid);
+    const t0 = performance.now();
+    failed += await runCycles(server.url, o.transport, o.cycles, conc, warm);
+    const seconds = (performance.now() - t0) / 1000;
+    const end = await settle(server.url);
+    const rss1 = rssSplitMiB(server.pid);
+    const sum = (r: { server: number; worker: number }): number => r.server + r.worker;
+    return {
+      transport: o.transport, cycles: o.cycles, failed, seconds, rssMiBAfterWarmup: sum(rss0), rssMiBEnd: sum(rss1), rssGrowthMiB: sum(rss1) - sum(rss0),
+      serverRssGrowthMiB: rss1.server - rss0.server, workerRssGrowthMiB: rss1.worker - rss0.worker, baseline, end,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const arg = (name: string, dflt: string): string => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : dflt;
+  };
+  const transport = arg('transport', 'ws') === 'webrtc' ? 'webrtc' : 'ws';
+  runChurn({ cycles: Number(arg('cycles', '1000')), transport, concurrency: Number(arg('concurrency', transport === 'webrtc' ? '10' : '20')) }).then(
+    (r) => {
+      console.log(process.argv.includes('--json') ? JSON.stringify(r) : JSON.stringify(r, null, 2));
+      process.exit(0);
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

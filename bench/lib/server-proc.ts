@@ -1,0 +1,127 @@
+// Starts a Tickwire server in its own process for a benchmark (node --import tsx server/main.ts,
+// so the child PID is the server itself), waits until it is healthy, and stops exactly that PID.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** How the benchmark server is started. */
+export interface ServerProcessOptions {
+  /** Repository root (cwd of the server). */
+  root: string;
+  /** Offer WebRTC (TICKWIRE_WEBRTC). */
+  webrtc: boolean;
+  /** arena-v1 NPC count (TICKWIRE_GAME_PARAMS). */
+  npcs: number;
+  /** Players per room (TICKWIRE_ROOM_CAPACITY); at most 1024. */
+  roomCapacity: number;
+  /** Game (TICKWIRE_GAME). Default 'arena-v1'. */
+  game?: string;
+  /** Simulation seed (TICKWIRE_SEED). Default 1. */
+  seed?: number;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Milliseconds to wait for /healthz. Default 30000. */
+  startTimeoutMs?: number;
+}
+
+/** Finds a free TCP port on 127.0.0.1 (the OS picks it; it is released before returning). */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** A running benchmark server. */
+export class ServerProcess {
+  /** Recent output lines (for error messages). */
+  readonly output: string[] = [];
+  exited = false;
+  exitCode: number | null = null;
+
+  private constructor(
+    readonly child: ChildProcess,
+    /** PID of the node process running server/main.ts (the one to measure). */
+    readonly pid: number,
+    readonly url: string,
+    readonly port: number,
+    readonly signalingPort: number,
+  ) {}
+
+  /** Starts the server and waits until GET /healthz answers 200. */
+  static async start(o: ServerProcessOptions): Promise<ServerProcess> {
+    const port = await freePort();
+    let signalingPort = await freePort();
+    while (signalingPort === port) signalingPort = await freePort();
+    // a UDP range of its own for WebRTC, away from the defaults other servers use
+    const udpMin = 30000 + ((port * 7) % 300) * 100;
+    const env: Record<string, string> = {
+      ...(process.env as Record<string, string>),
+      PORT: String(port), HOST: '127.0.0.1', TICKWIRE_SIGNALING_PORT: String(signalingPort), TICKWIRE_WEBRTC: o.webrtc ? '1' : '0',
+      TICKWIRE_GAME: o.game ?? 'arena-v1', TICKWIRE_GAME_PARAMS: JSON.stringify({ npcs: o.npcs }), TICKWIRE_SEED: String(o.seed ?? 1),
+      TICKWIRE_ROOM_CAPACITY: String(Math.min(1024, Math.max(1, o.roomCapacity))), TICKWIRE_MAX_SESSIONS: '5000',
+      TICKWIRE_UDP_PORT_MIN: String(udpMin), TICKWIRE_UDP_PORT_MAX: String(udpMin + 99), LOG_LEVEL: 'warn',
+      ...(o.env ?? {}),
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: o.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid === undefined) throw new Error('server process did not start');
+    const sp = new ServerProcess(child, child.pid, `http://127.0.0.1:${port}`, port, signalingPort);
+    const keep = (buf: Buffer): void => {
+      for (const line of buf.toString('utf8').split('\n')) if (line.trim()) sp.output.push(line.slice(0, 500));
+      if (sp.output.length > 50) sp.output.splice(0, sp.output.length - 50);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.on('exit', (code) => {
+      sp.exited = true;
+      sp.exitCode = code;
+    });
+    const deadline = Date.now() + (o.startTimeoutMs ?? 30_000);
+    while (Date.now() < deadline) {
+      if (sp.exited) throw new Error(`server exited with code ${sp.exitCode} during start:\n${sp.output.join('\n')}`);
+      try {
+        const res = await fetch(`${sp.url}/healthz`, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) {
+          sp.checkCommand();
+          return sp;
+        }
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await sp.stop();
+    throw new Error(`server did not become healthy in time:\n${sp.output.join('\n')}`);
+  }
+
+  /** Makes sure the PID runs server/main.ts (so the CPU and memory read are the server's). */
+  private checkCommand(): void {
+    const cmd = readFileSync(`/proc/${this.pid}/cmdline`, 'utf8').split('\0').join(' ');
+    if (!cmd.includes('server/main.ts')) throw new Error(`PID ${this.pid} is not the server (${cmd})`);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  async stop(graceMs = 8000): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((r) => this.child.once('exit', () => r()));
+    try {
+      process.kill(this.pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs));
+    if ((await Promise.race([done, timer])) === 'timeout' && !this.exited) {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+      await done;
+    }
+  }
+}

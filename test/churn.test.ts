@@ -1,0 +1,19 @@
+// 1,000 connect/disconnect cycles over each transport: server memory grows by at most 20 MB and
+// sessions, WebRTC peers and timers return to their baseline.
+import { describe, expect, it } from 'vitest';
+import { runChurn } from '../bench/churn.ts';
+
+describe('connect/disconnect churn', () => {
+  for (const transport of ['ws', 'webrtc'] as const) {
+    it(`${transport}: 1000 cycles leave no sessions, peers or timers behind and grow memory < 20 MB`, async () => {
+      const r = await runChurn({ cycles: 1000, transport });
+      console.log(JSON.stringify(r));
+      expect(r.failed / r.cycles).toBeLessThan(0.02);
+      expect(r.end.sessions).toBe(0);
+      expect(r.end.webrtcPeers).toBe(0);
+      expect(r.end.timers).toBeLessThanOrEqual(r.baseline.timers);
+      expect(r.end.handles).toBeLessThanOrEqual(r.baseline.handles + 2);
+      expect(r.rssGrowthMiB).toBeLessThan(20);
+    }, 240_000);
+  }
+});
