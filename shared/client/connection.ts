@@ -108,6 +108,8 @@ export class Connection {
   private pingId = 0;
   private readonly pingSentMs = new Map<number, number>();
   private redundancy = 4;
+  /** Newest sequenced control message received (acknowledged with the next control message sent). */
+  private reliableInSeq = 0;
 
   constructor(
     readonly game: AnyGame,
@@ -144,6 +146,11 @@ export class Connection {
     return this.welcome?.eid ?? -1;
   }
 
+  /** Inputs each input packet carries (the newest and the ones before it), from the welcome. */
+  get inputRedundancy(): number {
+    return this.redundancy;
+  }
+
   /** Sequence the next input will get. */
   get nextInputSeq(): number {
     return this.nextSeq;
@@ -152,6 +159,8 @@ export class Connection {
   /** Sends a reliable control message. */
   sendControl(msg: ClientControl): void {
     if (!this.ws || this.ws.readyState !== 1) return;
+    // Acknowledge the server's sequenced messages (chat, events, joins...) so it can drop them.
+    if (this.reliableInSeq > 0 && msg.t !== 'hello') msg.a = this.reliableInSeq;
     const bytes = encodeControl(msg);
     this.counters.bytesUp += bytes.length;
     this.ws.send(bytes);
@@ -169,9 +178,11 @@ export class Connection {
 
   /**
    * Records the input for the next sequence (quantized by the game's input table), targeted at
-   * server tick `targetTick`, and sends a packet with it and the previous few. Returns its seq.
+   * server tick `targetTick`, and sends a packet with it and the previous few. With `send` false
+   * the input is only recorded: the next packet carries it (while within the redundancy), so a
+   * burst of inputs can leave in one packet. Returns its seq.
    */
-  sendInput(input: Readonly<Record<string, number>>, targetTick: number): number {
+  sendInput(input: Readonly<Record<string, number>>, targetTick: number, send = true): number {
     const fields = this.schema.inputFields;
     const nf = fields.length;
     const seq = this.nextSeq;
@@ -181,7 +192,7 @@ export class Connection {
     this.nextSeq = seqAdd(seq, 1);
     this.sentCount++;
     this.counters.inputsSent++;
-    if (this.state !== 'active') return seq;
+    if (this.state !== 'active' || !send) return seq;
     const count = Math.min(this.redundancy, this.sentCount, MAX_INPUTS_PER_PACKET);
     const values = this.packetValues;
     for (let i = 0; i < count; i++) {
@@ -255,6 +266,7 @@ export class Connection {
   }
 
   private onControl(msg: ServerControl): void {
+    if (msg.s !== undefined && msg.s > this.reliableInSeq) this.reliableInSeq = msg.s;
     switch (msg.t) {
       case 'welcome':
         this.welcome = msg;

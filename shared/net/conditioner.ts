@@ -1,0 +1,369 @@
+// Seeded link conditioner: delays, jitters, drops, duplicates and reorders messages at a transport
+// boundary, repeatably. One LinkConditioner is one direction of a link; conditionClientIO wraps a
+// ClientIO with two of them so the browser client and the bots can run under a bad network.
+import { MsgType } from '../protocol/ids.ts';
+import { Rng } from '../rng.ts';
+
+// The client-side shapes below match ClientIO, WebSocketLike and DatagramLike of
+// shared/client/connection.ts structurally (the import boundary keeps shared/net off client paths).
+
+/** A WebSocket as the client connection uses it. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+/** An open unreliable channel. */
+export interface DatagramLike {
+  send(bytes: Uint8Array): void;
+  close(): void;
+}
+
+/** Options of a datagram channel opener (see ClientIO.openDatagram). */
+export interface DatagramOpenOptions {
+  url: string;
+  port: number;
+  token: string;
+  timeoutMs: number;
+  onMessage(bytes: Uint8Array): void;
+  onClose(): void;
+}
+
+/** The environment a client connection runs in (see ClientIO in shared/client/connection.ts). */
+export interface ClientIO {
+  openWebSocket(url: string): WebSocketLike;
+  openDatagram?(o: DatagramOpenOptions): Promise<DatagramLike>;
+  nowMs(): number;
+}
+
+/** What a conditioner does to each message. Every field may change at run time. */
+export interface LinkSettings {
+  /** Master switch; when false every message passes through at once, untouched. Default false. */
+  enabled: boolean;
+  /** Base one-way delay, ms (a round trip grows by twice this). Default 0. */
+  delayMs: number;
+  /** Jitter: each message's delay is delayMs + uniform(-jitterMs, +jitterMs), never below 0, ms. Default 0. */
+  jitterMs: number;
+  /** Share of unreliable messages dropped, percent 0..100. Default 0. */
+  lossPct: number;
+  /** Share of unreliable messages delivered twice (the copy after an extra 0..2*jitterMs+1 ms), percent 0..100. Default 0. */
+  duplicatePct: number;
+  /** Share of unreliable messages held back by an extra reorderMs so later ones overtake them, percent 0..100. Default 0. */
+  reorderPct: number;
+  /** Extra delay of a reordered message, ms. Default 40. */
+  reorderMs: number;
+}
+
+/** Settings with everything off. */
+export function defaultLinkSettings(): LinkSettings {
+  return { enabled: false, delayMs: 0, jitterMs: 0, lossPct: 0, duplicatePct: 0, reorderPct: 0, reorderMs: 40 };
+}
+
+/** Counters of one conditioner (one direction). */
+export interface LinkStats {
+  /** Messages offered. */
+  sent: number;
+  /** Messages delivered (duplicates included). */
+  delivered: number;
+  dropped: number;
+  duplicated: number;
+  reordered: number;
+}
+
+/** Where the conditioner gets time and timers; tests drive `pump` with a fake clock instead. */
+export interface ConditionerTimers {
+  /** Monotonic time, ms. */
+  nowMs(): number;
+  /** Runs `fn` after `ms` (setTimeout); omitted = the owner calls pump() itself. */
+  setTimer?(fn: () => void, ms: number): unknown;
+}
+
+/** Delivery callback of one message; `bytes` is valid only during the call. */
+export type Deliver = (bytes: Uint8Array) => void;
+
+/** One message waiting for its delivery time. Entries are pooled. */
+interface Entry {
+  dueMs: number;
+  order: number;
+  len: number;
+  buf: Uint8Array;
+  deliver: Deliver | null;
+  /** A non-message event (open, close) delivered in order with the reliable lane. */
+  event: (() => void) | null;
+}
+
+/**
+ * One direction of a link. `send(bytes, reliable, deliver)` copies the message and hands it to
+ * `deliver` later: reliable messages (an ordered stream such as a WebSocket) are delayed and
+ * jittered but keep their order and are never lost; unreliable ones (datagrams) may also be lost,
+ * duplicated or reordered. Buffers and entries are pooled, so steady traffic allocates nothing.
+ * Randomness comes from one seeded PRNG: the same seed and the same traffic give the same result.
+ */
+export class LinkConditioner {
+  readonly stats: LinkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  private readonly rng: Rng;
+  /** Pending entries sorted by (dueMs, order). */
+  private readonly queue: Entry[] = [];
+  private readonly pool: Entry[] = [];
+  private order = 0;
+  private lastReliableDueMs = 0;
+  private timerDueMs = Infinity;
+  private readonly onTimer = (): void => {
+    this.timerDueMs = Infinity;
+    this.pump();
+  };
+
+  constructor(
+    /** Live settings (shared by both directions of a link is fine). */
+    readonly settings: LinkSettings,
+    seed: number,
+    private readonly timers: ConditionerTimers,
+  ) {
+    this.rng = new Rng(seed);
+  }
+
+  /** Messages waiting. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Offers one message; see the class comment. `bytes` may be reused by the caller afterwards. */
+  send(bytes: Uint8Array, reliable: boolean, deliver: Deliver): void {
+    const s = this.settings;
+    this.stats.sent++;
+    if (!s.enabled && this.queue.length === 0) {
+      this.stats.delivered++;
+      deliver(bytes);
+      return;
+    }
+    const now = this.timers.nowMs();
+    if (reliable || !s.enabled) {
+      const due = Math.max(now + (s.enabled ? this.delay() : 0), this.lastReliableDueMs);
+      this.lastReliableDueMs = due;
+      this.enqueue(due, bytes, deliver, null);
+      return;
+    }
+    if (s.lossPct > 0 && this.rng.next() * 100 < s.lossPct) {
+      this.stats.dropped++;
+      return;
+    }
+    let due = now + this.delay();
+    if (s.reorderPct > 0 && this.rng.next() * 100 < s.reorderPct) {
+      this.stats.reordered++;
+      due += s.reorderMs;
+    }
+    this.enqueue(due, bytes, deliver, null);
+    if (s.duplicatePct > 0 && this.rng.next() * 100 < s.duplicatePct) {
+      this.stats.duplicated++;
+      this.enqueue(due + 1 + this.rng.next() * 2 * s.jitterMs, bytes, deliver, null);
+    }
+  }
+
+  /** Queues an event (socket open or close) behind the reliable messages already queued. */
+  sendEvent(fn: () => void): void {
+    if (!this.settings.enabled && this.queue.length === 0) {
+      fn();
+      return;
+    }
+    const due = Math.max(this.timers.nowMs() + (this.settings.enabled ? this.delay() : 0), this.lastReliableDueMs);
+    this.lastReliableDueMs = due;
+    this.enqueue(due, EMPTY, null, fn);
+  }
+
+  /** Delivers every message due at the current time. Returns the number delivered. */
+  pump(): number {
+    const now = this.timers.nowMs();
+    let n = 0;
+    while (this.queue.length > 0 && this.queue[0].dueMs <= now) {
+      const e = this.queue.shift() as Entry;
+      const deliver = e.deliver;
+      const event = e.event;
+      const view = e.buf.subarray(0, e.len);
+      try {
+        if (event) event();
+        else if (deliver) {
+          this.stats.delivered++;
+          n++;
+          deliver(view);
+        }
+      } finally {
+        e.deliver = null;
+        e.event = null;
+        this.pool.push(e);
+      }
+    }
+    this.arm();
+    return n;
+  }
+
+  /** Drops everything pending (the link went away). */
+  clear(): void {
+    for (const e of this.queue) {
+      e.deliver = null;
+      e.event = null;
+      this.pool.push(e);
+    }
+    this.queue.length = 0;
+  }
+
+  private delay(): number {
+    const s = this.settings;
+    const j = s.jitterMs > 0 ? (this.rng.next() * 2 - 1) * s.jitterMs : 0;
+    return Math.max(0, s.delayMs + j);
+  }
+
+  private enqueue(dueMs: number, bytes: Uint8Array, deliver: Deliver | null, event: (() => void) | null): void {
+    const e = this.pool.pop() ?? { dueMs: 0, order: 0, len: 0, buf: EMPTY, deliver: null, event: null };
+    if (e.buf.length < bytes.length) e.buf = new Uint8Array(Math.max(64, bytes.length * 2));
+    e.buf.set(bytes);
+    e.len = bytes.length;
+    e.dueMs = dueMs;
+    e.order = this.order++;
+    e.deliver = deliver;
+    e.event = event;
+    // Binary insertion keeps (dueMs, order) sorted; queues stay short (rate x delay).
+    const q = this.queue;
+    let lo = 0;
+    let hi = q.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (q[mid].dueMs <= dueMs) lo = mid + 1;
+      else hi = mid;
+    }
+    q.splice(lo, 0, e);
+    this.arm();
+  }
+
+  private arm(): void {
+    const set = this.timers.setTimer;
+    if (!set || this.queue.length === 0) return;
+    const due = this.queue[0].dueMs;
+    if (due >= this.timerDueMs) return;
+    this.timerDueMs = due;
+    set(this.onTimer, Math.max(0, due - this.timers.nowMs()));
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Options of conditionClientIO. */
+export interface ConditionedIOOptions {
+  /** Live settings shared by both directions. */
+  settings: LinkSettings;
+  /** PRNG seed; the downstream direction uses seed + 1. */
+  seed: number;
+  /** Timers; without setTimer the owner must call `pump()` of the returned handle. */
+  timers: ConditionerTimers;
+  /**
+   * Treat binary non-control messages on the WebSocket (inputs, snapshots, acks when the
+   * datagram channel is not used) as datagrams: lossy, duplicable, reorderable. Lets a test put
+   * WebSocket-only clients under loss. Default false: the WebSocket is an ordered, lossless stream
+   * (loss shows up as delay there).
+   */
+  lossyWebSocket?: boolean;
+}
+
+/** A conditioned ClientIO and its two directions. */
+export interface ConditionedIO {
+  readonly io: ClientIO;
+  /** Client to server. */
+  readonly up: LinkConditioner;
+  /** Server to client. */
+  readonly down: LinkConditioner;
+  /** Delivers everything due now in both directions (for fake-clock tests). */
+  pump(): void;
+}
+
+/**
+ * Wraps a ClientIO so every message of the Connection built on it crosses a conditioned link.
+ * The WebSocket keeps its order (control messages are never lost); the datagram channel gets the
+ * full treatment. Open and close events travel in order with the WebSocket's messages.
+ */
+export function conditionClientIO(inner: ClientIO, o: ConditionedIOOptions): ConditionedIO {
+  const up = new LinkConditioner(o.settings, o.seed >>> 0, o.timers);
+  const down = new LinkConditioner(o.settings, (o.seed + 1) >>> 0, o.timers);
+  const lossyWs = o.lossyWebSocket === true;
+  const reliableOnWs = (bytes: Uint8Array): boolean => !lossyWs || bytes.length === 0 || bytes[0] === MsgType.Control;
+  const io: ClientIO = {
+    nowMs: () => inner.nowMs(),
+    openWebSocket(url: string): WebSocketLike {
+      const ws = inner.openWebSocket(url);
+      const proxy: WebSocketLike = {
+        get binaryType() {
+          return ws.binaryType;
+        },
+        set binaryType(v: string) {
+          ws.binaryType = v;
+        },
+        get readyState() {
+          return ws.readyState;
+        },
+        send(data: Uint8Array): void {
+          up.send(data, reliableOnWs(data), sendWs);
+        },
+        close: (code?: number, reason?: string) => {
+          up.clear();
+          down.clear();
+          ws.close(code, reason);
+        },
+        onopen: null,
+        onmessage: null,
+        onclose: null,
+        onerror: null,
+      };
+      const sendWs: Deliver = (bytes) => {
+        if (ws.readyState === 1) ws.send(bytes);
+      };
+      const msg = { data: EMPTY as unknown };
+      const deliverWs: Deliver = (bytes) => {
+        msg.data = bytes;
+        proxy.onmessage?.(msg);
+      };
+      ws.onopen = (ev) => down.sendEvent(() => proxy.onopen?.(ev));
+      ws.onmessage = (ev) => {
+        const bytes = toBytes(ev.data);
+        down.send(bytes, reliableOnWs(bytes), deliverWs);
+      };
+      ws.onclose = (ev) => down.sendEvent(() => proxy.onclose?.(ev));
+      ws.onerror = (ev) => down.sendEvent(() => proxy.onerror?.(ev));
+      return proxy;
+    },
+  };
+  const openDatagram = inner.openDatagram;
+  if (openDatagram) {
+    io.openDatagram = async (opts): Promise<DatagramLike> => {
+      const onMessage = opts.onMessage;
+      const dg = await openDatagram({ ...opts, onMessage: (bytes) => down.send(bytes, false, onMessage) });
+      let open = true;
+      const sendDg: Deliver = (bytes) => {
+        if (open) dg.send(bytes);
+      };
+      return {
+        send: (bytes) => up.send(bytes, false, sendDg),
+        close: () => {
+          open = false;
+          dg.close();
+        },
+      };
+    };
+  }
+  return {
+    io, up, down,
+    pump: () => {
+      up.pump();
+      down.pump();
+    },
+  };
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return EMPTY;
+}

@@ -1,0 +1,173 @@
+// Clock sync with a fake clock: the server tick estimate from snapshot arrivals and pongs is
+// within one tick of the truth after two seconds and keeps tracking when the server's clock jumps;
+// the input clock detects starvations, realigns labels and dilates input production.
+import { describe, expect, it } from 'vitest';
+import { InputClock, ServerClock } from '../shared/client/clock.ts';
+import { Rng } from '../shared/rng.ts';
+import { LoopbackWorld } from './helpers/client-loopback.ts';
+
+const TICK_MS = 1000 / 60;
+
+/**
+ * Drives a ServerClock with a simulated server: step k runs at startMs + k * TICK_MS (+ `shiftTicks`
+ * after `shiftAtMs`, a stall that makes the server fall behind), snapshots every 3 ticks, pongs
+ * every 250 ms, one-way delay 75 ± 20 ms, 5% loss. Returns the largest |estimate - truth| in ticks
+ * within each window.
+ */
+function simulate(o: { seconds: number; shiftAtMs?: number; shiftTicks?: number; windows: [number, number][] }): number[] {
+  const rng = new Rng(17);
+  const clock = new ServerClock(60);
+  const events: { at: number; kind: 'snap' | 'pong'; tick: number; rtt: number }[] = [];
+  const startMs = 5.5;
+  const shiftAt = o.shiftAtMs ?? Infinity;
+  const shift = o.shiftTicks ?? 0;
+  // Server tick k starts at wall time w(k); after the stall every step runs `shift` ticks later.
+  const wallOf = (k: number): number => {
+    const w = startMs + k * TICK_MS;
+    return w >= shiftAt ? w + shift * TICK_MS : w;
+  };
+  const truth = (t: number): number => {
+    const base = (t - startMs) / TICK_MS;
+    return t >= shiftAt + shift * TICK_MS ? base - shift : Math.min(base, (shiftAt - startMs) / TICK_MS);
+  };
+  const delay = (): number => 75 + (rng.next() * 2 - 1) * 20;
+  const lost = (): boolean => rng.next() < 0.05;
+  const total = (o.seconds * 1000) / TICK_MS;
+  for (let k = 0; k < total; k++) {
+    if ((k + 1) % 3 === 0 && !lost()) events.push({ at: wallOf(k) + delay(), kind: 'snap', tick: k + 1, rtt: 0 });
+  }
+  for (let sent = 0; sent < o.seconds * 1000; sent += 250) {
+    if (lost()) continue;
+    const arriveServer = sent + delay();
+    // Answered by the first step at or after its arrival.
+    let k = Math.max(0, Math.floor((arriveServer - startMs) / TICK_MS) - shift - 1);
+    while (wallOf(k) < arriveServer) k++;
+    const back = wallOf(k) + delay();
+    events.push({ at: back, kind: 'pong', tick: k, rtt: back - sent });
+  }
+  events.sort((a, b) => a.at - b.at);
+  const worst = o.windows.map(() => 0);
+  let e = 0;
+  let newest = -1;
+  for (let t = 0; t < o.seconds * 1000; t += 1) {
+    while (e < events.length && events[e].at <= t) {
+      const ev = events[e++];
+      if (ev.kind === 'pong') clock.onPong(ev.rtt, ev.tick, ev.at);
+      else if (ev.tick > newest) {
+        newest = ev.tick;
+        clock.onSnapshot(ev.tick, ev.at);
+      }
+    }
+    o.windows.forEach(([from, to], i) => {
+      if (t >= from && t < to) worst[i] = Math.max(worst[i], Math.abs(clock.serverTick(t) - truth(t)));
+    });
+  }
+  return worst;
+}
+
+describe('ServerClock', () => {
+  it('is within one tick of the server after two seconds under 150 ms RTT, 20 ms jitter, 5% loss', () => {
+    const [afterTwoSeconds] = simulate({ seconds: 10, windows: [[2000, 10000]] });
+    expect(afterTwoSeconds).toBeLessThan(1);
+  });
+
+  it('keeps estimating: follows the server when its clock falls behind by 30 ticks', () => {
+    const [before, after] = simulate({ seconds: 12, shiftAtMs: 5000, shiftTicks: 30, windows: [[2000, 5000], [8000, 12000]] });
+    expect(before).toBeLessThan(1);
+    expect(after).toBeLessThan(1);
+  });
+
+  it('measures RTT, its jitter and the snapshot arrival jitter', () => {
+    const c = new ServerClock(60);
+    const rng = new Rng(3);
+    for (let i = 0; i < 200; i++) c.onPong(150 + (rng.next() * 2 - 1) * 20, 0, i * 250);
+    expect(c.rttMs).toBeGreaterThan(140);
+    expect(c.rttMs).toBeLessThan(160);
+    expect(c.rttJitterMs).toBeGreaterThan(4);
+    expect(c.pathRttMs()).toBeCloseTo(c.rttMs - TICK_MS / 2, 6);
+    for (let k = 1; k < 600; k++) c.onSnapshot(k * 3, k * 50 + 75 + (rng.next() * 2 - 1) * 20);
+    expect(c.jitterMs).toBeGreaterThan(5);
+    expect(c.jitterMs).toBeLessThan(15);
+  });
+});
+
+describe('InputClock', () => {
+  it('produces one input per tick at zero dilation and drops the backlog after a stall', () => {
+    const ic = new InputClock(60);
+    const prefill = ic.start(0, 100, 0, 0);
+    expect(prefill).toBe(2); // half a tick of safety plus the one-tick start margin, rounded up
+    const labels = [ic.takeTarget(), ic.takeTarget()];
+    let produced = 0;
+    for (let t = 1; t <= 1000; t++) {
+      const due = ic.advance(t);
+      for (let i = 0; i < due; i++) labels.push(ic.takeTarget());
+      produced += due;
+    }
+    expect(produced).toBeGreaterThanOrEqual(59);
+    expect(produced).toBeLessThanOrEqual(61);
+    expect(labels.every((l, i) => i === 0 || l === labels[i - 1] + 1)).toBe(true);
+    expect(ic.advance(3000)).toBe(1); // two seconds without frames: one input, not 120
+    expect(ic.stalls).toBe(1);
+  });
+
+  it('speeds up when inputs wait too little, slows down when they wait too long, within bounds', () => {
+    const ic = new InputClock(60);
+    ic.start(0, 100, 40, 0);
+    let seq = 0;
+    let tick = 300;
+    // Acks say each input waited (arrival - send - path RTT) ms at the server.
+    const feed = (waitMs: number): void => {
+      for (let i = 0; i < 30; i++) {
+        const target = ic.takeTarget();
+        ic.recordSend(seq, target, 1000);
+        tick = target + 1;
+        ic.onAck(tick, seq, 1000 + 80 + waitMs, 80, 2);
+        seq++;
+      }
+    };
+    feed(0);
+    expect(ic.dilation).toBeGreaterThan(0);
+    expect(ic.dilation).toBeLessThanOrEqual(0.05);
+    feed(120);
+    expect(ic.dilation).toBeLessThan(0);
+    expect(ic.dilation).toBeGreaterThanOrEqual(-0.15);
+    expect(ic.starvations).toBe(0);
+    void tick;
+  });
+
+  it('counts starvations and skips from acks, raises the target wait, and realigns labels', () => {
+    const ic = new InputClock(60);
+    ic.start(0, 100, 0, 0);
+    for (let s = 0; s < 20; s++) ic.recordSend(s, 200 + s, 0);
+    ic.onAck(203, 2, 100, 50, 0); // first ack: reference
+    const targetBefore = ic.targetWaitMs;
+    ic.onAck(206, 4, 150, 50, 0); // 3 ticks, ack +2: one starved step
+    expect(ic.starvations).toBe(1);
+    expect(ic.targetWaitMs).toBeGreaterThan(targetBefore);
+    ic.onAck(209, 9, 200, 50, 0); // 3 ticks, ack +5: two inputs skipped
+    expect(ic.skipped).toBe(2);
+    // Fresh ack: input 12 was applied by step 211 (snapshot 212) but labeled 212: labels shift by -1.
+    const next = ic.nextTarget;
+    ic.onAck(212, 12, 250, 50, 0);
+    expect(ic.relabels).toBe(1);
+    expect(ic.nextTarget).toBe(next - 1);
+    expect(ic.targetOf(13)).toBe(212);
+  });
+});
+
+describe('clock sync end to end (loopback server, fake clock)', () => {
+  it('tracks the server tick within one tick from two seconds on, under 150 ms RTT, 20 ms jitter, 5% loss', () => {
+    const w = new LoopbackWorld({ npcs: 5 });
+    const c = w.addClient({ link: { enabled: true, delayMs: 75, jitterMs: 20, lossPct: 5 }, seed: 21, framePhaseMs: 7 });
+    let worst = 0;
+    let samples = 0;
+    w.run(8000, (cl, now) => {
+      if (now < 2000 + 200) return; // connect + two seconds
+      worst = Math.max(worst, Math.abs(cl.netcode.serverClock.serverTick(now) - w.serverTickAt(now)));
+      samples++;
+    });
+    expect(samples).toBeGreaterThan(300);
+    expect(worst).toBeLessThan(1);
+    expect(c.netcode.stats.rttMs).toBeGreaterThan(140);
+  });
+});
