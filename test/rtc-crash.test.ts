@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 describe('WebRTC process crash mid-match', () => {
-  it('keeps the match running over the WebSocket and restarts the WebRTC process', async () => {
+  it('keeps the match running over the WebSocket, restarts the WebRTC process, and clients return to it', async () => {
     srv = await startTestServer({ webrtc: true, webrtcProcess: true });
     const rtc = srv.rtc as RtcProcessTransport;
     expect(rtc.isUp()).toBe(true);
@@ -56,6 +56,11 @@ describe('WebRTC process crash mid-match', () => {
       expect(await rtc.whenUp(10_000)).toBe(true);
       expect(rtc.restarts).toBe(1);
       expect(rtc.pid()).not.toBe(pid0);
+      // ... and the clients move back to WebRTC on their own.
+      await waitFor(() => clients.every((c) => c.transport === 'webrtc') && sessions.every((s) => s.unreliable === 'webrtc'), 20_000, 'back on webrtc');
+      const rtcIn = srv!.stats.bytesIn.webrtc;
+      await waitFor(() => srv!.stats.bytesIn.webrtc > rtcIn + 1000, 5000, 'traffic over the new webrtc process');
+      expect(room.players.length).toBe(2);
     } finally {
       clearInterval(timer);
     }

@@ -4,7 +4,8 @@
 import { configHash, PROTOCOL_VERSION } from '../config.ts';
 import type { AnyGame } from '../game.ts';
 import { BitWriter } from '../protocol/bits.ts';
-import { decodeServerControl, encodeControl, type ClientControl, type ServerControl } from '../protocol/control.ts';
+import { decodeServerControl, encodeControl, SEQUENCED_TYPES, type ClientControl, type ServerControl } from '../protocol/control.ts';
+import { ReliableReceiver, ReliableSender } from '../reliable.ts';
 import { DecodeError } from '../protocol/errors.ts';
 import { MsgType } from '../protocol/ids.ts';
 import { MAX_INPUTS_PER_PACKET, writeInputPacket } from '../protocol/input.ts';
@@ -42,6 +43,10 @@ export interface ClientIO {
   openDatagram?(o: { url: string; port: number; token: string; timeoutMs: number; onMessage(bytes: Uint8Array): void; onClose(): void }): Promise<DatagramLike>;
   /** Monotonic time in ms. */
   nowMs(): number;
+  /** Timer used for reconnects, heartbeats and WebRTC retries. Default: globalThis.setTimeout. */
+  setTimeout?(fn: () => void, ms: number): unknown;
+  /** Cancels a timer from setTimeout. Default: globalThis.clearTimeout. */
+  clearTimeout?(handle: unknown): void;
 }
 
 /** Connection settings. */
@@ -58,10 +63,17 @@ export interface ConnectionOptions {
   transport?: 'auto' | 'ws' | 'webrtc';
   /** How long to wait for WebRTC before falling back, ms. Default 3000. */
   webrtcTimeoutMs?: number;
+  /** Resume the session after a dropped connection (within the server's grace window). Default true. */
+  resume?: boolean;
+  /** With no message from the server for this long, the link is taken as dead and resumed, ms. Default 5000. */
+  silenceTimeoutMs?: number;
 }
 
-/** Connection life cycle. */
-export type ConnectionState = 'connecting' | 'handshake' | 'active' | 'closed';
+/**
+ * Connection life cycle. `resuming`: the link dropped; the client reconnects and resumes the same
+ * session, entity and room, with every reliable message delivered exactly once.
+ */
+export type ConnectionState = 'connecting' | 'handshake' | 'active' | 'resuming' | 'closed';
 
 /** Callbacks the game side installs. */
 export interface ConnectionEvents {
@@ -73,6 +85,10 @@ export interface ConnectionEvents {
   onPong?(rttMs: number, serverTick: number): void;
   onClose?(reason: string, code: number): void;
   onError?(err: Error): void;
+  /** The link dropped; the client is reconnecting to resume the session. */
+  onResuming?(): void;
+  /** The session was resumed on a new connection. */
+  onResumed?(): void;
 }
 
 /** Byte and message counters of one connection (both channels, payload bytes). */
@@ -84,6 +100,7 @@ export interface ConnectionCounters {
   inputPackets: number;
   decodeErrors: number;
   pings: number;
+  resumes: number;
 }
 
 /** One client's connection to a Tickwire server. */
@@ -94,7 +111,7 @@ export class Connection {
   welcome: Extract<ServerControl, { t: 'welcome' }> | undefined;
   /** Channel carrying unreliable traffic now. */
   transport: 'ws' | 'webrtc' = 'ws';
-  readonly counters: ConnectionCounters = { bytesDown: 0, bytesUp: 0, snapshots: 0, inputsSent: 0, inputPackets: 0, decodeErrors: 0, pings: 0 };
+  readonly counters: ConnectionCounters = { bytesDown: 0, bytesUp: 0, snapshots: 0, inputsSent: 0, inputPackets: 0, decodeErrors: 0, pings: 0, resumes: 0 };
   /** Latest round-trip time in ms (-1 before the first pong). */
   rttMs = -1;
   private ws: WebSocketLike | undefined;
@@ -108,8 +125,17 @@ export class Connection {
   private pingId = 0;
   private readonly pingSentMs = new Map<number, number>();
   private redundancy = 4;
-  /** Newest sequenced control message received (acknowledged with the next control message sent). */
-  private reliableInSeq = 0;
+  /** Sequenced control messages from the server: delivered once, in order, across reconnects. */
+  readonly reliableIn = new ReliableReceiver();
+  /** Sequenced control messages to the server, kept until acknowledged and resent after a resume. */
+  readonly reliableOut = new ReliableSender<ClientControl>();
+  private lastAckSent = 0;
+  private lastRxMs = 0;
+  private resumeDeadlineMs = 0;
+  private resumeAttempt = 0;
+  private rtcRetryMs = 0;
+  private heartbeat: unknown;
+  private userClosed = false;
 
   constructor(
     readonly game: AnyGame,
@@ -124,21 +150,101 @@ export class Connection {
 
   /** Opens the WebSocket and sends hello. */
   connect(): void {
-    const wsUrl = this.opts.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws';
-    const ws = this.io.openWebSocket(wsUrl);
-    this.ws = ws;
-    ws.binaryType = 'arraybuffer';
-    ws.onopen = () => {
+    this.openSocket(() => {
       this.state = 'handshake';
       const hello: ClientControl = { t: 'hello', v: PROTOCOL_VERSION, hash: configHash(this.game), name: this.opts.name };
       if (this.opts.authToken !== undefined) hello.token = this.opts.authToken;
       if (this.opts.room !== undefined) hello.room = this.opts.room;
       if (this.opts.transport === 'ws') hello.wsOnly = true;
       this.sendControl(hello);
+    });
+  }
+
+  private openSocket(onOpen: () => void): void {
+    const wsUrl = this.opts.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws';
+    const ws = this.io.openWebSocket(wsUrl);
+    this.ws = ws;
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => {
+      if (this.ws === ws) onOpen();
     };
-    ws.onmessage = (ev) => this.onBytes(toBytes(ev.data));
-    ws.onclose = (ev) => this.closed(ev.reason || 'connection closed', ev.code);
+    ws.onmessage = (ev) => {
+      if (this.ws === ws) this.onBytes(toBytes(ev.data));
+    };
+    ws.onclose = (ev) => {
+      if (this.ws === ws) this.socketClosed(ev.reason || 'connection closed', ev.code);
+    };
     ws.onerror = () => this.events.onError?.(new Error('websocket error'));
+  }
+
+  private timer(fn: () => void, ms: number): unknown {
+    return this.io.setTimeout ? this.io.setTimeout(fn, ms) : globalThis.setTimeout(fn, ms);
+  }
+
+  private clearTimer(handle: unknown): void {
+    if (handle === undefined) return;
+    if (this.io.clearTimeout) this.io.clearTimeout(handle);
+    else globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>);
+  }
+
+  /** The WebSocket closed: resume if the session was playing and resuming is allowed, else end. */
+  private socketClosed(reason: string, code: number): void {
+    this.ws = undefined;
+    const canResume = this.opts.resume !== false && !this.userClosed && this.welcome !== undefined && this.welcome.resumeGraceMs > 0;
+    if (this.state === 'active' && canResume) {
+      this.state = 'resuming';
+      this.resumeDeadlineMs = this.io.nowMs() + this.welcome!.resumeGraceMs - 500;
+      this.resumeAttempt = 0;
+      this.dropDatagram();
+      this.events.onResuming?.();
+      this.tryResume();
+    } else if (this.state === 'resuming') {
+      this.scheduleResume();
+    } else {
+      this.closed(reason, code);
+    }
+  }
+
+  private tryResume(): void {
+    if (this.state !== 'resuming' || !this.welcome) return;
+    const token = this.welcome.token;
+    this.openSocket(() => {
+      this.sendControl({ t: 'resume', v: PROTOCOL_VERSION, hash: configHash(this.game), token });
+    });
+  }
+
+  private scheduleResume(): void {
+    const now = this.io.nowMs();
+    if (now >= this.resumeDeadlineMs) {
+      this.closed('could not resume the session', 4000);
+      return;
+    }
+    const delay = Math.min(2000, 100 * 2 ** this.resumeAttempt++, Math.max(0, this.resumeDeadlineMs - now));
+    this.timer(() => this.tryResume(), delay);
+  }
+
+  /** Watches for a silent server (half-open link) and keeps acks flowing. */
+  private startHeartbeat(): void {
+    const every = 1000;
+    const run = (): void => {
+      if (this.state === 'closed') return;
+      const silence = this.opts.silenceTimeoutMs ?? 5000;
+      if (this.state === 'active' && this.io.nowMs() - this.lastRxMs > silence) {
+        // Half-open: drop this connection and resume on a new one.
+        const ws = this.ws;
+        this.socketClosed('server silent', 4004);
+        try {
+          ws?.close(4004, 'server silent');
+        } catch {
+          // already closed
+        }
+      } else if (this.state === 'active' && this.reliableIn.lastDelivered !== this.lastAckSent) {
+        this.sendControl({ t: 'ack' });
+      }
+      this.heartbeat = this.timer(run, every);
+    };
+    this.clearTimer(this.heartbeat);
+    this.heartbeat = this.timer(run, every);
   }
 
   /** The client's own entity id, or -1. */
@@ -156,11 +262,30 @@ export class Connection {
     return this.nextSeq;
   }
 
-  /** Sends a reliable control message. */
+  /**
+   * Sends a control message on the WebSocket. Sequenced types (chat, event) are numbered and kept
+   * until the server acknowledges them, so they survive a reconnect exactly once. Every message
+   * acknowledges the server's sequenced messages received so far.
+   */
   sendControl(msg: ClientControl): void {
+    if (SEQUENCED_TYPES.has(msg.t)) {
+      const seq = this.reliableOut.push(msg, 64);
+      if (seq === 0) {
+        this.events.onError?.(new Error('too many unacknowledged reliable messages'));
+        return;
+      }
+      msg.s = seq;
+      if (this.state !== 'active') return; // resent after the resume
+    }
+    this.transmit(msg);
+  }
+
+  private transmit(msg: ClientControl): void {
     if (!this.ws || this.ws.readyState !== 1) return;
-    // Acknowledge the server's sequenced messages (chat, events, joins...) so it can drop them.
-    if (this.reliableInSeq > 0 && msg.t !== 'hello') msg.a = this.reliableInSeq;
+    if (msg.t !== 'hello') {
+      msg.a = this.reliableIn.lastDelivered;
+      this.lastAckSent = msg.a;
+    }
     const bytes = encodeControl(msg);
     this.counters.bytesUp += bytes.length;
     this.ws.send(bytes);
@@ -224,9 +349,10 @@ export class Connection {
     if (this.ws && this.ws.readyState === 1) this.ws.send(bytes);
   }
 
-  /** Closes everything. */
+  /** Closes everything (no resume). */
   close(reason = 'client closed'): void {
     if (this.state === 'closed') return;
+    this.userClosed = true;
     this.sendControl({ t: 'leave' });
     this.dg?.close();
     this.ws?.close(1000, reason);
@@ -236,6 +362,7 @@ export class Connection {
   private closed(reason: string, code: number): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.clearTimer(this.heartbeat);
     this.dg?.close();
     this.dg = undefined;
     this.events.onClose?.(reason, code);
@@ -244,6 +371,7 @@ export class Connection {
   /** Handles bytes from either channel. */
   onBytes(bytes: Uint8Array): void {
     this.counters.bytesDown += bytes.length;
+    this.lastRxMs = this.io.nowMs();
     try {
       if (bytes.length === 0) throw new DecodeError('type', 0, 'empty message');
       const type = bytes[0];
@@ -266,16 +394,27 @@ export class Connection {
   }
 
   private onControl(msg: ServerControl): void {
-    if (msg.s !== undefined && msg.s > this.reliableInSeq) this.reliableInSeq = msg.s;
+    if (msg.a !== undefined) this.reliableOut.ack(msg.a);
+    if (msg.s !== undefined && this.reliableIn.accept(msg.s) !== 'deliver') return; // a resent duplicate
     switch (msg.t) {
       case 'welcome':
         this.welcome = msg;
         this.state = 'active';
         this.redundancy = Math.max(1, Math.min(MAX_INPUTS_PER_PACKET, msg.inputRedundancy));
         this.receiver = new SnapshotReceiver(this.schema, msg.tickRateHz / msg.snapshotRateHz);
+        this.startHeartbeat();
         this.events.onWelcome?.(msg);
-        if (msg.webrtc && this.opts.transport !== 'ws' && this.io.openDatagram) this.startDatagram(msg);
+        if (msg.webrtc && this.opts.transport !== 'ws' && this.io.openDatagram) this.startDatagram();
         else if (this.opts.transport === 'webrtc') this.events.onError?.(new Error('WebRTC unavailable'));
+        break;
+      case 'resumed':
+        if (this.state !== 'resuming' || !this.welcome) break;
+        this.welcome = { ...this.welcome, ...msg, t: 'welcome' };
+        this.state = 'active';
+        this.counters.resumes++;
+        for (const m of this.reliableOut.unacked()) this.transmit(m.msg);
+        this.events.onResumed?.();
+        if (msg.webrtc && this.opts.transport !== 'ws' && this.io.openDatagram) this.startDatagram();
         break;
       case 'pong': {
         const sent = this.pingSentMs.get(msg.id);
@@ -287,7 +426,9 @@ export class Connection {
         break;
       }
       case 'transport':
-        if (msg.use === 'ws') this.setTransport('ws');
+        // The server lost our WebRTC channel (e.g. its WebRTC process restarted): use the WebSocket, retry later.
+        if (msg.use === 'ws' && this.dg) this.dropDatagram(true);
+        else if (msg.use === 'ws') this.setTransport('ws');
         break;
       case 'reject':
       case 'bye':
@@ -306,33 +447,64 @@ export class Connection {
     this.events.onTransport?.(kind);
   }
 
-  private startDatagram(w: Extract<ServerControl, { t: 'welcome' }>): void {
+  /** Closes the datachannel; with `retry`, falls back to the WebSocket and tries WebRTC again later. */
+  private dropDatagram(retry = false): void {
+    const dg = this.dg;
+    this.dg = undefined;
+    this.setTransport('ws');
+    try {
+      dg?.close();
+    } catch {
+      // already closed
+    }
+    if (retry) this.scheduleDatagramRetry();
+  }
+
+  /** Tries WebRTC again after a back-off (2 s doubling to 30 s) while the session plays on the WebSocket. */
+  private scheduleDatagramRetry(): void {
+    if (this.opts.transport === 'ws' || !this.welcome?.webrtc || !this.io.openDatagram) return;
+    this.rtcRetryMs = Math.min(30_000, this.rtcRetryMs ? this.rtcRetryMs * 2 : 2000);
+    this.timer(() => {
+      if (this.state === 'active' && !this.dg) this.startDatagram();
+    }, this.rtcRetryMs);
+  }
+
+  private startDatagram(): void {
     const open = this.io.openDatagram;
-    if (!open) return;
+    const w = this.welcome;
+    if (!open || !w) return;
     const base = this.opts.url.replace(/:\d+\/?$/, '').replace(/\/$/, '');
+    let mine: DatagramLike | undefined;
     open({
       url: base, port: w.signalingPort, token: w.token, timeoutMs: this.opts.webrtcTimeoutMs ?? 3000,
       onMessage: (bytes) => this.onBytes(bytes),
       onClose: () => {
+        if (!mine || this.dg !== mine) return;
         this.dg = undefined;
         if (this.state === 'active') {
           this.setTransport('ws');
           this.sendControl({ t: 'transport', use: 'ws' });
+          this.scheduleDatagramRetry();
         }
       },
     }).then(
       (dg) => {
-        if (this.state !== 'active') {
+        if (this.state !== 'active' || this.dg) {
           dg.close();
           return;
         }
+        mine = dg;
         this.dg = dg;
+        this.rtcRetryMs = 0;
         this.setTransport('webrtc');
         this.sendControl({ t: 'transport', use: 'webrtc' });
       },
       (err: unknown) => {
         this.events.onError?.(new Error(`WebRTC failed, using the WebSocket: ${(err as Error)?.message ?? String(err)}`));
-        if (this.state === 'active') this.sendControl({ t: 'transport', use: 'ws' });
+        if (this.state === 'active') {
+          this.sendControl({ t: 'transport', use: 'ws' });
+          this.scheduleDatagramRetry();
+        }
       },
     );
   }
