@@ -1,18 +1,73 @@
-// Snapshot history: the replicated state captured at each snapshot tick, in a fixed ring, so
-// delta encoding can find the baseline a client acknowledged.
-import { SnapshotFrame } from '../shared/protocol/snapshot.ts';
+// Snapshot history: the replicated state captured at each snapshot tick, in a fixed ring, so delta
+// encoding can find the baseline a client acknowledged; plus the per-tick rates of rated fields.
+import { SnapshotFrame, snapshotLayout, type SnapshotLayout } from '../shared/protocol/snapshot.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
 import type { GameContext, Components, Store } from '../shared/game.ts';
+
+/**
+ * Remembers the quantized values of the rated fields one tick before each snapshot, so a captured
+ * frame can carry each rated field's rate: its change over the last simulation tick. Indexed by
+ * entity id; nothing is allocated after construction.
+ */
+export class RateTracker {
+  private readonly layout: SnapshotLayout;
+  /** Quantized value per entity id and rate slot; -1 when the component was absent. */
+  private readonly prev: Float64Array;
+  /** Tick each entity's values were recorded at; -1 when never. */
+  private readonly stamp: Float64Array;
+
+  constructor(schema: NetSchema) {
+    this.layout = snapshotLayout(schema);
+    this.prev = new Float64Array(schema.maxEntities * Math.max(1, this.layout.nr));
+    this.stamp = new Float64Array(schema.maxEntities).fill(-1);
+  }
+
+  /** Records the rated fields of every entity in `list` as their values at `tick`. */
+  capture(tick: number, list: readonly number[], stores: readonly Store[], hasComponent: (eid: number, compIndex: number) => boolean): void {
+    const { nr, rateField, slotComp, q } = this.layout;
+    if (nr === 0) return;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      this.stamp[e] = tick;
+      for (let r = 0; r < nr; r++) {
+        const f = rateField[r];
+        this.prev[e * nr + r] = hasComponent(e, slotComp[r]) ? q[f].quantize(stores[f][e]) : -1;
+      }
+    }
+  }
+
+  /** Records a captured frame's values as the values at its tick (covers one snapshot per tick). */
+  recordFrame(frame: SnapshotFrame): void {
+    const { nr, nf, rateField, slotComp } = this.layout;
+    if (nr === 0) return;
+    for (let i = 0; i < frame.count; i++) {
+      const e = frame.ids[i];
+      this.stamp[e] = frame.tick;
+      const mask = frame.masks[i];
+      for (let r = 0; r < nr; r++) this.prev[e * nr + r] = (mask >>> slotComp[r]) & 1 ? frame.values[i * nf + rateField[r]] : -1;
+    }
+  }
+
+  /** Rate of slot `r` of entity `e` whose quantized value at `tick` is `value` (0 without a record of tick - 1). */
+  rate(e: number, r: number, tick: number, value: number): number {
+    if (this.stamp[e] !== tick - 1) return 0;
+    const p = this.prev[e * this.layout.nr + r];
+    return p < 0 ? 0 : value - p;
+  }
+}
 
 /** Fixed ring of frames; `get(tick)` finds a stored tick or returns undefined when evicted. */
 export class SnapshotHistory {
   private readonly frames: SnapshotFrame[];
   private readonly valid: Uint8Array;
   private next = 0;
+  /** Rates of the rated fields (see RateTracker). */
+  readonly rates: RateTracker;
 
   constructor(schema: NetSchema, readonly length: number) {
     this.frames = Array.from({ length }, () => new SnapshotFrame(schema));
     this.valid = new Uint8Array(length);
+    this.rates = new RateTracker(schema);
   }
 
   /** The frame the next capture should fill (the oldest slot is overwritten). */
@@ -41,8 +96,10 @@ export class SnapshotHistory {
 
 /**
  * Captures the replicated state of a world into `frame`: every entity with a networked component,
- * sorted by id, quantized. `presence` is scratch of maxEntities bytes; `compRefs` are the networked
- * components in schema order; `stores` the field stores in schema order.
+ * sorted by id, quantized, absent components as 0. `presence` is scratch of maxEntities bytes;
+ * `stores` the field stores in schema order. With `rates`, each rated field gets its change over
+ * the last tick (0 when the tracker has no record of tick - 1), and the frame is recorded as the
+ * tracker's newest values.
  */
 export function captureFrame<C extends Components>(
   ctx: GameContext<C>,
@@ -52,6 +109,7 @@ export function captureFrame<C extends Components>(
   stores: readonly Store[],
   presence: Uint8Array,
   frame: SnapshotFrame,
+  rates?: RateTracker,
 ): void {
   const list = replicated();
   let maxId = -1;
@@ -60,8 +118,9 @@ export function captureFrame<C extends Components>(
     presence[e] = 1;
     if (e > maxId) maxId = e;
   }
-  const nf = schema.fields.length;
-  const nc = schema.components.length;
+  const layout = snapshotLayout(schema);
+  const { nf, nc, nr, rateField, slotComp } = layout;
+  const fields = schema.fields;
   let n = 0;
   for (let e = 0; e <= maxId; e++) {
     if (!presence[e]) continue;
@@ -72,10 +131,14 @@ export function captureFrame<C extends Components>(
     frame.masks[n] = mask >>> 0;
     const base = n * nf;
     for (let f = 0; f < nf; f++) {
-      frame.values[base + f] = (mask & (1 << schema.fields[f].compIndex)) !== 0 ? schema.fields[f].q.quantize(stores[f][e]) : 0;
+      frame.values[base + f] = (mask & (1 << fields[f].compIndex)) !== 0 ? fields[f].q.quantize(stores[f][e]) : 0;
+    }
+    for (let r = 0; r < nr; r++) {
+      frame.rates[n * nr + r] = rates && (mask >>> slotComp[r]) & 1 ? rates.rate(e, r, frame.tick, frame.values[base + rateField[r]]) : 0;
     }
     n++;
   }
   frame.count = n;
+  rates?.recordFrame(frame);
   void ctx;
 }

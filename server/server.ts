@@ -20,7 +20,7 @@ import { startHttpServer, type HttpServer } from './net/uws.ts';
 import type { DatagramTransport } from './net/transport.ts';
 import { RoomManager, type EncoderFactory } from './rooms.ts';
 import { SessionTable, type Session } from './sessions.ts';
-import { FullSnapshotEncoder } from './snapshots.ts';
+import { DeltaSnapshotEncoder } from './snapshots.ts';
 import { runTick } from './tick.ts';
 import type { Registry } from 'prom-client';
 
@@ -89,7 +89,7 @@ export class TickwireServer {
     this.rooms = new RoomManager({
       game: this.game, schema: this.schema, net: config.net, capacity: config.roomCapacity, maxRooms: config.maxRooms,
       emptyGraceMs: config.roomEmptyGraceMs, seed: config.seed, params: config.gameParams,
-      encoderFactory: opts.encoderFactory ?? ((schema, _net, stats) => new FullSnapshotEncoder(schema, stats)),
+      encoderFactory: opts.encoderFactory ?? ((schema, net, stats) => new DeltaSnapshotEncoder(schema, net, stats)),
       encoderStats: this.stats.encoder,
     });
     this.inputPacket = createInputPacket(this.schema);

@@ -1,13 +1,17 @@
-// Snapshot encoding behind one interface: the server asks for each client's packets at every
-// snapshot tick. This full-snapshot encoder writes the entity section once for all clients.
+// Snapshot encoding behind one interface: at every snapshot tick the server asks for each client's
+// packets. The delta encoder picks each client's baseline from its acks, encodes the entity section
+// once per distinct baseline (shared by every client with that baseline), and only patches each
+// client's header; full snapshots are the explicit, counted fallback.
+import { DEFAULT_NET_CONFIG, type NetConfig } from '../shared/config.ts';
 import { BitWriter } from '../shared/protocol/bits.ts';
-import { fullSnapshotCapacityBytes, SNAPSHOT_HEADER_BYTES, SnapshotKind, writeFullBody, writeSnapshotHeader, type SnapshotFrame } from '../shared/protocol/snapshot.ts';
+import { SectionEncoder, SectionParts } from '../shared/protocol/delta.ts';
+import { MAX_BASELINE_AGE_TICKS, patchSnapshotClientFields, type SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
 import type { SnapshotHistory } from './history.ts';
 
 /** What the encoder needs to know about one client. */
 export interface SnapshotClient {
-  /** Newest snapshot tick the client acknowledged, or -1 before any. */
+  /** Newest snapshot tick the client acknowledged (complete), or -1 before any. */
   ackedTick: number;
   /** Bitfield of acknowledged snapshots before ackedTick (bit i = ackedTick - (i+1) * interval). */
   ackedBits: number;
@@ -19,16 +23,38 @@ export interface SnapshotClient {
 
 /** Counters an encoder keeps (exported as metrics). */
 export interface EncoderStats {
+  /** Client snapshots sent as full snapshots (every reason below). */
   fullSnapshots: number;
+  /** Client snapshots sent as deltas. */
   deltaSnapshots: number;
+  /** Entity sections encoded (once per distinct baseline per snapshot tick). */
   bodiesEncoded: number;
+  /** Snapshot payload bytes sent, headers included. */
   bytesOut: number;
+  /** Snapshot packets sent. */
   packetsOut: number;
+  /** Full snapshots because the client had acknowledged nothing yet. */
+  fullNoAck: number;
+  /** Full snapshots because every baseline the client acknowledged had left the history (too old). */
+  fullBaselineGone: number;
+  /** Full snapshots forced by the encoder's configuration (debug switch). */
+  fullForced: number;
+  /** Deltas against the full snapshot last sent to a client that has not acknowledged it yet. */
+  deltaUnacked: number;
+  /** Client snapshots that reused a section another client's snapshot had already encoded. */
+  sectionsShared: number;
+  /** Client snapshots split into more than one packet. */
+  splitSnapshots: number;
+  /** Largest snapshot packet sent, bytes. */
+  largestPacketBytes: number;
 }
 
 /** Fresh zeroed encoder counters. */
 export function newEncoderStats(): EncoderStats {
-  return { fullSnapshots: 0, deltaSnapshots: 0, bodiesEncoded: 0, bytesOut: 0, packetsOut: 0 };
+  return {
+    fullSnapshots: 0, deltaSnapshots: 0, bodiesEncoded: 0, bytesOut: 0, packetsOut: 0,
+    fullNoAck: 0, fullBaselineGone: 0, fullForced: 0, deltaUnacked: 0, sectionsShared: 0, splitSnapshots: 0, largestPacketBytes: 0,
+  };
 }
 
 /** Turns the current frame into per-client packets. */
@@ -43,40 +69,191 @@ export interface SnapshotEncoder {
   readonly stats: EncoderStats;
 }
 
-/** Full snapshots only: every entity, every tick; the body is shared by all clients. */
-export class FullSnapshotEncoder implements SnapshotEncoder {
-  private readonly body: BitWriter;
-  private readonly packet: Uint8Array;
-  private bodyLength = 0;
-  private tick = 0;
+/** Options of the delta encoder. */
+export interface DeltaEncoderOptions {
+  /** Sends full snapshots only (debug switch; also what FullSnapshotEncoder is). Default false. */
+  forceFull?: boolean;
+  /** Distinct baselines cached per snapshot tick; more are re-encoded as needed. Default 8. */
+  maxSections?: number;
+  /**
+   * After a full snapshot, snapshots (intervals) during which the client gets deltas against that
+   * full snapshot while its ack is pending, before another full is sent. Default 8 (400 ms at 20 Hz).
+   */
+  fullRetrySnapshots?: number;
+}
+
+/** What the encoder remembers per client (created once per client). */
+interface ClientCodecState {
+  /** Tick of the last full snapshot sent to the client, or -1. */
+  fullTick: number;
+}
+
+/** One encoded entity section: its packets, for one baseline at the current tick. */
+class Section {
+  /** Baseline tick, -1 for full; -2 when unused. */
+  baselineTick = -2;
+  /** Serial of the snapshot tick it was encoded at. */
+  serial = -1;
+  lastUse = 0;
+  readonly parts = new SectionParts();
+  readonly views: Uint8Array[] = [];
+  constructor(readonly w: BitWriter) {}
+}
+
+/**
+ * Delta snapshots against each client's newest acknowledged baseline still in the history, with
+ * full snapshots as the counted fallback (no ack yet, or every acked baseline evicted). Packets
+ * never exceed NetConfig.maxPacketBytes: larger snapshots are split into parts that decode alone.
+ */
+export class DeltaSnapshotEncoder implements SnapshotEncoder {
+  private readonly codec: SectionEncoder;
+  private readonly sections: Section[] = [];
+  private readonly maxSections: number;
+  private readonly forceFull: boolean;
+  private readonly ticksPerSnapshot: number;
+  private readonly capacityBytes: number;
+  private readonly fullRetryTicks: number;
+  private readonly clientState = new WeakMap<SnapshotClient, ClientCodecState>();
+  private frame: SnapshotFrame | undefined;
+  private history: SnapshotHistory | undefined;
+  private serial = 0;
+  private uses = 0;
+
+  /**
+   * @param schema the game's compiled schema
+   * @param net netcode settings (maxPacketBytes, rates); default DEFAULT_NET_CONFIG
+   * @param stats counters, usually shared by every room's encoder
+   */
   constructor(
-    private readonly schema: NetSchema,
-    /** Counters, usually shared by every room's encoder. */
+    schema: NetSchema,
+    net: NetConfig = DEFAULT_NET_CONFIG,
     readonly stats: EncoderStats = newEncoderStats(),
+    opts: DeltaEncoderOptions = {},
   ) {
-    const cap = fullSnapshotCapacityBytes(schema);
-    this.body = new BitWriter(cap);
-    this.packet = new Uint8Array(cap + SNAPSHOT_HEADER_BYTES);
+    this.codec = new SectionEncoder(schema, net.maxPacketBytes);
+    this.capacityBytes = this.codec.sectionCapacityBytes();
+    this.maxSections = Math.max(1, opts.maxSections ?? 8);
+    this.forceFull = opts.forceFull === true;
+    this.ticksPerSnapshot = net.tickRateHz / net.snapshotRateHz;
+    this.fullRetryTicks = Math.max(1, opts.fullRetrySnapshots ?? 8) * this.ticksPerSnapshot;
   }
 
-  begin(frame: SnapshotFrame): void {
-    this.body.reset();
-    writeFullBody(this.body, this.schema, frame);
-    this.bodyLength = this.body.byteLength();
-    this.packet.set(this.body.bytes.subarray(0, this.bodyLength), SNAPSHOT_HEADER_BYTES);
-    this.view = this.packet.subarray(0, SNAPSHOT_HEADER_BYTES + this.bodyLength);
-    this.tick = frame.tick;
-    this.stats.bodiesEncoded++;
+  begin(frame: SnapshotFrame, history: SnapshotHistory): void {
+    this.frame = frame;
+    this.history = history;
+    this.serial++;
   }
-  private view: Uint8Array = new Uint8Array(0);
 
   encodeFor(client: SnapshotClient, send: (bytes: Uint8Array) => void): number {
-    writeSnapshotHeader(this.packet, SnapshotKind.Full, this.tick, client.inputAck, client.hasInputAck);
-    const bytes = this.view;
-    this.stats.fullSnapshots++;
-    this.stats.packetsOut++;
-    this.stats.bytesOut += bytes.length;
-    send(bytes);
-    return 1;
+    const frame = this.frame;
+    if (!frame) throw new Error('encodeFor before begin');
+    const base = this.chooseBaseline(client, frame);
+    const section = this.sectionFor(frame, base);
+    const parts = section.parts;
+    const bytes = section.w.bytes;
+    const stats = this.stats;
+    if (base) stats.deltaSnapshots++;
+    else stats.fullSnapshots++;
+    if (parts.count > 1) stats.splitSnapshots++;
+    for (let p = 0; p < parts.count; p++) {
+      patchSnapshotClientFields(bytes, parts.start[p], client.inputAck, client.hasInputAck);
+      const view = section.views[p];
+      stats.packetsOut++;
+      stats.bytesOut += view.length;
+      if (view.length > stats.largestPacketBytes) stats.largestPacketBytes = view.length;
+      send(view);
+    }
+    return parts.count;
+  }
+
+  /**
+   * The client's baseline: its newest acknowledged tick still in the history (the ack bitfield
+   * offers older ones when the newest is not there), or null for a full snapshot. While the ack of
+   * a full snapshot is pending (for up to fullRetrySnapshots), deltas go against that full
+   * snapshot instead of repeating it: the client decodes them only if it holds that exact frame,
+   * and a client that is merely slow to ack is not buried in full snapshots.
+   */
+  private chooseBaseline(client: SnapshotClient, frame: SnapshotFrame): SnapshotFrame | null {
+    if (this.forceFull) {
+      this.stats.fullForced++;
+      return null;
+    }
+    let st = this.clientState.get(client);
+    if (!st) {
+      st = { fullTick: -1 };
+      this.clientState.set(client, st);
+    }
+    const history = this.history as SnapshotHistory;
+    let acked: SnapshotFrame | null = null;
+    if (client.ackedTick >= 0) {
+      for (let i = -1; i < 32; i++) {
+        if (i >= 0 && ((client.ackedBits >>> i) & 1) === 0) continue;
+        const tick = client.ackedTick - (i + 1) * this.ticksPerSnapshot;
+        if (tick >= frame.tick) continue;
+        if (frame.tick - tick > MAX_BASELINE_AGE_TICKS || tick < 0) break;
+        const base = history.get(tick);
+        if (base) {
+          acked = base;
+          break;
+        }
+      }
+    }
+    if (st.fullTick >= 0 && (!acked || acked.tick < st.fullTick) && st.fullTick < frame.tick && frame.tick - st.fullTick <= this.fullRetryTicks) {
+      const pending = history.get(st.fullTick);
+      if (pending) {
+        this.stats.deltaUnacked++;
+        return pending;
+      }
+    }
+    if (acked) return acked;
+    if (client.ackedTick < 0) this.stats.fullNoAck++;
+    else this.stats.fullBaselineGone++;
+    st.fullTick = frame.tick;
+    return null;
+  }
+
+  /** The section for `base` at this tick: cached, or encoded now into a free or least recently used buffer. */
+  private sectionFor(frame: SnapshotFrame, base: SnapshotFrame | null): Section {
+    const baselineTick = base ? base.tick : -1;
+    const sections = this.sections;
+    let victim: Section | undefined;
+    for (let i = 0; i < sections.length; i++) {
+      const s = sections[i];
+      if (s.serial === this.serial && s.baselineTick === baselineTick) {
+        s.lastUse = ++this.uses;
+        this.stats.sectionsShared++;
+        return s;
+      }
+      // Prefer a section left from an earlier tick, else the least recently used one.
+      if (s.serial !== this.serial) {
+        if (!victim || victim.serial === this.serial) victim = s;
+      } else if (!victim || (victim.serial === this.serial && s.lastUse < victim.lastUse)) victim = s;
+    }
+    if (!victim || (victim.serial === this.serial && sections.length < this.maxSections)) {
+      victim = new Section(new BitWriter(this.capacityBytes));
+      sections.push(victim);
+    }
+    this.codec.encode(frame, base, victim.w, victim.parts);
+    const parts = victim.parts;
+    const views = victim.views;
+    views.length = 0;
+    for (let p = 0; p < parts.count; p++) views.push(victim.w.bytes.subarray(parts.start[p], parts.end[p]));
+    victim.baselineTick = baselineTick;
+    victim.serial = this.serial;
+    victim.lastUse = ++this.uses;
+    this.stats.bodiesEncoded++;
+    return victim;
+  }
+}
+
+/** Full snapshots only (the debug switch "forced full snapshots"): every entity every time, split to the MTU. */
+export class FullSnapshotEncoder extends DeltaSnapshotEncoder {
+  /**
+   * @param schema the game's compiled schema
+   * @param stats counters, usually shared by every room's encoder
+   * @param net netcode settings (maxPacketBytes, rates); default DEFAULT_NET_CONFIG
+   */
+  constructor(schema: NetSchema, stats: EncoderStats = newEncoderStats(), net: NetConfig = DEFAULT_NET_CONFIG) {
+    super(schema, net, stats, { forceFull: true });
   }
 }

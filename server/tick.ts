@@ -28,7 +28,7 @@ export function runTick(host: TickHost): void {
     if (room.ctx.tick % room.snapshotEvery === 0) {
       sendSnapshots(room);
       host.afterSnapshot?.(room);
-    }
+    } else if ((room.ctx.tick + 1) % room.snapshotEvery === 0) captureRates(room);
   }
 }
 
@@ -59,11 +59,22 @@ export function snapState(room: Room): void {
   for (let i = 0; i < list.length; i++) snapToNetGrid(room.schema, room.stores, list[i]);
 }
 
-/** Captures the frame into history and hands every player their snapshot packets. */
+/**
+ * Captures the frame into history (quantized state plus each rated field's change over the last
+ * tick) and hands every player their snapshot packets; the encoder shares each entity section
+ * between players with the same baseline.
+ */
 export function sendSnapshots(room: Room): void {
-  const frame = room.history.claim(room.ctx.tick);
-  captureFrame(room.ctx, room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame);
-  room.encoder.begin(frame, room.history);
+  const history = room.history;
+  const frame = history.claim(room.ctx.tick);
+  captureFrame(room.ctx, room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame, history.rates);
+  const encoder = room.encoder;
+  encoder.begin(frame, history);
   const players = room.players;
-  for (let p = 0; p < players.length; p++) room.encoder.encodeFor(players[p], players[p].sendUnreliable);
+  for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].sendUnreliable);
+}
+
+/** Records the rated fields one tick before a snapshot tick, so the snapshot carries per-tick rates. */
+export function captureRates(room: Room): void {
+  room.history.rates.capture(room.ctx.tick, room.replicated(), room.stores, room.hasNetComponent);
 }

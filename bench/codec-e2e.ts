@@ -1,0 +1,324 @@
+// End-to-end snapshot figures: starts a real server as a child process (WebSocket transport), connects
+// P Node clients sending arena-v1 bot inputs (a few decode every snapshot with the shared client
+// code, the rest ack complete snapshots from their headers), and measures downstream payload bytes
+// per client per second, bytes per changed entity and the server process's CPU (/proc/<pid>/stat).
+// Stores bench/results/codec-e2e.json (or codec-e2e-sweep.json with --sweep) (+ .md).
+// Run: npx tsx bench/codec-e2e.ts [--players 50] [--npcs 500] [--warmup 5] [--seconds 20] [--decode 4] [--sweep]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { arena } from '../games/arena.ts';
+import { Connection } from '../shared/client/connection.ts';
+import { MsgType } from '../shared/protocol/ids.ts';
+import { compileSchema } from '../shared/protocol/schema.ts';
+import { newSnapshotHeader, readSnapshotPacketHeader, SNAPSHOT_ACK_NONE, writeSnapshotAck, type SnapshotFrame } from '../shared/protocol/snapshot.ts';
+import { deriveSeed, Rng } from '../shared/rng.ts';
+import { nodeClientIO } from './node-io.ts';
+
+/** One measured point. */
+interface Point {
+  players: number;
+  npcs: number;
+  seconds: number;
+  /** Every byte the clients received (snapshots and control messages), per client per second. */
+  bytesPerClientPerSec: number;
+  /** Snapshot bytes only, per client per second. */
+  snapshotBytesPerClientPerSec: number;
+  /** Snapshot bytes per entity that changed (anything but steady extrapolation), seen by the sampled clients. */
+  bytesPerChangedEntity: number;
+  /** Complete snapshots per client per second (20 expected). */
+  snapshotsPerClientPerSec: number;
+  /** Server process CPU, cores (user + sys seconds per wall second). */
+  serverCpuCores: number;
+  /** Server process peak resident set, MB. */
+  serverRssMb: number;
+  /** Client snapshots sent full and as deltas during the window (server counters). */
+  fullSnapshots: number;
+  deltaSnapshots: number;
+  /** Decode errors and deltas without baseline summed over clients (must be 0). */
+  clientErrors: number;
+}
+
+/**
+ * A client that does not decode snapshots: it counts their bytes and acknowledges a tick once every
+ * part of it arrived, with the same ack a decoding client sends. On a lossless, ordered link (the
+ * WebSocket on 127.0.0.1) a decoding client acknowledges exactly the same ticks, so the server
+ * behaves as for real clients, at a fraction of the measuring process's CPU.
+ */
+class HeaderAckConnection extends Connection {
+  private readonly h = newSnapshotHeader();
+  private readonly slotTick = new Float64Array(64).fill(-1);
+  private readonly slotParts = new Int32Array(64);
+  private readonly slotDone = new Uint8Array(64);
+  private readonly ackBuf = new Uint8Array(9);
+  private newest = -1;
+  completed = 0;
+
+  override onBytes(bytes: Uint8Array): void {
+    if (bytes.length === 0 || bytes[0] !== MsgType.Snapshot || !this.welcome) {
+      super.onBytes(bytes);
+      return;
+    }
+    this.counters.bytesDown += bytes.length;
+    const h = readSnapshotPacketHeader(bytes, this.h);
+    const tps = this.welcome.tickRateHz / this.welcome.snapshotRateHz;
+    const slot = Math.floor(h.tick / tps) & 63;
+    if (this.slotTick[slot] !== h.tick) {
+      this.slotTick[slot] = h.tick;
+      this.slotParts[slot] = 0;
+      this.slotDone[slot] = 0;
+    }
+    if (++this.slotParts[slot] === h.partCount && !this.slotDone[slot]) {
+      this.slotDone[slot] = 1;
+      this.completed++;
+      this.counters.snapshots++;
+      if (h.tick > this.newest) this.newest = h.tick;
+    }
+    let bits = 0;
+    for (let i = 0; i < 32; i++) {
+      const t = this.newest - (i + 1) * tps;
+      const k = Math.floor(t / tps) & 63;
+      if (t >= 0 && this.slotTick[k] === t && this.slotDone[k]) bits |= 1 << i;
+    }
+    this.sendUnreliable(writeSnapshotAck(this.ackBuf, this.newest < 0 ? SNAPSHOT_ACK_NONE : this.newest, bits >>> 0));
+  }
+}
+
+const CLK_TCK = 100;
+const PAGE_BYTES = 4096;
+
+function procStat(pid: number): { cpuSec: number; rssBytes: number } {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); utime = field 14, stime = field 15, rss = field 24 (pages).
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  const rss = Number(fields[21]);
+  return { cpuSec: (utime + stime) / CLK_TCK, rssBytes: rss * PAGE_BYTES };
+}
+
+async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(500) });
+      if (r.ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`server at ${url} not healthy after ${timeoutMs} ms`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function snapshotCounters(url: string): Promise<{ full: number; delta: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (kind: string): number => Number(new RegExp(`tickwire_snapshots_total\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  return { full: read('full'), delta: read('delta') };
+}
+
+function startServer(port: number, npcs: number, players: number): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: new URL('..', import.meta.url).pathname,
+    env: {
+      ...process.env, PORT: String(port), TICKWIRE_WEBRTC: '0', LOG_LEVEL: 'warn', TICKWIRE_GAME_PARAMS: JSON.stringify({ npcs }),
+      TICKWIRE_ROOM_CAPACITY: String(Math.max(64, players)), TICKWIRE_MAX_SESSIONS: String(Math.max(2000, players * 2)), HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+/** Counts entities of `t` a delta against `b` must describe (the same rule as the codec benchmark). */
+function changedEntities(b: SnapshotFrame, t: SnapshotFrame): number {
+  const nf = t.fieldCount;
+  const dt = t.tick - b.tick;
+  let changed = 0;
+  let seen = 0;
+  for (let i = 0; i < t.count; i++) {
+    const j = b.indexOf(t.ids[i]);
+    if (j < 0) {
+      changed++;
+      continue;
+    }
+    seen++;
+    const same = t.masks[i] === b.masks[j] && t.rates[i * 2] === b.rates[j * 2] && t.rates[i * 2 + 1] === b.rates[j * 2 + 1] &&
+      t.values[i * nf] === b.values[j * nf] && t.values[i * nf + 1] === b.values[j * nf + 1] + b.rates[j * 2] * dt &&
+      t.values[i * nf + 2] === b.values[j * nf + 2] + b.rates[j * 2 + 1] * dt && t.values[i * nf + 3] === b.values[j * nf + 3] && t.values[i * nf + 4] === b.values[j * nf + 4];
+    if (!same) changed++;
+  }
+  return changed + (b.count - seen);
+}
+
+async function measure(players: number, npcs: number, warmupSec: number, seconds: number, port: number, decoding: number): Promise<Point> {
+  const url = `http://127.0.0.1:${port}`;
+  const server = startServer(port, npcs, players);
+  const pid = server.pid as number;
+  try {
+    await waitHealthy(url, 20_000);
+    const schema = compileSchema(arena);
+    const io = nodeClientIO({ webrtc: false });
+    const conns: Connection[] = [];
+    const snapBytes = new Float64Array(players);
+    const sampled = Math.min(players, Math.max(1, decoding));
+    const prevFrames = Array.from({ length: sampled }, () => ({ tick: -1, frame: undefined as SnapshotFrame | undefined }));
+    let changedSum = 0;
+    let sampledSnapBytes = 0;
+    let measuring = false;
+    for (let i = 0; i < players; i++) {
+      const Kind = i < sampled ? Connection : HeaderAckConnection;
+      const c = new Kind(arena, io, { url, name: `e2e-${i}`, transport: 'ws' }, {
+        onSnapshot(frame) {
+          if (i >= sampled || !frame.complete) return;
+          const p = prevFrames[i];
+          if (measuring && p.frame && p.tick >= 0 && frame.tick > p.tick) changedSum += changedEntities(p.frame, frame);
+          if (!p.frame) p.frame = new (frame.constructor as new (s: typeof schema, cap: number) => SnapshotFrame)(schema, frame.capacity);
+          p.frame.copyFrom(frame);
+          p.tick = frame.tick;
+        },
+      });
+      const onBytes = c.onBytes.bind(c);
+      c.onBytes = (bytes: Uint8Array): void => {
+        if (bytes[0] === MsgType.Snapshot) {
+          snapBytes[i] += bytes.length;
+          if (measuring && i < sampled) sampledSnapBytes += bytes.length;
+        }
+        onBytes(bytes);
+      };
+      c.connect();
+      conns.push(c);
+      if (i % 25 === 24) await sleep(250);
+    }
+    const deadline = Date.now() + 60_000;
+    while (conns.some((c) => c.state !== 'active') && Date.now() < deadline) await sleep(50);
+    if (conns.some((c) => c.state !== 'active')) throw new Error(`only ${conns.filter((c) => c.state === 'active').length}/${players} clients connected`);
+    // arena-v1 bots: a new random input (8 directions or idle) every 250..750 ms, sent at 60 Hz.
+    const rngs = conns.map((_, i) => new Rng(deriveSeed(1, i)));
+    const dirs = new Int32Array(players);
+    const nextChange = new Float64Array(players);
+    const input = { dir: 0 };
+    const t0 = performance.now();
+    const welcomeTick = conns[0].welcome?.tick ?? 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const tick = welcomeTick + Math.floor(((now - t0) / 1000) * 60);
+      for (let i = 0; i < players; i++) {
+        if (now >= nextChange[i]) {
+          dirs[i] = rngs[i].int(9);
+          nextChange[i] = now + 250 + rngs[i].int(501);
+        }
+        input.dir = dirs[i];
+        conns[i].sendInput(input, tick);
+      }
+    }, 1000 / 60);
+    await sleep(warmupSec * 1000);
+    const bytes0 = conns.map((c) => c.counters.bytesDown);
+    const snap0 = Array.from(snapBytes);
+    const completedOf = (c: Connection): number => (c instanceof HeaderAckConnection ? c.completed : (c.receiver?.counters.completed ?? 0));
+    const count0 = conns.map(completedOf);
+    const stat0 = procStat(pid);
+    const snaps0 = await snapshotCounters(url);
+    const w0 = performance.now();
+    measuring = true;
+    let peakRss = stat0.rssBytes;
+    const end = Date.now() + seconds * 1000;
+    while (Date.now() < end) {
+      await sleep(500);
+      peakRss = Math.max(peakRss, procStat(pid).rssBytes);
+    }
+    measuring = false;
+    const wallSec = (performance.now() - w0) / 1000;
+    const stat1 = procStat(pid);
+    const snaps1 = await snapshotCounters(url);
+    clearInterval(timer);
+    const down = conns.reduce((a, c, i) => a + c.counters.bytesDown - bytes0[i], 0);
+    const snap = conns.reduce((a, _c, i) => a + snapBytes[i] - snap0[i], 0);
+    const completed = conns.reduce((a, c, i) => a + completedOf(c) - count0[i], 0);
+    const clientErrors = conns.reduce((a, c) => a + c.counters.decodeErrors + (c.receiver?.counters.missingBaseline ?? 0), 0);
+    for (const c of conns) c.close();
+    return {
+      players, npcs, seconds: round(wallSec, 2),
+      bytesPerClientPerSec: Math.round(down / players / wallSec),
+      snapshotBytesPerClientPerSec: Math.round(snap / players / wallSec),
+      bytesPerChangedEntity: round(sampledSnapBytes / Math.max(1, changedSum), 2),
+      snapshotsPerClientPerSec: round(completed / players / wallSec, 2),
+      serverCpuCores: round((stat1.cpuSec - stat0.cpuSec) / wallSec, 3),
+      serverRssMb: round(peakRss / 1e6, 1),
+      fullSnapshots: snaps1.full - snaps0.full, deltaSnapshots: snaps1.delta - snaps0.delta,
+      clientErrors,
+    };
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        server.kill('SIGKILL');
+        r(undefined);
+      }, 8000);
+      server.once('exit', () => {
+        clearTimeout(t);
+        r(undefined);
+      });
+    });
+  }
+}
+
+function round(v: number, d: number): number {
+  const m = 10 ** d;
+  return Math.round(v * m) / m;
+}
+
+function markdown(points: Point[], date: string): string {
+  return [
+    '# Snapshot figures end to end (WebSocket, child-process server)',
+    '',
+    `${date}, Node ${process.versions.node}, ${cpus().length} cores, load ${round(loadavg()[0], 2)}; clients in one Node process (4 decode every snapshot, the rest ack complete snapshots from their headers), server in its own process. Shared machine: CPU figures are noisy.`,
+    '',
+    'Command: `npx tsx bench/codec-e2e.ts' + (points.length > 1 ? ' --sweep' : '') + '` (5 s warm-up, 20 s measured per point).',
+    '',
+    '| players | NPCs | B/s per client (all) | snapshot B/s per client | B per changed entity | snapshots/s | server CPU cores | server RSS MB | full | delta | client errors |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...points.map((p) => `| ${p.players} | ${p.npcs} | ${p.bytesPerClientPerSec} | ${p.snapshotBytesPerClientPerSec} | ${p.bytesPerChangedEntity} | ${p.snapshotsPerClientPerSec} | ${p.serverCpuCores} | ${p.serverRssMb} | ${p.fullSnapshots} | ${p.deltaSnapshots} | ${p.clientErrors} |`),
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      players: { type: 'string', default: '50' }, npcs: { type: 'string', default: '500' }, warmup: { type: 'string', default: '5' },
+      seconds: { type: 'string', default: '20' }, sweep: { type: 'boolean', default: false }, port: { type: 'string', default: '18650' },
+      decode: { type: 'string', default: '4' },
+    },
+  });
+  const points: [number, number][] = values.sweep
+    ? [10, 50, 100, 200].flatMap((p) => [0, 500, 2000].map((n): [number, number] => [p, n]))
+    : [[Number(values.players), Number(values.npcs)]];
+  const results: Point[] = [];
+  for (const [p, n] of points) {
+    const r = await measure(p, n, Number(values.warmup), Number(values.seconds), Number(values.port), Number(values.decode));
+    results.push(r);
+    console.log(`P=${p} N=${n}: ${r.bytesPerClientPerSec} B/s per client (snapshots ${r.snapshotBytesPerClientPerSec}), ${r.bytesPerChangedEntity} B/changed entity, ${r.snapshotsPerClientPerSec} snapshots/s, server ${r.serverCpuCores} cores, RSS ${r.serverRssMb} MB, full ${r.fullSnapshots} delta ${r.deltaSnapshots}, client errors ${r.clientErrors}`);
+  }
+  const date = new Date().toISOString();
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const name = values.sweep ? 'codec-e2e-sweep' : 'codec-e2e';
+  const file = new URL(`${name}.json`, dir);
+  if (existsSync(file)) {
+    const prev = JSON.parse(readFileSync(file, 'utf8')) as { date: string; points: Point[] };
+    console.log(`\nchange against ${prev.date}:`);
+    for (const r of results) {
+      const p = prev.points.find((x) => x.players === r.players && x.npcs === r.npcs);
+      if (p) console.log(`  P=${r.players} N=${r.npcs}: ${p.bytesPerClientPerSec} -> ${r.bytesPerClientPerSec} B/s per client, server ${p.serverCpuCores} -> ${r.serverCpuCores} cores`);
+    }
+  }
+  writeFileSync(file, JSON.stringify({ date, node: process.versions.node, cpus: cpus().length, points: results }, null, 2) + '\n');
+  writeFileSync(new URL(`${name}.md`, dir), markdown(results, date));
+  console.log(`stored ${file.pathname}`);
+  process.exit(0);
+}
+
+void main();
