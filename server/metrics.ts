@@ -142,6 +142,14 @@ export function createRegistry(
     s({ kind: 'full' }, stats.encoder.fullSnapshots);
     s({ kind: 'delta' }, stats.encoder.deltaSnapshots);
   });
+  counter('tickwire_snapshot_full_fallbacks_total', 'Full snapshots by reason: no ack yet, baseline evicted from history, forced by config.', ['reason'], (s) => {
+    s({ reason: 'no_ack' }, stats.encoder.fullNoAck);
+    s({ reason: 'baseline_gone' }, stats.encoder.fullBaselineGone);
+    s({ reason: 'forced' }, stats.encoder.fullForced);
+  });
+  counter('tickwire_snapshot_packets_total', 'Snapshot datagrams sent (a snapshot above maxPacketBytes is split into parts).', [], (s) => s({}, stats.encoder.packetsOut));
+  counter('tickwire_snapshot_split_total', 'Snapshots split into more than one packet.', [], (s) => s({}, stats.encoder.splitSnapshots));
+  counter('tickwire_snapshot_sections_shared_total', 'Client snapshots that reused an entity section already encoded for another client.', [], (s) => s({}, stats.encoder.sectionsShared));
   counter('tickwire_snapshot_bodies_encoded_total', 'Snapshot entity sections encoded (shared by clients with the same baseline).', [], (s) => s({}, stats.encoder.bodiesEncoded));
   gauge('tickwire_tick_duration_max_seconds', 'Longest frame tick since the previous scrape of /metrics (reset by each scrape).', [], (s) => s({}, stats.tickSeconds.takeRecentMax()));
   gauge('tickwire_rooms', 'Rooms open.', [], (s) => s({}, live.rooms()));

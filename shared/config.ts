@@ -17,7 +17,7 @@ export interface NetConfig {
   readonly inputBufferMax: number;
   /** Largest datagram the server sends on the unreliable channel, in bytes. Default 1200; 256..16384. */
   readonly maxPacketBytes: number;
-  /** Ticks of snapshot history kept for delta baselines. Default 64; 8..1024. */
+  /** Ticks of snapshot history kept for delta baselines (acks older than this force a full snapshot). Default 120 (2 s at 60 Hz); 8..1024. */
   readonly snapshotHistoryTicks: number;
 }
 
@@ -28,7 +28,7 @@ export const DEFAULT_NET_CONFIG: NetConfig = Object.freeze({
   inputRedundancy: 4,
   inputBufferMax: 8,
   maxPacketBytes: 1200,
-  snapshotHistoryTicks: 64,
+  snapshotHistoryTicks: 120,
 });
 
 /** Range check helper: appends an error message when `value` is not an integer in [min, max]. */
