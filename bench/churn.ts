@@ -1,6 +1,6 @@
 // Connect/disconnect churn against a server process: N join-and-leave cycles over the WebSocket
 // or WebRTC, then checks that the server's memory, sessions, peers and timers return to baseline.
-// `npm run churn -- --cycles 1000 --transport ws|webrtc [--concurrency 20] [--json]`
+// `npm run churn -- --cycles 1000 --transport ws|webrtc [--warmup N] [--concurrency 20] [--json]`
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { arena } from '../games/arena.ts';
@@ -13,11 +13,17 @@ export interface ChurnResult {
   transport: 'ws' | 'webrtc';
   cycles: number;
   failed: number;
+  /** Warm-up cycles run before the measured ones. */
+  warmupCycles: number;
   seconds: number;
-  /** Server RSS (plus its WebRTC worker's) after warm-up and at the end, MiB. */
+  /** Server RSS (plus its WebRTC worker's) at start, after warm-up and at the end, MiB. */
+  rssMiBAtStart: number;
   rssMiBAfterWarmup: number;
   rssMiBEnd: number;
+  /** Growth over the measured cycles (end - after warm-up). */
   rssGrowthMiB: number;
+  /** Growth over warm-up and measured cycles together (end - start), for reference. */
+  rssGrowthSinceStartMiB: number;
   /** The same split: the server process alone, and its WebRTC worker alone. */
   serverRssGrowthMiB: number;
   workerRssGrowthMiB: number;
@@ -59,6 +65,9 @@ async function gauges(url: string): Promise<Record<string, number>> {
     timers: pick(/^tickwire_active_resources\{type="Timeout"\}/),
     handles: pick(/^tickwire_active_resources\{/),
     rooms: pick(/^tickwire_rooms /),
+    serverHeapMiB: pick(/^tickwire_process_nodejs_heap_size_used_bytes /) / 1048576,
+    workerHeapMiB: pick(/^tickwire_webrtc_process_memory_bytes\{kind="heap_used"\}/) / 1048576,
+    workerRssMiB: pick(/^tickwire_webrtc_process_memory_bytes\{kind="rss"\}/) / 1048576,
   };
 }
 
@@ -87,7 +96,8 @@ async function runCycles(url: string, transport: 'ws' | 'webrtc', n: number, con
   return failed;
 }
 
-async function settle(url: string): Promise<Record<string, number>> {
+async function settle(server: ServerProcess): Promise<Record<string, number>> {
+  const url = server.url;
   // Let closes propagate (WebRTC closes are asynchronous) before reading the gauges.
   const end = Date.now() + 10_000;
   let g = await gauges(url);
@@ -95,28 +105,60 @@ async function settle(url: string): Promise<Record<string, number>> {
     await new Promise((r) => setTimeout(r, 100));
     g = await gauges(url);
   }
-  // A moment of idleness lets the server's garbage collector run before memory is read.
-  await new Promise((r) => setTimeout(r, 1500));
-  return g;
+  // Memory is read after a full collection in the server and its WebRTC worker: growth then means
+  // memory still referenced (a leak) or kept by the allocator, not garbage awaiting collection.
+  await server.collectGarbage(2500);
+  return gauges(url);
 }
 
-/** Runs warm-up (20% of cycles, at least 100), then the cycles, against a fresh server process. */
-export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; concurrency?: number }): Promise<ChurnResult> {
-  const server = await ServerProcess.start({ root, webrtc: o.transport === 'webrtc', npcs: 50, roomCapacity: 1024, env: { TICKWIRE_RESUME_GRACE_MS: '0', TICKWIRE_ROOM_GRACE_MS: '600000' } });
+/** Warm-up block size; the process counts as warm after 3 blocks in a row grew RSS by less than 2 MiB each. */
+const WARM_BLOCK = 250;
+const WARM_STEADY_MIB = 2;
+const WARM_STEADY_BLOCKS = 3;
+
+/**
+ * Runs the cycles against a fresh server process after a warm-up. RSS first climbs while V8's heap,
+ * the allocator's arenas and (WebRTC) node-datachannel's native pools reach their working size, then
+ * levels off; growth measured from there is what repeated use costs. Without `warmup` the warm-up
+ * runs blocks of 250 cycles until three in a row each grow RSS by less than 2 MiB (at most `maxWarmup` cycles,
+ * default 3000); with `warmup` it runs exactly that many. Growth since the server started is reported
+ * too. Memory is read after a full collection in the server and its worker.
+ */
+export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; concurrency?: number; warmup?: number; maxWarmup?: number }): Promise<ChurnResult> {
+  const server = await ServerProcess.start({ root, webrtc: o.transport === 'webrtc', npcs: 50, roomCapacity: 1024, gcOnSignal: true, env: { TICKWIRE_RESUME_GRACE_MS: '0', TICKWIRE_ROOM_GRACE_MS: '600000' } });
+  const sum = (r: { server: number; worker: number }): number => r.server + r.worker;
   try {
     const conc = o.concurrency ?? (o.transport === 'webrtc' ? 10 : 20);
-    const warm = Math.max(100, Math.round(o.cycles / 5));
-    let failed = await runCycles(server.url, o.transport, warm, conc, 0);
-    const baseline = await settle(server.url);
+    await server.collectGarbage(500);
+    const rssStart = sum(rssSplitMiB(server.pid));
+    let warm = 0;
+    let failed = 0;
+    if (o.warmup !== undefined) {
+      failed += await runCycles(server.url, o.transport, o.warmup, conc, 0);
+      warm = o.warmup;
+    } else {
+      const max = o.maxWarmup ?? 3000;
+      let prev = rssStart;
+      let steadyBlocks = 0;
+      while (warm < max && steadyBlocks < WARM_STEADY_BLOCKS) {
+        failed += await runCycles(server.url, o.transport, WARM_BLOCK, conc, warm);
+        warm += WARM_BLOCK;
+        await server.collectGarbage(300);
+        const now = sum(rssSplitMiB(server.pid));
+        steadyBlocks = now - prev < WARM_STEADY_MIB ? steadyBlocks + 1 : 0;
+        prev = now;
+      }
+    }
+    const baseline = await settle(server);
     const rss0 = rssSplitMiB(server.pid);
     const t0 = performance.now();
     failed += await runCycles(server.url, o.transport, o.cycles, conc, warm);
     const seconds = (performance.now() - t0) / 1000;
-    const end = await settle(server.url);
+    const end = await settle(server);
     const rss1 = rssSplitMiB(server.pid);
-    const sum = (r: { server: number; worker: number }): number => r.server + r.worker;
     return {
-      transport: o.transport, cycles: o.cycles, failed, seconds, rssMiBAfterWarmup: sum(rss0), rssMiBEnd: sum(rss1), rssGrowthMiB: sum(rss1) - sum(rss0),
+      transport: o.transport, cycles: o.cycles, warmupCycles: warm, failed, seconds, rssMiBAtStart: rssStart, rssMiBAfterWarmup: sum(rss0), rssMiBEnd: sum(rss1),
+      rssGrowthMiB: sum(rss1) - sum(rss0), rssGrowthSinceStartMiB: sum(rss1) - rssStart,
       serverRssGrowthMiB: rss1.server - rss0.server, workerRssGrowthMiB: rss1.worker - rss0.worker, baseline, end,
     };
   } finally {
@@ -130,7 +172,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     return i > 0 ? process.argv[i + 1] : dflt;
   };
   const transport = arg('transport', 'ws') === 'webrtc' ? 'webrtc' : 'ws';
-  runChurn({ cycles: Number(arg('cycles', '1000')), transport, concurrency: Number(arg('concurrency', transport === 'webrtc' ? '10' : '20')) }).then(
+  runChurn({ cycles: Number(arg('cycles', '1000')), warmup: process.argv.includes('--warmup') ? Number(arg('warmup', '0')) : undefined, transport, concurrency: Number(arg('concurrency', transport === 'webrtc' ? '10' : '20')) }).then(
     (r) => {
       console.log(process.argv.includes('--json') ? JSON.stringify(r) : JSON.stringify(r, null, 2));
       process.exit(0);

@@ -2,6 +2,7 @@
 // collect callbacks), so recording a metric never allocates during a tick.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { newEncoderStats } from './snapshots.ts';
+import type { ProcessMemory } from './net/transport.ts';
 
 /** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
 export class FixedHistogram {
@@ -82,7 +83,7 @@ export class ServerStats {
 /** Creates the Prometheus registry reading from `stats` and the live gauges given. */
 export function createRegistry(
   stats: ServerStats,
-  live: { rooms(): number; sessions(transport: 'ws' | 'webrtc'): number; rtcPeers(): number; queueBytes(): number },
+  live: { rooms(): number; sessions(transport: 'ws' | 'webrtc'): number; rtcPeers(): number; queueBytes(): number; rtcProcessMemory?(): ProcessMemory | undefined },
 ): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tickwire_process_' });
@@ -158,6 +159,14 @@ export function createRegistry(
     s({ transport: 'webrtc' }, live.sessions('webrtc'));
   });
   gauge('tickwire_webrtc_peers', 'Open WebRTC peers.', [], (s) => s({}, live.rtcPeers()));
+  gauge('tickwire_webrtc_process_memory_bytes', 'Memory of the WebRTC process (reported every 2 s; absent while it is down or when WebRTC runs in the server process).', ['kind'], (s) => {
+    const m = live.rtcProcessMemory?.();
+    if (!m) return;
+    s({ kind: 'rss' }, m.rss);
+    s({ kind: 'heap_used' }, m.heapUsed);
+    s({ kind: 'heap_total' }, m.heapTotal);
+    s({ kind: 'external' }, m.external);
+  });
   gauge('tickwire_active_resources', 'Live event-loop resources (timers, sockets, handles) by type.', ['type'], (s) => {
     const counts = new Map<string, number>();
     for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);

@@ -98,6 +98,7 @@ export class TickwireServer {
       rooms: () => this.rooms.size,
       sessions: (t) => this.sessions.countOn(t),
       rtcPeers: () => this.rtc?.peerCount() ?? 0,
+      rtcProcessMemory: () => this.rtc?.processMemory?.(),
       queueBytes: () => this.queue.usedBytes(),
     });
     this.tickHost = { drainNetEvents: () => this.drainNetEvents(), rooms: this.rooms.list };

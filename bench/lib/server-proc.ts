@@ -3,6 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { descendants } from './proc.ts';
 
 /** How the benchmark server is started. */
 export interface ServerProcessOptions {
@@ -22,6 +25,12 @@ export interface ServerProcessOptions {
   env?: Record<string, string>;
   /** Milliseconds to wait for /healthz. Default 30000. */
   startTimeoutMs?: number;
+  /**
+   * Start the server (and its WebRTC worker, which inherits the environment) with --expose-gc and
+   * bench/lib/gc-signal.mjs preloaded, so collectGarbage() can make both run a full collection
+   * before memory is read. Default false.
+   */
+  gcOnSignal?: boolean;
 }
 
 /** Finds a free TCP port on 127.0.0.1 (the OS picks it; it is released before returning). */
@@ -51,6 +60,8 @@ export class ServerProcess {
     readonly url: string,
     readonly port: number,
     readonly signalingPort: number,
+    /** Started with gcOnSignal (collectGarbage() works). */
+    readonly gcOnSignal: boolean,
   ) {}
 
   /** Starts the server and waits until GET /healthz answers 200. */
@@ -67,10 +78,11 @@ export class ServerProcess {
       TICKWIRE_ROOM_CAPACITY: String(Math.min(1024, Math.max(1, o.roomCapacity))), TICKWIRE_MAX_SESSIONS: '5000',
       TICKWIRE_UDP_PORT_MIN: String(udpMin), TICKWIRE_UDP_PORT_MAX: String(udpMin + 99), LOG_LEVEL: 'warn',
       ...(o.env ?? {}),
+      ...(o.gcOnSignal ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import ${pathToFileURL(join(o.root, 'bench/lib/gc-signal.mjs')).href}`.trim() } : {}),
     };
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: o.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) throw new Error('server process did not start');
-    const sp = new ServerProcess(child, child.pid, `http://127.0.0.1:${port}`, port, signalingPort);
+    const sp = new ServerProcess(child, child.pid, `http://127.0.0.1:${port}`, port, signalingPort, o.gcOnSignal === true);
     const keep = (buf: Buffer): void => {
       for (const line of buf.toString('utf8').split('\n')) if (line.trim()) sp.output.push(line.slice(0, 500));
       if (sp.output.length > 50) sp.output.splice(0, sp.output.length - 50);
@@ -105,9 +117,62 @@ export class ServerProcess {
     if (!cmd.includes('server/main.ts')) throw new Error(`PID ${this.pid} is not the server (${cmd})`);
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  /**
+   * Makes the server and its WebRTC worker run a full garbage collection (SIGUSR2; only for servers
+   * started with gcOnSignal, which handle it) and waits `settleMs` for it to finish.
+   */
+  async collectGarbage(settleMs = 500): Promise<void> {
+    if (!this.gcOnSignal) throw new Error('collectGarbage() needs a server started with gcOnSignal');
+    if (this.exited) return;
+    let pids = [this.pid];
+    try {
+      pids = pids.concat(descendants(this.pid));
+    } catch {
+      // /proc unreadable: the server alone
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGUSR2');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await new Promise((r) => setTimeout(r, settleMs));
+  }
+
+  /**
+   * SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. Children the
+   * server started (its WebRTC worker) that outlive it by 3 s are killed too, by PID.
+   */
   async stop(graceMs = 8000): Promise<void> {
     if (this.exited) return;
+    let children: number[] = [];
+    try {
+      children = descendants(this.pid);
+    } catch {
+      // /proc unreadable: nothing more to clean up
+    }
+    await this.stopRoot(graceMs);
+    const deadline = Date.now() + 3000;
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const pid of children.filter(alive)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+
+  private async stopRoot(graceMs: number): Promise<void> {
     const done = new Promise<void>((r) => this.child.once('exit', () => r()));
     try {
       process.kill(this.pid, 'SIGTERM');

@@ -17,7 +17,8 @@ export type WorkerToParent =
   | { t: 'auth'; id: number; token: string }
   | { t: 'in'; packed: Uint8Array }
   | { t: 'log'; level: 'info' | 'warn' | 'error'; o: Record<string, unknown>; msg: string }
-  | { t: 'fatal'; message: string };
+  | { t: 'fatal'; message: string }
+  | { t: 'mem'; rss: number; heapUsed: number; heapTotal: number; external: number };
 
 const HEADER = 9; // kind u8, sid u32, len u32
 

@@ -4,7 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { GeckosTransportOptions, TransportLog } from './geckos.ts';
 import { decodeRecords, IpcBatcher, type ParentToWorker, type WorkerToParent } from './rtc-ipc.ts';
-import type { DatagramTransport, PeerEvents } from './transport.ts';
+import type { DatagramTransport, PeerEvents, ProcessMemory } from './transport.ts';
 
 /** Options of the supervised WebRTC process. */
 export interface RtcProcessOptions {
@@ -48,6 +48,7 @@ export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: T
   let upSinceMs = 0;
   let signalingPort = o.geckos.signalingPort;
   let upWaiters: (() => void)[] = [];
+  let memory: ProcessMemory | undefined;
 
   const post = (msg: ParentToWorker): void => {
     try {
@@ -73,6 +74,10 @@ export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: T
     const c = fork(workerPath, [], {
       cwd: projectRoot,
       execArgv: ['--import', 'tsx'],
+      // node-datachannel runs several native threads per peer; with glibc's default of up to 8
+      // malloc arenas per core each keeps its high-water mark, and RSS climbs for thousands of
+      // connections before it levels off. Two arenas keep it flat (an operator's value wins).
+      env: { MALLOC_ARENA_MAX: '2', ...process.env },
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
@@ -117,6 +122,9 @@ export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: T
           case 'log':
             log[msg.level]({ ...msg.o, component: 'webrtc-worker' }, msg.msg);
             break;
+          case 'mem':
+            memory = { rss: msg.rss, heapUsed: msg.heapUsed, heapTotal: msg.heapTotal, external: msg.external };
+            break;
           case 'fatal':
             log.error({ message: msg.message }, 'webrtc worker failed to start');
             break;
@@ -127,6 +135,7 @@ export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: T
     });
     c.on('exit', (code, signal) => {
       if (child === c) child = undefined;
+      memory = undefined;
       const wasUp = up;
       up = false;
       dropAll();
@@ -165,6 +174,7 @@ export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: T
       if (up && open.has(sid)) post({ t: 'close', sid });
     },
     peerCount: () => open.size,
+    processMemory: () => memory,
     isUp: () => up,
     pid: () => child?.pid,
     crash() {

@@ -50,6 +50,16 @@ async function start(opts: GeckosTransportOptions): Promise<void> {
     log,
   );
   send({ t: 'ready', signalingPort: transport.signalingPort });
+  reportMemory();
+  setInterval(reportMemory, MEMORY_REPORT_MS).unref();
+}
+
+/** How often the worker reports its memory to the server (exported as metrics there). */
+const MEMORY_REPORT_MS = 2000;
+
+function reportMemory(): void {
+  const m = process.memoryUsage();
+  send({ t: 'mem', rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external });
 }
 
 process.on('message', (raw: unknown) => {

@@ -21,6 +21,14 @@ export interface PeerEvents {
   onClose(sessionId: number): void;
 }
 
+/** Memory figures of a process, bytes (process.memoryUsage()). */
+export interface ProcessMemory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
 /** The unreliable datagram side (WebRTC datachannels through geckos.io). */
 export interface DatagramTransport {
   /** Port of the signaling HTTP server. */
@@ -31,6 +39,8 @@ export interface DatagramTransport {
   close(sessionId: number): void;
   /** Number of open peers. */
   peerCount(): number;
+  /** Memory of a separate process running the transport (bytes, last reported), if it runs in one. */
+  processMemory?(): ProcessMemory | undefined;
   /** Stops accepting and closes every peer. */
   stop(): Promise<void>;
 }
