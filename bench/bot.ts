@@ -1,0 +1,572 @@
+// A bot: one headless client (the shared Connection, and in full mode the shared client netcode)
+// driven by a behaviour script, with the counters the bots CLI and the benchmark report.
+import { Connection, type ClientIO, type ConnectionOptions } from '../shared/client/connection.ts';
+import { ClientNetcode } from '../shared/client/netcode.ts';
+import type { AnyGame } from '../shared/game.ts';
+import { MsgType } from '../shared/protocol/ids.ts';
+import type { NetSchema } from '../shared/protocol/schema.ts';
+import { DecodeError } from '../shared/protocol/errors.ts';
+import {
+  MAX_SNAPSHOT_PARTS, newSnapshotHeader, readSnapshotPacketHeader, SNAPSHOT_ACK_NONE, SnapshotKind, writeSnapshotAck,
+  type SnapshotFrame, type SnapshotHeader, type SnapshotPacketHeader,
+} from '../shared/protocol/snapshot.ts';
+import { deriveSeed, Rng } from '../shared/rng.ts';
+import { conditionClientIO, defaultLinkSettings, type ConditionedIO } from '../shared/net/conditioner.ts';
+import { seqDiff } from '../shared/sequence.ts';
+import { RenderErrorProbe, type RenderSampler, type SharedTruth } from './lib/render-error.ts';
+import type { LogHistogram } from './lib/stats.ts';
+import { countReason, newErrorHistogram, newMsHistogram, type BotTotals } from './lib/totals.ts';
+import type { BotBrain, BotScript, ScriptWorld } from './scripts.ts';
+
+/** 'thin': counts bytes and acknowledges snapshots from their header (no decode, no netcode); 'full': the whole client netcode plus the render-error probe. */
+export type BotMode = 'thin' | 'full';
+
+/** Bot life cycle. */
+export type BotState = 'idle' | 'connecting' | 'active' | 'failed' | 'closed';
+
+/**
+ * What a full bot needs from the shared client netcode (clock sync, prediction with
+ * reconciliation, interpolation). The netcode owns the Connection it runs on.
+ */
+export interface FullClient {
+  /** The connection under the netcode (handshake, counters, events). */
+  readonly connection: Connection;
+  /** Starts connecting. */
+  connect(): void;
+  /** One client frame at `nowMs`: advances the clock, predicts the own player with `input` and sends it. */
+  frame(nowMs: number, input: Readonly<Record<string, number>>): void;
+  /** The tick at which remote entities are drawn at `nowMs` (fractional), or NaN before the clock is synced. */
+  renderTick(nowMs: number): number;
+  /** Visits every remote entity's interpolated position at render tick `tick`. */
+  readonly sampleRemote: RenderSampler;
+  /** Prediction corrections so far (server state disagreed with the prediction). */
+  corrections(): number;
+}
+
+/** Builds the full client for a bot (see FullClient). */
+export type FullClientFactory = (game: AnyGame, io: ClientIO, opts: ConnectionOptions) => FullClient;
+
+/** Link conditions a bot applies to its own traffic, through the shared seeded link conditioner (shared/net/conditioner.ts). */
+export interface BotLinkConditions {
+  /** One-way delay added to every message in each direction, ms. */
+  latencyMs: number;
+  /** Each message's delay varies by uniform(-jitterMs, +jitterMs) around latencyMs (never below 0), ms. */
+  jitterMs: number;
+  /** Share of datagrams dropped in each direction, percent (the WebSocket stays lossless and ordered). */
+  lossPct: number;
+}
+
+/** Everything one bot needs. */
+export interface BotOptions {
+  /** Server base URL, e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** Index of the bot in the whole run (names, seeds). */
+  index: number;
+  /** Run seed; the bot's PRNG is seeded with deriveSeed(seed, index). */
+  seed: number;
+  /** Transport the bot asks for: 'webrtc' (datachannel, WebSocket fallback) or 'ws'. */
+  transport: 'ws' | 'webrtc';
+  mode: BotMode;
+  script: BotScript;
+  game: AnyGame;
+  /** The Node ClientIO (bench/node-io.ts); wrapped here for wire counters and link conditions. */
+  io: ClientIO;
+  /** Link conditions applied on the bot's side; omitted = none. */
+  conditions?: BotLinkConditions;
+  /** Builds the full client netcode; required for mode 'full'. */
+  fullClient?: FullClientFactory;
+  /** Snapshots shared by the full bots of one process (render-error truth when this bot lost one). */
+  sharedTruth?: (ticksPerSnapshot: number) => SharedTruth;
+  /** Room to join; omitted = matchmaking. */
+  room?: string;
+  /** Inputs per second (the bot's step rate). Default 60. */
+  inputRateHz?: number;
+  /** Time between pings, ms. Default 1000. */
+  pingIntervalMs?: number;
+  /** A bot not welcomed within this many ms fails with reason 'timeout'. Default 20000. */
+  connectTimeoutMs?: number;
+  /** WebRTC set-up time allowed before falling back to the WebSocket, ms. Default 5000. */
+  webrtcTimeoutMs?: number;
+}
+
+/** Reads TCP byte counters of a `ws` WebSocket (its private net.Socket), when present. */
+function wsSocketBytes(raw: unknown): { read: number; written: number } | undefined {
+  const sock = (raw as { _socket?: { bytesRead?: unknown; bytesWritten?: unknown } } | undefined)?._socket;
+  if (!sock || typeof sock.bytesRead !== 'number' || typeof sock.bytesWritten !== 'number') return undefined;
+  return { read: sock.bytesRead, written: sock.bytesWritten };
+}
+
+/** What a thin bot did with one snapshot packet. */
+export type ThinOutcome = 'complete' | 'partial' | 'duplicate' | 'stale' | 'missingBaseline';
+
+/**
+ * The bookkeeping of SnapshotReceiver without the decoding: which parts of which snapshot ticks
+ * arrived, which snapshots are complete (and so baselines), the same slot reuse rule and the same
+ * ack. A delta whose baseline is not held is dropped, as a decoding client must. A test feeds the
+ * same packet stream to both and compares every ack.
+ */
+export class ThinSnapshotTracker {
+  /** Header of the newest packet handled. */
+  readonly header: SnapshotPacketHeader = newSnapshotHeader();
+  /** Newest complete tick, or -1. */
+  newestTick = -1;
+  private readonly state: Uint8Array; // 0 free, 1 assembling, 2 complete
+  private readonly ticks: Float64Array;
+  private readonly kinds: Uint8Array;
+  private readonly baselines: Float64Array;
+  private readonly partCounts: Uint16Array;
+  private readonly partsGot: Uint16Array;
+  private readonly got: Uint8Array;
+  private readonly ackBytes = new Uint8Array(16);
+
+  constructor(
+    /** Ticks between snapshots. */
+    readonly ticksPerSnapshot: number,
+    /** Snapshots kept (SnapshotReceiver's default ring is 32). */
+    readonly ringLength = 32,
+  ) {
+    const n = Math.max(2, ringLength);
+    this.state = new Uint8Array(n);
+    this.ticks = new Float64Array(n).fill(-1);
+    this.kinds = new Uint8Array(n);
+    this.baselines = new Float64Array(n).fill(-1);
+    this.partCounts = new Uint16Array(n);
+    this.partsGot = new Uint16Array(n);
+    this.got = new Uint8Array(n * MAX_SNAPSHOT_PARTS);
+  }
+
+  private find(tick: number): number {
+    for (let i = 0; i < this.state.length; i++) if (this.state[i] !== 0 && this.ticks[i] === tick) return i;
+    return -1;
+  }
+
+  private completeSlot(tick: number): number {
+    for (let i = 0; i < this.state.length; i++) if (this.state[i] === 2 && this.ticks[i] === tick) return i;
+    return -1;
+  }
+
+  /** True when the snapshot of `tick` is complete and held. */
+  has(tick: number): boolean {
+    return this.completeSlot(tick) >= 0;
+  }
+
+  private claim(tick: number, keep: number): number {
+    let oldest = -1;
+    for (let i = 0; i < this.state.length; i++) {
+      if (this.state[i] === 0) return i;
+      if ((this.state[i] === 2 && this.ticks[i] === this.newestTick) || i === keep) continue;
+      if (oldest < 0 || this.ticks[i] < this.ticks[oldest]) oldest = i;
+    }
+    if (oldest < 0 || this.ticks[oldest] > tick) return -1;
+    this.state[oldest] = 0;
+    return oldest;
+  }
+
+  /** Handles one snapshot packet's header. Throws DecodeError on a malformed header or parts that disagree. */
+  receive(bytes: Uint8Array): ThinOutcome {
+    const h = readSnapshotPacketHeader(bytes, this.header);
+    let slot = this.find(h.tick);
+    if (slot >= 0 && this.state[slot] === 2) return 'duplicate';
+    if (slot >= 0) {
+      if (this.kinds[slot] !== h.kind || this.baselines[slot] !== h.baselineTick || this.partCounts[slot] !== h.partCount) {
+        throw new DecodeError('part', 64, `part of tick ${h.tick} disagrees with the parts before it`);
+      }
+      if (this.got[slot * MAX_SNAPSHOT_PARTS + h.partIndex]) return 'duplicate';
+    }
+    let base = -1;
+    if (h.kind === SnapshotKind.Delta) {
+      base = this.completeSlot(h.baselineTick);
+      if (base < 0) return 'missingBaseline';
+    }
+    if (slot < 0) {
+      slot = this.claim(h.tick, base);
+      if (slot < 0) return 'stale';
+      this.state[slot] = 1;
+      this.ticks[slot] = h.tick;
+      this.kinds[slot] = h.kind;
+      this.baselines[slot] = h.baselineTick;
+      this.partCounts[slot] = h.partCount;
+      this.partsGot[slot] = 0;
+      this.got.fill(0, slot * MAX_SNAPSHOT_PARTS, slot * MAX_SNAPSHOT_PARTS + h.partCount);
+    }
+    this.got[slot * MAX_SNAPSHOT_PARTS + h.partIndex] = 1;
+    this.partsGot[slot]++;
+    if (this.partsGot[slot] < this.partCounts[slot]) return 'partial';
+    this.state[slot] = 2;
+    if (h.tick > this.newestTick) this.newestTick = h.tick;
+    return 'complete';
+  }
+
+  /** The ack for every complete snapshot held (same layout and rule as SnapshotReceiver.ack()). */
+  ack(): Uint8Array {
+    if (this.newestTick < 0) return writeSnapshotAck(this.ackBytes, SNAPSHOT_ACK_NONE, 0);
+    let bits = 0;
+    for (let i = 0; i < 32; i++) {
+      const t = this.newestTick - (i + 1) * this.ticksPerSnapshot;
+      if (t >= 0 && this.has(t)) bits |= 1 << i;
+    }
+    return writeSnapshotAck(this.ackBytes, this.newestTick, bits >>> 0);
+  }
+}
+
+/**
+ * A Connection that handles snapshots from their header only (ThinSnapshotTracker): it counts
+ * them and sends the ack a decoding client would send, so the server keeps per-client delta
+ * baselines exactly as for a real client, at a fraction of the bots' CPU. Everything else goes
+ * through the normal Connection.
+ */
+export class ThinConnection extends Connection {
+  /** Snapshot bookkeeping (created at the welcome). */
+  tracker: ThinSnapshotTracker | undefined;
+  /** Called for every snapshot packet accepted (complete or partial): the header carries the input ack. */
+  onThinSnapshot: ((h: Readonly<SnapshotHeader>) => void) | undefined;
+  /** Packets dropped because their delta baseline was not held (the server then falls back to an older baseline or a full snapshot). */
+  missingBaseline = 0;
+
+  override onBytes(bytes: Uint8Array): void {
+    if (bytes.length === 0 || bytes[0] !== MsgType.Snapshot || !this.welcome) {
+      super.onBytes(bytes);
+      return;
+    }
+    this.counters.bytesDown += bytes.length;
+    const tracker = (this.tracker ??= new ThinSnapshotTracker(this.welcome.tickRateHz / this.welcome.snapshotRateHz));
+    try {
+      const outcome = tracker.receive(bytes);
+      if (outcome === 'complete') this.counters.snapshots++;
+      if (outcome === 'missingBaseline') this.missingBaseline++;
+      if (outcome === 'complete' || outcome === 'partial') this.onThinSnapshot?.(tracker.header);
+      this.sendUnreliable(tracker.ack());
+    } catch (err) {
+      this.counters.decodeErrors++;
+      this.events.onError?.(err as Error);
+    }
+  }
+}
+
+/** ScriptWorld over a decoded snapshot frame. */
+export class FrameWorld implements ScriptWorld {
+  frame: SnapshotFrame | undefined;
+  selfEid = -1;
+  private readonly fieldIndex = new Map<string, number>();
+
+  constructor(private readonly schema: NetSchema) {
+    schema.fields.forEach((f, i) => this.fieldIndex.set(`${f.component}.${f.field}`, i));
+  }
+  get tick(): number {
+    return this.frame?.tick ?? -1;
+  }
+  count(): number {
+    return this.frame?.count ?? 0;
+  }
+  id(i: number): number {
+    return this.frame ? this.frame.ids[i] : -1;
+  }
+  indexOf(eid: number): number {
+    return this.frame && eid >= 0 ? this.frame.indexOf(eid) : -1;
+  }
+  field(i: number, name: string): number | undefined {
+    const f = this.frame;
+    const fi = this.fieldIndex.get(name);
+    if (!f || fi === undefined || i < 0 || i >= f.count) return undefined;
+    const field = this.schema.fields[fi];
+    if ((f.masks[i] & (1 << field.compIndex)) === 0) return undefined;
+    return field.q.dequantize(f.values[i * f.fieldCount + fi]);
+  }
+}
+
+/** One headless client with its behaviour script and counters. */
+export class Bot {
+  state: BotState = 'idle';
+  readonly conn: Connection;
+  readonly full: FullClient | undefined;
+  readonly brain: BotBrain;
+  readonly rtt: LogHistogram = newMsHistogram();
+  readonly connectMs: LogHistogram = newMsHistogram();
+  /** Render-error probe of a full bot (created at the welcome). */
+  probe: RenderErrorProbe | undefined = undefined;
+  /** Why the connect failed, when it did. */
+  failReason = '';
+  errors = 0;
+  readonly errorReasons: Record<string, number> = {};
+  inputsAcked = 0;
+  /** Complete snapshots decoded (decoding bots; thin bots count in their ThinConnection). */
+  completeSnapshots = 0;
+  fellBackToWs = false;
+  /** The link conditioner, when conditions are applied. */
+  readonly link: ConditionedIO | undefined;
+  private readonly world: FrameWorld | undefined;
+  private truth: SharedTruth | undefined;
+  /** The server's state at a snapshot tick: this bot's own receiver first, then the process's shared truth. */
+  private readonly truthAt = (tick: number): SnapshotFrame | undefined => this.conn.receiver?.get(tick) ?? this.truth?.get(tick);
+  private readonly io: ClientIO;
+  private rawWs: unknown;
+  private startedMs = 0;
+  private activeSinceMs = -1;
+  private activeMsDone = 0;
+  private nextPingMs = 0;
+  private ackBase = -1;
+  private lastAckSeq = 0;
+  private newestSnapTick = -1;
+  private newestSnapMs = 0;
+  private stopping = false;
+  private readonly inputRateHz: number;
+  private readonly pingIntervalMs: number;
+  private readonly connectTimeoutMs: number;
+
+  constructor(readonly opts: BotOptions) {
+    this.inputRateHz = opts.inputRateHz ?? 60;
+    this.pingIntervalMs = opts.pingIntervalMs ?? 1000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
+    const seed = deriveSeed(opts.seed, opts.index);
+    const tracked: ClientIO = {
+      nowMs: () => opts.io.nowMs(),
+      openWebSocket: (url) => {
+        const ws = opts.io.openWebSocket(url);
+        this.rawWs = ws;
+        return ws;
+      },
+    };
+    if (opts.io.openDatagram) tracked.openDatagram = opts.io.openDatagram;
+    const c = opts.conditions;
+    if (c && (c.latencyMs > 0 || c.jitterMs > 0 || c.lossPct > 0)) {
+      this.link = conditionClientIO(tracked, {
+        settings: { ...defaultLinkSettings(), enabled: true, delayMs: c.latencyMs, jitterMs: c.jitterMs, lossPct: c.lossPct },
+        seed: deriveSeed(seed, 0x11),
+        timers: { nowMs: () => tracked.nowMs(), setTimer: (fn, ms) => setTimeout(fn, ms) },
+      });
+      this.io = this.link.io;
+    } else {
+      this.link = undefined;
+      this.io = tracked;
+    }
+    const copts: ConnectionOptions = {
+      url: opts.url, name: `bot-${opts.index}`, transport: opts.transport, webrtcTimeoutMs: opts.webrtcTimeoutMs ?? 5000,
+    };
+    if (opts.room !== undefined) copts.room = opts.room;
+    if (opts.mode === 'full') {
+      if (!opts.fullClient) throw new Error('full bots need a FullClientFactory (the shared client netcode)');
+      this.full = opts.fullClient(opts.game, this.io, copts);
+      this.conn = this.full.connection;
+    } else {
+      this.conn = opts.script.needsWorld ? new Connection(opts.game, this.io, copts) : new ThinConnection(opts.game, this.io, copts);
+    }
+    if (opts.mode === 'full' || opts.script.needsWorld) this.world = new FrameWorld(this.conn.schema);
+    this.brain = opts.script.create({ botIndex: opts.index, rng: new Rng(seed), inputRateHz: this.inputRateHz, game: opts.game });
+    this.hookEvents();
+  }
+
+  private hookEvents(): void {
+    const ev = this.conn.events;
+    const prev = { ...ev };
+    ev.onWelcome = (w) => {
+      prev.onWelcome?.(w);
+      this.state = 'active';
+      const now = this.io.nowMs();
+      this.activeSinceMs = now;
+      this.connectMs.observe(now - this.startedMs);
+      this.nextPingMs = now + ((this.opts.index * 97) % this.pingIntervalMs);
+      this.newestSnapTick = w.tick;
+      this.newestSnapMs = now;
+      if (this.full) {
+        this.probe = new RenderErrorProbe(this.conn.schema, w.tickRateHz / w.snapshotRateHz);
+        this.truth = this.opts.sharedTruth?.(w.tickRateHz / w.snapshotRateHz);
+      }
+      if (this.world) this.world.selfEid = w.eid;
+      // a thin bot never decodes: release the receiver's frame ring (about 4 MB for arena-v1)
+      if (this.conn instanceof ThinConnection) this.conn.receiver = undefined;
+    };
+    ev.onSnapshot = (frame, header) => {
+      prev.onSnapshot?.(frame, header);
+      // the receiver also hands out display frames of split snapshots still missing parts
+      if (frame.complete) this.completeSnapshots++;
+      this.onSnapshotHeader(header);
+      if (this.world) this.world.frame = frame;
+      this.truth?.offer(frame);
+      this.probe?.onSnapshot(frame);
+    };
+    if (this.conn instanceof ThinConnection) this.conn.onThinSnapshot = (h) => this.onSnapshotHeader(h);
+    ev.onPong = (rttMs, tick) => {
+      prev.onPong?.(rttMs, tick);
+      this.rtt.observe(rttMs);
+    };
+    ev.onError = (err) => {
+      prev.onError?.(err);
+      if (err.message.startsWith('WebRTC failed') || err.message === 'WebRTC unavailable') this.fellBackToWs = true;
+      this.error(err.message);
+    };
+    ev.onClose = (reason, code) => {
+      prev.onClose?.(reason, code);
+      this.onClosed(reason);
+    };
+  }
+
+  private onSnapshotHeader(h: Readonly<SnapshotHeader>): void {
+    if (h.tick > this.newestSnapTick) {
+      this.newestSnapTick = h.tick;
+      this.newestSnapMs = this.io.nowMs();
+    }
+    if (!h.hasInputAck) return;
+    if (this.ackBase < 0) {
+      this.ackBase = 0;
+      this.lastAckSeq = h.inputAck;
+      this.inputsAcked = h.inputAck + 1;
+      return;
+    }
+    const d = seqDiff(h.inputAck, this.lastAckSeq);
+    if (d > 0) {
+      this.inputsAcked += d;
+      this.lastAckSeq = h.inputAck;
+    }
+  }
+
+  private error(message: string): void {
+    this.errors++;
+    // numbers (ids, sizes, ports) would make every message distinct
+    countReason(this.errorReasons, message.replace(/\d+/g, 'N').slice(0, 120));
+  }
+
+  private onClosed(reason: string): void {
+    if (this.state === 'connecting') {
+      this.state = 'failed';
+      this.failReason = reason.replace(/\d+/g, 'N').slice(0, 120) || 'closed';
+      return;
+    }
+    if (this.state === 'active') {
+      this.activeMsDone += this.io.nowMs() - this.activeSinceMs;
+      this.activeSinceMs = -1;
+      this.state = 'closed';
+      if (!this.stopping) this.error(`closed: ${reason}`);
+    }
+  }
+
+  /** Starts connecting. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'connecting';
+    this.startedMs = this.io.nowMs();
+    if (this.full) this.full.connect();
+    else this.conn.connect();
+  }
+
+  /** Estimated server tick now (from the newest snapshot, its age and half the RTT). */
+  estimatedServerTick(nowMs: number): number {
+    const hz = this.conn.welcome?.tickRateHz ?? 60;
+    const rtt = this.conn.rttMs > 0 ? this.conn.rttMs : 0;
+    return this.newestSnapTick + ((nowMs - this.newestSnapMs + rtt / 2) * hz) / 1000;
+  }
+
+  /**
+   * One input step (the worker calls it inputRateHz times a second): connect timeout, ping,
+   * the script's input, and in full mode one netcode frame and the render-error probe.
+   */
+  step(nowMs: number): void {
+    if (this.state === 'connecting') {
+      if (nowMs - this.startedMs > this.connectTimeoutMs) {
+        this.state = 'failed';
+        this.failReason = 'timeout';
+        this.conn.close('connect timeout');
+      }
+      return;
+    }
+    if (this.state !== 'active') return;
+    // the full client netcode pings on its own schedule (its clock sync needs it)
+    if (!this.full && nowMs >= this.nextPingMs) {
+      this.nextPingMs = nowMs + this.pingIntervalMs;
+      this.conn.ping();
+    }
+    const input = this.brain.next(nowMs, this.world && this.world.frame ? this.world : undefined);
+    if (this.full) {
+      this.full.frame(nowMs, input);
+      const probe = this.probe;
+      if (probe) {
+        probe.onRender(this.full.renderTick(nowMs), this.full.sampleRemote, this.truthAt, this.conn.eid);
+        if (this.truth) probe.settle(this.truthAt);
+      }
+    } else {
+      // one tick of lead over the estimated server tick, as a client that sends ahead would
+      this.conn.sendInput(input, Math.max(0, Math.round(this.estimatedServerTick(nowMs))) + 1);
+    }
+  }
+
+  /** Closes the connection (a deliberate stop: not counted as an error). */
+  stop(): void {
+    this.stopping = true;
+    if (this.state === 'connecting') {
+      this.state = 'failed';
+      this.failReason = 'stopped before welcome';
+    }
+    this.conn.close('bot stopped');
+  }
+
+  /** Adds this bot's cumulative counters (and gauges) into `t` at time `nowMs`. */
+  addTo(t: BotTotals, nowMs: number): void {
+    const c = this.conn.counters;
+    const activeMs = this.activeMsDone + (this.activeSinceMs >= 0 ? nowMs - this.activeSinceMs : 0);
+    t.bots++;
+    if (this.full) t.fullBots++;
+    if (this.state === 'connecting') t.connecting++;
+    if (this.state === 'active') {
+      t.active++;
+      if (this.conn.transport === 'webrtc') t.activeWebrtc++;
+    }
+    if (this.state === 'active' || this.state === 'closed') t.connectedTotal++;
+    if (this.state === 'failed') {
+      t.failed++;
+      countReason(t.failReasons, this.failReason || 'unknown');
+    }
+    if (this.fellBackToWs) t.fellBackToWs++;
+    t.activeClientMs += activeMs;
+    if (this.full) t.fullActiveClientMs += activeMs;
+    t.bytesDown += c.bytesDown;
+    t.bytesUp += c.bytesUp;
+    // Only a WebSocket-only bot's socket carries all its traffic. WebRTC exposes no wire counter
+    // here: libdatachannel's bytesSent/bytesReceived count datachannel message bytes (= payload).
+    const wire = this.opts.transport === 'ws' ? wsSocketBytes(this.rawWs) : undefined;
+    if (wire && activeMs > 0) {
+      t.wireBytesDown += wire.read;
+      t.wireBytesUp += wire.written;
+      t.wireClientMs += activeMs;
+    }
+    t.snapshots += this.conn instanceof ThinConnection ? c.snapshots : this.completeSnapshots;
+    t.inputsSent += c.inputsSent;
+    t.inputsAcked += this.inputsAcked;
+    t.corrections += this.full ? this.full.corrections() : 0;
+    t.decodeErrors += c.decodeErrors;
+    t.errors += this.errors;
+    for (const [k, v] of Object.entries(this.errorReasons)) countReason(t.errorReasons, k, v);
+  }
+
+  /** Merges the bot's histograms into the given ones. */
+  addHistograms(rtt: LogHistogram, connect: LogHistogram, render: LogHistogram, counts: BotTotals['renderCounts']): void {
+    rtt.merge(this.rtt);
+    connect.merge(this.connectMs);
+    if (this.probe) {
+      render.merge(this.probe.errors);
+      for (const k of ['ticksRendered', 'ticksCompared', 'samples', 'ticksUnverified'] as const) counts[k] += this.probe.counts[k];
+    }
+  }
+}
+
+/** Sums the bots' counters into one reading at `nowMs` (wall clock `atMs`). */
+export function totalsOf(bots: readonly Bot[], nowMs: number, atMs: number, base: BotTotals): BotTotals {
+  const rtt = newMsHistogram();
+  const connect = newMsHistogram();
+  const render = newErrorHistogram();
+  for (const b of bots) {
+    b.addTo(base, nowMs);
+    b.addHistograms(rtt, connect, render, base.renderCounts);
+  }
+  base.atMs = atMs;
+  base.rttMs = rtt.toJSON();
+  base.connectMs = connect.toJSON();
+  base.renderError = render.toJSON();
+  return base;
+}
+
+/**
+ * The full-mode client for bots: the shared client netcode (ClientNetcode: clock sync, input
+ * clock, prediction with reconciliation, interpolation), exactly as the browser runs it.
+ */
+export function defaultFullClient(): FullClientFactory | undefined {
+  return (game, io, opts) => new ClientNetcode(game, io, opts);
+}

@@ -1,0 +1,166 @@
+// `npm run bots`: runs N headless bots against a Tickwire server, shows progress on a terminal and
+// prints a summary (or one JSON object with --json).
+import { parseArgs } from 'node:util';
+import { BotPool, fullSampleSize, type BotRunOptions } from './pool.ts';
+import { diffTotals, emptyTotals, type BotTotals } from './lib/totals.ts';
+import { progressLine, summarizeBots, type BotSummary } from './lib/summary.ts';
+import { getScript, scriptNames } from './scripts.ts';
+
+const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --seconds S --transport webrtc|ws
+         [--ramp PER_SEC] [--script NAME] [--script-module PATH] [--seed K] [--full N]
+         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--room NAME] [--json]
+
+  --url          server base URL (HTTP port; the WebSocket is at /ws)         required
+  --count        number of bots                                               default 10
+  --seconds      run time after the last bot started connecting               default 10
+  --transport    webrtc (datachannel, WebSocket fallback) or ws               default ws
+  --ramp         connects started per second                                  default 50
+  --script       behaviour script                                             default arena-v1
+  --script-module  module that registers more scripts (repeatable)
+  --seed         run seed (every bot's PRNG derives from it)                  default 1
+  --full         bots running the full client netcode (rest run thin)         default 1 per 25 bots, 1..8
+  --latency-ms   one-way delay added by the bots' link conditioner, each way  default 0
+  --jitter-ms    each message's delay varies by uniform -J..+J around it      default 0
+  --loss-pct     datagrams dropped each way, percent (WebRTC channel)         default 0
+  --json         print only the summary as one JSON object`;
+
+/** Parsed command line of the bots CLI. */
+export interface BotsCliOptions extends BotRunOptions {
+  seconds: number;
+  json: boolean;
+}
+
+/** Parses the bots CLI arguments; throws with a message on bad input. */
+export function parseBotsArgs(argv: string[]): BotsCliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' }, count: { type: 'string', default: '10' }, seconds: { type: 'string', default: '10' },
+      transport: { type: 'string', default: 'ws' }, ramp: { type: 'string', default: '50' }, script: { type: 'string', default: 'arena-v1' },
+      'script-module': { type: 'string', multiple: true }, seed: { type: 'string', default: '1' }, full: { type: 'string' },
+      'latency-ms': { type: 'string', default: '0' }, 'jitter-ms': { type: 'string', default: '0' }, 'loss-pct': { type: 'string', default: '0' },
+      room: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      'bots-per-process': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (values.help) throw new Error(USAGE);
+  if (!values.url) throw new Error(`--url is required\n${USAGE}`);
+  const num = (name: string, raw: string | undefined, min: number, max: number, int = true): number => {
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) throw new Error(`--${name} must be ${int ? 'an integer' : 'a number'} in ${min}..${max} (got ${JSON.stringify(raw)})`);
+    return v;
+  };
+  const transport = values.transport;
+  if (transport !== 'ws' && transport !== 'webrtc') throw new Error(`--transport must be webrtc or ws (got ${JSON.stringify(transport)})`);
+  const count = num('count', values.count, 1, 5000);
+  const latencyMs = num('latency-ms', values['latency-ms'], 0, 10_000, false);
+  const jitterMs = num('jitter-ms', values['jitter-ms'], 0, 10_000, false);
+  const lossPct = num('loss-pct', values['loss-pct'], 0, 100, false);
+  const opts: BotsCliOptions = {
+    url: values.url.replace(/\/$/, ''), count, transport, seconds: num('seconds', values.seconds, 1, 86_400, false),
+    rampPerSec: num('ramp', values.ramp, 0.1, 10_000, false), script: values.script, scriptModules: values['script-module'] ?? [],
+    seed: num('seed', values.seed, 0, 0xffffffff), fullBots: values.full !== undefined ? num('full', values.full, 0, count) : fullSampleSize(count),
+    json: values.json,
+  };
+  if (values['bots-per-process'] !== undefined) opts.botsPerProcess = num('bots-per-process', values['bots-per-process'], 1, 5000);
+  if (latencyMs > 0 || jitterMs > 0 || lossPct > 0) opts.conditions = { latencyMs, jitterMs, lossPct };
+  if (values.room !== undefined) opts.room = values.room;
+  return opts;
+}
+
+/** Reads GET /config: the game the server runs and whether it offers WebRTC. */
+export async function fetchServerConfig(url: string): Promise<{ game: string; webrtc: boolean }> {
+  const res = await fetch(`${url}/config`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`GET ${url}/config: HTTP ${res.status}`);
+  const body = (await res.json()) as { game?: unknown; webrtc?: unknown };
+  if (typeof body.game !== 'string') throw new Error(`GET ${url}/config: no game name`);
+  return { game: body.game, webrtc: body.webrtc === true };
+}
+
+/** Result of a bots run. */
+export interface BotsRunResult {
+  summary: BotSummary;
+  totals: BotTotals;
+  /** True when full bots ran the shared client netcode. */
+  fullClient: boolean;
+}
+
+/**
+ * Runs the bots: starts them (ramping), shows progress every second through `progress` (if
+ * given), runs until `seconds` after the last bot started, stops them and summarizes the run.
+ * `signal` ends the run early (the summary covers the time run).
+ */
+export async function runBots(o: BotsCliOptions, progress?: (line: string) => void, signal?: AbortSignal): Promise<BotsRunResult> {
+  if (o.script) getScript(o.script); // fail fast on a typo (modules are loaded in the bot processes)
+  if (!o.game) o.game = (await fetchServerConfig(o.url)).game;
+  const startedMs = Date.now();
+  const pool = await BotPool.start(o);
+  const first = emptyTotals(startedMs);
+  const rampMs = o.rampPerSec && o.rampPerSec > 0 ? ((o.count - 1) * 1000) / o.rampPerSec : 0;
+  const endMs = Date.now() + (o.inProcess ? 0 : 1500) + rampMs + o.seconds * 1000;
+  let prev = first;
+  while (Date.now() < endMs && !signal?.aborted) {
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, Math.min(1000, Math.max(0, endMs - Date.now())));
+      signal?.addEventListener('abort', () => {
+        clearTimeout(t);
+        r();
+      }, { once: true });
+    });
+    if (progress) {
+      const now = await pool.read();
+      progress(progressLine(now, prev, o.count));
+      prev = now;
+    }
+  }
+  const totals = await pool.stop();
+  const window = diffTotals(totals, first);
+  return { summary: summarizeBots(window, (totals.atMs - startedMs) / 1000), totals, fullClient: pool.fullClientAvailable };
+}
+
+function printHuman(r: BotsRunResult): void {
+  const s = r.summary;
+  const lines = [
+    `connected ${s.connected}, failed ${s.failed}${Object.keys(s.failReasons).length ? ` (${Object.entries(s.failReasons).map(([k, v]) => `${v}x ${k}`).join('; ')})` : ''}`,
+    `transport: ${s.webrtcAtEnd} on WebRTC at the end, ${s.fellBackToWs} fell back to the WebSocket`,
+    `RTT p50 ${s.rttMs.p50} ms, p99 ${s.rttMs.p99} ms; connect p50 ${s.connectMs.p50} ms, p99 ${s.connectMs.p99} ms`,
+    `per client per second: ${s.snapshotsPerClientPerSec} snapshots, down ${s.downPayloadBytesPerClientPerSec} B payload` +
+      `${s.downWireBytesPerClientPerSec !== null ? ` (${s.downWireBytesPerClientPerSec} B wire)` : ''}, up ${s.upPayloadBytesPerClientPerSec} B payload` +
+      `${s.upWireBytesPerClientPerSec !== null ? ` (${s.upWireBytesPerClientPerSec} B wire)` : ''}`,
+    `full bots ${s.fullBots}${r.fullClient ? '' : ' (client netcode unavailable: all bots ran thin)'}: prediction corrections ${s.predictionCorrectionsPerSec ?? 'n/a'}/s, ` +
+      `render error mean ${s.renderErrorUnits.mean ?? 'n/a'} p99 ${s.renderErrorUnits.p99 ?? 'n/a'} units (${s.renderErrorSamples} samples)`,
+    `inputs sent ${s.inputsSent}, acknowledged ${s.inputsAcked}; errors ${s.errors}${Object.keys(s.errorReasons).length ? ` (${Object.entries(s.errorReasons).map(([k, v]) => `${v}x ${k}`).join('; ')})` : ''}`,
+    `bot processes used ${s.botCpuCoresUsed} cores${s.botStepsSkipped ? `, skipped ${s.botStepsSkipped} input steps (bots overloaded)` : ''}`,
+  ];
+  console.log(lines.join('\n'));
+}
+
+async function main(): Promise<void> {
+  let o: BotsCliOptions;
+  try {
+    o = parseBotsArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    console.error(`scripts: ${scriptNames().join(', ')}`);
+    process.exit(2);
+  }
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  const tty = process.stderr.isTTY && !o.json;
+  const progress = o.json ? undefined : (line: string): void => {
+    if (tty) process.stderr.write(`\r\x1b[K${line}`);
+    else process.stderr.write(`${line}\n`);
+  };
+  try {
+    const r = await runBots(o, progress, ac.signal);
+    if (tty) process.stderr.write('\n');
+    if (o.json) console.log(JSON.stringify(r.summary));
+    else printHuman(r);
+  } catch (err) {
+    console.error(`bots failed: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
+
+if (process.argv[1] && /bots-cli\.ts$/.test(process.argv[1])) void main();

@@ -1,0 +1,195 @@
+// A bot process: runs its share of the bots on one fixed-rate step loop and answers the
+// coordinator's requests for counters over IPC. Also usable in-process (BotWorker) by tests.
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { GAMES } from '../games/index.ts';
+import type { ClientIO } from '../shared/client/connection.ts';
+import type { AnyGame } from '../shared/game.ts';
+import { compileSchema } from '../shared/protocol/schema.ts';
+import { Bot, totalsOf, type BotLinkConditions, type BotMode, type FullClientFactory } from './bot.ts';
+import { SharedTruth } from './lib/render-error.ts';
+import { countReason, emptyTotals, type BotTotals } from './lib/totals.ts';
+import { nodeClientIO } from './node-io.ts';
+import { getScript } from './scripts.ts';
+
+/** One bot to run: its global index, its mode and when to start it. */
+export interface BotSpec {
+  index: number;
+  mode: BotMode;
+  /** Wall-clock start time, ms since the Unix epoch (shared by all processes: the ramp). */
+  startAtMs: number;
+}
+
+/** Everything a bot process needs (sent by the coordinator as JSON). */
+export interface WorkerInit {
+  url: string;
+  transport: 'ws' | 'webrtc';
+  /** Game name (must match the server's). */
+  game: string;
+  /** Script name. */
+  script: string;
+  /** Modules to import first (they may call registerScript), as paths. */
+  scriptModules: string[];
+  seed: number;
+  bots: BotSpec[];
+  /** Inputs per second per bot. */
+  inputRateHz: number;
+  pingIntervalMs: number;
+  connectTimeoutMs: number;
+  webrtcTimeoutMs: number;
+  conditions?: BotLinkConditions;
+  room?: string;
+}
+
+/** Coordinator -> bot process. */
+export type ToWorker = { t: 'init'; init: WorkerInit } | { t: 'read'; id: number } | { t: 'stop'; id: number };
+/** Bot process -> coordinator. */
+export type FromWorker =
+  | { t: 'ready'; fullClient: boolean }
+  | { t: 'totals'; id: number; totals: BotTotals }
+  | { t: 'fatal'; message: string };
+
+/** Most input steps run back to back after the loop was late; later ones are skipped and counted. */
+const MAX_CATCH_UP_STEPS = 4;
+
+/** Runs a set of bots in this process. */
+export class BotWorker {
+  readonly bots: Bot[] = [];
+  private readonly pending: { spec: BotSpec; bot: Bot }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private t0 = 0;
+  private steps = 0;
+  private stepsSkipped = 0;
+  private readonly stepMs: number;
+  private readonly cpu0 = process.cpuUsage();
+  private stopped = false;
+  private truth: SharedTruth | undefined;
+  /** One SharedTruth for all full bots of this process. */
+  private readonly sharedTruth = (ticksPerSnapshot: number): SharedTruth => {
+    if (!this.truth || this.truth.ticksPerSnapshot !== ticksPerSnapshot) this.truth = new SharedTruth(compileSchema(this.game), ticksPerSnapshot);
+    return this.truth;
+  };
+
+  private constructor(
+    readonly init: WorkerInit,
+    private readonly io: ClientIO,
+    readonly fullClient: FullClientFactory | undefined,
+    private readonly game: AnyGame,
+  ) {
+    this.stepMs = 1000 / init.inputRateHz;
+  }
+
+  /**
+   * Prepares the bots (imports script modules, loads the WebRTC client when needed) and starts the
+   * step loop; bots connect at their startAtMs. `fullClient` builds full-mode bots.
+   */
+  static async create(init: WorkerInit, fullClient?: FullClientFactory): Promise<BotWorker> {
+    for (const m of init.scriptModules) await import(pathToFileURL(resolve(m)).href);
+    const game = GAMES[init.game];
+    if (!game) throw new Error(`unknown game ${JSON.stringify(init.game)}; known: ${Object.keys(GAMES).join(', ')}`);
+    const script = getScript(init.script);
+    const w = new BotWorker(init, nodeClientIO({ webrtc: init.transport === 'webrtc' }), fullClient, game);
+    if (init.transport === 'webrtc') {
+      const { loadGeckosClient } = await import('./node-rtc.ts');
+      await loadGeckosClient();
+    }
+    for (const spec of [...init.bots].sort((a, b) => a.startAtMs - b.startAtMs)) {
+      const mode: BotMode = spec.mode === 'full' && fullClient ? 'full' : 'thin';
+      const bot = new Bot({
+        url: init.url, index: spec.index, seed: init.seed, transport: init.transport, mode, script, game, io: w.io,
+        inputRateHz: init.inputRateHz, pingIntervalMs: init.pingIntervalMs, connectTimeoutMs: init.connectTimeoutMs, webrtcTimeoutMs: init.webrtcTimeoutMs,
+        ...(init.conditions ? { conditions: init.conditions } : {}),
+        ...(init.room !== undefined ? { room: init.room } : {}),
+        ...(fullClient ? { fullClient, sharedTruth: w.sharedTruth } : {}),
+      });
+      w.bots.push(bot);
+      w.pending.push({ spec, bot });
+    }
+    w.t0 = performance.now();
+    w.loop();
+    return w;
+  }
+
+  private readonly loop = (): void => {
+    if (this.stopped) return;
+    const now = performance.now();
+    const wall = Date.now();
+    while (this.pending.length > 0 && this.pending[0].spec.startAtMs <= wall) this.pending.shift()!.bot.start();
+    const due = Math.floor((now - this.t0) / this.stepMs);
+    let n = due - this.steps;
+    if (n > MAX_CATCH_UP_STEPS) {
+      this.stepsSkipped += n - MAX_CATCH_UP_STEPS;
+      n = MAX_CATCH_UP_STEPS;
+    }
+    this.steps = due;
+    for (let k = 0; k < n; k++) {
+      const at = now - (n - 1 - k) * this.stepMs;
+      for (const b of this.bots) {
+        try {
+          b.step(at);
+        } catch (err) {
+          b.errors++;
+          countReason(b.errorReasons, `step threw: ${(err as Error).message}`.slice(0, 120));
+        }
+      }
+    }
+    const next = this.t0 + (this.steps + 1) * this.stepMs;
+    this.timer = setTimeout(this.loop, Math.max(0, next - performance.now()));
+  };
+
+  /** Cumulative counters of this process's bots now. */
+  async read(): Promise<BotTotals> {
+    const t = totalsOf(this.bots, performance.now(), Date.now(), emptyTotals());
+    const cpu = process.cpuUsage(this.cpu0);
+    t.botCpuSec = (cpu.user + cpu.system) / 1e6;
+    t.stepsSkipped = this.stepsSkipped;
+    return t;
+  }
+
+  /** Stops the loop, closes every bot and returns the final counters. */
+  async stop(): Promise<BotTotals> {
+    const t = await this.read();
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const b of this.bots) {
+      try {
+        b.stop();
+      } catch {
+        // already closed
+      }
+    }
+    return t;
+  }
+}
+
+async function runAsChild(): Promise<void> {
+  let worker: BotWorker | undefined;
+  const send = (m: FromWorker): void => {
+    process.send?.(m);
+  };
+  process.on('disconnect', () => process.exit(0)); // the coordinator is gone
+  process.on('message', (raw: unknown) => {
+    const m = raw as ToWorker;
+    void (async () => {
+      try {
+        if (m.t === 'init') {
+          const { defaultFullClient } = await import('./bot.ts');
+          worker = await BotWorker.create(m.init, defaultFullClient());
+          send({ t: 'ready', fullClient: worker.fullClient !== undefined });
+        } else if (m.t === 'read') {
+          send({ t: 'totals', id: m.id, totals: worker ? await worker.read() : emptyTotals(Date.now()) });
+        } else if (m.t === 'stop') {
+          const totals = worker ? await worker.stop() : emptyTotals(Date.now());
+          send({ t: 'totals', id: m.id, totals });
+          // give the close frames a moment to leave, then exit
+          setTimeout(() => process.exit(0), 300).unref();
+        }
+      } catch (err) {
+        send({ t: 'fatal', message: (err as Error).stack ?? String(err) });
+      }
+    })();
+  });
+}
+
+if (process.send && process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) void runAsChild();
