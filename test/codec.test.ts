@@ -24,7 +24,7 @@ describe('BitWriter / BitReader', () => {
         for (const [bits, v] of items) expect(r.readBits(bits, 'v')).toBe(v);
         r.expectEnd('end');
       }),
-      { numRuns: 2000 },
+      { numRuns: 10_000 },
     );
   });
 

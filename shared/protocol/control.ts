@@ -15,6 +15,8 @@ export const MAX_ROOM_NAME_LENGTH = 64;
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Longest game event name. */
 export const MAX_EVENT_NAME_LENGTH = 32;
+/** Deepest nesting of game event data. */
+export const MAX_EVENT_DATA_DEPTH = 32;
 
 /**
  * Reliable sequencing carried by any control message: `s` numbers a sequenced message (chat, event,
@@ -127,6 +129,30 @@ function bool(o: Record<string, unknown>, key: string): boolean | undefined {
   return v;
 }
 
+/**
+ * Event data must be a plain tree: nil, booleans, numbers, strings, byte arrays, arrays and maps.
+ * msgpackr also decodes extensions into Errors, RegExps, Sets, BigInts, Dates, typed arrays and
+ * shared or cyclic references, which a game could not relay or serialize (a cycle overflows the
+ * stack when re-encoded). `budget.nodes` starts at the message length: a tree of N bytes has at
+ * most N nodes, so more means shared references expanding the data.
+ */
+function plainData(v: unknown, depth: number, budget: { nodes: number }): boolean {
+  if (--budget.nodes < 0) return false;
+  if (v === null || v === undefined) return true;
+  const type = typeof v;
+  if (type === 'boolean' || type === 'number' || type === 'string') return true;
+  if (type !== 'object' || depth >= MAX_EVENT_DATA_DEPTH) return false;
+  if (Array.isArray(v)) return v.every((x) => plainData(x, depth + 1, budget));
+  if (v instanceof Uint8Array) return true;
+  if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+  return Object.values(v as object).every((x) => plainData(x, depth + 1, budget));
+}
+
+function eventData(o: Record<string, unknown>, messageBytes: number): unknown {
+  if (!plainData(o.data, 0, { nodes: messageBytes })) throw new DecodeError('data', 8, 'not plain data (extension type, too deep or shared references)');
+  return o.data;
+}
+
 function transportUse(o: Record<string, unknown>): 'ws' | 'webrtc' {
   const v = o.use;
   if (v !== 'ws' && v !== 'webrtc') throw new DecodeError('use', 8, 'not ws|webrtc');
@@ -144,7 +170,7 @@ function sequencing<T extends Sequencing>(o: Record<string, unknown>, msg: T): T
 /** Decodes and validates a client's control message; throws DecodeError naming the bad field. */
 export function decodeClientControl(bytes: Uint8Array): ClientControl {
   const o = unpackBody(bytes);
-  return sequencing(o, decodeClientBody(o));
+  return sequencing(o, decodeClientBody(o, bytes.length));
 }
 
 function token32(o: Record<string, unknown>): string {
@@ -153,7 +179,7 @@ function token32(o: Record<string, unknown>): string {
   return t;
 }
 
-function decodeClientBody(o: Record<string, unknown>): ClientControl {
+function decodeClientBody(o: Record<string, unknown>, messageBytes: number): ClientControl {
   switch (o.t) {
     case 'hello': {
       const room = str(o, 'room', MAX_ROOM_NAME_LENGTH, true);
@@ -173,7 +199,7 @@ function decodeClientBody(o: Record<string, unknown>): ClientControl {
     case 'ping':
       return { t: 'ping', id: uint32(o, 'id'), ms: finite(o, 'ms') };
     case 'event':
-      return { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: o.data };
+      return { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: eventData(o, messageBytes) };
     case 'transport':
       return { t: 'transport', use: transportUse(o) };
     case 'ack':
@@ -197,10 +223,10 @@ function sessionInfo(o: Record<string, unknown>): SessionInfo {
 /** Decodes a server's control message (client side). Validates the envelope and type tag. */
 export function decodeServerControl(bytes: Uint8Array): ServerControl {
   const o = unpackBody(bytes);
-  return sequencing(o, decodeServerBody(o));
+  return sequencing(o, decodeServerBody(o, bytes.length));
 }
 
-function decodeServerBody(o: Record<string, unknown>): ServerControl {
+function decodeServerBody(o: Record<string, unknown>, messageBytes: number): ServerControl {
   switch (o.t) {
     case 'welcome':
       return { t: 'welcome', ...sessionInfo(o) };
@@ -219,7 +245,7 @@ function decodeServerBody(o: Record<string, unknown>): ServerControl {
     case 'left':
       return { t: 'left', sessionId: uint32(o, 'sessionId') };
     case 'event': {
-      const msg: ServerControl = { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: o.data };
+      const msg: ServerControl = { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: eventData(o, messageBytes) };
       if (o.from !== undefined) msg.from = uint32(o, 'from');
       return msg;
     }
