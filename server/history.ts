@@ -56,6 +56,13 @@ export class RateTracker {
   }
 }
 
+/**
+ * Entities a history frame holds before it first grows. Frames start small so a new room costs
+ * little (a hello that creates a room is one client message); each frame grows by doubling to the
+ * room's entity count over its first captures, then never allocates again.
+ */
+export const HISTORY_FRAME_INITIAL_CAPACITY = 64;
+
 /** Fixed ring of frames; `get(tick)` finds a stored tick or returns undefined when evicted. */
 export class SnapshotHistory {
   private readonly frames: SnapshotFrame[];
@@ -65,7 +72,7 @@ export class SnapshotHistory {
   readonly rates: RateTracker;
 
   constructor(schema: NetSchema, readonly length: number) {
-    this.frames = Array.from({ length }, () => new SnapshotFrame(schema));
+    this.frames = Array.from({ length }, () => new SnapshotFrame(schema, HISTORY_FRAME_INITIAL_CAPACITY));
     this.valid = new Uint8Array(length);
     this.rates = new RateTracker(schema);
   }
@@ -112,6 +119,7 @@ export function captureFrame<C extends Components>(
   rates?: RateTracker,
 ): void {
   const list = replicated();
+  frame.ensureCapacity(list.length);
   let maxId = -1;
   for (let i = 0; i < list.length; i++) {
     const e = list[i];

@@ -9,11 +9,11 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20_261_122);
 /** Messages through the inbox (FUZZ_INPUTS overrides it); the socket runs use a fifth and a fiftieth. */
 const INPUTS = Number(process.env.FUZZ_INPUTS ?? 100_000);
 /**
- * A hello that creates a room allocates the room's snapshot history at full entity capacity
- * (about 3 MB for arena-v1): 4-5 ms of CPU here, at or above the 5 ms per-input target. Pre-sizing
- * the history frames small (they can grow) would bring it well under; until then this bounds it.
+ * A hello that creates a room builds the room (world, snapshot history, encoder): the costliest
+ * message a client can send. History frames start small and grow with the room, so it stays within
+ * the same 5 ms per-input budget as every other message (about 2-3 ms here).
  */
-const ROOM_CREATION_BUDGET_MS = 25;
+const ROOM_CREATION_BUDGET_MS = 5;
 
 let inbox: InboxFuzzer | undefined;
 let live: FuzzServer | undefined;
@@ -27,9 +27,8 @@ afterEach(async () => {
 describe('live server fuzzing', () => {
   it(`inbox dispatch: corpus + ${INPUTS} mutated messages, none slower than 5 ms`, async () => {
     inbox = await InboxFuzzer.start();
-    // A hello naming a new room builds that room (world, snapshot history, encoder): the costliest
-    // message a client can send, and a re-timing cannot repeat it, so it is timed here on three new
-    // rooms. It misses the 5 ms budget (see docs/fuzzing.md): bounded here, at most maxRooms times.
+    // A hello naming a new room builds that room; a re-timing cannot repeat it, so it is timed here
+    // on three new rooms (the best of wall-clock and CPU time of each, as re-timing does elsewhere).
     inbox.timeHello('warm-up');
     const rooms = ['fresh-a', 'fresh-b', 'fresh-c'].map((room) => inbox!.timeHello(room));
     console.log(`hello creating a room: ${rooms.map((t) => `${t.ms.toFixed(2)} ms (${t.cpuMs.toFixed(2)} ms CPU)`).join(', ')}`);
