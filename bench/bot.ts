@@ -229,6 +229,7 @@ export class ThinConnection extends Connection {
       return;
     }
     this.counters.bytesDown += bytes.length;
+    this.heardFromServer();
     const tracker = (this.tracker ??= new ThinSnapshotTracker(this.welcome.tickRateHz / this.welcome.snapshotRateHz));
     try {
       const outcome = tracker.receive(bytes);

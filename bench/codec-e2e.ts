@@ -1,6 +1,7 @@
 // End-to-end snapshot figures: starts a real server as a child process (WebSocket transport), connects
 // P Node clients sending arena-v1 bot inputs (a few decode every snapshot with the shared client
-// code, the rest ack complete snapshots from their headers), and measures downstream payload bytes
+// code, the rest are the bots' thin clients: they ack from the headers with the receiver's rules),
+// and measures downstream payload bytes
 // per client per second, bytes per changed entity and the server process's CPU (/proc/<pid>/stat).
 // Stores bench/results/codec-e2e.json (or codec-e2e-sweep.json with --sweep) (+ .md).
 // Run: npx tsx bench/codec-e2e.ts [--players 50] [--npcs 500] [--warmup 5] [--seconds 20] [--decode 4] [--sweep]
@@ -12,8 +13,9 @@ import { arena } from '../games/arena.ts';
 import { Connection } from '../shared/client/connection.ts';
 import { MsgType } from '../shared/protocol/ids.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
-import { newSnapshotHeader, readSnapshotPacketHeader, SNAPSHOT_ACK_NONE, writeSnapshotAck, type SnapshotFrame } from '../shared/protocol/snapshot.ts';
+import type { SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import { deriveSeed, Rng } from '../shared/rng.ts';
+import { ThinConnection } from './bot.ts';
 import { nodeClientIO } from './node-io.ts';
 
 /** One measured point. */
@@ -35,54 +37,11 @@ interface Point {
   serverRssMb: number;
   /** Client snapshots sent full and as deltas during the window (server counters). */
   fullSnapshots: number;
+  /** Full snapshots sent in the window by fallback reason (tickwire_snapshot_full_fallbacks_total). */
+  fullReasons: Record<string, number>;
   deltaSnapshots: number;
   /** Decode errors and deltas without baseline summed over clients (must be 0). */
   clientErrors: number;
-}
-
-/**
- * A client that does not decode snapshots: it counts their bytes and acknowledges a tick once every
- * part of it arrived, with the same ack a decoding client sends. On a lossless, ordered link (the
- * WebSocket on 127.0.0.1) a decoding client acknowledges exactly the same ticks, so the server
- * behaves as for real clients, at a fraction of the measuring process's CPU.
- */
-class HeaderAckConnection extends Connection {
-  private readonly h = newSnapshotHeader();
-  private readonly slotTick = new Float64Array(64).fill(-1);
-  private readonly slotParts = new Int32Array(64);
-  private readonly slotDone = new Uint8Array(64);
-  private readonly ackBuf = new Uint8Array(9);
-  private newest = -1;
-  completed = 0;
-
-  override onBytes(bytes: Uint8Array): void {
-    if (bytes.length === 0 || bytes[0] !== MsgType.Snapshot || !this.welcome) {
-      super.onBytes(bytes);
-      return;
-    }
-    this.counters.bytesDown += bytes.length;
-    const h = readSnapshotPacketHeader(bytes, this.h);
-    const tps = this.welcome.tickRateHz / this.welcome.snapshotRateHz;
-    const slot = Math.floor(h.tick / tps) & 63;
-    if (this.slotTick[slot] !== h.tick) {
-      this.slotTick[slot] = h.tick;
-      this.slotParts[slot] = 0;
-      this.slotDone[slot] = 0;
-    }
-    if (++this.slotParts[slot] === h.partCount && !this.slotDone[slot]) {
-      this.slotDone[slot] = 1;
-      this.completed++;
-      this.counters.snapshots++;
-      if (h.tick > this.newest) this.newest = h.tick;
-    }
-    let bits = 0;
-    for (let i = 0; i < 32; i++) {
-      const t = this.newest - (i + 1) * tps;
-      const k = Math.floor(t / tps) & 63;
-      if (t >= 0 && this.slotTick[k] === t && this.slotDone[k]) bits |= 1 << i;
-    }
-    this.sendUnreliable(writeSnapshotAck(this.ackBuf, this.newest < 0 ? SNAPSHOT_ACK_NONE : this.newest, bits >>> 0));
-  }
 }
 
 const CLK_TCK = 100;
@@ -114,10 +73,12 @@ async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function snapshotCounters(url: string): Promise<{ full: number; delta: number }> {
+async function snapshotCounters(url: string): Promise<{ full: number; delta: number; reasons: Record<string, number> }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const read = (kind: string): number => Number(new RegExp(`tickwire_snapshots_total\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-  return { full: read('full'), delta: read('delta') };
+  const reasons: Record<string, number> = {};
+  for (const m of text.matchAll(/^tickwire_snapshot_full_fallbacks_total\{reason="([^"]+)"\} (\d+)/gm)) reasons[m[1]] = Number(m[2]);
+  return { full: read('full'), delta: read('delta'), reasons };
 }
 
 function startServer(port: number, npcs: number, players: number): ChildProcess {
@@ -169,7 +130,7 @@ async function measure(players: number, npcs: number, warmupSec: number, seconds
     let sampledSnapBytes = 0;
     let measuring = false;
     for (let i = 0; i < players; i++) {
-      const Kind = i < sampled ? Connection : HeaderAckConnection;
+      const Kind = i < sampled ? Connection : ThinConnection;
       const c = new Kind(arena, io, { url, name: `e2e-${i}`, transport: 'ws' }, {
         onSnapshot(frame) {
           if (i >= sampled || !frame.complete) return;
@@ -217,7 +178,7 @@ async function measure(players: number, npcs: number, warmupSec: number, seconds
     await sleep(warmupSec * 1000);
     const bytes0 = conns.map((c) => c.counters.bytesDown);
     const snap0 = Array.from(snapBytes);
-    const completedOf = (c: Connection): number => (c instanceof HeaderAckConnection ? c.completed : (c.receiver?.counters.completed ?? 0));
+    const completedOf = (c: Connection): number => (c instanceof ThinConnection ? c.counters.snapshots : (c.receiver?.counters.completed ?? 0));
     const count0 = conns.map(completedOf);
     const stat0 = procStat(pid);
     const snaps0 = await snapshotCounters(url);
@@ -248,6 +209,7 @@ async function measure(players: number, npcs: number, warmupSec: number, seconds
       serverCpuCores: round((stat1.cpuSec - stat0.cpuSec) / wallSec, 3),
       serverRssMb: round(peakRss / 1e6, 1),
       fullSnapshots: snaps1.full - snaps0.full, deltaSnapshots: snaps1.delta - snaps0.delta,
+      fullReasons: Object.fromEntries(Object.entries(snaps1.reasons).map(([k, v]) => [k, v - (snaps0.reasons[k] ?? 0)]).filter(([, v]) => (v as number) > 0)),
       clientErrors,
     };
   } finally {

@@ -141,6 +141,24 @@ describe('thin bots acknowledge snapshots from their header', () => {
     expect(ws.sent).toHaveLength(7);
   });
 
+  it('counts snapshots as hearing from the server: a thin bot with nothing else to receive does not take the link for silent', async () => {
+    const srv = await startTestServer({ gameParams: { npcs: 20 } });
+    const conn = new ThinConnection(arena, nodeClientIO({ webrtc: false }), { url: urlOf(srv), name: 'quiet', transport: 'ws', silenceTimeoutMs: 1000 });
+    try {
+      conn.connect();
+      await waitFor(() => conn.state === 'active', 5000, 'thin bot joined');
+      // no pings, no chat: only snapshots arrive for three silence timeouts
+      await new Promise((r) => setTimeout(r, 3500));
+      expect(conn.counters.snapshots).toBeGreaterThan(40);
+      expect(conn.counters.resumes).toBe(0);
+      expect(conn.state).toBe('active');
+      expect(srv.stats.resumes).toBe(0);
+    } finally {
+      conn.close();
+      await srv.stop();
+    }
+  }, 15_000);
+
   it('sends the same ack as the decoding receiver for a real server stream under loss, duplication and reordering', async () => {
     // small packets so snapshots split into parts; deltas against the acked baselines
     const srv = await startTestServer({ gameParams: { npcs: 60 }, net: { ...DEFAULT_NET_CONFIG, maxPacketBytes: 256 } });

@@ -368,10 +368,19 @@ export class Connection {
     this.events.onClose?.(reason, code);
   }
 
+  /**
+   * Records that the server was heard from now (any message on either channel). A subclass that
+   * handles some messages itself instead of passing them to onBytes must call it, or the silent-server
+   * check takes the link for half-open and resumes.
+   */
+  protected heardFromServer(): void {
+    this.lastRxMs = this.io.nowMs();
+  }
+
   /** Handles bytes from either channel. */
   onBytes(bytes: Uint8Array): void {
     this.counters.bytesDown += bytes.length;
-    this.lastRxMs = this.io.nowMs();
+    this.heardFromServer();
     try {
       if (bytes.length === 0) throw new DecodeError('type', 0, 'empty message');
       const type = bytes[0];
