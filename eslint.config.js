@@ -8,7 +8,7 @@ const boundary = (forbidden, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'client/dist/**', 'bench/results/**', 'test/artifacts/**'] },
+  { ignores: ['**/node_modules/**', 'client/dist/**', 'bench/results/**', 'test/artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -20,6 +20,7 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  { files: ['**/*.mjs'], languageOptions: { globals: { setTimeout: 'readonly', setInterval: 'readonly', clearTimeout: 'readonly', URL: 'readonly', performance: 'readonly' } } },
   { files: ['shared/**/*.ts'], rules: boundary(['**/server/**', '**/client/**', '../server/*', '../client/*', 'node:*', 'uWebSockets.js', 'pino'], 'shared/ is pure: it imports nothing from server/, client/ or Node I/O.') },
   { files: ['server/**/*.ts'], rules: boundary(['**/client/**', '../client/*'], 'server/ never imports client/.') },
   { files: ['client/**/*.ts'], rules: boundary(['**/server/**', '../server/*'], 'client/ never imports server/.') },
