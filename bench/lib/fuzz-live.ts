@@ -116,6 +116,23 @@ function decodeErrorTotal(srv: TickwireServer): number {
   return d.control + d.input + d.ack + d.unknown;
 }
 
+/** The server counters a live fuzz run reports, read at its start; `finish` fills the report's window figures. */
+function liveWindow(srv: TickwireServer, channel: 'ws' | 'webrtc'): { finish(r: LiveReport): LiveReport } {
+  const ticks0 = srv.stats.ticks;
+  const dropped0 = decodeErrorTotal(srv);
+  const delivered0 = srv.stats.messagesIn[channel];
+  const t0 = performance.now();
+  return {
+    finish(r: LiveReport): LiveReport {
+      r.elapsedMs = performance.now() - t0;
+      r.ticks = srv.stats.ticks - ticks0;
+      r.dropped = decodeErrorTotal(srv) - dropped0;
+      r.delivered = srv.stats.messagesIn[channel] - delivered0;
+      return r;
+    },
+  };
+}
+
 function newLiveReport(target: string): LiveReport {
   return { ...newReport(target), dropped: 0, rejoins: 0, ticks: 0, delivered: 0 };
 }
@@ -262,10 +279,7 @@ export class InboxFuzzer {
     const all = [...corpus.player, ...corpus.handshake];
     const m = new Mutator({ seed: o.seed, maxBytes: srv.config.wsMaxPayloadBytes });
     const stepMs = 1000 / srv.config.net.tickRateHz;
-    const ticks0 = srv.stats.ticks;
-    const dropped0 = decodeErrorTotal(srv);
-    const delivered0 = srv.stats.messagesIn.ws;
-    const t0 = performance.now();
+    const counters = liveWindow(srv, 'ws');
     let threw: unknown;
 
     const drain = (): void => {
@@ -340,11 +354,7 @@ export class InboxFuzzer {
       });
       await new Promise((res) => setImmediate(res));
     }
-    r.elapsedMs = performance.now() - t0;
-    r.ticks = srv.stats.ticks - ticks0;
-    r.dropped = decodeErrorTotal(srv) - dropped0;
-    r.delivered = srv.stats.messagesIn.ws - delivered0;
-    return r;
+    return counters.finish(r);
   }
 }
 
@@ -429,10 +439,7 @@ export async function fuzzWebSocket(fs: FuzzServer, corpus: readonly Uint8Array[
   const maxFailures = o.maxFailures ?? 20;
   const deadline = o.durationMs !== undefined ? Date.now() + o.durationMs : Infinity;
   const m = new Mutator({ seed: o.seed, maxBytes: srv.config.wsMaxPayloadBytes });
-  const ticks0 = srv.stats.ticks;
-  const dropped0 = decodeErrorTotal(srv);
-  const delivered0 = srv.stats.messagesIn.ws;
-  const t0 = performance.now();
+  const counters = liveWindow(srv, 'ws');
   let client: RawClient | undefined;
   const open = (): boolean => client !== undefined && client.ws.readyState === WebSocket.OPEN;
 
@@ -478,10 +485,7 @@ export async function fuzzWebSocket(fs: FuzzServer, corpus: readonly Uint8Array[
     }
   }
   client?.ws.terminate();
-  r.elapsedMs = performance.now() - t0;
-  r.ticks = srv.stats.ticks - ticks0;
-  r.dropped = decodeErrorTotal(srv) - dropped0;
-  r.delivered = srv.stats.messagesIn.ws - delivered0;
+  counters.finish(r);
   r.accepted = r.delivered - r.dropped;
   r.rejected = r.dropped;
   return r;
@@ -501,10 +505,7 @@ export async function fuzzWebRtc(fs: FuzzServer, corpus: readonly Uint8Array[], 
   const deadline = o.durationMs !== undefined ? Date.now() + o.durationMs : Infinity;
   const m = new Mutator({ seed: o.seed, maxBytes: srv.config.wsMaxPayloadBytes });
   const factory = await loadGeckosClient();
-  const ticks0 = srv.stats.ticks;
-  const dropped0 = decodeErrorTotal(srv);
-  const delivered0 = srv.stats.messagesIn.webrtc;
-  const t0 = performance.now();
+  const counters = liveWindow(srv, 'webrtc');
   let client: RawClient | undefined;
   let channel: GeckosClientConnection | undefined;
   let channelOpen = false;
@@ -547,10 +548,7 @@ export async function fuzzWebRtc(fs: FuzzServer, corpus: readonly Uint8Array[], 
   }
   channel?.close();
   client?.ws.terminate();
-  r.elapsedMs = performance.now() - t0;
-  r.ticks = srv.stats.ticks - ticks0;
-  r.dropped = decodeErrorTotal(srv) - dropped0;
-  r.delivered = srv.stats.messagesIn.webrtc - delivered0;
+  counters.finish(r);
   r.accepted = r.delivered - r.dropped;
   r.rejected = r.dropped;
   return r;
