@@ -76,6 +76,8 @@ export class ServerStats {
   inputsReceived = 0;
   inputsRepeated = 0;
   inputsLost = 0;
+  /** Input packets dropped because the tick they claim is too far from the room's (see MAX_INPUT_TICK_SKEW_SEC). */
+  inputsTickRejected = 0;
   /** Shared by every room's snapshot encoder. */
   readonly encoder = newEncoderStats();
 }
@@ -139,6 +141,7 @@ export function createRegistry(
     s({ outcome: 'repeated' }, stats.inputsRepeated);
     s({ outcome: 'lost' }, stats.inputsLost);
   });
+  counter('tickwire_input_packets_rejected_total', 'Input packets dropped for claiming a tick too far from the room tick (more than 2 s either way).', [], (s) => s({}, stats.inputsTickRejected));
   counter('tickwire_snapshots_total', 'Snapshots sent by kind.', ['kind'], (s) => {
     s({ kind: 'full' }, stats.encoder.fullSnapshots);
     s({ kind: 'delta' }, stats.encoder.deltaSnapshots);

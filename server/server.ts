@@ -66,6 +66,13 @@ interface SessionLink {
   deliverOut: Deliver;
 }
 
+/**
+ * Input packets claiming a tick more than this many seconds from the room's are dropped (counted in
+ * tickwire_input_packets_rejected_total): far beyond any real round trip, so only forged or
+ * hopelessly desynchronized clients hit it.
+ */
+export const MAX_INPUT_TICK_SKEW_SEC = 2;
+
 /** Server life cycle. */
 export type ServerState = 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -90,6 +97,8 @@ export class TickwireServer {
   private readonly inputPacket: InputPacket;
   private readonly ack: SnapshotAck = { tick: 0, bits: 0 };
   private readonly startedMs: number;
+  /** Largest distance, in ticks, between an input packet's claimed tick and the room tick (MAX_INPUT_TICK_SKEW_SEC). */
+  private readonly maxTickSkew: number;
   private lastDisposeCheckMs = 0;
   private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list'] };
   /** Conditioned links by session id; undefined without ServerOptions.conditioner. */
@@ -113,6 +122,7 @@ export class TickwireServer {
     });
     this.inputPacket = createInputPacket(this.schema);
     this.startedMs = this.clock.nowMs();
+    this.maxTickSkew = Math.round(MAX_INPUT_TICK_SKEW_SEC * config.net.tickRateHz);
     this.registry = createRegistry(this.stats, {
       rooms: () => this.rooms.size,
       sessions: (t) => this.sessions.countOn(t),
@@ -283,6 +293,13 @@ export class TickwireServer {
       } else if (type === MsgType.Input) {
         if (s.state !== 'active' || !s.inputs) return;
         const p = readInputPacket(this.reader, buf, this.schema, this.inputPacket, start, end);
+        // A client targets a tick a little ahead of the server's; one claiming a tick seconds away
+        // is forged or hopelessly out of sync, and its inputs are not applied.
+        const skew = p.newestTick - (s.room?.ctx.tick ?? 0);
+        if (skew > this.maxTickSkew || skew < -this.maxTickSkew) {
+          this.stats.inputsTickRejected++;
+          return;
+        }
         const nf = this.schema.inputFields.length;
         // Oldest first, so the buffer sees sequences in order.
         for (let i = p.count - 1; i >= 0; i--) s.inputs.offer(seqAdd(p.newestSeq, -i), p.values, i * nf);

@@ -11,7 +11,7 @@ import { decodeServerControl, encodeControl, type ServerControl } from '../share
 import { CloseCode } from '../shared/protocol/ids.ts';
 import { writeInputPacket } from '../shared/protocol/input.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
-import type { TickwireServer } from '../server/server.ts';
+import { MAX_INPUT_TICK_SKEW_SEC, type TickwireServer } from '../server/server.ts';
 import { startTestServer, waitFor } from './helpers/server.ts';
 
 const schema = compileSchema(arena);
@@ -68,6 +68,29 @@ describe('cheating inputs', () => {
     expect(moved).toBeGreaterThan(0);
     // One input per tick at most; 1/16 grid snapping is the only slack.
     expect(moved).toBeLessThanOrEqual(PLAYER_SPEED * (ticks / 60) * 1.02 + 0.1);
+  });
+
+  it('drops input packets that claim a tick more than 2 s from the room tick, and keeps the player', async () => {
+    srv = await startTestServer();
+    const { ws, welcome } = await join(srv);
+    const room = srv.rooms.get(welcome.room)!;
+    const p = room.ctx.c.Position;
+    const x0 = p.x[welcome.eid];
+    const w = new BitWriter(64);
+    const skew = MAX_INPUT_TICK_SKEW_SEC * 60;
+    // far ahead and far behind (the u32 wraps to a huge tick): nothing applied, all counted
+    for (let i = 0; i < 30; i++) {
+      ws.send(writeInputPacket(w, schema, i, room.ctx.tick + skew + 60, 1, [1]).slice());
+      ws.send(writeInputPacket(w, schema, 100 + i, (room.ctx.tick - skew - 60) >>> 0, 1, [1]).slice());
+    }
+    await waitFor(() => srv!.stats.inputsTickRejected >= 60, 3000, 'rejected packets');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(p.x[welcome.eid]).toBe(x0);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    // a client in sync (a tick just ahead) moves
+    for (let i = 0; i < 30; i++) ws.send(writeInputPacket(w, schema, 200 + i, room.ctx.tick + 2, 1, [1]).slice());
+    await waitFor(() => p.x[welcome.eid] > x0, 3000, 'moved by in-sync inputs');
+    expect(srv.stats.inputsTickRejected).toBe(60);
   });
 
   it('inputs of one player cannot affect another player', async () => {

@@ -26,7 +26,7 @@ describe('WebRTC process crash mid-match', () => {
     const sessions = clients.map((c) => srv!.sessions.get(c.welcome!.sessionId)!);
     await waitFor(() => sessions.every((s) => s.unreliable === 'webrtc'), 3000, 'server side on webrtc');
 
-    let tick = 0;
+    let tick = room.ctx.tick;
     const timer = setInterval(() => {
       tick++;
       for (const c of clients) c.sendInput({ dir: 7 }, tick); // south

@@ -59,8 +59,8 @@ describe('server over the WebSocket', () => {
     const x0 = Position.x[w.eid];
     const y0 = Position.y[w.eid];
 
-    // Hold "east" for a while.
-    let tick = 0;
+    // Hold "east" for a while (inputs target the room's ticks).
+    let tick = room.ctx.tick;
     const timer = setInterval(() => c.sendInput({ dir: 1 }, tick++), 1000 / 60);
     try {
       await waitFor(() => (session.inputs?.stats.applied ?? 0) >= 30, 5000, '30 applied inputs');
@@ -207,7 +207,7 @@ describe('server over WebRTC (geckos.io datachannels)', () => {
     const x0 = room.ctx.c.Position.x[c.eid];
     const rtcIn0 = srv.stats.bytesIn.webrtc;
     const rtcOut0 = srv.stats.bytesOut.webrtc;
-    let tick = 0;
+    let tick = room.ctx.tick;
     const timer = setInterval(() => c.sendInput({ dir: 5 }, tick++), 1000 / 60); // west
     try {
       await waitFor(() => (session.inputs?.stats.applied ?? 0) >= 20, 5000, 'inputs over webrtc');
@@ -241,7 +241,7 @@ describe('server over WebRTC (geckos.io datachannels)', () => {
     c.connect();
     clients.push(c);
     await waitFor(() => c.state === 'active', 5000, 'welcome');
-    let tick = 0;
+    let tick = c.welcome!.tick;
     const timer = setInterval(() => c.sendInput({ dir: 3 }, tick++), 1000 / 60);
     try {
       await waitFor(() => c.counters.snapshots >= 5 && c.receiver!.header.hasInputAck, 5000, 'snapshots with input acks over ws');

@@ -38,7 +38,7 @@ describe('snapshots over a real server', () => {
       expect(c.state).toBe('active');
       clients.push(c);
     }
-    let tick = 0;
+    let tick = clients[0].welcome!.tick;
     const timer = setInterval(() => {
       tick++;
       for (const [i, c] of clients.entries()) c.sendInput({ dir: (Math.floor(tick / 20) + i) % 9 }, tick);
