@@ -1,11 +1,11 @@
 // Connect/disconnect churn against a server process: N join-and-leave cycles over the WebSocket
 // or WebRTC, then checks that the server's memory, sessions, peers and timers return to baseline.
 // `npm run churn -- --cycles 1000 --transport ws|webrtc [--warmup N] [--concurrency 20] [--json]`
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { arena } from '../games/arena.ts';
 import { Connection } from '../shared/client/connection.ts';
 import { nodeClientIO } from './node-io.ts';
+import { descendants, readProcSample } from './lib/proc.ts';
 import { ServerProcess } from './lib/server-proc.ts';
 
 /** Result of a churn run. */
@@ -34,26 +34,18 @@ export interface ChurnResult {
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+/** Current RSS of a process in KiB; 0 when it is gone. */
 function rssKiB(pid: number): number {
   try {
-    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
+    return readProcSample(pid).status.vmRssKiB;
   } catch {
     return 0;
   }
 }
 
-function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** RSS of the server and of its WebRTC worker, MiB. */
+/** RSS of the server and of its WebRTC worker (every descendant), MiB. */
 function rssSplitMiB(pid: number): { server: number; worker: number } {
-  return { server: rssKiB(pid) / 1024, worker: childPids(pid).reduce((s, c) => s + rssKiB(c), 0) / 1024 };
+  return { server: rssKiB(pid) / 1024, worker: descendants(pid).reduce((s, c) => s + rssKiB(c), 0) / 1024 };
 }
 
 async function gauges(url: string): Promise<Record<string, number>> {

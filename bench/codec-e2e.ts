@@ -1,11 +1,10 @@
 // End-to-end snapshot figures: starts a real server as a child process (WebSocket transport), connects
 // P Node clients sending arena-v1 bot inputs (a few decode every snapshot with the shared client
 // code, the rest are the bots' thin clients: they ack from the headers with the receiver's rules),
-// and measures downstream payload bytes
-// per client per second, bytes per changed entity and the server process's CPU (/proc/<pid>/stat).
+// and measures downstream payload bytes per client per second, bytes per changed entity and the
+// server process's CPU and peak RSS (/proc/<pid>).
 // Stores bench/results/codec-e2e.json (or codec-e2e-sweep.json with --sweep) (+ .md).
 // Run: npx tsx bench/codec-e2e.ts [--players 50] [--npcs 500] [--warmup 5] [--seconds 20] [--decode 4] [--sweep]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -16,7 +15,10 @@ import { compileSchema } from '../shared/protocol/schema.ts';
 import type { SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import { deriveSeed, Rng } from '../shared/rng.ts';
 import { ThinConnection } from './bot.ts';
+import { cpuCoresUsed, readProcSample } from './lib/proc.ts';
+import { ServerProcess } from './lib/server-proc.ts';
 import { nodeClientIO } from './node-io.ts';
+import { REPO_ROOT } from './pool.ts';
 
 /** One measured point. */
 interface Point {
@@ -44,33 +46,6 @@ interface Point {
   clientErrors: number;
 }
 
-const CLK_TCK = 100;
-const PAGE_BYTES = 4096;
-
-function procStat(pid: number): { cpuSec: number; rssBytes: number } {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime = field 14, stime = field 15, rss = field 24 (pages).
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  const rss = Number(fields[21]);
-  return { cpuSec: (utime + stime) / CLK_TCK, rssBytes: rss * PAGE_BYTES };
-}
-
-async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(500) });
-      if (r.ok) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`server at ${url} not healthy after ${timeoutMs} ms`);
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function snapshotCounters(url: string): Promise<{ full: number; delta: number; reasons: Record<string, number> }> {
@@ -79,18 +54,6 @@ async function snapshotCounters(url: string): Promise<{ full: number; delta: num
   const reasons: Record<string, number> = {};
   for (const m of text.matchAll(/^tickwire_snapshot_full_fallbacks_total\{reason="([^"]+)"\} (\d+)/gm)) reasons[m[1]] = Number(m[2]);
   return { full: read('full'), delta: read('delta'), reasons };
-}
-
-function startServer(port: number, npcs: number, players: number): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: new URL('..', import.meta.url).pathname,
-    env: {
-      ...process.env, PORT: String(port), TICKWIRE_WEBRTC: '0', LOG_LEVEL: 'warn', TICKWIRE_GAME_PARAMS: JSON.stringify({ npcs }),
-      TICKWIRE_ROOM_CAPACITY: String(Math.max(64, players)), TICKWIRE_MAX_SESSIONS: String(Math.max(2000, players * 2)), HOST: '127.0.0.1',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return child;
 }
 
 /** Counts entities of `t` a delta against `b` must describe (the same rule as the codec benchmark). */
@@ -114,12 +77,10 @@ function changedEntities(b: SnapshotFrame, t: SnapshotFrame): number {
   return changed + (b.count - seen);
 }
 
-async function measure(players: number, npcs: number, warmupSec: number, seconds: number, port: number, decoding: number): Promise<Point> {
-  const url = `http://127.0.0.1:${port}`;
-  const server = startServer(port, npcs, players);
-  const pid = server.pid as number;
+async function measure(players: number, npcs: number, warmupSec: number, seconds: number, decoding: number): Promise<Point> {
+  const server = await ServerProcess.start({ root: REPO_ROOT, webrtc: false, npcs, roomCapacity: Math.max(64, players) });
+  const { url, pid } = server;
   try {
-    await waitHealthy(url, 20_000);
     const schema = compileSchema(arena);
     const io = nodeClientIO({ webrtc: false });
     const conns: Connection[] = [];
@@ -180,19 +141,14 @@ async function measure(players: number, npcs: number, warmupSec: number, seconds
     const snap0 = Array.from(snapBytes);
     const completedOf = (c: Connection): number => (c instanceof ThinConnection ? c.counters.snapshots : (c.receiver?.counters.completed ?? 0));
     const count0 = conns.map(completedOf);
-    const stat0 = procStat(pid);
+    const stat0 = readProcSample(pid);
     const snaps0 = await snapshotCounters(url);
     const w0 = performance.now();
     measuring = true;
-    let peakRss = stat0.rssBytes;
-    const end = Date.now() + seconds * 1000;
-    while (Date.now() < end) {
-      await sleep(500);
-      peakRss = Math.max(peakRss, procStat(pid).rssBytes);
-    }
+    await sleep(seconds * 1000);
     measuring = false;
     const wallSec = (performance.now() - w0) / 1000;
-    const stat1 = procStat(pid);
+    const stat1 = readProcSample(pid);
     const snaps1 = await snapshotCounters(url);
     clearInterval(timer);
     const down = conns.reduce((a, c, i) => a + c.counters.bytesDown - bytes0[i], 0);
@@ -206,24 +162,14 @@ async function measure(players: number, npcs: number, warmupSec: number, seconds
       snapshotBytesPerClientPerSec: Math.round(snap / players / wallSec),
       bytesPerChangedEntity: round(sampledSnapBytes / Math.max(1, changedSum), 2),
       snapshotsPerClientPerSec: round(completed / players / wallSec, 2),
-      serverCpuCores: round((stat1.cpuSec - stat0.cpuSec) / wallSec, 3),
-      serverRssMb: round(peakRss / 1e6, 1),
+      serverCpuCores: round(cpuCoresUsed(stat0, stat1), 3),
+      serverRssMb: round((stat1.status.vmHwmKiB * 1024) / 1e6, 1),
       fullSnapshots: snaps1.full - snaps0.full, deltaSnapshots: snaps1.delta - snaps0.delta,
       fullReasons: Object.fromEntries(Object.entries(snaps1.reasons).map(([k, v]) => [k, v - (snaps0.reasons[k] ?? 0)]).filter(([, v]) => (v as number) > 0)),
       clientErrors,
     };
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => {
-      const t = setTimeout(() => {
-        server.kill('SIGKILL');
-        r(undefined);
-      }, 8000);
-      server.once('exit', () => {
-        clearTimeout(t);
-        r(undefined);
-      });
-    });
+    await server.stop();
   }
 }
 
@@ -236,7 +182,7 @@ function markdown(points: Point[], date: string): string {
   return [
     '# Snapshot figures end to end (WebSocket, child-process server)',
     '',
-    `${date}, Node ${process.versions.node}, ${cpus().length} cores, load ${round(loadavg()[0], 2)}; clients in one Node process (4 decode every snapshot, the rest ack complete snapshots from their headers), server in its own process. Shared machine: CPU figures are noisy.`,
+    `${date}, Node ${process.versions.node}, ${cpus().length} cores, load ${round(loadavg()[0], 2)}; clients in one Node process (4 decode every snapshot, the rest are thin clients acking from the headers), server in its own process. Shared machine: CPU figures are noisy.`,
     '',
     'Command: `npx tsx bench/codec-e2e.ts' + (points.length > 1 ? ' --sweep' : '') + '` (5 s warm-up, 20 s measured per point).',
     '',
@@ -251,7 +197,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       players: { type: 'string', default: '50' }, npcs: { type: 'string', default: '500' }, warmup: { type: 'string', default: '5' },
-      seconds: { type: 'string', default: '20' }, sweep: { type: 'boolean', default: false }, port: { type: 'string', default: '18650' },
+      seconds: { type: 'string', default: '20' }, sweep: { type: 'boolean', default: false },
       decode: { type: 'string', default: '4' },
     },
   });
@@ -260,7 +206,7 @@ async function main(): Promise<void> {
     : [[Number(values.players), Number(values.npcs)]];
   const results: Point[] = [];
   for (const [p, n] of points) {
-    const r = await measure(p, n, Number(values.warmup), Number(values.seconds), Number(values.port), Number(values.decode));
+    const r = await measure(p, n, Number(values.warmup), Number(values.seconds), Number(values.decode));
     results.push(r);
     console.log(`P=${p} N=${n}: ${r.bytesPerClientPerSec} B/s per client (snapshots ${r.snapshotBytesPerClientPerSec}), ${r.bytesPerChangedEntity} B/changed entity, ${r.snapshotsPerClientPerSec} snapshots/s, server ${r.serverCpuCores} cores, RSS ${r.serverRssMb} MB, full ${r.fullSnapshots} delta ${r.deltaSnapshots}, client errors ${r.clientErrors}`);
   }

@@ -4,16 +4,13 @@
 // the server's tick p50/p99 between the two kinds of window. A slow reader the server drops is
 // replaced at once, so K of them are connected through every "with" window.
 // `npm run bench:slow-reader -- [--players 50] [--npcs 500] [--slow 1] [--rounds 3] [--seconds 12] [--json] [--save]`
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { arena } from '../games/arena.ts';
-import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
-import { encodeControl } from '../shared/protocol/control.ts';
 import { BotPool, REPO_ROOT } from './pool.ts';
 import { histogramDelta, histogramQuantile, promHistogram, promValue, scrapeMetrics, type PromHistogram } from './lib/prom.ts';
+import { joinWithoutReading } from './lib/raw-ws.ts';
 import { ServerProcess } from './lib/server-proc.ts';
 
 /** Options of a run. */
@@ -51,34 +48,25 @@ export interface SlowReaderResult extends SlowReaderOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/**
- * A client that joins over a raw WebSocket handshake and then never reads. (A paused socket never
- * sees the server's close either, so drops are counted from the server's metrics.)
- */
+/** A client that joins and then never reads (counted from its hello; drops come from the server's metrics). */
 class SlowReader {
-  welcomedAt = 0;
-  private readonly sock: Socket;
+  readonly welcomedAt = performance.now();
+  private sock: Socket | undefined;
+  private destroyed = false;
 
   constructor(port: number, name: string) {
-    this.sock = connect(port, '127.0.0.1');
-    this.sock.on('error', () => {});
-    this.sock.once('connect', () => {
-      const key = randomBytes(16).toString('base64');
-      this.sock.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-      this.sock.once('data', () => {
-        const body = encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name });
-        const mask = randomBytes(4);
-        const head = body.length < 126 ? Buffer.from([0x82, 0x80 | body.length]) : Buffer.from([0x82, 0x80 | 126, body.length >> 8, body.length & 255]);
-        this.sock.write(Buffer.concat([head, mask, Buffer.from(body.map((b, i) => b ^ mask[i % 4]))]));
-        this.welcomedAt = performance.now();
-        // From now on nothing is read: the kernel's receive buffer fills, then the server's send buffer.
-        this.sock.pause();
-      });
-    });
+    joinWithoutReading(port, name).then(
+      (sock) => {
+        this.sock = sock;
+        if (this.destroyed) sock.destroy();
+      },
+      () => {},
+    );
   }
 
   destroy(): void {
-    this.sock.destroy();
+    this.destroyed = true;
+    this.sock?.destroy();
   }
 }
 

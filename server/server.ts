@@ -11,11 +11,12 @@ import { createInputPacket, readInputPacket, type InputPacket } from '../shared/
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
 import { readSnapshotAck, type SnapshotAck } from '../shared/protocol/snapshot.ts';
 import { seqAdd } from '../shared/sequence.ts';
-import { LinkConditioner, type Deliver, type LinkSettings } from '../shared/net/conditioner.ts';
+import type { LinkSettings } from '../shared/net/conditioner.ts';
 import type { ServerConfig } from './config.ts';
 import { FixedStepLoop, startScheduler, systemClock, type Clock, type LoopStep, type Scheduler } from './loop.ts';
 import { createRegistry, renderMetrics, ServerStats } from './metrics.ts';
 import { InputBuffer } from './inputs.ts';
+import { ConditionedLinks } from './net/conditioned-links.ts';
 import { NetEvent, NetQueue, type NetEventKind } from './net/queue.ts';
 import { startHttpServer, type HttpServer } from './net/uws.ts';
 import type { DatagramTransport } from './net/transport.ts';
@@ -50,20 +51,10 @@ export interface ServerOptions {
   autoTick?: boolean;
   /**
    * Seeded link conditioner on the server's end of every session (soak tests): inputs and snapshot
-   * acks in, and unreliable packets out, on either channel, cross a LinkConditioner per direction
-   * seeded from `seed` + session id; delivery runs on real timers (setTimeout, the server clock).
-   * `settings` is read live, so a run may change or heal the link. Default: none (no conditioning).
+   * acks in, and unreliable packets out, on either channel (see ConditionedLinks). `settings` is
+   * read live, so a run may change or heal the link. Default: none (no conditioning).
    */
   conditioner?: { settings: LinkSettings; seed: number };
-}
-
-/** One session's conditioned link on the server's end (see ServerOptions.conditioner). */
-interface SessionLink {
-  up: LinkConditioner;
-  down: LinkConditioner;
-  deliverWs: Deliver;
-  deliverRtc: Deliver;
-  deliverOut: Deliver;
 }
 
 /**
@@ -101,8 +92,10 @@ export class TickwireServer {
   private readonly maxTickSkew: number;
   private lastDisposeCheckMs = 0;
   private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list'] };
-  /** Conditioned links by session id; undefined without ServerOptions.conditioner. */
-  private readonly links: Map<number, SessionLink> | undefined;
+  /** Server-end conditioned links; undefined without ServerOptions.conditioner. */
+  private readonly links: ConditionedLinks<Session> | undefined;
+  /** Where inbound messages go: the inbox, or through the conditioned links first. */
+  private readonly receive: (kind: NetEventKind, id: number, bytes: Uint8Array) => void;
 
   constructor(
     readonly config: ServerConfig,
@@ -131,7 +124,18 @@ export class TickwireServer {
       queueBytes: () => this.queue.usedBytes(),
     });
     this.tickHost = { drainNetEvents: () => this.drainNetEvents(), rooms: this.rooms.list };
-    this.links = opts.conditioner ? new Map() : undefined;
+    const c = opts.conditioner;
+    this.links = c
+      ? new ConditionedLinks<Session>(c.settings, c.seed, {
+          nowMs: () => this.clock.nowMs(),
+          inbox: (kind, id, bytes) => this.inbox(kind, id, bytes),
+          sendNow: (s, bytes) => this.sendUnreliableNow(s, bytes),
+          session: (id) => this.sessions.get(id),
+          sessionBySocket: (id) => this.sessions.bySocketId(id),
+          onDeliveryError: (err, session) => this.log.error({ err, session }, 'bug in a conditioned delivery'),
+        })
+      : undefined;
+    this.receive = this.links ? this.links.receive.bind(this.links) : (kind, id, bytes) => this.inbox(kind, id, bytes);
   }
 
   /** Binds the sockets and starts the loop. */
@@ -142,7 +146,7 @@ export class TickwireServer {
       {
         acceptSocket: (addr) => this.acceptSocket(addr),
         onSocketOpen: (sid) => this.inbox(NetEvent.WsOpen, sid),
-        onSocketMessage: (sid, bytes) => (this.links ? this.conditionIn(NetEvent.WsMessage, sid, bytes) : this.inbox(NetEvent.WsMessage, sid, bytes)),
+        onSocketMessage: (sid, bytes) => this.receive(NetEvent.WsMessage, sid, bytes),
         onSocketClose: (sid) => this.inbox(NetEvent.WsClose, sid),
         onBadFrame: (sid) => this.inbox(NetEvent.WsMessage, sid, EMPTY),
         health: () => ({ status: this.state === 'running' ? 'ok' : this.state, uptimeSec: Math.round((this.clock.nowMs() - this.startedMs) / 1000), rooms: this.rooms.size, sessions: this.sessions.size, webrtc: this.rtc !== undefined }),
@@ -184,7 +188,7 @@ export class TickwireServer {
       this.expireResumes(now);
       this.dropSilentClients(now);
       for (const name of this.rooms.disposeIdle(now)) this.log.info({ room: name }, 'room disposed');
-      if (this.links) this.pruneLinks();
+      this.links?.prune();
     }
   }
 
@@ -573,69 +577,13 @@ export class TickwireServer {
 
   /** Sends an unreliable packet on the session's current channel, falling back to the WebSocket. */
   sendUnreliable(s: Session, bytes: Uint8Array): void {
-    const link = this.links && this.linkOf(s);
-    if (link) link.down.send(bytes, false, link.deliverOut);
+    if (this.links) this.links.send(s, bytes);
     else this.sendUnreliableNow(s, bytes);
   }
 
-  /** The session's conditioned link, created on first use (see ServerOptions.conditioner). */
-  private linkOf(s: Session): SessionLink | undefined {
-    const c = this.opts.conditioner;
-    if (!c || !this.links) return undefined;
-    let l = this.links.get(s.id);
-    if (!l) {
-      const timers = { nowMs: () => this.clock.nowMs(), setTimer: (fn: () => void, ms: number) => setTimeout(fn, ms) };
-      // Deliveries run from timers: nothing may throw out of them.
-      const guard = (fn: Deliver): Deliver => (b) => {
-        try {
-          if (s.state !== 'gone') fn(b);
-        } catch (err) {
-          this.log.error({ err, session: s.id }, 'bug in a conditioned delivery');
-        }
-      };
-      l = {
-        up: new LinkConditioner(c.settings, (c.seed + s.id) >>> 0, timers),
-        down: new LinkConditioner(c.settings, (c.seed + s.id + 0x5bd1e995) >>> 0, timers),
-        deliverWs: guard((b) => {
-          if (s.socketId) this.inbox(NetEvent.WsMessage, s.socketId, b);
-        }),
-        deliverRtc: guard((b) => this.inbox(NetEvent.RtcMessage, s.id, b)),
-        deliverOut: guard((b) => this.sendUnreliableNow(s, b)),
-      };
-      this.links.set(s.id, l);
-    }
-    return l;
-  }
-
-  /** Datagrams the server-end conditioners dropped, duplicated and reordered, both directions, live sessions only. */
+  /** Datagrams the server-end conditioners dropped, duplicated and reordered (zeros without ServerOptions.conditioner). */
   conditionerTotals(): { dropped: number; duplicated: number; reordered: number } {
-    const t = { dropped: 0, duplicated: 0, reordered: 0 };
-    for (const l of this.links?.values() ?? []) {
-      for (const c of [l.up.stats, l.down.stats]) {
-        t.dropped += c.dropped;
-        t.duplicated += c.duplicated;
-        t.reordered += c.reordered;
-      }
-    }
-    return t;
-  }
-
-  /** Drops the conditioned links of ended sessions (their pending messages go nowhere). */
-  private pruneLinks(): void {
-    for (const [id, l] of this.links ?? []) {
-      if (this.sessions.get(id)) continue;
-      l.up.clear();
-      l.down.clear();
-      this.links?.delete(id);
-    }
-  }
-
-  /** Inbound message under the conditioner: inputs and snapshot acks cross it, the rest goes straight in. */
-  private conditionIn(kind: NetEventKind, id: number, bytes: Uint8Array): void {
-    const s = bytes.length > 0 && (bytes[0] === MsgType.Input || bytes[0] === MsgType.SnapshotAck) ? (kind === NetEvent.WsMessage ? this.sessions.bySocketId(id) : this.sessions.get(id)) : undefined;
-    const link = s && this.linkOf(s);
-    if (link) link.up.send(bytes, false, kind === NetEvent.WsMessage ? link.deliverWs : link.deliverRtc);
-    else this.inbox(kind, id, bytes);
+    return this.links?.totals() ?? { dropped: 0, duplicated: 0, reordered: 0 };
   }
 
   private sendUnreliableNow(s: Session, bytes: Uint8Array): void {
@@ -663,7 +611,7 @@ export class TickwireServer {
   readonly datagramEvents = {
     authorize: (token: string): number => this.authorizeDatagramPeer(token),
     onOpen: (sid: number): void => this.inbox(NetEvent.RtcOpen, sid),
-    onMessage: (sid: number, bytes: Uint8Array): void => (this.links ? this.conditionIn(NetEvent.RtcMessage, sid, bytes) : this.inbox(NetEvent.RtcMessage, sid, bytes)),
+    onMessage: (sid: number, bytes: Uint8Array): void => this.receive(NetEvent.RtcMessage, sid, bytes),
     onClose: (sid: number): void => this.inbox(NetEvent.RtcClose, sid),
   };
 

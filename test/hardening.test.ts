@@ -1,7 +1,5 @@
 // Hostile and broken clients against the real server: input floods, forged and replayed
 // sequences, slow readers, rate limits. The match must go on and nobody may move too fast.
-import { connect, type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { arena, PLAYER_SPEED } from '../games/arena.ts';
@@ -12,6 +10,7 @@ import { CloseCode } from '../shared/protocol/ids.ts';
 import { writeInputPacket } from '../shared/protocol/input.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { MAX_INPUT_TICK_SKEW_SEC, type TickwireServer } from '../server/server.ts';
+import { joinWithoutReading } from '../bench/lib/raw-ws.ts';
 import { startTestServer, waitFor } from './helpers/server.ts';
 
 const schema = compileSchema(arena);
@@ -123,17 +122,8 @@ describe('slow and vanishing clients', () => {
     srv = await startTestServer({ clientTimeoutMs: 3000, resumeGraceMs: 2000, wsMaxBackpressureBytes: 64 * 1024, gameParams: { npcs: 500 } });
     const port = srv.http!.port;
     // Handshake by hand, then never read again.
-    const sock: Socket = connect(port, '127.0.0.1');
+    const sock = await joinWithoutReading(port, 'slow');
     sockets.push({ close: () => sock.destroy() });
-    await new Promise((r) => sock.once('connect', r));
-    const key = randomBytes(16).toString('base64');
-    sock.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-    await new Promise((r) => sock.once('data', r));
-    const body = encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: 'slow' });
-    const mask = randomBytes(4);
-    const frame = Buffer.concat([Buffer.from([0x82, 0x80 | body.length]), mask, Buffer.from(body.map((b, i) => b ^ mask[i % 4]))]);
-    sock.write(frame);
-    sock.pause();
     await waitFor(() => srv!.sessions.size === 1 && [...srv!.sessions.values()][0].state === 'active', 3000, 'slow client joined');
     const session = [...srv.sessions.values()][0];
     const socketId = session.socketId;

@@ -1,6 +1,7 @@
 // IPC messages between the server and the WebRTC worker process, and the packing that batches many
 // small datagrams into one IPC message per event-loop turn.
 import type { GeckosTransportOptions } from './geckos.ts';
+import type { ProcessMemory } from './transport.ts';
 
 /** Server -> worker. */
 export type ParentToWorker =
@@ -18,7 +19,7 @@ export type WorkerToParent =
   | { t: 'in'; packed: Uint8Array }
   | { t: 'log'; level: 'info' | 'warn' | 'error'; o: Record<string, unknown>; msg: string }
   | { t: 'fatal'; message: string }
-  | { t: 'mem'; rss: number; heapUsed: number; heapTotal: number; external: number };
+  | { t: 'mem'; memory: ProcessMemory };
 
 const HEADER = 9; // kind u8, sid u32, len u32
 

@@ -123,7 +123,7 @@ export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: T
             log[msg.level]({ ...msg.o, component: 'webrtc-worker' }, msg.msg);
             break;
           case 'mem':
-            memory = { rss: msg.rss, heapUsed: msg.heapUsed, heapTotal: msg.heapTotal, external: msg.external };
+            memory = msg.memory;
             break;
           case 'fatal':
             log.error({ message: msg.message }, 'webrtc worker failed to start');

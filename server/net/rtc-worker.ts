@@ -58,8 +58,8 @@ async function start(opts: GeckosTransportOptions): Promise<void> {
 const MEMORY_REPORT_MS = 2000;
 
 function reportMemory(): void {
-  const m = process.memoryUsage();
-  send({ t: 'mem', rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external });
+  const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+  send({ t: 'mem', memory: { rss, heapUsed, heapTotal, external } });
 }
 
 process.on('message', (raw: unknown) => {
