@@ -9,16 +9,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { arena } from '../games/arena.ts';
-import { Connection } from '../shared/client/connection.ts';
+import { Connection } from '../netcode/connection.ts';
 import { MsgType } from '../shared/protocol/ids.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import type { SnapshotFrame } from '../shared/protocol/snapshot.ts';
-import { deriveSeed, Rng } from '../shared/rng.ts';
-import { ThinConnection } from './bot.ts';
-import { cpuCoresUsed, readProcSample } from './lib/proc.ts';
-import { ServerProcess } from './lib/server-proc.ts';
-import { nodeClientIO } from './node-io.ts';
-import { REPO_ROOT } from './pool.ts';
+import { deriveSeed, Rng } from '../shared/sim/rng.ts';
+import { ThinConnection } from '../tools/bots/bot.ts';
+import { cpuCoresUsed, readProcSample } from '../tools/measure/proc.ts';
+import { ServerProcess } from '../tools/measure/server-proc.ts';
+import { nodeClientIO } from '../tools/node-client/io.ts';
+import { REPO_ROOT } from '../tools/bots/pool.ts';
 
 /** One measured point. */
 interface Point {

@@ -4,10 +4,10 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ServerProcess } from './lib/server-proc.ts';
-import { commitId, compareResults, formatDifferences, machineInfo, markdownTable, type MachineInfo } from './lib/report.ts';
-import { round } from './lib/stats.ts';
-import { BotPool, REPO_ROOT } from './pool.ts';
+import { ServerProcess } from '../tools/measure/server-proc.ts';
+import { commitId, compareResults, formatDifferences, machineInfo, markdownTable, type MachineInfo } from '../tools/measure/report.ts';
+import { round } from '../tools/measure/stats.ts';
+import { BotPool, REPO_ROOT } from '../tools/bots/pool.ts';
 
 /** The subset of autocannon's options used here. */
 interface AutocannonOptions {

@@ -8,10 +8,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BotPool, REPO_ROOT } from './pool.ts';
-import { histogramDelta, histogramQuantile, promHistogram, promValue, scrapeMetrics, type PromHistogram } from './lib/prom.ts';
-import { joinWithoutReading } from './lib/raw-ws.ts';
-import { ServerProcess } from './lib/server-proc.ts';
+import { BotPool, REPO_ROOT } from '../tools/bots/pool.ts';
+import { histogramDelta, histogramQuantile, promHistogram, promValue, scrapeMetrics, type PromHistogram } from '../tools/measure/prom.ts';
+import { joinWithoutReading } from '../tools/node-client/raw-ws.ts';
+import { ServerProcess } from '../tools/measure/server-proc.ts';
 
 /** Options of a run. */
 export interface SlowReaderOptions {

@@ -1,7 +1,7 @@
 // The net graph: connection figures (RTT, jitter, loss, snapshot rate, bandwidth, interpolation
 // delay, prediction corrections and their size, input buffer, transport) as text, plus a strip
 // chart of the render lag and corrections over the last few seconds.
-import type { NetStats } from '../shared/client/netcode.ts';
+import type { NetStats } from '../netcode/netcode.ts';
 
 const HISTORY = 180;
 

@@ -2,8 +2,9 @@
 // every animation frame, shows the net graph and the toggles panel, and reconnects with backoff
 // when the server goes away. URL parameters are listed in docs/client.md.
 import { arena } from '../games/arena.ts';
-import { ClientNetcode, type NetcodeToggles } from '../shared/client/netcode.ts';
-import { conditionClientIO, defaultLinkSettings, type LinkSettings } from '../shared/net/conditioner.ts';
+import { ClientNetcode, type NetcodeToggles } from '../netcode/netcode.ts';
+import { defaultLinkSettings, type LinkSettings } from '../shared/net/link-conditioner.ts';
+import { conditionClientIO } from '../netcode/conditioned-io.ts';
 import { RejectCode } from '../shared/protocol/ids.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { NetGraph } from './hud.ts';

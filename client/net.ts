@@ -1,7 +1,7 @@
 // Browser ClientIO: the native WebSocket and geckos.io's WebRTC datachannel (no ICE servers: the
 // server's host candidates are enough on a LAN, on loopback, and for servers with a public address).
 import geckos, { type ClientChannel } from '@geckos.io/client';
-import type { ClientIO, DatagramLike, WebSocketLike } from '../shared/client/connection.ts';
+import type { ClientIO, DatagramLike, WebSocketLike } from '../netcode/connection.ts';
 
 /** Creates the browser ClientIO; `webrtc: false` leaves out the datagram opener (WebSocket only). */
 export function browserClientIO(o: { webrtc: boolean }): ClientIO {

@@ -1,8 +1,8 @@
 // The toggles panel: switches for prediction, reconciliation, interpolation, the server ghost and
 // the camera (also on keys P, R, I, G, C; N hides the net graph), and the link conditioner's
 // settings, applied live to the client's own traffic.
-import type { NetcodeToggles } from '../shared/client/netcode.ts';
-import type { LinkSettings } from '../shared/net/conditioner.ts';
+import type { NetcodeToggles } from '../netcode/netcode.ts';
+import type { LinkSettings } from '../shared/net/link-conditioner.ts';
 import type { ViewOptions } from './render.ts';
 
 /** Everything the panel edits. */

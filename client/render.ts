@@ -2,7 +2,7 @@
 // the local player highlighted (drawn from its prediction), and optionally the server's position of
 // the local player as a ghost (what prediction and reconciliation hide).
 import { KIND_NPC, RADIUS, WORLD_SIZE } from '../games/arena.ts';
-import type { ClientNetcode } from '../shared/client/netcode.ts';
+import type { ClientNetcode } from '../netcode/netcode.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
 
 /** What the view shows. */

@@ -1,7 +1,7 @@
 // The arena-v1 demo game (see docs/scenario-arena-v1.md), written only against the public game API:
 // players move by input, NPCs wander and reflect off the walls, and hp changes at random.
 import { addComponent } from 'bitecs';
-import { defineGame, type GameContext } from '../shared/game.ts';
+import { defineGame, type GameContext } from '../shared/sim/game.ts';
 import { angle, fixed, uint } from '../shared/protocol/quantize.ts';
 
 /** Side of the square world, in world units. */

@@ -1,5 +1,5 @@
 // Registry of the games this build can host, by name.
-import type { AnyGame } from '../shared/game.ts';
+import type { AnyGame } from '../shared/sim/game.ts';
 import { arena } from './arena.ts';
 import { orbit } from './orbit.ts';
 

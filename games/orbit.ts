@@ -1,7 +1,7 @@
 // A second, tiny example game: players steer a dot with a thrust input; dots orbit the centre and
 // wrap around the edges. Shows the API with a different component set and input format.
 import { addComponent } from 'bitecs';
-import { defineGame } from '../shared/game.ts';
+import { defineGame } from '../shared/sim/game.ts';
 import { fixed, int, uint } from '../shared/protocol/quantize.ts';
 
 const SIZE = 1024;

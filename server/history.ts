@@ -2,7 +2,7 @@
 // encoding can find the baseline a client acknowledged; plus the per-tick rates of rated fields.
 import { SnapshotFrame, snapshotLayout, type SnapshotLayout } from '../shared/protocol/snapshot.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
-import type { GameContext, Components, Store } from '../shared/game.ts';
+import type { GameContext, Components, Store } from '../shared/sim/game.ts';
 
 /**
  * Remembers the quantized values of the rated fields one tick before each snapshot, so a captured

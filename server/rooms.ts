@@ -1,9 +1,9 @@
 // Rooms: one match each, with its own bitecs world, systems, players, snapshot history and
 // encoder. The manager matches players into rooms, enforces capacity and disposes empty rooms.
 import { hasComponent } from 'bitecs';
-import { createGameContext, networkedTerm, type AnyGame, type Component, type Components, type GameContext, type System, type Store } from '../shared/game.ts';
+import { createGameContext, networkedTerm, type AnyGame, type Component, type Components, type GameContext, type System, type Store } from '../shared/sim/game.ts';
 import { bindFieldStores, type NetSchema } from '../shared/protocol/schema.ts';
-import { Rng, deriveSeed } from '../shared/rng.ts';
+import { Rng, deriveSeed } from '../shared/sim/rng.ts';
 import type { NetConfig } from '../shared/config.ts';
 import { RejectCode, type RejectCodeId } from '../shared/protocol/ids.ts';
 import { SnapshotHistory } from './history.ts';

@@ -2,7 +2,7 @@
 // and dispatches every inbound message from the inbox (hello, inputs, acks, chat, ping).
 import pino, { type Logger } from 'pino';
 import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
-import type { AnyGame } from '../shared/game.ts';
+import type { AnyGame } from '../shared/sim/game.ts';
 import { BitReader } from '../shared/protocol/bits.ts';
 import { decodeClientControl, encodeControl, SEQUENCED_TYPES, type ClientControl, type ServerControl, type SessionInfo } from '../shared/protocol/control.ts';
 import { DecodeError } from '../shared/protocol/errors.ts';
@@ -11,7 +11,7 @@ import { createInputPacket, readInputPacket, type InputPacket } from '../shared/
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
 import { readSnapshotAck, type SnapshotAck } from '../shared/protocol/snapshot.ts';
 import { seqAdd } from '../shared/sequence.ts';
-import type { LinkSettings } from '../shared/net/conditioner.ts';
+import type { LinkSettings } from '../shared/net/link-conditioner.ts';
 import type { ServerConfig } from './config.ts';
 import { FixedStepLoop, startScheduler, systemClock, type Clock, type LoopStep, type Scheduler } from './loop.ts';
 import { createRegistry, renderMetrics, ServerStats } from './metrics.ts';

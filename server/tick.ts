@@ -1,7 +1,7 @@
 // THE pipeline. One server tick, in order: drain the network inbox, then for every room apply one
 // input per player, run the game's systems, snap state to the wire grid, and every Nth tick
 // capture history and send snapshots. Reading runTick explains the server.
-import { snapToNetGrid } from '../shared/netgrid.ts';
+import { snapToNetGrid } from '../shared/sim/netgrid.ts';
 import { captureFrame } from './history.ts';
 import type { Room } from './rooms.ts';
 

@@ -1,6 +1,6 @@
 // The netcode config both sides share: rates, buffers and limits, with units in every name,
 // documented defaults, validation that lists every error, and a hash the handshake compares.
-import type { AnyGame } from './game.ts';
+import type { AnyGame } from './sim/game.ts';
 
 /** Wire protocol version; bumped on any incompatible change to PROTOCOL.md. */
 export const PROTOCOL_VERSION = 1;

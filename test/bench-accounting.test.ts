@@ -4,13 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { SnapshotFrame } from '../shared/protocol/snapshot.ts';
-import { escapeXml, niceTicks, renderChartSvg } from '../bench/lib/chart.ts';
-import { RenderErrorProbe } from '../bench/lib/render-error.ts';
-import { compareResults, formatDifferences, markdownTable } from '../bench/lib/report.ts';
-import { summarizeBots } from '../bench/lib/summary.ts';
-import { countReason, diffTotals, emptyTotals, MAX_REASONS, newMsHistogram, perClientPerSec, sumTotals } from '../bench/lib/totals.ts';
-import { capacitySearch, capacityVerdict, CAPACITY_BUDGET_MS } from '../bench/runner.ts';
-import { planBots } from '../bench/pool.ts';
+import { escapeXml, niceTicks, renderChartSvg } from '../tools/measure/chart.ts';
+import { RenderErrorProbe } from '../tools/measure/render-error.ts';
+import { compareResults, formatDifferences, markdownTable } from '../tools/measure/report.ts';
+import { summarizeBots } from '../tools/measure/summary.ts';
+import { countReason, diffTotals, emptyTotals, MAX_REASONS, newMsHistogram, perClientPerSec, sumTotals } from '../tools/measure/totals.ts';
+import { capacitySearch, capacityVerdict, CAPACITY_BUDGET_MS } from '../tools/measure/arena-bench.ts';
+import { planBots } from '../tools/bots/pool.ts';
 
 describe('bot byte accounting', () => {
   it('rates are bytes over active client-seconds', () => {

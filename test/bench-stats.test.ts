@@ -1,10 +1,10 @@
 // Benchmark measurement code against known inputs: percentiles, log histograms, /proc parsing and
 // CPU accounting, Prometheus histogram deltas and quantiles.
 import { describe, expect, it } from 'vitest';
-import { cpuCoresUsed, descendantsFrom, parseProcStat, parseProcStatus, peakRssMiB, readProcSample, readProcTree, treeCpuCoresUsed, treePeakRssMiB, type ProcSample, type ProcTreeSample } from '../bench/lib/proc.ts';
-import { histogramDelta, histogramMaxBound, histogramQuantile, parsePromText, promHistogram, promValue } from '../bench/lib/prom.ts';
-import { LogHistogram, mean, percentile } from '../bench/lib/stats.ts';
-import { serverProcessFigures, serverWindowFigures } from '../bench/runner.ts';
+import { cpuCoresUsed, descendantsFrom, parseProcStat, parseProcStatus, peakRssMiB, readProcSample, readProcTree, treeCpuCoresUsed, treePeakRssMiB, type ProcSample, type ProcTreeSample } from '../tools/measure/proc.ts';
+import { histogramDelta, histogramMaxBound, histogramQuantile, parsePromText, promHistogram, promValue } from '../tools/measure/prom.ts';
+import { LogHistogram, mean, percentile } from '../tools/measure/stats.ts';
+import { serverProcessFigures, serverWindowFigures } from '../tools/measure/arena-bench.ts';
 
 describe('percentile', () => {
   it('interpolates between closest ranks', () => {

@@ -1,10 +1,10 @@
 // The bot driver against a real in-process server: a few WebSocket bots for a couple of seconds,
 // in this process and in child processes (the bots CLI path); the summary's fields are present and sane.
 import { afterEach, describe, expect, it } from 'vitest';
-import { runBots } from '../bench/bots-cli.ts';
-import { BotPool } from '../bench/pool.ts';
-import { summarizeBots } from '../bench/lib/summary.ts';
-import { diffTotals } from '../bench/lib/totals.ts';
+import { runBots } from '../tools/bots/cli.ts';
+import { BotPool } from '../tools/bots/pool.ts';
+import { summarizeBots } from '../tools/measure/summary.ts';
+import { diffTotals } from '../tools/measure/totals.ts';
 import type { TickwireServer } from '../server/server.ts';
 import { startTestServer, urlOf, waitFor } from './helpers/server.ts';
 

@@ -2,19 +2,19 @@
 // recorded server stream), and the bots CLI's argument parsing.
 import { describe, expect, it } from 'vitest';
 import { arena, DIR_X, DIR_Y } from '../games/arena.ts';
-import { ThinConnection, ThinSnapshotTracker, FrameWorld } from '../bench/bot.ts';
-import { nodeClientIO } from '../bench/node-io.ts';
-import { Connection } from '../shared/client/connection.ts';
-import { SnapshotReceiver } from '../shared/client/receiver.ts';
+import { ThinConnection, ThinSnapshotTracker, FrameWorld } from '../tools/bots/bot.ts';
+import { nodeClientIO } from '../tools/node-client/io.ts';
+import { Connection } from '../netcode/connection.ts';
+import { SnapshotReceiver } from '../netcode/receiver.ts';
 import { DEFAULT_NET_CONFIG } from '../shared/config.ts';
 import { MsgType } from '../shared/protocol/ids.ts';
 import { startTestServer, urlOf, waitFor } from './helpers/server.ts';
-import { parseBotsArgs } from '../bench/bots-cli.ts';
-import { arenaDirToward, arenaWalk, chaseNearest, getScript, idle, registerScript, scriptNames, WALK_CHANGE_MAX_MS, WALK_CHANGE_MIN_MS } from '../bench/scripts.ts';
-import type { ClientIO, WebSocketLike } from '../shared/client/connection.ts';
+import { parseBotsArgs } from '../tools/bots/cli.ts';
+import { arenaDirToward, arenaWalk, chaseNearest, getScript, idle, registerScript, scriptNames, WALK_CHANGE_MAX_MS, WALK_CHANGE_MIN_MS } from '../tools/bots/scripts.ts';
+import type { ClientIO, WebSocketLike } from '../netcode/connection.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { readSnapshotAck, SnapshotFrame, SnapshotKind, writeSnapshotHeader, SNAPSHOT_HEADER_BYTES } from '../shared/protocol/snapshot.ts';
-import { Rng } from '../shared/rng.ts';
+import { Rng } from '../shared/sim/rng.ts';
 
 const ctx = (botIndex: number, seed: number) => ({ botIndex, rng: new Rng(seed), inputRateHz: 60, game: arena });
 

@@ -3,7 +3,7 @@
 // JavaScript heaps (after a full collection) by at most 2 MiB, and sessions, WebRTC peers and timers
 // return to their baseline.
 import { describe, expect, it } from 'vitest';
-import { runChurn } from '../bench/churn.ts';
+import { runChurn } from './harness/churn.ts';
 
 describe('connect/disconnect churn', () => {
   for (const transport of ['ws', 'webrtc'] as const) {

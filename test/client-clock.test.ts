@@ -2,8 +2,8 @@
 // within one tick of the truth after two seconds and keeps tracking when the server's clock jumps;
 // the input clock detects starvations, realigns labels and dilates input production.
 import { describe, expect, it } from 'vitest';
-import { InputClock, ServerClock } from '../shared/client/clock.ts';
-import { Rng } from '../shared/rng.ts';
+import { InputClock, ServerClock } from '../netcode/clock.ts';
+import { Rng } from '../shared/sim/rng.ts';
 import { LoopbackWorld } from './helpers/client-loopback.ts';
 
 const TICK_MS = 1000 / 60;

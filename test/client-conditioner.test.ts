@@ -1,8 +1,9 @@
 // The seeded link conditioner: pass-through when off, delay and jitter bounds, loss, duplication
 // and reordering rates, an ordered lossless reliable lane, repeatability, and the ClientIO wrapper.
 import { describe, expect, it } from 'vitest';
-import { conditionClientIO, defaultLinkSettings, LinkConditioner, type LinkSettings } from '../shared/net/conditioner.ts';
-import type { ClientIO, WebSocketLike } from '../shared/client/connection.ts';
+import { defaultLinkSettings, LinkConditioner, type LinkSettings } from '../shared/net/link-conditioner.ts';
+import { conditionClientIO } from '../netcode/conditioned-io.ts';
+import type { ClientIO, WebSocketLike } from '../netcode/connection.ts';
 
 class FakeTime {
   t = 0;

@@ -4,10 +4,10 @@
 // glides. End to end, remote entities are drawn close to where the server had them at that tick.
 import { describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
-import { DEFAULT_INTERPOLATION, EntityView, interpolationDelayMs, Interpolator, RenderClock, SnapshotTimeline } from '../shared/client/interpolation.ts';
+import { DEFAULT_INTERPOLATION, EntityView, interpolationDelayMs, Interpolator, RenderClock, SnapshotTimeline } from '../netcode/interpolation.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { SnapshotFrame } from '../shared/protocol/snapshot.ts';
-import { Rng } from '../shared/rng.ts';
+import { Rng } from '../shared/sim/rng.ts';
 import { LoopbackWorld } from './helpers/client-loopback.ts';
 
 const schema = compileSchema(arena);

@@ -3,7 +3,7 @@
 // predicted (and replayed) after every acknowledged input equals the server's exactly; corrections
 // of the visible position are smoothed unless large; the toggles do what they say.
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../shared/rng.ts';
+import { Rng } from '../shared/sim/rng.ts';
 import { seqAdd, seqDiff } from '../shared/sequence.ts';
 import { LoopbackWorld, type LoopbackClient } from './helpers/client-loopback.ts';
 

@@ -9,8 +9,8 @@ import { DecodeError } from '../shared/protocol/errors.ts';
 import { angle, fixed, uint } from '../shared/protocol/quantize.ts';
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
 import { newSnapshotHeader, readSnapshotPacketHeader, SnapshotFrame, SnapshotKind, snapshotLayout } from '../shared/protocol/snapshot.ts';
-import { defineGame } from '../shared/game.ts';
-import { Rng } from '../shared/rng.ts';
+import { defineGame } from '../shared/sim/game.ts';
+import { Rng } from '../shared/sim/rng.ts';
 import { cloneFrame, codecTestGame, frameDiff, LIVELY, RandomWorld } from './helpers/snapshot-world.ts';
 
 /** Encodes target vs base and decodes every part (each alone) into a fresh frame. */

@@ -5,13 +5,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
 import { makeNetConfig } from '../shared/config.ts';
-import { SnapshotReceiver } from '../shared/client/receiver.ts';
+import { SnapshotReceiver } from '../netcode/receiver.ts';
 import { readSnapshotAck, readSnapshotPacketHeader, newSnapshotHeader, SnapshotFrame, type SnapshotAck } from '../shared/protocol/snapshot.ts';
-import { Rng } from '../shared/rng.ts';
+import { Rng } from '../shared/sim/rng.ts';
 import { SnapshotHistory } from '../server/history.ts';
 import { DeltaSnapshotEncoder, newEncoderStats, type EncoderStats, type SnapshotClient } from '../server/snapshots.ts';
 import { cloneFrame, codecTestGame, frameDiff, LIVELY, RandomWorld } from './helpers/snapshot-world.ts';
-import type { AnyGame } from '../shared/game.ts';
+import type { AnyGame } from '../shared/sim/game.ts';
 
 /** One simulated link direction: loss, duplication and reordering (delays of 0..maxDelay steps). */
 class Link {

@@ -2,9 +2,9 @@
 // mutation, and the corpus in test/corpus/ holds valid seeds for every target plus the regressions.
 import { describe, expect, it } from 'vitest';
 import { GAMES } from '../games/index.ts';
-import { inputHash, MUTATIONS, Mutator } from '../bench/lib/mutate.ts';
-import { buildSeeds, loadCorpus } from '../bench/lib/fuzz-targets.ts';
-import { mutateBody } from '../bench/lib/fuzz-live.ts';
+import { inputHash, MUTATIONS, Mutator } from './harness/mutate.ts';
+import { buildSeeds, loadCorpus } from './harness/fuzz-targets.ts';
+import { mutateBody } from './harness/fuzz-live.ts';
 import { BitReader } from '../shared/protocol/bits.ts';
 import { decodeClientControl, decodeServerControl } from '../shared/protocol/control.ts';
 import { DecodeError } from '../shared/protocol/errors.ts';

@@ -3,7 +3,7 @@
 // else; accepted inputs re-encode consistently; no input takes longer than 5 ms.
 import { describe, expect, it } from 'vitest';
 import { GAMES } from '../games/index.ts';
-import { ackTarget, clientControlTarget, failureDetail, fuzzDecoder, inputTarget, loadCorpus, serverControlTarget, summarize, type DecoderTarget } from '../bench/lib/fuzz-targets.ts';
+import { ackTarget, clientControlTarget, failureDetail, fuzzDecoder, inputTarget, loadCorpus, serverControlTarget, summarize, type DecoderTarget } from './harness/fuzz-targets.ts';
 
 /** Mutated inputs per decoder (FUZZ_INPUTS overrides it for a quick local run). */
 const INPUTS = Number(process.env.FUZZ_INPUTS ?? 100_000);

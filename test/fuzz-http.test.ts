@@ -3,9 +3,9 @@
 // end this test) and in its supervised process (which must not restart). The server answers or
 // closes, keeps ticking, logs no error, and WebRTC still works afterwards.
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectGeckos, loadGeckosClient } from '../bench/node-rtc.ts';
-import { loadCorpus } from '../bench/lib/fuzz-targets.ts';
-import { fuzzHttp, fuzzWebRtc, healthy, serverCorpus, SignalingPeers, startFuzzServer, summarizeHttp, summarizeLive, type FuzzServer } from '../bench/lib/fuzz-live.ts';
+import { connectGeckos, loadGeckosClient } from '../tools/node-client/rtc.ts';
+import { loadCorpus } from './harness/fuzz-targets.ts';
+import { fuzzHttp, fuzzWebRtc, healthy, serverCorpus, SignalingPeers, startFuzzServer, summarizeHttp, summarizeLive, type FuzzServer } from './harness/fuzz-live.ts';
 import type { GeckosTransport } from '../server/net/geckos.ts';
 import type { RtcProcessTransport } from '../server/net/rtc-process.ts';
 import { waitFor } from './helpers/server.ts';

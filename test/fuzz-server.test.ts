@@ -2,8 +2,8 @@
 // each timed), 20,000 over a real WebSocket and 2,000 over a real WebRTC datachannel. The inbox
 // never throws, nothing is logged as a bug, bad messages are dropped and counted, ticks go on.
 import { afterEach, describe, expect, it } from 'vitest';
-import { failureDetail } from '../bench/lib/fuzz-targets.ts';
-import { fuzzWebRtc, fuzzWebSocket, healthy, InboxFuzzer, serverCorpus, startFuzzServer, summarizeLive, type FuzzServer } from '../bench/lib/fuzz-live.ts';
+import { failureDetail } from './harness/fuzz-targets.ts';
+import { fuzzWebRtc, fuzzWebSocket, healthy, InboxFuzzer, serverCorpus, startFuzzServer, summarizeLive, type FuzzServer } from './harness/fuzz-live.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_122);
 /** Messages through the inbox (FUZZ_INPUTS overrides it); the socket runs use a fifth and a fiftieth. */

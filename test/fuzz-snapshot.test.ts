@@ -3,8 +3,8 @@
 // mutated packets. Every packet is decoded or rejected with a DecodeError naming a field; decoded
 // frames stay within the schema; no packet takes longer than 5 ms.
 import { describe, expect, it } from 'vitest';
-import { failureDetail, fuzzDecoder, loadCorpus, summarize } from '../bench/lib/fuzz-targets.ts';
-import { captureSnapshotStream, snapshotTarget } from '../bench/lib/fuzz-snapshot.ts';
+import { failureDetail, fuzzDecoder, loadCorpus, summarize } from './harness/fuzz-targets.ts';
+import { captureSnapshotStream, snapshotTarget } from './harness/fuzz-snapshot.ts';
 import { newSnapshotHeader, readSnapshotPacketHeader, SnapshotKind } from '../shared/protocol/snapshot.ts';
 
 const INPUTS = Number(process.env.FUZZ_INPUTS ?? 100_000);

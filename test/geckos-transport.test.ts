@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientChannel } from '@geckos.io/client';
 import { startGeckosTransport, type GeckosTransport } from '../server/net/geckos.ts';
 import type { PeerEvents } from '../server/net/transport.ts';
-import { connectGeckos, GeckosConnectError, loadGeckosClient, type GeckosClientConnection, type GeckosClientFactory } from '../bench/node-rtc.ts';
+import { connectGeckos, GeckosConnectError, loadGeckosClient, type GeckosClientConnection, type GeckosClientFactory } from '../tools/node-client/rtc.ts';
 
 const HOST = '127.0.0.1';
 const MAX_MESSAGE_BYTES = 4096;

@@ -10,7 +10,7 @@ import { CloseCode } from '../shared/protocol/ids.ts';
 import { writeInputPacket } from '../shared/protocol/input.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { MAX_INPUT_TICK_SKEW_SEC, type TickwireServer } from '../server/server.ts';
-import { joinWithoutReading } from '../bench/lib/raw-ws.ts';
+import { joinWithoutReading } from '../tools/node-client/raw-ws.ts';
 import { startTestServer, waitFor } from './helpers/server.ts';
 
 const schema = compileSchema(arena);

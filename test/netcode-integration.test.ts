@@ -4,10 +4,11 @@
 // tick (recorded every tick), and the share of inputs that reached the server before their tick.
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nodeClientIO } from '../bench/node-io.ts';
-import { ClientNetcode } from '../shared/client/netcode.ts';
-import { conditionClientIO, defaultLinkSettings } from '../shared/net/conditioner.ts';
-import { Rng } from '../shared/rng.ts';
+import { nodeClientIO } from '../tools/node-client/io.ts';
+import { ClientNetcode } from '../netcode/netcode.ts';
+import { defaultLinkSettings } from '../shared/net/link-conditioner.ts';
+import { conditionClientIO } from '../netcode/conditioned-io.ts';
+import { Rng } from '../shared/sim/rng.ts';
 import type { TickwireServer } from '../server/server.ts';
 import { startTestServer, urlOf, waitFor } from './helpers/server.ts';
 

@@ -4,12 +4,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GAMES } from '../games/index.ts';
-import { SnapshotReceiver } from '../shared/client/receiver.ts';
+import { SnapshotReceiver } from '../netcode/receiver.ts';
 import { BitWriter } from '../shared/protocol/bits.ts';
 import { SectionEncoder, SectionParts } from '../shared/protocol/delta.ts';
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
 import { MAX_BASELINE_AGE_TICKS, SnapshotFrame, snapshotLayout } from '../shared/protocol/snapshot.ts';
-import { Rng } from '../shared/rng.ts';
+import { Rng } from '../shared/sim/rng.ts';
 import { frameDiff } from './helpers/snapshot-world.ts';
 
 const RUNS = 10_000;

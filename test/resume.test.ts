@@ -2,8 +2,8 @@
 // with a rotated single-use token, and reliable messages arrive exactly once, in order, both ways.
 import { afterEach, describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
-import { nodeClientIO } from '../bench/node-io.ts';
-import { Connection, type ClientIO, type WebSocketLike } from '../shared/client/connection.ts';
+import { nodeClientIO } from '../tools/node-client/io.ts';
+import { Connection, type ClientIO, type WebSocketLike } from '../netcode/connection.ts';
 import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
 import { decodeServerControl, encodeControl, type ServerControl } from '../shared/protocol/control.ts';
 import { RejectCode } from '../shared/protocol/ids.ts';

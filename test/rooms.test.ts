@@ -9,7 +9,7 @@ import { RoomManager, Room } from '../server/rooms.ts';
 import { Session } from '../server/sessions.ts';
 import { FullSnapshotEncoder, newEncoderStats } from '../server/snapshots.ts';
 import { runTick } from '../server/tick.ts';
-import type { AnyGame } from '../shared/game.ts';
+import type { AnyGame } from '../shared/sim/game.ts';
 
 function manager(game: AnyGame = arena, o: { capacity?: number; maxRooms?: number; graceMs?: number; npcs?: number } = {}): RoomManager {
   const schema = compileSchema(game);

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RtcProcessTransport } from '../server/net/rtc-process.ts';
 import type { TickwireServer } from '../server/server.ts';
-import type { Connection } from '../shared/client/connection.ts';
+import type { Connection } from '../netcode/connection.ts';
 import { connectClient, startTestServer, waitFor } from './helpers/server.ts';
 
 let srv: TickwireServer | undefined;

@@ -4,12 +4,12 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
 import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
-import { snapToNetGrid } from '../shared/netgrid.ts';
+import { snapToNetGrid } from '../shared/sim/netgrid.ts';
 import { encodeControl, decodeServerControl, type ServerControl } from '../shared/protocol/control.ts';
 import { RejectCode, CloseCode } from '../shared/protocol/ids.ts';
 import { bindFieldStores, compileSchema } from '../shared/protocol/schema.ts';
 import type { TickwireServer } from '../server/server.ts';
-import type { Connection } from '../shared/client/connection.ts';
+import type { Connection } from '../netcode/connection.ts';
 import { connectClient, startTestServer, urlOf, waitFor } from './helpers/server.ts';
 
 let servers: TickwireServer[] = [];
@@ -224,7 +224,7 @@ describe('server over WebRTC (geckos.io datachannels)', () => {
 
   it('refuses a WebRTC peer without a valid session token', async () => {
     const srv = await server({ webrtc: true });
-    const { loadGeckosClient, connectGeckos } = await import('../bench/node-rtc.ts');
+    const { loadGeckosClient, connectGeckos } = await import('../tools/node-client/rtc.ts');
     const geckos = await loadGeckosClient();
     await expect(connectGeckos(geckos, { url: 'http://127.0.0.1', port: srv.rtc!.signalingPort, token: 'f'.repeat(32), timeoutMs: 3000 })).rejects.toBeDefined();
     expect(srv.rtc!.peerCount()).toBe(0);
@@ -233,8 +233,8 @@ describe('server over WebRTC (geckos.io datachannels)', () => {
   it('falls back to the WebSocket when WebRTC cannot connect, transparently', async () => {
     const srv = await server({ webrtc: true });
     // A client whose WebRTC always fails.
-    const { Connection } = await import('../shared/client/connection.ts');
-    const { nodeClientIO } = await import('../bench/node-io.ts');
+    const { Connection } = await import('../netcode/connection.ts');
+    const { nodeClientIO } = await import('../tools/node-client/io.ts');
     const io = nodeClientIO({ webrtc: false });
     io.openDatagram = () => Promise.reject(new Error('blocked'));
     const c = new Connection(arena, io, { url: urlOf(srv), name: 'fallback', transport: 'auto' });

@@ -4,10 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
 import { makeNetConfig } from '../shared/config.ts';
-import { SnapshotReceiver } from '../shared/client/receiver.ts';
+import { SnapshotReceiver } from '../netcode/receiver.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { newSnapshotHeader, readSnapshotAck, readSnapshotPacketHeader, SNAPSHOT_ACK_NONE, SnapshotFrame, SnapshotKind } from '../shared/protocol/snapshot.ts';
-import { Rng } from '../shared/rng.ts';
+import { Rng } from '../shared/sim/rng.ts';
 import { SnapshotHistory } from '../server/history.ts';
 import { InputBuffer } from '../server/inputs.ts';
 import { Room } from '../server/rooms.ts';

@@ -10,7 +10,7 @@ import { newPartPlacement, SectionDecoder, SectionEncoder, SectionParts } from '
 import { DecodeError } from '../shared/protocol/errors.ts';
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
 import { newSnapshotHeader, readSnapshotPacketHeader, SnapshotFrame } from '../shared/protocol/snapshot.ts';
-import type { AnyGame } from '../shared/game.ts';
+import type { AnyGame } from '../shared/sim/game.ts';
 import { codecTestGame, frameDiff, LIVELY, RandomWorld } from './helpers/snapshot-world.ts';
 
 interface FrameJson {

@@ -3,13 +3,13 @@
 // never acked), duplicates, a missing baseline, and parts that contradict each other.
 import { describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
-import { SnapshotReceiver } from '../shared/client/receiver.ts';
+import { SnapshotReceiver } from '../netcode/receiver.ts';
 import { BitWriter } from '../shared/protocol/bits.ts';
 import { SectionEncoder, SectionParts } from '../shared/protocol/delta.ts';
 import { DecodeError } from '../shared/protocol/errors.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { readSnapshotAck, SnapshotFrame } from '../shared/protocol/snapshot.ts';
-import { Rng } from '../shared/rng.ts';
+import { Rng } from '../shared/sim/rng.ts';
 import { cloneFrame, frameDiff } from './helpers/snapshot-world.ts';
 
 const schema = compileSchema(arena);

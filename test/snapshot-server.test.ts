@@ -3,7 +3,7 @@
 // tick; the fallbacks and shared sections show in the stats and in /metrics.
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_NET_CONFIG } from '../shared/config.ts';
-import type { Connection } from '../shared/client/connection.ts';
+import type { Connection } from '../netcode/connection.ts';
 import type { SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import type { TickwireServer } from '../server/server.ts';
 import { connectClient, startTestServer, urlOf, waitFor } from './helpers/server.ts';

@@ -2,7 +2,7 @@
 // four bots, the seeded conditioner on both ends; no crash, every chat message exactly once and in
 // order to every bot, every decoded frame equal to the server's, convergence after the link heals.
 import { describe, expect, it } from 'vitest';
-import { PROFILES, runSoak, summarize } from '../bench/soak.ts';
+import { PROFILES, runSoak, summarize } from './harness/soak.ts';
 
 /** Time under the bad link per profile, ms. */
 const LINK_MS = 6000;

@@ -2,7 +2,7 @@
 // by the soak): inputs and snapshot acks in, and unreliable packets out, on either channel, cross
 // one LinkConditioner per direction per session. Reliable (control) messages pass straight through.
 import { MsgType } from '../../shared/protocol/ids.ts';
-import { LinkConditioner, type Deliver, type LinkSettings } from '../../shared/net/conditioner.ts';
+import { LinkConditioner, type Deliver, type LinkSettings } from '../../shared/net/link-conditioner.ts';
 import { NetEvent, type NetEventKind } from './queue.ts';
 
 /** What a conditioned link needs of the server. */

@@ -1,7 +1,7 @@
 // Compiles a game's networked-field table and input format into the flat layout the codecs walk.
 import { bitsFor } from './bits.ts';
 import type { Quantizer } from './quantize.ts';
-import type { AnyGame, Components, Store } from '../game.ts';
+import type { AnyGame, Components, Store } from '../sim/game.ts';
 
 /** One networked field in wire order. */
 export interface NetField {

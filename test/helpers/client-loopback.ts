@@ -3,7 +3,7 @@
 // connected to it through fake sockets and the seeded link conditioner. No timers, no sockets.
 import { arena } from '../../games/arena.ts';
 import { DEFAULT_NET_CONFIG, type NetConfig } from '../../shared/config.ts';
-import type { AnyGame } from '../../shared/game.ts';
+import type { AnyGame } from '../../shared/sim/game.ts';
 import { BitReader } from '../../shared/protocol/bits.ts';
 import { decodeClientControl, encodeControl, type ServerControl } from '../../shared/protocol/control.ts';
 import { MsgType } from '../../shared/protocol/ids.ts';
@@ -11,9 +11,10 @@ import { createInputPacket, readInputPacket } from '../../shared/protocol/input.
 import { compileSchema, type NetSchema } from '../../shared/protocol/schema.ts';
 import { readSnapshotAck } from '../../shared/protocol/snapshot.ts';
 import { seqAdd } from '../../shared/sequence.ts';
-import type { ClientIO, WebSocketLike } from '../../shared/client/connection.ts';
-import { ClientNetcode, type NetcodeOptions } from '../../shared/client/netcode.ts';
-import { conditionClientIO, defaultLinkSettings, type ConditionedIO, type LinkSettings } from '../../shared/net/conditioner.ts';
+import type { ClientIO, WebSocketLike } from '../../netcode/connection.ts';
+import { ClientNetcode, type NetcodeOptions } from '../../netcode/netcode.ts';
+import { defaultLinkSettings, type LinkSettings } from '../../shared/net/link-conditioner.ts';
+import { conditionClientIO, type ConditionedIO } from '../../netcode/conditioned-io.ts';
 import { InputBuffer } from '../../server/inputs.ts';
 import { Room } from '../../server/rooms.ts';
 import { Session } from '../../server/sessions.ts';

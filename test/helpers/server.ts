@@ -1,10 +1,10 @@
 // Test helpers: start a real in-process server on ephemeral ports, connect Node clients, and wait
 // on conditions with bounded polling.
 import { arena } from '../../games/arena.ts';
-import { nodeClientIO } from '../../bench/node-io.ts';
+import { nodeClientIO } from '../../tools/node-client/io.ts';
 import { loadServerConfig, type ServerConfig } from '../../server/config.ts';
 import { TickwireServer, type ServerOptions } from '../../server/server.ts';
-import { Connection, type ConnectionEvents, type ConnectionOptions } from '../../shared/client/connection.ts';
+import { Connection, type ConnectionEvents, type ConnectionOptions } from '../../netcode/connection.ts';
 
 /** Starts a server on 127.0.0.1 with ephemeral ports. */
 export async function startTestServer(overrides: Partial<ServerConfig> = {}, opts: Partial<ServerOptions> = {}): Promise<TickwireServer> {

@@ -1,10 +1,10 @@
 // Test worlds for the snapshot codec: a game with every kind of quantizer, and a seeded random world
 // that moves, turns, jumps, gains and loses components, spawns and despawns, captured as frames.
-import { defineGame, type AnyGame } from '../../shared/game.ts';
+import { defineGame, type AnyGame } from '../../shared/sim/game.ts';
 import { angle, bool, fixed, int, uint } from '../../shared/protocol/quantize.ts';
 import { compileSchema, type NetSchema } from '../../shared/protocol/schema.ts';
 import { SnapshotFrame, snapshotLayout } from '../../shared/protocol/snapshot.ts';
-import { Rng } from '../../shared/rng.ts';
+import { Rng } from '../../shared/sim/rng.ts';
 
 const comps = (n: number) => ({
   Pos: { x: new Float32Array(n), y: new Float32Array(n) },

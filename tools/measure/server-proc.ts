@@ -78,7 +78,7 @@ export class ServerProcess {
       TICKWIRE_ROOM_CAPACITY: String(Math.min(1024, Math.max(1, o.roomCapacity))), TICKWIRE_MAX_SESSIONS: '5000',
       TICKWIRE_UDP_PORT_MIN: String(udpMin), TICKWIRE_UDP_PORT_MAX: String(udpMin + 99), LOG_LEVEL: 'warn',
       ...(o.env ?? {}),
-      ...(o.gcOnSignal ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import ${pathToFileURL(join(o.root, 'bench/lib/gc-signal.mjs')).href}`.trim() } : {}),
+      ...(o.gcOnSignal ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import ${pathToFileURL(join(o.root, 'tools/measure/gc-signal.mjs')).href}`.trim() } : {}),
     };
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: o.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) throw new Error('server process did not start');

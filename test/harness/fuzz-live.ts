@@ -12,14 +12,14 @@ import { NetEvent } from '../../server/net/queue.ts';
 import { TickwireServer, type ServerHooks } from '../../server/server.ts';
 import type { Session } from '../../server/sessions.ts';
 import { configHash, PROTOCOL_VERSION } from '../../shared/config.ts';
-import type { AnyGame } from '../../shared/game.ts';
+import type { AnyGame } from '../../shared/sim/game.ts';
 import { BitReader } from '../../shared/protocol/bits.ts';
 import { decodeClientControl, decodeServerControl, encodeControl, type ServerControl } from '../../shared/protocol/control.ts';
 import { DecodeError } from '../../shared/protocol/errors.ts';
 import { createInputPacket, readInputPacket, type InputPacket } from '../../shared/protocol/input.ts';
 import { readSnapshotAck } from '../../shared/protocol/snapshot.ts';
 import { MsgType } from '../../shared/protocol/ids.ts';
-import { connectGeckos, loadGeckosClient, type GeckosClientConnection } from '../node-rtc.ts';
+import { connectGeckos, loadGeckosClient, type GeckosClientConnection } from '../../tools/node-client/rtc.ts';
 import { addFailure, describe, loadCorpus, newReport, timed, withoutStacks, TOKEN_PLACEHOLDER, type FuzzReport, type FuzzRunOptions } from './fuzz-targets.ts';
 import { Mutator } from './mutate.ts';
 

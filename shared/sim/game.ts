@@ -1,7 +1,7 @@
 // The public game API: components with their networked fields, the input format, the shared player
 // step and the ordered systems. The engine knows games only through this interface.
 import { addEntity, createWorld, Or, registerQuery, commitRemovals, removeEntity, entityExists, type World, type QueryTerm } from 'bitecs';
-import type { Quantizer } from './protocol/quantize.ts';
+import type { Quantizer } from '../protocol/quantize.ts';
 import type { Rng } from './rng.ts';
 
 /** A typed array holding one field of a component for every entity id (structure of arrays). */

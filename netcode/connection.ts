@@ -1,53 +1,21 @@
 // The client's connection: handshake over the WebSocket, WebRTC datachannel with WebSocket
 // fallback, redundant input packets, snapshot decode + ack, ping/pong. Pure logic: sockets, clock
 // and the WebRTC client are injected, so the browser client and the bots run the same code.
-import { configHash, PROTOCOL_VERSION } from '../config.ts';
-import type { AnyGame } from '../game.ts';
-import { BitWriter } from '../protocol/bits.ts';
-import { decodeServerControl, encodeControl, SEQUENCED_TYPES, type ClientControl, type ServerControl } from '../protocol/control.ts';
-import { ReliableReceiver, ReliableSender } from '../reliable.ts';
-import { DecodeError } from '../protocol/errors.ts';
-import { MsgType } from '../protocol/ids.ts';
-import { MAX_INPUTS_PER_PACKET, writeInputPacket } from '../protocol/input.ts';
-import { compileSchema, type NetSchema } from '../protocol/schema.ts';
-import type { SnapshotFrame, SnapshotHeader } from '../protocol/snapshot.ts';
-import { seqAdd } from '../sequence.ts';
+import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
+import type { AnyGame } from '../shared/sim/game.ts';
+import { BitWriter } from '../shared/protocol/bits.ts';
+import { decodeServerControl, encodeControl, SEQUENCED_TYPES, type ClientControl, type ServerControl } from '../shared/protocol/control.ts';
+import { ReliableReceiver, ReliableSender } from '../shared/reliable.ts';
+import { DecodeError } from '../shared/protocol/errors.ts';
+import { MsgType } from '../shared/protocol/ids.ts';
+import { MAX_INPUTS_PER_PACKET, writeInputPacket } from '../shared/protocol/input.ts';
+import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
+import type { SnapshotFrame, SnapshotHeader } from '../shared/protocol/snapshot.ts';
+import { seqAdd } from '../shared/sequence.ts';
+import type { ClientIO, DatagramLike, WebSocketLike } from './io.ts';
 import { SnapshotReceiver } from './receiver.ts';
 
-/** The subset of the browser WebSocket API the client uses (the `ws` package matches it too). */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-
-/** An open unreliable channel (a geckos.io datachannel). */
-export interface DatagramLike {
-  send(bytes: Uint8Array): void;
-  close(): void;
-}
-
-/** Environment the connection runs in. */
-export interface ClientIO {
-  /** Opens a WebSocket to `url` (ws:// or wss://). */
-  openWebSocket(url: string): WebSocketLike;
-  /**
-   * Opens the WebRTC channel (geckos.io) bound to the session token; rejects on failure or after
-   * timeoutMs. Omit when WebRTC is not available: the WebSocket carries everything.
-   */
-  openDatagram?(o: { url: string; port: number; token: string; timeoutMs: number; onMessage(bytes: Uint8Array): void; onClose(): void }): Promise<DatagramLike>;
-  /** Monotonic time in ms. */
-  nowMs(): number;
-  /** Timer used for reconnects, heartbeats and WebRTC retries. Default: globalThis.setTimeout. */
-  setTimeout?(fn: () => void, ms: number): unknown;
-  /** Cancels a timer from setTimeout. Default: globalThis.clearTimeout. */
-  clearTimeout?(handle: unknown): void;
-}
+export type { ClientIO, DatagramLike, DatagramOpenOptions, WebSocketLike } from './io.ts';
 
 /** Connection settings. */
 export interface ConnectionOptions {

@@ -5,13 +5,13 @@ import { arena } from '../../games/arena.ts';
 import { FakeClock } from '../../server/loop.ts';
 import { NetEvent } from '../../server/net/queue.ts';
 import { TickwireServer } from '../../server/server.ts';
-import { SnapshotReceiver } from '../../shared/client/receiver.ts';
+import { SnapshotReceiver } from '../../netcode/receiver.ts';
 import { configHash, DEFAULT_NET_CONFIG, PROTOCOL_VERSION } from '../../shared/config.ts';
-import type { AnyGame } from '../../shared/game.ts';
+import type { AnyGame } from '../../shared/sim/game.ts';
 import { encodeControl } from '../../shared/protocol/control.ts';
 import type { NetSchema } from '../../shared/protocol/schema.ts';
 import { SnapshotFrame } from '../../shared/protocol/snapshot.ts';
-import { Rng } from '../../shared/rng.ts';
+import { Rng } from '../../shared/sim/rng.ts';
 import { captureLog, fuzzServerConfig } from './fuzz-live.ts';
 import { FuzzCheckError, loadCorpus, type DecoderTarget } from './fuzz-targets.ts';
 

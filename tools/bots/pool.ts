@@ -4,11 +4,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultFullClient, type BotLinkConditions, type FullClientFactory } from './bot.ts';
-import { sumTotals, type BotTotals } from './lib/totals.ts';
+import { sumTotals, type BotTotals } from '../measure/totals.ts';
 import { BotWorker, type BotSpec, type FromWorker, type ToWorker, type WorkerInit } from './worker.ts';
 
 /** Repository root (the bots' processes run from it). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
  * Most WebRTC bots per process. One process held about 200 peers at 20 Hz here, but 200 with full
@@ -123,7 +123,7 @@ export class BotPool {
     const pool = new BotPool(opts, children, undefined);
     const readies: Promise<boolean>[] = [];
     for (const bots of plan) {
-      const proc = fork(resolve(REPO_ROOT, 'bench/worker.ts'), [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const proc = fork(resolve(REPO_ROOT, 'tools/bots/worker.ts'), [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const child: Child = { proc, waiting: new Map(), exited: false };
       children.push(child);
       readies.push(new Promise<boolean>((ok, fail) => {

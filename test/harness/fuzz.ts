@@ -1,20 +1,21 @@
 // Long fuzz runs: `npm run fuzz -- --seconds S [--seed K] [--target all|control|input|ack|snapshot|server|http]`
 // feeds every decoder and the live server mutated corpus inputs until the time is up, prints
 // inputs/s and the slowest input, saves failing inputs to test/corpus/<target>/crash-<hash>.bin and
-// exits non-zero on any failure. `--write-seeds` regenerates the seed files of the corpus.
+// exits non-zero on any failure. `--save` stores the run's figures in bench/results/fuzz.json;
+// `--write-seeds` regenerates the seed files of the corpus.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { deriveSeed } from '../shared/rng.ts';
-import type { RtcProcessTransport } from '../server/net/rtc-process.ts';
+import { deriveSeed } from '../../shared/sim/rng.ts';
+import type { RtcProcessTransport } from '../../server/net/rtc-process.ts';
 import {
   buildSeeds, decoderTargets, fuzzDecoder, inputsPerSec, loadCorpus, newReport, saveCrash, summarize, writeSeeds,
   type DecoderTarget, type FuzzFailure, type FuzzReport,
-} from './lib/fuzz-targets.ts';
+} from './fuzz-targets.ts';
 import {
   fuzzHttp, fuzzWebRtc, fuzzWebSocket, healthy, InboxFuzzer, serverCorpus, SignalingPeers, startFuzzServer,
   summarizeHttp, summarizeLive, type FuzzServer, type HttpReport, type LiveReport,
-} from './lib/fuzz-live.ts';
-import { captureSnapshotStream, snapshotTargets, streamSeeds } from './lib/fuzz-snapshot.ts';
+} from './fuzz-live.ts';
+import { captureSnapshotStream, snapshotTargets, streamSeeds } from './fuzz-snapshot.ts';
 
 const GROUPS = ['control', 'input', 'ack', 'snapshot', 'server', 'http'] as const;
 type Group = (typeof GROUPS)[number];
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string' },
     target: { type: 'string', default: 'all' },
     'write-seeds': { type: 'boolean', default: false },
+    save: { type: 'boolean', default: false },
   },
 });
 
@@ -272,15 +274,15 @@ for (const job of jobs) {
 }
 for (const e of escaped) console.log(e);
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(
-  new URL('./results/fuzz.json', import.meta.url),
-  JSON.stringify({
-    seed, seconds, at: new Date().toISOString(), node: process.version,
-    note: 'measured on a shared 2-core machine; timings are noisy',
-    targets: jobs.map((j) => ({ ...j.total, failures: undefined, inputsPerSec: 'inputs' in j.total ? inputsPerSec(j.total) : undefined })),
-    failures: failed, saved, escaped,
-  }, null, 2) + '\n',
-);
-console.log(`\n${failed === 0 ? 'no failures' : `${failed} failure(s)`}; results in bench/results/fuzz.json`);
+const result = {
+  seed, seconds, at: new Date().toISOString(), node: process.version,
+  note: 'measured on a shared 2-core machine; timings are noisy',
+  targets: jobs.map((j) => ({ ...j.total, failures: undefined, inputsPerSec: 'inputs' in j.total ? inputsPerSec(j.total) : undefined })),
+  failures: failed, saved, escaped,
+};
+if (args.save) {
+  mkdirSync(new URL('../../bench/results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('../../bench/results/fuzz.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+}
+console.log(`\n${failed === 0 ? 'no failures' : `${failed} failure(s)`}${args.save ? '; results in bench/results/fuzz.json' : ' (--save stores the figures in bench/results/fuzz.json)'}`);
 process.exit(failed === 0 ? 0 : 1);

@@ -2,8 +2,8 @@
 // snapshots around a render tick (bounded extrapolation past the newest, then hold), an adaptive
 // interpolation delay from the snapshot interval, measured jitter and loss, and a render clock
 // that follows its target smoothly instead of jumping.
-import type { NetSchema } from '../protocol/schema.ts';
-import { SnapshotFrame } from '../protocol/snapshot.ts';
+import type { NetSchema } from '../shared/protocol/schema.ts';
+import { SnapshotFrame } from '../shared/protocol/snapshot.ts';
 
 /** Settings of interpolation. */
 export interface InterpolationOptions {

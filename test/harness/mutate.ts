@@ -1,7 +1,7 @@
 // Seeded mutation engine of the fuzzer: stacked byte-level mutations of corpus entries (bit flips,
 // byte set/insert/delete, interesting integers, arithmetic, length-field tweaks, dictionary tokens,
 // splicing, truncation), fully determined by the seed.
-import { Rng } from '../../shared/rng.ts';
+import { Rng } from '../../shared/sim/rng.ts';
 
 /** Every mutation the engine applies; `counts` on the Mutator tallies them. */
 export const MUTATIONS = [

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { GAMES } from '../../games/index.ts';
 import { configHash, PROTOCOL_VERSION } from '../../shared/config.ts';
-import type { AnyGame } from '../../shared/game.ts';
+import type { AnyGame } from '../../shared/sim/game.ts';
 import { BitReader, BitWriter } from '../../shared/protocol/bits.ts';
 import { decodeClientControl, decodeServerControl, encodeControl, type ClientControl, type ServerControl } from '../../shared/protocol/control.ts';
 import { DecodeError } from '../../shared/protocol/errors.ts';
@@ -16,7 +16,7 @@ import { readSnapshotAck, writeSnapshotAck, type SnapshotAck } from '../../share
 import { inputHash, Mutator } from './mutate.ts';
 
 /** Directory of the corpus kept in the repo: one sub-directory per target. */
-export const CORPUS_DIR = fileURLToPath(new URL('../../test/corpus/', import.meta.url));
+export const CORPUS_DIR = fileURLToPath(new URL('../corpus/', import.meta.url));
 
 /** One corpus file. */
 export interface CorpusEntry {

@@ -3,14 +3,14 @@
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { GAMES } from '../games/index.ts';
-import type { ClientIO } from '../shared/client/connection.ts';
-import type { AnyGame } from '../shared/game.ts';
-import { compileSchema } from '../shared/protocol/schema.ts';
+import { GAMES } from '../../games/index.ts';
+import type { ClientIO } from '../../netcode/connection.ts';
+import type { AnyGame } from '../../shared/sim/game.ts';
+import { compileSchema } from '../../shared/protocol/schema.ts';
 import { Bot, totalsOf, type BotLinkConditions, type BotMode, type FullClientFactory } from './bot.ts';
-import { SharedTruth } from './lib/render-error.ts';
-import { countReason, emptyTotals, type BotTotals } from './lib/totals.ts';
-import { nodeClientIO } from './node-io.ts';
+import { SharedTruth } from '../measure/render-error.ts';
+import { countReason, emptyTotals, type BotTotals } from '../measure/totals.ts';
+import { nodeClientIO } from '../node-client/io.ts';
 import { getScript } from './scripts.ts';
 
 /** One bot to run: its global index, its mode and when to start it. */
@@ -91,7 +91,7 @@ export class BotWorker {
     const script = getScript(init.script);
     const w = new BotWorker(init, nodeClientIO({ webrtc: init.transport === 'webrtc' }), fullClient, game);
     if (init.transport === 'webrtc') {
-      const { loadGeckosClient } = await import('./node-rtc.ts');
+      const { loadGeckosClient } = await import('../node-client/rtc.ts');
       await loadGeckosClient();
     }
     for (const spec of [...init.bots].sort((a, b) => a.startAtMs - b.startAtMs)) {

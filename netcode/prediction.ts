@@ -1,11 +1,11 @@
 // Client-side prediction and reconciliation of the local player: every input is simulated at once
 // with the game's shared step function; each snapshot resets the player to the server's state at
 // the acknowledged input and replays the unacknowledged ones. Visible corrections are smoothed.
-import type { AnyGame, Components, Store } from '../game.ts';
-import { snapToNetGrid } from '../netgrid.ts';
-import { bindFieldStores, type NetSchema } from '../protocol/schema.ts';
-import type { SnapshotFrame } from '../protocol/snapshot.ts';
-import { seqAdd, seqDiff } from '../sequence.ts';
+import type { AnyGame, Components, Store } from '../shared/sim/game.ts';
+import { snapToNetGrid } from '../shared/sim/netgrid.ts';
+import { bindFieldStores, type NetSchema } from '../shared/protocol/schema.ts';
+import type { SnapshotFrame } from '../shared/protocol/snapshot.ts';
+import { seqAdd, seqDiff } from '../shared/sequence.ts';
 
 /** Settings of the predictor. */
 export interface PredictionOptions {

@@ -2,7 +2,7 @@
 // node-datachannel's WebRTC polyfill.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import type { ClientIO, DatagramLike, WebSocketLike } from '../shared/client/connection.ts';
+import type { ClientIO, DatagramLike, WebSocketLike } from '../../netcode/connection.ts';
 
 /** Creates the Node ClientIO; `webrtc: false` leaves out the datagram opener (WebSocket only). */
 export function nodeClientIO(o: { webrtc: boolean }): ClientIO {
@@ -12,7 +12,7 @@ export function nodeClientIO(o: { webrtc: boolean }): ClientIO {
   };
   if (o.webrtc) {
     io.openDatagram = async ({ url, port, token, timeoutMs, onMessage, onClose }): Promise<DatagramLike> => {
-      const { loadGeckosClient, connectGeckos } = await import('./node-rtc.ts');
+      const { loadGeckosClient, connectGeckos } = await import('./rtc.ts');
       const geckos = await loadGeckosClient();
       const ch = await connectGeckos(geckos, { url, port, token, timeoutMs });
       ch.onMessage(onMessage);

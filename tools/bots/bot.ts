@@ -1,21 +1,22 @@
 // A bot: one headless client (the shared Connection, and in full mode the shared client netcode)
 // driven by a behaviour script, with the counters the bots CLI and the benchmark report.
-import { Connection, type ClientIO, type ConnectionOptions } from '../shared/client/connection.ts';
-import { ClientNetcode } from '../shared/client/netcode.ts';
-import type { AnyGame } from '../shared/game.ts';
-import { MsgType } from '../shared/protocol/ids.ts';
-import type { NetSchema } from '../shared/protocol/schema.ts';
-import { DecodeError } from '../shared/protocol/errors.ts';
+import { Connection, type ClientIO, type ConnectionOptions } from '../../netcode/connection.ts';
+import { ClientNetcode } from '../../netcode/netcode.ts';
+import type { AnyGame } from '../../shared/sim/game.ts';
+import { MsgType } from '../../shared/protocol/ids.ts';
+import type { NetSchema } from '../../shared/protocol/schema.ts';
+import { DecodeError } from '../../shared/protocol/errors.ts';
 import {
   MAX_SNAPSHOT_PARTS, newSnapshotHeader, readSnapshotPacketHeader, SNAPSHOT_ACK_NONE, SnapshotKind, writeSnapshotAck,
   type SnapshotFrame, type SnapshotHeader, type SnapshotPacketHeader,
-} from '../shared/protocol/snapshot.ts';
-import { deriveSeed, Rng } from '../shared/rng.ts';
-import { conditionClientIO, defaultLinkSettings, type ConditionedIO } from '../shared/net/conditioner.ts';
-import { seqDiff } from '../shared/sequence.ts';
-import { RenderErrorProbe, type RenderSampler, type SharedTruth } from './lib/render-error.ts';
-import type { LogHistogram } from './lib/stats.ts';
-import { countReason, newErrorHistogram, newMsHistogram, type BotTotals } from './lib/totals.ts';
+} from '../../shared/protocol/snapshot.ts';
+import { deriveSeed, Rng } from '../../shared/sim/rng.ts';
+import { defaultLinkSettings } from '../../shared/net/link-conditioner.ts';
+import { conditionClientIO, type ConditionedIO } from '../../netcode/conditioned-io.ts';
+import { seqDiff } from '../../shared/sequence.ts';
+import { RenderErrorProbe, type RenderSampler, type SharedTruth } from '../measure/render-error.ts';
+import type { LogHistogram } from '../measure/stats.ts';
+import { countReason, newErrorHistogram, newMsHistogram, type BotTotals } from '../measure/totals.ts';
 import type { BotBrain, BotScript, ScriptWorld } from './scripts.ts';
 
 /** 'thin': counts bytes and acknowledges snapshots from their header (no decode, no netcode); 'full': the whole client netcode plus the render-error probe. */

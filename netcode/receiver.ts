@@ -1,13 +1,13 @@
 // Client side of snapshots: decodes full and delta packets (whole or in parts) against the frames
 // it keeps by tick, assembles split snapshots, builds display frames for incomplete ones on demand,
 // and builds the ack (newest complete tick + bitfield of the 32 snapshot intervals before it).
-import { DecodeError } from '../protocol/errors.ts';
-import { extrapolateRange, newPartPlacement, SectionDecoder, type PartPlacement } from '../protocol/delta.ts';
+import { DecodeError } from '../shared/protocol/errors.ts';
+import { extrapolateRange, newPartPlacement, SectionDecoder, type PartPlacement } from '../shared/protocol/delta.ts';
 import {
   MAX_SNAPSHOT_PARTS, newSnapshotHeader, readSnapshotPacketHeader, SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, SnapshotFrame, SnapshotKind, snapshotLayout,
   writeSnapshotAck, type SnapshotLayout, type SnapshotPacketHeader,
-} from '../protocol/snapshot.ts';
-import type { NetSchema } from '../protocol/schema.ts';
+} from '../shared/protocol/snapshot.ts';
+import type { NetSchema } from '../shared/protocol/schema.ts';
 
 /** A ring slot's state: unused, some parts decoded, or complete (a baseline candidate). */
 type SlotState = 'free' | 'assembling' | 'complete';

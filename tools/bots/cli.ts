@@ -2,8 +2,8 @@
 // prints a summary (or one JSON object with --json).
 import { parseArgs } from 'node:util';
 import { BotPool, fullSampleSize, type BotRunOptions } from './pool.ts';
-import { diffTotals, emptyTotals, type BotTotals } from './lib/totals.ts';
-import { progressLine, summarizeBots, type BotSummary } from './lib/summary.ts';
+import { diffTotals, emptyTotals, type BotTotals } from '../measure/totals.ts';
+import { progressLine, summarizeBots, type BotSummary } from '../measure/summary.ts';
 import { getScript, scriptNames } from './scripts.ts';
 
 const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --seconds S --transport webrtc|ws

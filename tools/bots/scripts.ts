@@ -1,9 +1,9 @@
 // Bot behaviour scripts: what input a bot sends at each input step. Built in: arena-v1's seeded
 // random walk, idle, and chase-nearest-player; a game developer registers their own with
 // registerScript() (here, or in a module passed to the bots with --script-module).
-import type { AnyGame } from '../shared/game.ts';
-import type { Rng } from '../shared/rng.ts';
-import { DIR_X, DIR_Y, KIND_PLAYER } from '../games/arena.ts';
+import type { AnyGame } from '../../shared/sim/game.ts';
+import type { Rng } from '../../shared/sim/rng.ts';
+import { DIR_X, DIR_Y, KIND_PLAYER } from '../../games/arena.ts';
 
 /** Read-only view of the newest world state a bot has decoded (entities in id order). */
 export interface ScriptWorld {

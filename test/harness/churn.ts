@@ -2,11 +2,11 @@
 // or WebRTC, then checks that the server's memory, sessions, peers and timers return to baseline.
 // `npm run churn -- --cycles 1000 --transport ws|webrtc [--warmup N] [--concurrency 20] [--json]`
 import { fileURLToPath } from 'node:url';
-import { arena } from '../games/arena.ts';
-import { Connection } from '../shared/client/connection.ts';
-import { nodeClientIO } from './node-io.ts';
-import { descendants, readProcSample } from './lib/proc.ts';
-import { ServerProcess } from './lib/server-proc.ts';
+import { arena } from '../../games/arena.ts';
+import { Connection } from '../../netcode/connection.ts';
+import { nodeClientIO } from '../../tools/node-client/io.ts';
+import { descendants, readProcSample } from '../../tools/measure/proc.ts';
+import { ServerProcess } from '../../tools/measure/server-proc.ts';
 
 /** Result of a churn run. */
 export interface ChurnResult {
@@ -32,7 +32,7 @@ export interface ChurnResult {
   end: Record<string, number>;
 }
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Current RSS of a process in KiB; 0 when it is gone. */
 function rssKiB(pid: number): number {

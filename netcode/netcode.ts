@@ -1,10 +1,10 @@
 // The client netcode: one Connection plus clock sync, input production with time dilation,
 // prediction with reconciliation of the local player, and interpolation of everything else.
 // Exposes what a renderer or a bot needs, and the figures a net graph shows.
-import { DEFAULT_NET_CONFIG } from '../config.ts';
-import type { AnyGame } from '../game.ts';
-import type { ServerControl } from '../protocol/control.ts';
-import type { SnapshotFrame, SnapshotHeader } from '../protocol/snapshot.ts';
+import { DEFAULT_NET_CONFIG } from '../shared/config.ts';
+import type { AnyGame } from '../shared/sim/game.ts';
+import type { ServerControl } from '../shared/protocol/control.ts';
+import type { SnapshotFrame, SnapshotHeader } from '../shared/protocol/snapshot.ts';
 import { InputClock, ServerClock, type InputClockOptions, type ServerClockOptions } from './clock.ts';
 import { Connection, type ClientIO, type ConnectionEvents, type ConnectionOptions, type ConnectionState } from './connection.ts';
 import { DEFAULT_INTERPOLATION, EntityView, interpolationDelayMs, Interpolator, RenderClock, SnapshotTimeline, type InterpolationOptions, type SampleMode } from './interpolation.ts';

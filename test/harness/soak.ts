@@ -6,13 +6,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { arena } from '../games/arena.ts';
-import { loadServerConfig } from '../server/config.ts';
-import { TickwireServer } from '../server/server.ts';
-import { ClientNetcode } from '../shared/client/netcode.ts';
-import { conditionClientIO, defaultLinkSettings, type ConditionedIO, type LinkSettings } from '../shared/net/conditioner.ts';
-import { Rng } from '../shared/rng.ts';
-import { nodeClientIO } from './node-io.ts';
+import { arena } from '../../games/arena.ts';
+import { loadServerConfig } from '../../server/config.ts';
+import { TickwireServer } from '../../server/server.ts';
+import { ClientNetcode } from '../../netcode/netcode.ts';
+import { defaultLinkSettings, type LinkSettings } from '../../shared/net/link-conditioner.ts';
+import { conditionClientIO, type ConditionedIO } from '../../netcode/conditioned-io.ts';
+import { Rng } from '../../shared/sim/rng.ts';
+import { nodeClientIO } from '../../tools/node-client/io.ts';
 
 /** Profile names, mildest first. */
 export type ProfileName = 'lan' | 'wan50' | 'wan100' | 'bad250' | 'torture';
@@ -449,7 +450,7 @@ async function main(argv: string[]): Promise<number> {
     if (!json) console.log(summarize(r));
   }
   const out = { command: `npm run soak -- ${argv.join(' ')}`, at: new Date().toISOString(), minutesPerProfile: minutes, results };
-  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}soak.json`, JSON.stringify(out, null, 2) + '\n');
   if (json) console.log(JSON.stringify(out));

@@ -2,7 +2,7 @@
 // ping/pong (ServerClock), and the command clock that decides which tick each input targets and
 // speeds up or slows down input production to keep the server's input buffer small and steady
 // (InputClock, time dilation as in Overwatch's netcode).
-import { seqDiff } from '../sequence.ts';
+import { seqDiff } from '../shared/sequence.ts';
 
 /*
  * Server time. The server runs step k (the one turning state k into state k+1) at wall time k*T.
