@@ -11,9 +11,8 @@ import { defineGame, type AnyGame } from '../shared/sim/game.ts';
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
 import { SNAPSHOT_ACK_NONE, SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import { Rng } from '../shared/sim/rng.ts';
-import { InputBuffer } from '../server/inputs.ts';
 import { Room } from '../server/rooms.ts';
-import { Session } from '../server/sessions.ts';
+import { Player } from '../server/player.ts';
 import { DeltaSnapshotEncoder, newEncoderStats, type EncoderStats, type SnapshotClient } from '../server/snapshots.ts';
 import { runTick } from '../server/tick.ts';
 
@@ -210,12 +209,10 @@ function arenaRoom(players: number, npcs: number, rx: SnapshotReceiver | undefin
   const rng = new Rng(7);
   const value = new Uint32Array(1);
   const bots = Array.from({ length: players }, (_, i) => {
-    const s = new Session(i + 1, '127.0.0.1');
-    s.inputs = new InputBuffer(1, 8);
-    s.state = 'active';
+    const s = new Player(i + 1, `bot-${i + 1}`, 1, 8);
     room.addPlayer(s);
     const bot = { s, dir: 0, nextChangeTick: 0, seq: 0, bytes: 0 };
-    s.sendUnreliable = (bytes: Uint8Array): void => {
+    s.send = (bytes: Uint8Array): void => {
       bot.bytes += bytes.length;
       if (i === 0 && rx) {
         rx.receive(bytes);
@@ -242,7 +239,7 @@ function arenaRoom(players: number, npcs: number, rx: SnapshotReceiver | undefin
         b.nextChangeTick = t + 15 + rng.int(31);
       }
       value[0] = b.dir;
-      b.s.inputs?.offer(b.seq, value, 0);
+      b.s.inputs.offer(b.seq, value, 0);
       b.seq = (b.seq + 1) & 0xffff;
     }
     runTick(host);

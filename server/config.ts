@@ -55,6 +55,22 @@ export interface ServerConfig {
   readonly maxMessagesPerSec: number;
   /** Time allowed for a graceful shutdown, ms. Env TICKWIRE_SHUTDOWN_MS. Default 5000. */
   readonly shutdownMs: number;
+  /** A connection that sends no hello or resume within this long is closed, ms. Env TICKWIRE_HANDSHAKE_TIMEOUT_MS. Default 5000. */
+  readonly handshakeTimeoutMs: number;
+  /** Input packets claiming a tick further than this from the room's are dropped (counted), ms. Env TICKWIRE_MAX_INPUT_TICK_SKEW_MS. Default 2000. */
+  readonly maxInputTickSkewMs: number;
+  /** Bytes all clients may queue between two ticks; beyond it messages are dropped and counted. Env TICKWIRE_INBOX_BYTES. Default 4194304. */
+  readonly inboxBytes: number;
+  /** Unacknowledged reliable messages a session may have before it ends. Env TICKWIRE_MAX_UNACKED_MESSAGES. Default 1024. */
+  readonly maxUnackedMessages: number;
+  /** Unacknowledged reliable bytes (64 counted per message) a session may have before it ends. Env TICKWIRE_MAX_UNACKED_BYTES. Default 524288. */
+  readonly maxUnackedBytes: number;
+  /** Distinct snapshot baselines encoded per room and snapshot tick before sections are re-encoded. Env TICKWIRE_SNAPSHOT_MAX_SECTIONS. Default 8. */
+  readonly snapshotMaxSections: number;
+  /** After a full snapshot, snapshots during which a client gets deltas against it while its ack is pending. Env TICKWIRE_SNAPSHOT_FULL_RETRY. Default 8. */
+  readonly snapshotFullRetrySnapshots: number;
+  /** A WebRTC peer admitted but not open after this long is closed, ms. Env TICKWIRE_WEBRTC_PENDING_TIMEOUT_MS. Default 10000. */
+  readonly webrtcPendingTimeoutMs: number;
   /** Directory of the bundled browser client served at `/`. Default 'client/dist'. */
   readonly clientDir: string;
   /** pino log level. Env LOG_LEVEL. Default 'info'. */
@@ -90,6 +106,14 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   clientTimeoutMs: 5000,
   maxMessagesPerSec: 300,
   shutdownMs: 5000,
+  handshakeTimeoutMs: 5000,
+  maxInputTickSkewMs: 2000,
+  inboxBytes: 4 << 20,
+  maxUnackedMessages: 1024,
+  maxUnackedBytes: 512 * 1024,
+  snapshotMaxSections: 8,
+  snapshotFullRetrySnapshots: 8,
+  webrtcPendingTimeoutMs: 10_000,
   clientDir: 'client/dist',
   logLevel: 'info',
   net: DEFAULT_NET_CONFIG,
@@ -104,6 +128,9 @@ const INT_ENV: [keyof ServerConfig, string][] = [
   ['wsMaxBackpressureBytes', 'TICKWIRE_WS_MAX_BACKPRESSURE_BYTES'], ['wsIdleTimeoutSec', 'TICKWIRE_WS_IDLE_TIMEOUT_SEC'], ['maxPendingPeers', 'TICKWIRE_MAX_PENDING_PEERS'],
   ['maxBadMessages', 'TICKWIRE_MAX_BAD_MESSAGES'], ['shutdownMs', 'TICKWIRE_SHUTDOWN_MS'], ['resumeGraceMs', 'TICKWIRE_RESUME_GRACE_MS'],
   ['maxMessagesPerSec', 'TICKWIRE_MAX_MESSAGES_PER_SEC'], ['clientTimeoutMs', 'TICKWIRE_CLIENT_TIMEOUT_MS'],
+  ['handshakeTimeoutMs', 'TICKWIRE_HANDSHAKE_TIMEOUT_MS'], ['maxInputTickSkewMs', 'TICKWIRE_MAX_INPUT_TICK_SKEW_MS'], ['inboxBytes', 'TICKWIRE_INBOX_BYTES'],
+  ['maxUnackedMessages', 'TICKWIRE_MAX_UNACKED_MESSAGES'], ['maxUnackedBytes', 'TICKWIRE_MAX_UNACKED_BYTES'], ['snapshotMaxSections', 'TICKWIRE_SNAPSHOT_MAX_SECTIONS'],
+  ['snapshotFullRetrySnapshots', 'TICKWIRE_SNAPSHOT_FULL_RETRY'], ['webrtcPendingTimeoutMs', 'TICKWIRE_WEBRTC_PENDING_TIMEOUT_MS'],
 ];
 const NET_ENV: [keyof NetConfig, string][] = [
   ['tickRateHz', 'TICKWIRE_TICK_RATE_HZ'], ['snapshotRateHz', 'TICKWIRE_SNAPSHOT_RATE_HZ'], ['maxPacketBytes', 'TICKWIRE_MAX_PACKET_BYTES'],
@@ -199,6 +226,14 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'resumeGraceMs', cfg.resumeGraceMs, 0, 600_000);
   checkInt(errors, 'clientTimeoutMs', cfg.clientTimeoutMs, 1000, 600_000);
   checkInt(errors, 'maxMessagesPerSec', cfg.maxMessagesPerSec, 10, 100_000);
+  checkInt(errors, 'handshakeTimeoutMs', cfg.handshakeTimeoutMs, 500, 600_000);
+  checkInt(errors, 'maxInputTickSkewMs', cfg.maxInputTickSkewMs, 100, 60_000);
+  checkInt(errors, 'inboxBytes', cfg.inboxBytes, 64 * 1024, 256 << 20);
+  checkInt(errors, 'maxUnackedMessages', cfg.maxUnackedMessages, 16, 1_000_000);
+  checkInt(errors, 'maxUnackedBytes', cfg.maxUnackedBytes, 4096, 256 << 20);
+  checkInt(errors, 'snapshotMaxSections', cfg.snapshotMaxSections, 1, 64);
+  checkInt(errors, 'snapshotFullRetrySnapshots', cfg.snapshotFullRetrySnapshots, 1, 64);
+  checkInt(errors, 'webrtcPendingTimeoutMs', cfg.webrtcPendingTimeoutMs, 1000, 120_000);
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);
   if (typeof cfg.gameParams !== 'object' || cfg.gameParams === null || Object.values(cfg.gameParams).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
     errors.push('gameParams must be an object of finite numbers');

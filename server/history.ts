@@ -2,7 +2,7 @@
 // encoding can find the baseline a client acknowledged; plus the per-tick rates of rated fields.
 import { SnapshotFrame, snapshotLayout, type SnapshotLayout } from '../shared/protocol/snapshot.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
-import type { GameContext, Components, Store } from '../shared/sim/game.ts';
+import type { Store } from '../shared/sim/game.ts';
 
 /**
  * Remembers the quantized values of the rated fields one tick before each snapshot, so a captured
@@ -108,8 +108,7 @@ export class SnapshotHistory {
  * the last tick (0 when the tracker has no record of tick - 1), and the frame is recorded as the
  * tracker's newest values.
  */
-export function captureFrame<C extends Components>(
-  ctx: GameContext<C>,
+export function captureFrame(
   schema: NetSchema,
   replicated: () => readonly number[],
   hasComponent: (eid: number, compIndex: number) => boolean,
@@ -148,5 +147,4 @@ export function captureFrame<C extends Components>(
   }
   frame.count = n;
   rates?.recordFrame(frame);
-  void ctx;
 }

@@ -1,15 +1,33 @@
-// Per-player input buffer: de-duplicates redundant inputs by 16-bit sequence, keeps a small
-// window, hands out exactly one input per tick, repeats the last one across a gap.
+// Inputs: the per-player input buffer (de-duplicates redundant inputs by 16-bit sequence, keeps a
+// small window, hands out exactly one input per tick, repeats the last one across a gap) and the
+// receiver that turns an input packet into offers to it (decode, tick-skew check, offer).
+import { BitReader } from '../shared/protocol/bits.ts';
+import { createInputPacket, readInputPacket, type InputPacket } from '../shared/protocol/input.ts';
+import type { NetSchema } from '../shared/protocol/schema.ts';
 import { seqAdd, seqDiff, seqGreaterThan } from '../shared/sequence.ts';
 
-/** Counters for one player's input stream (also exported as metrics). */
+/**
+ * Counters of an input stream: one player's, or the totals over every player of the process
+ * (exported as tickwire_inputs_total{outcome}).
+ */
 export interface InputStats {
+  /** Inputs received (every redundant copy counts). */
   received: number;
+  /** Copies of an input already waiting. */
   duplicates: number;
+  /** Copies of an input whose tick had passed (mostly redundant copies of applied inputs). */
   late: number;
+  /** Inputs never applied: skipped because a newer one was waiting, or evicted from a full window. */
   dropped: number;
+  /** Ticks that repeated the previous input because the next one had not arrived: inputs that missed their tick. */
   repeated: number;
+  /** Inputs applied, one per tick at most. */
   applied: number;
+}
+
+/** Fresh zeroed input counters. */
+export function newInputStats(): InputStats {
+  return { received: 0, duplicates: 0, late: 0, dropped: 0, repeated: 0, applied: 0 };
 }
 
 /**
@@ -31,14 +49,18 @@ export class InputBuffer {
   hasApplied = false;
   /** Sequence of the last applied input (acknowledged in snapshots). */
   lastAppliedSeq = 0;
-  /** Client's target tick for the newest input received (for clock-sync feedback). */
-  newestTargetTick = 0;
-  readonly stats: InputStats = { received: 0, duplicates: 0, late: 0, dropped: 0, repeated: 0, applied: 0 };
+  /** This buffer's counters. */
+  readonly stats: InputStats = newInputStats();
 
+  /**
+   * @param fieldCount input fields per input
+   * @param maxPending most inputs kept waiting; beyond this the oldest are dropped to bound latency
+   * @param totals counters shared by many buffers (the process totals), bumped with this buffer's
+   */
   constructor(
     readonly fieldCount: number,
-    /** Most inputs kept waiting; beyond this the oldest are dropped to bound latency. */
     readonly maxPending: number,
+    private readonly totals: InputStats = newInputStats(),
   ) {
     this.size = 64;
     if (maxPending >= this.size) throw new RangeError('maxPending must be < 64');
@@ -56,12 +78,14 @@ export class InputBuffer {
   /** Offers one input (`values` at `offset`, fieldCount values) with sequence `seq`. */
   offer(seq: number, values: ArrayLike<number>, offset: number): void {
     this.stats.received++;
+    this.totals.received++;
     if (!this.started) {
       this.started = true;
       this.lastSeq = seqAdd(seq, -1);
     }
     if (!seqGreaterThan(seq, this.lastSeq)) {
       this.stats.late++;
+      this.totals.late++;
       return;
     }
     if (seqDiff(seq, this.lastSeq) > this.size - 1) {
@@ -72,6 +96,7 @@ export class InputBuffer {
     const slot = seq & (this.size - 1);
     if (this.present[slot] && this.seqs[slot] === seq) {
       this.stats.duplicates++;
+      this.totals.duplicates++;
       return;
     }
     this.present[slot] = 1;
@@ -88,13 +113,17 @@ export class InputBuffer {
    */
   take(): Uint32Array {
     if (this.pending === 0) {
-      if (this.hasApplied) this.stats.repeated++;
+      if (this.hasApplied) {
+        this.stats.repeated++;
+        this.totals.repeated++;
+      }
       return this.current;
     }
     let seq = seqAdd(this.lastSeq, 1);
     let slot = seq & (this.size - 1);
     while (!(this.present[slot] && this.seqs[slot] === seq)) {
       this.stats.dropped++;
+      this.totals.dropped++;
       seq = seqAdd(seq, 1);
       slot = seq & (this.size - 1);
     }
@@ -106,6 +135,7 @@ export class InputBuffer {
     this.lastAppliedSeq = seq;
     this.hasApplied = true;
     this.stats.applied++;
+    this.totals.applied++;
     return this.current;
   }
 
@@ -123,6 +153,7 @@ export class InputBuffer {
         this.present[slot] = 0;
         this.pending--;
         this.stats.dropped++;
+        this.totals.dropped++;
         this.lastSeq = seq;
         return;
       }
@@ -132,5 +163,43 @@ export class InputBuffer {
   private clearPending(): void {
     this.present.fill(0);
     this.pending = 0;
+  }
+}
+
+/**
+ * Turns input packets into offers to a player's buffer: decode, tick-skew check, then every input
+ * of the packet oldest first. One per server; its reader and packet scratch are reused.
+ */
+export class InputReceiver {
+  private readonly reader = new BitReader();
+  private readonly packet: InputPacket;
+  private readonly fieldCount: number;
+
+  /**
+   * @param schema the game's compiled schema
+   * @param maxTickSkew largest distance, ticks, between a packet's claimed tick and the room's
+   */
+  constructor(
+    private readonly schema: NetSchema,
+    readonly maxTickSkew: number,
+  ) {
+    this.packet = createInputPacket(schema);
+    this.fieldCount = schema.inputFields.length;
+  }
+
+  /**
+   * Decodes the input packet buf[start, end) and offers its inputs to `inputs`. Returns the number
+   * of inputs offered, or -1 when the packet claims a tick more than maxTickSkew from `roomTick`
+   * (forged or hopelessly out of sync; nothing is applied). Throws DecodeError on malformed bytes,
+   * before anything is offered.
+   */
+  receive(inputs: InputBuffer, buf: Uint8Array, start: number, end: number, roomTick: number): number {
+    const p = readInputPacket(this.reader, buf, this.schema, this.packet, start, end);
+    const skew = p.newestTick - roomTick;
+    if (skew > this.maxTickSkew || skew < -this.maxTickSkew) return -1;
+    const nf = this.fieldCount;
+    // Oldest first, so the buffer sees sequences in order.
+    for (let i = p.count - 1; i >= 0; i--) inputs.offer(seqAdd(p.newestSeq, -i), p.values, i * nf);
+    return p.count;
   }
 }

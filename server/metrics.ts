@@ -1,8 +1,9 @@
 // Counters the hot path bumps as plain numbers, exposed to Prometheus at scrape time (prom-client
 // collect callbacks), so recording a metric never allocates during a tick.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { newInputStats } from './inputs.ts';
 import { newEncoderStats } from './snapshots.ts';
-import type { ProcessMemory } from './net/transport.ts';
+import { CHANNEL_KINDS, type ChannelKind, type ProcessMemory } from './net/transport.ts';
 
 /** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
 export class FixedHistogram {
@@ -55,40 +56,54 @@ export class FixedHistogram {
 /** Tick duration buckets in seconds (fine-grained below the 16.7 ms budget of 60 Hz). */
 export const TICK_BUCKETS_SEC = [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.03, 0.05, 0.1];
 
+/** A counter per channel kind. */
+export type PerChannel = Record<ChannelKind, number>;
+
+function perChannel(): PerChannel {
+  return { ws: 0, webrtc: 0, loopback: 0 };
+}
+
 /** Every server-side counter, as plain numbers. */
 export class ServerStats {
   ticks = 0;
   skippedTicks = 0;
   readonly tickSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
-  bytesIn = { ws: 0, webrtc: 0 };
-  bytesOut = { ws: 0, webrtc: 0 };
-  messagesIn = { ws: 0, webrtc: 0 };
-  messagesOut = { ws: 0, webrtc: 0 };
-  decodeErrors = { control: 0, input: 0, ack: 0, unknown: 0 };
-  sendFailures = { ws: 0, webrtc: 0 };
+  readonly bytesIn = perChannel();
+  readonly bytesOut = perChannel();
+  readonly messagesIn = perChannel();
+  readonly messagesOut = perChannel();
+  readonly decodeErrors = { control: 0, input: 0, ack: 0, unknown: 0 };
+  readonly sendFailures = perChannel();
   queueDropped = 0;
   rejects = 0;
   disconnectsForBadMessages = 0;
   rateLimited = 0;
   timeouts = 0;
+  /** Connections closed because no hello or resume arrived within handshakeTimeoutMs. */
+  handshakeTimeouts = 0;
   resumes = 0;
   resumesFailed = 0;
-  inputsReceived = 0;
-  inputsRepeated = 0;
-  inputsLost = 0;
-  /** Input packets dropped because the tick they claim is too far from the room's (see MAX_INPUT_TICK_SKEW_SEC). */
+  /** Input counters over every player's input buffer. */
+  readonly inputs = newInputStats();
+  /** Input packets dropped because the tick they claim is too far from the room's (maxInputTickSkewMs). */
   inputsTickRejected = 0;
   /** Shared by every room's snapshot encoder. */
   readonly encoder = newEncoderStats();
+
+  /** Inputs received, every redundant copy included. */
+  get inputsReceived(): number {
+    return this.inputs.received;
+  }
 }
 
 /** Creates the Prometheus registry reading from `stats` and the live gauges given. */
 export function createRegistry(
   stats: ServerStats,
-  live: { rooms(): number; sessions(transport: 'ws' | 'webrtc'): number; rtcPeers(): number; queueBytes(): number; rtcProcessMemory?(): ProcessMemory | undefined },
+  live: { rooms(): number; sessions(transport: ChannelKind): number; rtcPeers(): number; queueBytes(): number; rtcProcessMemory?(): ProcessMemory | undefined },
 ): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tickwire_process_' });
+  // prom-client's default names already start with process_ or nodejs_: prefix only the project.
+  collectDefaultMetrics({ register: registry, prefix: 'tickwire_' });
   const counter = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void => {
     new Counter({
       name, help, labelNames, registers: [registry],
@@ -108,40 +123,45 @@ export function createRegistry(
   };
   counter('tickwire_ticks_total', 'Simulation ticks run (all rooms share one loop).', [], (s) => s({}, stats.ticks));
   counter('tickwire_ticks_skipped_total', 'Ticks dropped after a stall beyond the catch-up bound.', [], (s) => s({}, stats.skippedTicks));
-  counter('tickwire_bytes_total', 'Payload bytes by direction and channel.', ['direction', 'channel'], (s) => {
-    s({ direction: 'in', channel: 'ws' }, stats.bytesIn.ws);
-    s({ direction: 'in', channel: 'webrtc' }, stats.bytesIn.webrtc);
-    s({ direction: 'out', channel: 'ws' }, stats.bytesOut.ws);
-    s({ direction: 'out', channel: 'webrtc' }, stats.bytesOut.webrtc);
-  });
-  counter('tickwire_messages_total', 'Messages by direction and channel.', ['direction', 'channel'], (s) => {
-    s({ direction: 'in', channel: 'ws' }, stats.messagesIn.ws);
-    s({ direction: 'in', channel: 'webrtc' }, stats.messagesIn.webrtc);
-    s({ direction: 'out', channel: 'ws' }, stats.messagesOut.ws);
-    s({ direction: 'out', channel: 'webrtc' }, stats.messagesOut.webrtc);
-  });
+  const byChannel = (inbound: PerChannel, outbound: PerChannel) => (s: (labels: Record<string, string>, v: number) => void): void => {
+    for (const channel of CHANNEL_KINDS) {
+      s({ direction: 'in', channel }, inbound[channel]);
+      s({ direction: 'out', channel }, outbound[channel]);
+    }
+  };
+  counter('tickwire_bytes_total', 'Payload bytes by direction and channel.', ['direction', 'channel'], byChannel(stats.bytesIn, stats.bytesOut));
+  counter('tickwire_messages_total', 'Messages by direction and channel.', ['direction', 'channel'], byChannel(stats.messagesIn, stats.messagesOut));
   counter('tickwire_decode_errors_total', 'Messages dropped because they did not decode.', ['message'], (s) => {
     for (const [k, v] of Object.entries(stats.decodeErrors)) s({ message: k }, v);
   });
   counter('tickwire_send_failures_total', 'Sends refused by the transport (backpressure or closed).', ['channel'], (s) => {
-    s({ channel: 'ws' }, stats.sendFailures.ws);
-    s({ channel: 'webrtc' }, stats.sendFailures.webrtc);
+    for (const channel of CHANNEL_KINDS) s({ channel }, stats.sendFailures[channel]);
   });
   counter('tickwire_inbox_dropped_total', 'Inbound messages dropped because the inbox was full.', [], (s) => s({}, stats.queueDropped));
   counter('tickwire_handshake_rejects_total', 'Hellos refused.', [], (s) => s({}, stats.rejects));
   counter('tickwire_client_timeouts_total', 'Connections closed because the client stopped acknowledging snapshots.', [], (s) => s({}, stats.timeouts));
+  counter('tickwire_handshake_timeouts_total', 'Connections closed because no hello or resume arrived in time.', [], (s) => s({}, stats.handshakeTimeouts));
   counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));
   counter('tickwire_resumes_total', 'Sessions resumed after a dropped connection, by outcome.', ['outcome'], (s) => {
     s({ outcome: 'ok' }, stats.resumes);
     s({ outcome: 'failed' }, stats.resumesFailed);
   });
   counter('tickwire_bad_message_disconnects_total', 'Clients disconnected for too many bad messages.', [], (s) => s({}, stats.disconnectsForBadMessages));
-  counter('tickwire_inputs_total', 'Inputs by outcome.', ['outcome'], (s) => {
-    s({ outcome: 'received' }, stats.inputsReceived);
-    s({ outcome: 'repeated' }, stats.inputsRepeated);
-    s({ outcome: 'lost' }, stats.inputsLost);
-  });
-  counter('tickwire_input_packets_rejected_total', 'Input packets dropped for claiming a tick too far from the room tick (more than 2 s either way).', [], (s) => s({}, stats.inputsTickRejected));
+  counter(
+    'tickwire_inputs_total',
+    'Inputs by outcome: received (every redundant copy), applied, duplicate (copy of one waiting), late (copy of one whose tick passed), lost (never applied: skipped or evicted), repeated (ticks that repeated the previous input because the next had not arrived: inputs that missed their tick).',
+    ['outcome'],
+    (s) => {
+      const i = stats.inputs;
+      s({ outcome: 'received' }, i.received);
+      s({ outcome: 'applied' }, i.applied);
+      s({ outcome: 'duplicate' }, i.duplicates);
+      s({ outcome: 'late' }, i.late);
+      s({ outcome: 'lost' }, i.dropped);
+      s({ outcome: 'repeated' }, i.repeated);
+    },
+  );
+  counter('tickwire_input_packets_rejected_total', 'Input packets dropped for claiming a tick too far from the room tick (maxInputTickSkewMs either way).', [], (s) => s({}, stats.inputsTickRejected));
   counter('tickwire_snapshots_total', 'Snapshots sent by kind.', ['kind'], (s) => {
     s({ kind: 'full' }, stats.encoder.fullSnapshots);
     s({ kind: 'delta' }, stats.encoder.deltaSnapshots);
@@ -158,8 +178,7 @@ export function createRegistry(
   gauge('tickwire_tick_duration_max_seconds', 'Longest frame tick since the previous scrape of /metrics (reset by each scrape).', [], (s) => s({}, stats.tickSeconds.takeRecentMax()));
   gauge('tickwire_rooms', 'Rooms open.', [], (s) => s({}, live.rooms()));
   gauge('tickwire_sessions', 'Sessions by the transport carrying their unreliable traffic.', ['transport'], (s) => {
-    s({ transport: 'ws' }, live.sessions('ws'));
-    s({ transport: 'webrtc' }, live.sessions('webrtc'));
+    for (const transport of CHANNEL_KINDS) s({ transport }, live.sessions(transport));
   });
   gauge('tickwire_webrtc_peers', 'Open WebRTC peers.', [], (s) => s({}, live.rtcPeers()));
   gauge('tickwire_webrtc_process_memory_bytes', 'Memory of the WebRTC process (reported every 2 s; absent while it is down or when WebRTC runs in the server process).', ['kind'], (s) => {

@@ -8,7 +8,7 @@ import type { NetConfig } from '../shared/config.ts';
 import { RejectCode, type RejectCodeId } from '../shared/protocol/ids.ts';
 import { SnapshotHistory } from './history.ts';
 import type { EncoderStats, SnapshotEncoder } from './snapshots.ts';
-import type { Session } from './sessions.ts';
+import type { Player } from './player.ts';
 
 /** Builds the snapshot encoder of a room. */
 export type EncoderFactory = (schema: NetSchema, net: NetConfig, stats: EncoderStats) => SnapshotEncoder;
@@ -28,7 +28,7 @@ export class Room {
   readonly ctx: GameContext<Components>;
   readonly systems: System<Components>[];
   /** Players in join order; removal swaps with the last (no allocation when iterating). */
-  readonly players: Session[] = [];
+  readonly players: Player[] = [];
   readonly stores: Store[];
   readonly netComponents: Component[];
   readonly replicated: () => readonly number[];
@@ -79,28 +79,26 @@ export class Room {
     return this.players.length < this.capacity;
   }
 
-  /** Spawns the session's entity and adds it to the room. */
-  addPlayer(s: Session): number {
-    const eid = this.game.spawnPlayer(this.ctx, { sessionId: s.id, name: s.name });
-    this.players.push(s);
-    s.room = this;
-    s.eid = eid;
+  /** Spawns the player's entity and adds it to the room; returns the entity id. */
+  addPlayer(p: Player): number {
+    const eid = this.game.spawnPlayer(this.ctx, { sessionId: p.id, name: p.name });
+    this.players.push(p);
+    p.eid = eid;
     this.emptySinceMs = undefined;
     return eid;
   }
 
-  /** Removes the session's entity; records when the room became empty. */
-  removePlayer(s: Session, nowMs: number): void {
-    const i = this.players.indexOf(s);
+  /** Removes the player and its entity; records when the room became empty. */
+  removePlayer(p: Player, nowMs: number): void {
+    const i = this.players.indexOf(p);
     if (i < 0) return;
     this.players[i] = this.players[this.players.length - 1];
     this.players.pop();
-    if (s.eid >= 0) {
-      if (this.game.despawnPlayer) this.game.despawnPlayer(this.ctx, s.eid);
-      else this.ctx.despawn(s.eid);
+    if (p.eid >= 0) {
+      if (this.game.despawnPlayer) this.game.despawnPlayer(this.ctx, p.eid);
+      else this.ctx.despawn(p.eid);
     }
-    s.room = undefined;
-    s.eid = -1;
+    p.eid = -1;
     if (this.players.length === 0) this.emptySinceMs = nowMs;
   }
 

@@ -1,66 +1,118 @@
-// Sessions: one per connected client, from WebSocket open to close. Holds identity, the room and
-// entity, the input buffer, snapshot acks, channel choice and per-client counters.
+// Sessions and connections: a connection is one transport's link to a client (a WebSocket, a
+// WebRTC datachannel); a session is a client that completed the handshake, with its token, its
+// reliable and unreliable channel handles, its reliable-message state and its player in a room.
 import { randomBytes } from 'node:crypto';
-import type { ChannelKind } from './net/transport.ts';
 import type { ServerControl } from '../shared/protocol/control.ts';
 import { ReliableReceiver, ReliableSender } from '../shared/reliable.ts';
-import { InputBuffer } from './inputs.ts';
-import type { SnapshotClient } from './snapshots.ts';
+import type { InputBuffer } from './inputs.ts';
+import type { Player } from './player.ts';
 import type { Room } from './rooms.ts';
+import type { ChannelKind, Transport } from './net/transport.ts';
 
-/**
- * Life cycle: handshake (WebSocket open, no hello yet), authenticating, active in a room,
- * resuming (connection lost; entity kept for the grace window), gone.
- */
-export type SessionState = 'handshake' | 'authenticating' | 'active' | 'resuming' | 'gone';
-
-/** A connected client. */
-export class Session implements SnapshotClient {
-  state: SessionState = 'handshake';
-  /** 128-bit random token (hex) binding the WebRTC channel and resuming the session; rotated on each resume. */
-  token: string = newToken();
-  /** Id of the WebSocket currently carrying this session (0 = none, e.g. while resuming). */
-  socketId = 0;
-  /** When a resuming session is given up (server clock, ms). */
-  resumeDeadlineMs = 0;
-  /** Reliable control messages sent and not yet acknowledged (resent after a resume). */
-  readonly reliableOut = new ReliableSender<ServerControl>();
-  /** Reliable control messages received (exactly once, in order). */
-  readonly reliableIn = new ReliableReceiver();
+/** Per-client limiter state: the message token bucket and the malformed-message count. */
+export class ClientLimits {
   /** Message budget of the rate limiter (token bucket). */
   rateTokens = 0;
+  /** When the bucket was last refilled (ms), -1 before the first message. */
   rateRefillMs = -1;
   /** Messages dropped by the rate limiter in the current one-second window, and the window start. */
   rateDropped = 0;
   rateWindowMs = 0;
-  name = '';
-  room: Room | undefined;
-  /** The player's entity id, or -1 before joining. */
-  eid = -1;
-  /** The client asked never to use WebRTC. */
-  wsOnly = false;
-  /** A WebRTC channel is open for this session. */
-  rtcOpen = false;
-  /** Channel the client currently wants unreliable traffic on. */
-  unreliable: ChannelKind = 'ws';
-  inputs: InputBuffer | undefined;
-  ackedTick = -1;
-  /** When the last snapshot ack arrived (server clock, ms; 0 = not yet watched). */
-  lastAckMs = 0;
-  ackedBits = 0;
-  inputAck = 0;
-  hasInputAck = false;
   /** Malformed messages received; past the configured limit the client is disconnected. */
   badMessages = 0;
+}
+
+/**
+ * Life cycle of a connection: admitted (the transport is opening it), open, closed. A reliable
+ * connection without a session is still in the handshake (no hello or resume accepted yet).
+ */
+export type ConnState = 'admitted' | 'open' | 'closed';
+
+/** One transport connection. */
+export class Conn {
+  state: ConnState = 'admitted';
+  /** The session this connection carries, once the handshake bound it. */
+  session: Session | undefined;
+  /** Limits this connection counts against: its own in the handshake, its session's afterwards. */
+  limits = new ClientLimits();
+  /** A hello or resume was accepted on this connection and is being processed. */
+  helloSeen = false;
+
+  /**
+   * @param id connection id (unique across every transport of the process)
+   * @param transport the transport carrying it
+   * @param remoteAddress peer address as the transport saw it
+   * @param admittedMs when it was admitted (server clock, ms)
+   */
+  constructor(
+    readonly id: number,
+    readonly transport: Transport,
+    readonly remoteAddress: string,
+    readonly admittedMs: number,
+  ) {}
+}
+
+/**
+ * Life cycle of a session: authenticating (hello accepted, authenticate hook running), active in a
+ * room, resuming (connection lost; the player is kept for the grace window), gone.
+ */
+export type SessionState = 'authenticating' | 'active' | 'resuming' | 'gone';
+
+/** A client that completed (or is completing) the handshake. */
+export class Session {
+  state: SessionState = 'authenticating';
+  /** 128-bit random token (hex) binding the WebRTC channel and resuming the session; rotated on each resume. */
+  token: string = newToken();
+  /** The reliable connection carrying control messages (a WebSocket); undefined while resuming. */
+  reliable: Conn | undefined;
+  /** The open datagram connection carrying unreliable traffic; undefined = the reliable one carries it. */
+  unreliable: Conn | undefined;
+  /** A datagram connection admitted and still opening (one at a time). */
+  pendingDatagram: Conn | undefined;
+  /** The client accepts a datagram channel (its hello did not ask for the WebSocket only). */
+  datagramsWanted = true;
+  /** When a resuming session is given up (server clock, ms). */
+  resumeDeadlineMs = 0;
+  /** Reliable control messages sent and not yet acknowledged (resent after a resume). */
+  readonly reliableOut: ReliableSender<ServerControl>;
+  /** Reliable control messages received (exactly once, in order). */
+  readonly reliableIn = new ReliableReceiver();
+  name = '';
+  /** The player this session controls, once it joined a room. */
+  player: Player | undefined;
+  room: Room | undefined;
   bytesIn = 0;
   bytesOut = 0;
-  /** Bound sender for unreliable packets, created once (no per-snapshot closure). */
-  sendUnreliable: (bytes: Uint8Array) => void = () => undefined;
 
+  /**
+   * @param id session id (the id games see)
+   * @param remoteAddress address of the connection that said hello
+   * @param limits the limiter state, shared by every connection of the session
+   * @param maxUnacked most unacknowledged reliable messages and bytes before the session ends
+   */
   constructor(
     readonly id: number,
     readonly remoteAddress: string,
-  ) {}
+    readonly limits: ClientLimits,
+    maxUnacked: { messages: number; bytes: number },
+  ) {
+    this.reliableOut = new ReliableSender<ServerControl>(maxUnacked.messages, maxUnacked.bytes);
+  }
+
+  /** The player's entity id, or -1 when not in a room. */
+  get eid(): number {
+    return this.player?.eid ?? -1;
+  }
+
+  /** The player's input buffer, when in a room. */
+  get inputs(): InputBuffer | undefined {
+    return this.player?.inputs;
+  }
+
+  /** Which channel carries this session's unreliable traffic now. */
+  unreliableKind(): ChannelKind {
+    return (this.unreliable ?? this.reliable)?.transport.kind ?? 'ws';
+  }
 }
 
 /** A fresh 128-bit random token, hex. */
@@ -68,40 +120,21 @@ export function newToken(): string {
   return randomBytes(16).toString('hex');
 }
 
-/** All sessions by id, by token and by the WebSocket carrying them. */
+/** All sessions by id and by token. */
 export class SessionTable {
   private readonly byId = new Map<number, Session>();
   private readonly byToken = new Map<string, Session>();
-  private readonly bySocket = new Map<number, Session>();
   private nextId = 1;
 
   /** Creates a session with a fresh id. */
-  create(remoteAddress: string): Session {
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
-    const s = new Session(id, remoteAddress);
+  create(remoteAddress: string, limits: ClientLimits, maxUnacked: { messages: number; bytes: number }): Session {
+    let id = this.nextId;
+    while (this.byId.has(id)) id = id >= 0xfffffffe ? 1 : id + 1;
+    this.nextId = id >= 0xfffffffe ? 1 : id + 1;
+    const s = new Session(id, remoteAddress, limits, maxUnacked);
     this.byId.set(id, s);
     this.byToken.set(s.token, s);
-    this.bindSocket(s, id);
     return s;
-  }
-
-  /** The session carried by WebSocket `socketId`. */
-  bySocketId(socketId: number): Session | undefined {
-    return this.bySocket.get(socketId);
-  }
-
-  /** Makes `socketId` carry `s`. */
-  bindSocket(s: Session, socketId: number): void {
-    if (s.socketId) this.bySocket.delete(s.socketId);
-    s.socketId = socketId;
-    this.bySocket.set(socketId, s);
-  }
-
-  /** Detaches `s` from its WebSocket (events of that socket are ignored from now on). */
-  unbindSocket(s: Session): void {
-    if (s.socketId && this.bySocket.get(s.socketId) === s) this.bySocket.delete(s.socketId);
-    s.socketId = 0;
   }
 
   /** Replaces a session's token (the old one stops working). */
@@ -111,10 +144,12 @@ export class SessionTable {
     this.byToken.set(s.token, s);
   }
 
+  /** The session with this id. */
   get(id: number): Session | undefined {
     return this.byId.get(id);
   }
 
+  /** The session holding this token. */
   byTokenValue(token: string): Session | undefined {
     return this.byToken.get(token);
   }
@@ -122,7 +157,6 @@ export class SessionTable {
   /** Forgets a session. */
   delete(s: Session): void {
     s.state = 'gone';
-    this.unbindSocket(s);
     this.byId.delete(s.id);
     this.byToken.delete(s.token);
   }
@@ -135,10 +169,45 @@ export class SessionTable {
     return this.byId.values();
   }
 
-  /** Sessions whose unreliable traffic goes over `channel`. */
+  /** Active sessions whose unreliable traffic goes over `channel`. */
   countOn(channel: ChannelKind): number {
     let n = 0;
-    for (const s of this.byId.values()) if (s.state === 'active' && s.unreliable === channel) n++;
+    for (const s of this.byId.values()) if (s.state === 'active' && s.unreliableKind() === channel) n++;
     return n;
+  }
+}
+
+/** All connections by id; ids are unique across transports. */
+export class ConnTable {
+  private readonly byId = new Map<number, Conn>();
+  private nextId = 1;
+
+  /** Registers a new connection of `transport`. */
+  admit(transport: Transport, remoteAddress: string, nowMs: number): Conn {
+    let id = this.nextId;
+    while (this.byId.has(id)) id = id >= 0xfffffffe ? 1 : id + 1;
+    this.nextId = id >= 0xfffffffe ? 1 : id + 1;
+    const c = new Conn(id, transport, remoteAddress, nowMs);
+    this.byId.set(id, c);
+    return c;
+  }
+
+  /** The connection with this id. */
+  get(id: number): Conn | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Forgets a connection (its transport reported it closed). */
+  delete(c: Conn): void {
+    c.state = 'closed';
+    this.byId.delete(c.id);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  values(): IterableIterator<Conn> {
+    return this.byId.values();
   }
 }

@@ -1,11 +1,12 @@
-// Snapshot encoding behind one interface: at every snapshot tick the server asks for each client's
-// packets. The delta encoder picks each client's baseline from its acks, encodes the entity section
-// once per distinct baseline (shared by every client with that baseline), and only patches each
-// client's header; full snapshots are the explicit, counted fallback.
+// Snapshots out and their acks in: at every snapshot tick the server asks the encoder for each
+// client's packets. The delta encoder picks each client's baseline from its acks, encodes the entity
+// section once per distinct baseline (shared by every client with that baseline), and only patches
+// each client's header; full snapshots are the explicit, counted fallback. The ack receiver beside
+// it records what each client acknowledged.
 import { DEFAULT_NET_CONFIG, type NetConfig } from '../shared/config.ts';
 import { BitWriter } from '../shared/protocol/bits.ts';
 import { SectionEncoder, SectionParts } from '../shared/protocol/delta.ts';
-import { MAX_BASELINE_AGE_TICKS, patchSnapshotClientFields, type SnapshotFrame } from '../shared/protocol/snapshot.ts';
+import { MAX_BASELINE_AGE_TICKS, patchSnapshotClientFields, readSnapshotAck, type SnapshotAck, type SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
 import type { SnapshotHistory } from './history.ts';
 
@@ -19,6 +20,31 @@ export interface SnapshotClient {
   inputAck: number;
   /** False until the first input was applied. */
   hasInputAck: boolean;
+}
+
+/** A client's ack state as the ack receiver updates it. */
+export interface AckedClient extends SnapshotClient {
+  /** When the last snapshot ack arrived (server clock, ms). */
+  lastAckMs: number;
+}
+
+/** Reads snapshot acks into the acking client's state; one per server, its scratch reused. */
+export class SnapshotAckReceiver {
+  private readonly ack: SnapshotAck = { tick: 0, bits: 0 };
+
+  /**
+   * Decodes the ack in buf[start, end) and records it on `client`: any ack counts as hearing from
+   * the client (`lastAckMs`); only a newer tick the room has reached moves `ackedTick`/`ackedBits`.
+   * Throws DecodeError on malformed bytes, before anything changes.
+   */
+  receive(client: AckedClient, buf: Uint8Array, start: number, end: number, roomTick: number, nowMs: number): void {
+    const a = readSnapshotAck(buf, this.ack, start, end);
+    client.lastAckMs = nowMs;
+    if ((client.ackedTick < 0 || a.tick > client.ackedTick) && a.tick <= roomTick) {
+      client.ackedTick = a.tick;
+      client.ackedBits = a.bits;
+    }
+  }
 }
 
 /** Counters an encoder keeps (exported as metrics). */

@@ -11,8 +11,6 @@ export interface TickHost {
   drainNetEvents(): void;
   /** The rooms, in tick order. */
   readonly rooms: readonly Room[];
-  /** Called after a room produced a snapshot tick, to flush per-session counters etc. */
-  afterSnapshot?(room: Room): void;
 }
 
 /** Runs one server tick over all rooms. */
@@ -25,10 +23,8 @@ export function runTick(host: TickHost): void {
     runSystems(room);
     snapState(room);
     room.ctx.tick++;
-    if (room.ctx.tick % room.snapshotEvery === 0) {
-      sendSnapshots(room);
-      host.afterSnapshot?.(room);
-    } else if ((room.ctx.tick + 1) % room.snapshotEvery === 0) captureRates(room);
+    if (room.ctx.tick % room.snapshotEvery === 0) sendSnapshots(room);
+    else if ((room.ctx.tick + 1) % room.snapshotEvery === 0) captureRates(room);
   }
 }
 
@@ -37,13 +33,13 @@ export function applyInputs(room: Room): void {
   const { game, ctx, schema, input, players } = room;
   const fields = schema.inputFields;
   for (let p = 0; p < players.length; p++) {
-    const s = players[p];
-    if (s.eid < 0 || !s.inputs) continue;
-    const values = s.inputs.take();
+    const pl = players[p];
+    if (pl.eid < 0) continue;
+    const values = pl.inputs.take();
     for (let f = 0; f < fields.length; f++) input[fields[f].name] = fields[f].q.dequantize(values[f]);
-    game.stepPlayer(ctx.c, s.eid, input, ctx.dtSec);
-    s.inputAck = s.inputs.lastAppliedSeq;
-    s.hasInputAck = s.inputs.hasApplied;
+    game.stepPlayer(ctx.c, pl.eid, input, ctx.dtSec);
+    pl.inputAck = pl.inputs.lastAppliedSeq;
+    pl.hasInputAck = pl.inputs.hasApplied;
   }
 }
 
@@ -67,11 +63,11 @@ export function snapState(room: Room): void {
 export function sendSnapshots(room: Room): void {
   const history = room.history;
   const frame = history.claim(room.ctx.tick);
-  captureFrame(room.ctx, room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame, history.rates);
+  captureFrame(room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame, history.rates);
   const encoder = room.encoder;
   encoder.begin(frame, history);
   const players = room.players;
-  for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].sendUnreliable);
+  for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].send);
 }
 
 /** Records the rated fields one tick before a snapshot tick, so the snapshot carries per-tick rates. */

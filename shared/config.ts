@@ -13,7 +13,7 @@ export interface NetConfig {
   readonly snapshotRateHz: number;
   /** Inputs carried in each input packet (the newest and the previous ones). Default 4; 1..16. */
   readonly inputRedundancy: number;
-  /** Most inputs the server buffers per player before it drops the oldest. Default 8; 2..64. */
+  /** Most inputs the server buffers per player before it drops the oldest. Default 8; 2..63. */
   readonly inputBufferMax: number;
   /** Largest datagram the server sends on the unreliable channel, in bytes. Default 1200; 256..16384. */
   readonly maxPacketBytes: number;
@@ -47,7 +47,7 @@ export function validateNetConfig(cfg: NetConfig): string[] {
     errors.push(`snapshotRateHz (${cfg.snapshotRateHz}) must divide tickRateHz (${cfg.tickRateHz})`);
   }
   checkInt(errors, 'inputRedundancy', cfg.inputRedundancy, 1, 16);
-  checkInt(errors, 'inputBufferMax', cfg.inputBufferMax, 2, 64);
+  checkInt(errors, 'inputBufferMax', cfg.inputBufferMax, 2, 63);
   checkInt(errors, 'maxPacketBytes', cfg.maxPacketBytes, 256, 16384);
   checkInt(errors, 'snapshotHistoryTicks', cfg.snapshotHistoryTicks, 8, 1024);
   return errors;

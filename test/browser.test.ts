@@ -163,7 +163,7 @@ describe('browser client (headless Chromium)', () => {
       await until(p, () => document.querySelector('#netgraph pre')?.textContent?.includes('WebSocket') ?? false, 'net graph update');
       expect(await p.evaluate(() => tickwire.transport)).toBe('ws');
     }
-    expect(srv.rtc?.peerCount() ?? 0).toBe(0);
+    expect(srv.rtc?.connectionCount() ?? 0).toBe(0);
     await a.screenshot({ path: join(ARTIFACTS, 'browser-ws.png') });
 
     // The server goes away: a clear message, then a reconnect once it is back.

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientChannel } from '@geckos.io/client';
 import { startGeckosTransport, type GeckosTransport } from '../server/net/geckos.ts';
-import type { PeerEvents } from '../server/net/transport.ts';
+import type { ConnectRequest, TransportEvents } from '../server/net/transport.ts';
 import { connectGeckos, GeckosConnectError, loadGeckosClient, type GeckosClientConnection, type GeckosClientFactory } from '../tools/node-client/rtc.ts';
 
 const HOST = '127.0.0.1';
@@ -32,7 +32,7 @@ async function resendUntil(send: () => void, cond: () => boolean, what: string, 
   }
 }
 
-class FakeEvents implements PeerEvents {
+class FakeEvents implements TransportEvents {
   readonly tokens = new Map<string, number>([
     ['good', 7],
     ['hostile', 9],
@@ -43,8 +43,8 @@ class FakeEvents implements PeerEvents {
   readonly closed: number[] = [];
   readonly messages: { sessionId: number; bytes: number[] }[] = [];
   readonly throwFor = new Set<number>();
-  authorize(token: string): number {
-    return this.tokens.get(token) ?? 0;
+  admit(req: ConnectRequest): number {
+    return this.tokens.get(req.token ?? '') ?? 0;
   }
   onOpen(sessionId: number): void {
     this.opened.push(sessionId);
@@ -82,7 +82,7 @@ async function roundTrip(transport: GeckosTransport, events: FakeEvents, conn: G
   // send a subarray of a bigger buffer: the transport must honour byteOffset
   const backing = new Uint8Array(down.length + 8);
   backing.set(down, 4);
-  await resendUntil(() => expect(transport.send(sessionId, backing.subarray(4, 4 + down.length))).toBe(true), () => seen.some(sameAs(down)), 'server -> client bytes');
+  await resendUntil(() => expect(transport.send(sessionId, backing.subarray(4, 4 + down.length))).toBe('sent'), () => seen.some(sameAs(down)), 'server -> client bytes');
   await resendUntil(() => conn.send(new Uint8Array(up)), () => events.received(sessionId, up), 'client -> server bytes');
 }
 
@@ -166,11 +166,11 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
     expect(clientClosed).toBe(1);
     await until(() => events.count(events.closed, 7) === 1, 'onClose(7)');
     // wait until geckos dropped the peer connection entirely (its late state changes must not report again)
-    await until(() => transport.connectionCount() === 0, 'geckos to drop the connection');
+    await until(() => transport.rtcConnectionCount() === 0, 'geckos to drop the connection');
     expect(events.count(events.closed, 7)).toBe(1);
     expect(events.count(events.opened, 7)).toBe(1);
     expect(transport.peerCount()).toBe(0);
-    expect(transport.send(7, new Uint8Array([1]))).toBe(false);
+    expect(transport.send(7, new Uint8Array([1]))).toBe('closed');
     expect(() => conn.send(new Uint8Array([1]))).not.toThrow();
   });
 
@@ -183,10 +183,10 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
     await until(() => events.count(events.opened, 7) === opensBefore + 1, 'onOpen(7) again');
     transport.close(7);
     transport.close(7); // idempotent
-    expect(transport.send(7, new Uint8Array([1]))).toBe(false);
+    expect(transport.send(7, new Uint8Array([1]))).toBe('closed');
     expect(events.count(events.closed, 7)).toBe(closesBefore + 1);
     await until(() => clientClosed === 1, 'client to see the close');
-    await until(() => transport.connectionCount() === 0, 'geckos to drop the connection');
+    await until(() => transport.rtcConnectionCount() === 0, 'geckos to drop the connection');
     expect(events.count(events.closed, 7)).toBe(closesBefore + 1);
     conn.close();
     expect(clientClosed).toBe(1);
@@ -204,7 +204,7 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
     expect(transport.stats().refusedUnauthorized).toBe(refused + 1);
     expect(transport.peerCount()).toBe(0);
     expect(transport.pendingCount()).toBe(0);
-    expect(transport.connectionCount()).toBe(0);
+    expect(transport.rtcConnectionCount()).toBe(0);
     expect(events.opened.length).toBe(opened);
   });
 
@@ -250,7 +250,7 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
     wrapped.close();
     hostile.channel.close();
     await until(() => events.count(events.closed, 9) === 1 && transport.peerCount() === 0, 'both peers closed');
-    await until(() => transport.connectionCount() === 0, 'geckos to drop the connections');
+    await until(() => transport.rtcConnectionCount() === 0, 'geckos to drop the connections');
   });
 
   it('survives PeerEvents handlers that throw', async () => {
@@ -266,7 +266,7 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
     events.throwFor.add(11); // onClose throws too
     conn.close();
     await until(() => events.count(events.closed, 11) === 1, 'onClose(11)');
-    await until(() => transport.connectionCount() === 0, 'geckos to drop the connection');
+    await until(() => transport.rtcConnectionCount() === 0, 'geckos to drop the connection');
     events.throwFor.delete(11);
   });
 
@@ -278,7 +278,7 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
       const res = await post('/connections', { headers: { authorization: 'pending' } });
       expect(res.status).toBe(200);
       const json = (await res.json()) as { id: string; userData: unknown };
-      expect(json.userData).toEqual({ sessionId: 13 });
+      expect(json.userData).toEqual({ connId: 13 });
       ids.push(json.id);
     }
     expect(transport.pendingCount()).toBe(3);
@@ -292,7 +292,7 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
     expect((await post(`/connections/${ids[0]}/remote-description`, { body: '{"sdp":"x","type":"answer"}' })).status).toBe(500);
     expect((await post(`/connections/${ids[0]}/remote-description`, { body: 'x'.repeat(100_000) })).status).toBe(413);
 
-    await until(() => transport.pendingCount() === 0 && transport.connectionCount() === 0, 'pending peers to expire', 4000);
+    await until(() => transport.pendingCount() === 0 && transport.rtcConnectionCount() === 0, 'pending peers to expire', 4000);
     expect(transport.stats().pendingExpired).toBeGreaterThanOrEqual(3);
     expect(events.count(events.opened, 13)).toBe(0);
 
@@ -302,6 +302,6 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
     await until(() => events.count(events.opened, 7) === opens7 + 1, 'onOpen(7) again');
     await roundTrip(transport, events, conn, 7, 4);
     conn.close();
-    await until(() => transport.peerCount() === 0 && transport.connectionCount() === 0, 'close');
+    await until(() => transport.peerCount() === 0 && transport.rtcConnectionCount() === 0, 'close');
   });
 });

@@ -9,7 +9,8 @@ import { decodeServerControl, encodeControl, type ServerControl } from '../share
 import { CloseCode } from '../shared/protocol/ids.ts';
 import { writeInputPacket } from '../shared/protocol/input.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
-import { MAX_INPUT_TICK_SKEW_SEC, type TickwireServer } from '../server/server.ts';
+import type { TickwireServer } from '../server/server.ts';
+import { DEFAULT_SERVER_CONFIG } from '../server/config.ts';
 import { joinWithoutReading } from '../tools/node-client/raw-ws.ts';
 import { startTestServer, waitFor } from './helpers/server.ts';
 
@@ -76,7 +77,7 @@ describe('cheating inputs', () => {
     const p = room.ctx.c.Position;
     const x0 = p.x[welcome.eid];
     const w = new BitWriter(64);
-    const skew = MAX_INPUT_TICK_SKEW_SEC * 60;
+    const skew = (DEFAULT_SERVER_CONFIG.maxInputTickSkewMs / 1000) * 60;
     // far ahead and far behind (the u32 wraps to a huge tick): nothing applied, all counted
     for (let i = 0; i < 30; i++) {
       ws.send(writeInputPacket(w, schema, i, room.ctx.tick + skew + 60, 1, [1]).slice());
@@ -126,14 +127,14 @@ describe('slow and vanishing clients', () => {
     sockets.push({ close: () => sock.destroy() });
     await waitFor(() => srv!.sessions.size === 1 && [...srv!.sessions.values()][0].state === 'active', 3000, 'slow client joined');
     const session = [...srv.sessions.values()][0];
-    const socketId = session.socketId;
+    const socketId = session.reliable!.id;
     let maxBuffered = 0;
     const t0 = Date.now();
-    while (session.socketId === socketId && Date.now() - t0 < 12_000) {
+    while (session.reliable?.id === socketId && Date.now() - t0 < 12_000) {
       maxBuffered = Math.max(maxBuffered, srv.http!.bufferedAmount(socketId));
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(session.socketId).not.toBe(socketId);
+    expect(session.reliable?.id).not.toBe(socketId);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(maxBuffered).toBeLessThanOrEqual(64 * 1024 + 8 * 1024);
     // Nobody resumed it: the session and its entity are gone after the grace window.

@@ -77,7 +77,7 @@ async function dropFor(ms: number): Promise<void> {
   await waitFor(() => session.state === 'resuming', 3000, 'server noticed');
   expect(room.replicated()).toContain(before.eid);
   await new Promise((r) => setTimeout(r, ms));
-  expect(room.players).toContain(session);
+  expect(room.players).toContain(session.player);
   link.heal();
   await waitFor(() => me.state === 'active', 5000, 'resumed');
   send(me, 10, 12);

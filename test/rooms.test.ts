@@ -6,7 +6,7 @@ import { DEFAULT_NET_CONFIG } from '../shared/config.ts';
 import { RejectCode } from '../shared/protocol/ids.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { RoomManager, Room } from '../server/rooms.ts';
-import { Session } from '../server/sessions.ts';
+import { Player } from '../server/player.ts';
 import { FullSnapshotEncoder, newEncoderStats } from '../server/snapshots.ts';
 import { runTick } from '../server/tick.ts';
 import type { AnyGame } from '../shared/sim/game.ts';
@@ -20,7 +20,7 @@ function manager(game: AnyGame = arena, o: { capacity?: number; maxRooms?: numbe
 }
 
 let nextId = 1;
-const session = (): Session => new Session(nextId++, '127.0.0.1');
+const session = (): Player => new Player(nextId, `p${nextId++}`, 1, 8);
 
 describe('RoomManager', () => {
   it('matches players into the fullest room with space, then opens a new one', () => {

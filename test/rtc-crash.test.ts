@@ -24,7 +24,7 @@ describe('WebRTC process crash mid-match', () => {
     await waitFor(() => clients.every((c) => c.transport === 'webrtc'), 10_000, 'both on webrtc');
     const room = srv.rooms.get(clients[0].welcome!.room)!;
     const sessions = clients.map((c) => srv!.sessions.get(c.welcome!.sessionId)!);
-    await waitFor(() => sessions.every((s) => s.unreliable === 'webrtc'), 3000, 'server side on webrtc');
+    await waitFor(() => sessions.every((s) => s.unreliableKind() === 'webrtc'), 3000, 'server side on webrtc');
 
     let tick = room.ctx.tick;
     const timer = setInterval(() => {
@@ -39,7 +39,7 @@ describe('WebRTC process crash mid-match', () => {
       const applied0 = sessions.map((s) => s.inputs!.stats.applied);
 
       rtc.crash();
-      await waitFor(() => sessions.every((s) => s.unreliable === 'ws'), 5000, 'sessions moved to the WebSocket');
+      await waitFor(() => sessions.every((s) => s.unreliableKind() === 'ws'), 5000, 'sessions moved to the WebSocket');
       await waitFor(() => clients.every((c) => c.transport === 'ws'), 5000, 'clients moved to the WebSocket');
       // The match goes on: ticks advance, inputs arrive over the WebSocket, entities move, nobody is lost.
       await waitFor(() => sessions.every((s, i) => s.inputs!.stats.applied > applied0[i] + 30), 5000, 'inputs after the crash');
@@ -57,7 +57,7 @@ describe('WebRTC process crash mid-match', () => {
       expect(rtc.restarts).toBe(1);
       expect(rtc.pid()).not.toBe(pid0);
       // ... and the clients move back to WebRTC on their own.
-      await waitFor(() => clients.every((c) => c.transport === 'webrtc') && sessions.every((s) => s.unreliable === 'webrtc'), 20_000, 'back on webrtc');
+      await waitFor(() => clients.every((c) => c.transport === 'webrtc') && sessions.every((s) => s.unreliableKind() === 'webrtc'), 20_000, 'back on webrtc');
       const rtcIn = srv!.stats.bytesIn.webrtc;
       await waitFor(() => srv!.stats.bytesIn.webrtc > rtcIn + 1000, 5000, 'traffic over the new webrtc process');
       expect(room.players.length).toBe(2);

@@ -202,7 +202,7 @@ describe('server over WebRTC (geckos.io datachannels)', () => {
     expect(c.welcome!.webrtc).toBe(true);
     await waitFor(() => c.transport === 'webrtc', 10_000, 'webrtc transport');
     const session = srv.sessions.get(c.welcome!.sessionId)!;
-    await waitFor(() => session.unreliable === 'webrtc', 3000, 'server switched to webrtc');
+    await waitFor(() => session.unreliableKind() === 'webrtc', 3000, 'server switched to webrtc');
     const room = srv.rooms.get(c.welcome!.room)!;
     const x0 = room.ctx.c.Position.x[c.eid];
     const rtcIn0 = srv.stats.bytesIn.webrtc;
@@ -227,7 +227,7 @@ describe('server over WebRTC (geckos.io datachannels)', () => {
     const { loadGeckosClient, connectGeckos } = await import('../tools/node-client/rtc.ts');
     const geckos = await loadGeckosClient();
     await expect(connectGeckos(geckos, { url: 'http://127.0.0.1', port: srv.rtc!.signalingPort, token: 'f'.repeat(32), timeoutMs: 3000 })).rejects.toBeDefined();
-    expect(srv.rtc!.peerCount()).toBe(0);
+    expect(srv.rtc!.connectionCount()).toBe(0);
   }, 20_000);
 
   it('falls back to the WebSocket when WebRTC cannot connect, transparently', async () => {
@@ -249,6 +249,6 @@ describe('server over WebRTC (geckos.io datachannels)', () => {
       clearInterval(timer);
     }
     expect(c.transport).toBe('ws');
-    expect(srv.sessions.get(c.welcome!.sessionId)!.unreliable).toBe('ws');
+    expect(srv.sessions.get(c.welcome!.sessionId)!.unreliableKind()).toBe('ws');
   }, 20_000);
 });

@@ -9,9 +9,8 @@ import { compileSchema } from '../shared/protocol/schema.ts';
 import { newSnapshotHeader, readSnapshotAck, readSnapshotPacketHeader, SNAPSHOT_ACK_NONE, SnapshotFrame, SnapshotKind } from '../shared/protocol/snapshot.ts';
 import { Rng } from '../shared/sim/rng.ts';
 import { SnapshotHistory } from '../server/history.ts';
-import { InputBuffer } from '../server/inputs.ts';
 import { Room } from '../server/rooms.ts';
-import { Session } from '../server/sessions.ts';
+import { Player } from '../server/player.ts';
 import { DeltaSnapshotEncoder, FullSnapshotEncoder, newEncoderStats, type SnapshotClient } from '../server/snapshots.ts';
 import { runTick } from '../server/tick.ts';
 import { codecTestGame, frameDiff, LIVELY, RandomWorld } from './helpers/snapshot-world.ts';
@@ -251,15 +250,13 @@ describe('rates captured by the server tick', () => {
     const rng = new Rng(9);
     const rx = new SnapshotReceiver(schema, 3);
     const bots = Array.from({ length: 50 }, (_, i) => {
-      const s = new Session(i + 1, '127.0.0.1');
-      s.inputs = new InputBuffer(1, 8);
-      s.state = 'active';
+      const s = new Player(i + 1, `p${i + 1}`, 1, 8);
       room.addPlayer(s);
       return { s, dir: 0, next: 0, seq: 0, bytes: 0 };
     });
     const ack = { tick: 0, bits: 0 };
     for (const [i, b] of bots.entries()) {
-      b.s.sendUnreliable = (bytes) => {
+      b.s.send = (bytes) => {
         b.bytes += bytes.length;
         if (i === 0) {
           const f = rx.receive(bytes);

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type OutgoingMessage, type Server, 
 import type { AddressInfo } from 'node:net';
 import geckos, { type GeckosServer, type ServerChannel } from '@geckos.io/server';
 import type { DataChannel } from 'node-datachannel';
-import type { DatagramTransport, PeerEvents } from './transport.ts';
+import type { DatagramTransport, SendResult, TransportEvents } from './transport.ts';
 
 /** Options of the geckos.io transport. */
 export interface GeckosTransportOptions {
@@ -34,7 +34,7 @@ export interface GeckosTransportOptions {
   corsOrigin?: string;
   /** Milliseconds an authorized peer may take to open before it is closed and its slot freed. Default 10000. */
   pendingTimeoutMs?: number;
-  /** Bytes queued in a peer's datachannel above which send() drops (returns false). Default 262144. */
+  /** Bytes queued in a peer's datachannel above which send() drops (answers 'dropped'). Default 262144. */
   maxBufferedBytes?: number;
   /** Largest signaling request body in bytes (an SDP answer is a few KiB); bigger gets HTTP 413. Default 16384. */
   maxSignalingBodyBytes?: number;
@@ -69,7 +69,7 @@ export interface GeckosTransportStats {
   droppedOversize: number;
   /** Outgoing messages refused by send() for size or backpressure. */
   sendDropped: number;
-  /** Exceptions caught from PeerEvents handlers or geckos internals at a callback boundary. */
+  /** Exceptions caught from TransportEvents handlers or geckos internals at a callback boundary. */
   callbackErrors: number;
 }
 
@@ -79,22 +79,24 @@ export interface GeckosTransport extends DatagramTransport {
   stats(): GeckosTransportStats;
   /** Peers authorized and still connecting. */
   pendingCount(): number;
+  /** Open peers (the same as connectionCount()). */
+  peerCount(): number;
   /** RTCPeerConnections geckos holds (connecting or open). */
-  connectionCount(): number;
+  rtcConnectionCount(): number;
 }
 
 /** What authorization hands geckos as the connection's userData (sent back to the client as JSON, so nothing secret). */
 interface PeerTicket {
-  readonly sessionId: number;
+  readonly connId: number;
 }
 
 interface PendingPeer {
-  readonly sessionId: number;
+  readonly connId: number;
   readonly timer: NodeJS.Timeout;
 }
 
 interface OpenPeer {
-  readonly sessionId: number;
+  readonly connId: number;
   readonly channel: ServerChannel;
   closed: boolean;
 }
@@ -128,7 +130,7 @@ export function rawToBytes(raw: unknown): Uint8Array | undefined {
 }
 
 function isTicket(v: unknown): v is PeerTicket {
-  return typeof v === 'object' && v !== null && typeof (v as { sessionId?: unknown }).sessionId === 'number';
+  return typeof v === 'object' && v !== null && typeof (v as { connId?: unknown }).connId === 'number';
 }
 
 /** Logs at most one line per key and second, with the number suppressed since. */
@@ -152,12 +154,14 @@ function rateLimitedLogger(log: TransportLog): (key: string, o: object, msg: str
 
 /**
  * Starts the WebRTC datagram transport: a signaling HTTP server on opts.host:opts.signalingPort and
- * geckos.io peers, each authorized by its session token (the client's `authorization` string) through
- * `events.authorize` before any RTCPeerConnection exists. Only binary messages travel; they reach
- * `events.onMessage` as Uint8Array views valid during the call. Rejects when the port cannot be bound
- * or the geckos patch is missing.
+ * geckos.io peers, each admitted by its session token (the client's `authorization` string) through
+ * `events.admit` before any RTCPeerConnection exists; the connection id admit answers names the peer
+ * from then on. Every admitted connection reports onClose exactly once (after onOpen, or when it
+ * expires or fails before opening). Only binary messages travel; they reach `events.onMessage` as
+ * Uint8Array views valid during the call. Rejects when the port cannot be bound or the geckos patch
+ * is missing.
  */
-export async function startGeckosTransport(opts: GeckosTransportOptions, events: PeerEvents, log: TransportLog): Promise<GeckosTransport> {
+export async function startGeckosTransport(opts: GeckosTransportOptions, events: TransportEvents, log: TransportLog): Promise<GeckosTransport> {
   await assertGeckosPatched();
   const pendingTimeoutMs = opts.pendingTimeoutMs ?? 10_000;
   const maxBufferedBytes = opts.maxBufferedBytes ?? 256 * 1024;
@@ -171,9 +175,9 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
   const open = new Map<number, OpenPeer>();
   let stopping = false;
 
-  const callbackError = (where: string, err: unknown, sessionId?: number): void => {
+  const callbackError = (where: string, err: unknown, connId?: number): void => {
     stats.callbackErrors++;
-    warn(`cb:${where}`, { err, where, session: sessionId }, 'webrtc: exception caught at a callback boundary');
+    warn(`cb:${where}`, { err, where, conn: connId }, 'webrtc: exception caught at a callback boundary');
   };
 
   // geckos reads iceServers[].urls as one entry each; node-datachannel wants plain URL strings.
@@ -222,10 +226,20 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
     return p;
   };
 
+  /** An admitted connection that will never open: the server hears onClose for it once. */
+  const abandoned = (connId: number): void => {
+    try {
+      events.onClose(connId);
+    } catch (err) {
+      callbackError('onClose', err, connId);
+    }
+  };
+
   const expirePending = (ticket: PeerTicket): void => {
     try {
       if (!dropPending(ticket)) return;
       stats.pendingExpired++;
+      abandoned(ticket.connId);
       closeConnection(findConnection(ticket));
     } catch (err) {
       callbackError('expirePending', err);
@@ -238,35 +252,49 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
       if (!pending.has(ticket)) return;
       const c = findConnection(ticket) as (GeckosConnection & { channel?: ServerChannel }) | undefined;
       c?.channel?.onDisconnect(() => {
-        if (dropPending(ticket)) stats.pendingExpired++;
+        if (!dropPending(ticket)) return;
+        stats.pendingExpired++;
+        abandoned(ticket.connId);
       });
     } catch (err) {
       callbackError('watchPending', err);
     }
   };
 
-  const authorization = async (auth: string | undefined, _req: IncomingMessage, res: OutgoingMessage): Promise<boolean | number | PeerTicket> => {
+  /** Admissions under way (asked, not answered): they hold a pending slot, so the cap is exact under concurrency. */
+  let admitting = 0;
+
+  const authorization = async (auth: string | undefined, req: IncomingMessage, res: OutgoingMessage): Promise<boolean | number | PeerTicket> => {
     try {
       if (stopping) return 503;
-      if (pending.size >= opts.maxPendingPeers) {
+      if (pending.size + admitting >= opts.maxPendingPeers) {
         stats.refusedBusy++;
-        warn('busy', { pending: pending.size }, 'webrtc: too many pending peers, refusing');
+        warn('busy', { pending: pending.size, admitting }, 'webrtc: too many pending peers, refusing');
         return 503;
       }
       if (typeof auth !== 'string' || auth.length === 0 || auth.length > 512) {
         stats.refusedUnauthorized++;
         return false;
       }
-      const sessionId = await events.authorize(auth);
-      if (stopping) return 503;
-      if (!Number.isSafeInteger(sessionId) || sessionId <= 0) {
+      admitting++;
+      let connId: number;
+      try {
+        connId = await events.admit({ remoteAddress: req.socket?.remoteAddress ?? '', token: auth });
+      } finally {
+        admitting--;
+      }
+      if (!Number.isSafeInteger(connId) || connId <= 0) {
         stats.refusedUnauthorized++;
         return false;
       }
-      const ticket: PeerTicket = { sessionId };
+      if (stopping) {
+        events.onClose(connId);
+        return 503;
+      }
+      const ticket: PeerTicket = { connId };
       const timer = setTimeout(() => expirePending(ticket), pendingTimeoutMs);
       timer.unref();
-      pending.set(ticket, { sessionId, timer });
+      pending.set(ticket, { connId, timer });
       res.once('close', () => watchPending(ticket));
       return ticket;
     } catch (err) {
@@ -278,12 +306,12 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
   const peerGone = (peer: OpenPeer): void => {
     if (peer.closed) return;
     peer.closed = true;
-    if (open.get(peer.sessionId) === peer) open.delete(peer.sessionId);
+    if (open.get(peer.connId) === peer) open.delete(peer.connId);
     stats.closed++;
     try {
-      events.onClose(peer.sessionId);
+      events.onClose(peer.connId);
     } catch (err) {
-      callbackError('onClose', err, peer.sessionId);
+      callbackError('onClose', err, peer.connId);
     }
   };
 
@@ -300,9 +328,9 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
         return;
       }
       stats.messagesIn++;
-      events.onMessage(peer.sessionId, bytes);
+      events.onMessage(peer.connId, bytes);
     } catch (err) {
-      callbackError('onMessage', err, peer.sessionId);
+      callbackError('onMessage', err, peer.connId);
     }
   };
 
@@ -315,26 +343,27 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
         if (channel.webrtcConnection?.connections === io.connectionsManager.connections) closeChannel(channel);
         return;
       }
-      if (stopping || open.has(p.sessionId)) {
+      if (stopping || open.has(p.connId)) {
         stats.duplicatePeers++;
         closeChannel(channel);
+        abandoned(p.connId);
         return;
       }
-      const peer: OpenPeer = { sessionId: p.sessionId, channel, closed: false };
-      open.set(peer.sessionId, peer);
+      const peer: OpenPeer = { connId: p.connId, channel, closed: false };
+      open.set(peer.connId, peer);
       channel.onRaw((raw: unknown) => onRaw(peer, raw));
       channel.onDisconnect(() => {
         try {
           peerGone(peer);
         } catch (err) {
-          callbackError('onDisconnect', err, peer.sessionId);
+          callbackError('onDisconnect', err, peer.connId);
         }
       });
       stats.opened++;
       try {
-        events.onOpen(peer.sessionId);
+        events.onOpen(peer.connId);
       } catch (err) {
-        callbackError('onOpen', err, peer.sessionId);
+        callbackError('onOpen', err, peer.connId);
       }
     } catch (err) {
       callbackError('onConnection', err);
@@ -373,50 +402,62 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
   log.info({ host: opts.host, signalingPort, udpPortMin: opts.udpPortMin, udpPortMax: opts.udpPortMax }, 'webrtc signaling listening');
 
   return {
+    kind: 'webrtc',
+    reliable: false,
     signalingPort,
 
-    send(sessionId: number, bytes: Uint8Array): boolean {
+    send(connId: number, bytes: Uint8Array): SendResult {
       try {
-        const peer = open.get(sessionId);
-        if (!peer || peer.closed) return false;
+        const peer = open.get(connId);
+        if (!peer || peer.closed) return 'closed';
         // Straight to node-datachannel rather than channel.raw.emit(): geckos sends in a later microtask
         // (so a caller reusing `bytes` would send the wrong content), drops whenever anything is buffered,
         // and cannot report failure. sendMessageBinary copies synchronously.
         const dc = peer.channel.dataChannel as DataChannel | null;
-        if (!dc || !dc.isOpen()) return false;
+        if (!dc || !dc.isOpen()) return 'closed';
         if (bytes.byteLength > maxMessageBytes || dc.bufferedAmount() > maxBufferedBytes) {
           stats.sendDropped++;
-          return false;
+          return 'dropped';
         }
         dc.sendMessageBinary(bytes); // false only means "queued", not "failed"
-        return true;
+        return 'sent';
       } catch (err) {
         stats.sendDropped++;
-        warn('send', { err, session: sessionId }, 'webrtc send failed');
-        return false;
+        warn('send', { err, conn: connId }, 'webrtc send failed');
+        return 'dropped';
       }
     },
 
-    close(sessionId: number): void {
+    close(connId: number): void {
       try {
-        const peer = open.get(sessionId);
+        const peer = open.get(connId);
         if (!peer) return;
         peerGone(peer);
         closeChannel(peer.channel);
       } catch (err) {
-        callbackError('close', err, sessionId);
+        callbackError('close', err, connId);
       }
     },
 
+    bufferedAmount(connId: number): number {
+      try {
+        const dc = open.get(connId)?.channel.dataChannel as DataChannel | null | undefined;
+        return dc && dc.isOpen() ? dc.bufferedAmount() : 0;
+      } catch {
+        return 0;
+      }
+    },
+
+    connectionCount: (): number => open.size,
     peerCount: (): number => open.size,
     pendingCount: (): number => pending.size,
-    connectionCount: (): number => connections().size,
+    rtcConnectionCount: (): number => connections().size,
     stats: (): GeckosTransportStats => ({ ...stats }),
 
     async stop(): Promise<void> {
       if (stopping) return;
       stopping = true;
-      for (const ticket of [...pending.keys()]) dropPending(ticket);
+      for (const ticket of [...pending.keys()]) if (dropPending(ticket)) abandoned(ticket.connId);
       for (const peer of [...open.values()]) peerGone(peer);
       const closing = [...connections().values()].map((c) => c.close().catch((err: unknown) => callbackError('stop', err)));
       await Promise.race([Promise.allSettled(closing), new Promise((r) => setTimeout(r, 2_000).unref())]);

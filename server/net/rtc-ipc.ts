@@ -6,16 +6,16 @@ import type { ProcessMemory } from './transport.ts';
 /** Server -> worker. */
 export type ParentToWorker =
   | { t: 'start'; opts: GeckosTransportOptions }
-  | { t: 'authr'; id: number; sid: number }
+  | { t: 'authr'; id: number; connId: number }
   | { t: 'out'; packed: Uint8Array }
-  | { t: 'close'; sid: number }
+  | { t: 'close'; connId: number }
   | { t: 'crash' }
   | { t: 'stop' };
 
-/** Worker -> server. `in` records: kind 1 open, 2 message, 3 close. */
+/** Worker -> server. `in` records: kind 1 open, 2 message, 3 close, by connection id. */
 export type WorkerToParent =
   | { t: 'ready'; signalingPort: number }
-  | { t: 'auth'; id: number; token: string }
+  | { t: 'auth'; id: number; token: string; remoteAddress: string }
   | { t: 'in'; packed: Uint8Array }
   | { t: 'log'; level: 'info' | 'warn' | 'error'; o: Record<string, unknown>; msg: string }
   | { t: 'fatal'; message: string }

@@ -4,7 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { GeckosTransportOptions, TransportLog } from './geckos.ts';
 import { decodeRecords, IpcBatcher, type ParentToWorker, type WorkerToParent } from './rtc-ipc.ts';
-import type { DatagramTransport, PeerEvents, ProcessMemory } from './transport.ts';
+import type { DatagramTransport, ProcessMemory, SendResult, TransportEvents } from './transport.ts';
 
 /** Options of the supervised WebRTC process. */
 export interface RtcProcessOptions {
@@ -36,10 +36,11 @@ const workerPath = fileURLToPath(new URL('./rtc-worker.ts', import.meta.url));
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Starts the worker and resolves once it serves signaling; rejects if the first start fails. */
-export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: TransportLog): Promise<RtcProcessTransport> {
+export function startRtcProcess(o: RtcProcessOptions, events: TransportEvents, log: TransportLog): Promise<RtcProcessTransport> {
   const baseDelay = o.restartDelayMs ?? 250;
   const maxDelay = o.maxRestartDelayMs ?? 10_000;
-  const open = new Set<number>();
+  /** Connections the worker admitted and has not closed: open (true) or still connecting (false). */
+  const admitted = new Map<number, boolean>();
   let child: ChildProcess | undefined;
   let up = false;
   let stopping = false;
@@ -60,12 +61,12 @@ export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: T
   const outbound = new IpcBatcher((packed) => post({ t: 'out', packed }));
 
   const dropAll = (): void => {
-    for (const sid of [...open]) {
-      open.delete(sid);
+    for (const connId of [...admitted.keys()]) {
+      admitted.delete(connId);
       try {
-        events.onClose(sid);
+        events.onClose(connId);
       } catch (err) {
-        log.error({ err, session: sid }, 'webrtc supervisor: onClose threw');
+        log.error({ err, conn: connId }, 'webrtc supervisor: onClose threw');
       }
     }
   };
@@ -103,19 +104,29 @@ export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: T
             upWaiters = [];
             break;
           case 'auth': {
-            const answer = (sid: number): void => post({ t: 'authr', id: msg.id, sid });
-            Promise.resolve(events.authorize(msg.token)).then(answer, () => answer(0));
+            const worker = c;
+            const answer = (connId: number): void => {
+              // A worker that died meanwhile will never report this connection: close it here.
+              if (connId > 0 && child !== worker) return events.onClose(connId);
+              if (connId > 0) admitted.set(connId, false);
+              post({ t: 'authr', id: msg.id, connId });
+            };
+            Promise.resolve(events.admit({ remoteAddress: msg.remoteAddress, token: msg.token })).then(answer, () => answer(0));
             break;
           }
           case 'in':
-            decodeRecords(msg.packed, (kind, sid, bytes) => {
+            decodeRecords(msg.packed, (kind, connId, bytes) => {
+              const state = admitted.get(connId);
+              if (state === undefined) return;
               if (kind === 1) {
-                open.add(sid);
-                events.onOpen(sid);
+                if (state) return;
+                admitted.set(connId, true);
+                events.onOpen(connId);
               } else if (kind === 2) {
-                if (open.has(sid)) events.onMessage(sid, bytes);
+                if (state) events.onMessage(connId, bytes);
               } else if (kind === 3) {
-                if (open.delete(sid)) events.onClose(sid);
+                admitted.delete(connId);
+                events.onClose(connId);
               }
             });
             break;
@@ -165,15 +176,23 @@ export function startRtcProcess(o: RtcProcessOptions, events: PeerEvents, log: T
     get restarts() {
       return restarts;
     },
-    send(sid, bytes) {
-      if (!up || !open.has(sid)) return false;
-      outbound.push(0, sid, bytes);
-      return true;
+    kind: 'webrtc',
+    reliable: false,
+    send(connId, bytes): SendResult {
+      if (!up || admitted.get(connId) !== true) return 'closed';
+      outbound.push(0, connId, bytes);
+      return 'sent';
     },
-    close(sid) {
-      if (up && open.has(sid)) post({ t: 'close', sid });
+    close(connId) {
+      if (up && admitted.has(connId)) post({ t: 'close', connId });
     },
-    peerCount: () => open.size,
+    // The datachannel's queue lives in the worker; the IPC batch is flushed every event-loop turn.
+    bufferedAmount: () => 0,
+    connectionCount: () => {
+      let n = 0;
+      for (const isOpen of admitted.values()) if (isOpen) n++;
+      return n;
+    },
     processMemory: () => memory,
     isUp: () => up,
     pid: () => child?.pid,

@@ -1,12 +1,11 @@
 // The WebRTC side in its own process: runs the geckos.io transport and relays peers, messages and
 // token checks to the server over IPC. node-datachannel can abort a process from native code; here
 // that ends only this process, which the server restarts while clients continue on the WebSocket.
-import { startGeckosTransport, type GeckosTransportOptions } from './geckos.ts';
-import type { DatagramTransport } from './transport.ts';
+import { startGeckosTransport, type GeckosTransport, type GeckosTransportOptions } from './geckos.ts';
 import { decodeOutgoing, IpcBatcher, type ParentToWorker, type WorkerToParent } from './rtc-ipc.ts';
 
-let transport: DatagramTransport | undefined;
-const pendingAuth = new Map<number, (sid: number) => void>();
+let transport: GeckosTransport | undefined;
+const pendingAuth = new Map<number, (connId: number) => void>();
 let nextAuthId = 1;
 
 const send = (msg: WorkerToParent): void => {
@@ -30,22 +29,22 @@ async function start(opts: GeckosTransportOptions): Promise<void> {
   transport = await startGeckosTransport(
     opts,
     {
-      authorize: (token) =>
+      admit: ({ token, remoteAddress }) =>
         new Promise<number>((resolve) => {
           const id = nextAuthId++;
           const timer = setTimeout(() => {
             pendingAuth.delete(id);
             resolve(0);
           }, 2000);
-          pendingAuth.set(id, (sid) => {
+          pendingAuth.set(id, (connId) => {
             clearTimeout(timer);
-            resolve(sid);
+            resolve(connId);
           });
-          send({ t: 'auth', id, token });
+          send({ t: 'auth', id, token: token ?? '', remoteAddress });
         }),
-      onOpen: (sid) => inbound.push(1, sid),
-      onMessage: (sid, bytes) => inbound.push(2, sid, bytes),
-      onClose: (sid) => inbound.push(3, sid),
+      onOpen: (connId) => inbound.push(1, connId),
+      onMessage: (connId, bytes) => inbound.push(2, connId, bytes),
+      onClose: (connId) => inbound.push(3, connId),
     },
     log,
   );
@@ -72,15 +71,19 @@ process.on('message', (raw: unknown) => {
           process.exit(1);
         });
         break;
-      case 'authr':
-        pendingAuth.get(msg.id)?.(msg.sid);
+      case 'authr': {
+        const answer = pendingAuth.get(msg.id);
         pendingAuth.delete(msg.id);
+        if (answer) answer(msg.connId);
+        // Answered after this side gave up: the connection was admitted but will never open.
+        else if (msg.connId > 0) inbound.push(3, msg.connId);
         break;
+      }
       case 'out':
-        if (transport) decodeOutgoing(msg.packed, (sid, bytes) => transport!.send(sid, bytes));
+        if (transport) decodeOutgoing(msg.packed, (connId, bytes) => transport!.send(connId, bytes));
         break;
       case 'close':
-        transport?.close(msg.sid);
+        transport?.close(msg.connId);
         break;
       case 'crash':
         // Drill hook: die at once, as a native abort would (no cleanup, no exit handlers, no core file).

@@ -1,8 +1,10 @@
-// The reliable channel and HTTP: uWebSockets.js serving the WebSocket at /ws, the bundled client,
-// /healthz, /metrics, /rooms and /config. Callbacks only hand bytes to the server's inbox.
+// The reliable transport and HTTP: uWebSockets.js serving the WebSocket at /ws (the Transport
+// contract, kind 'ws'), the bundled client, /healthz, /metrics, /rooms and /config. Socket
+// callbacks only ask for admission or hand bytes to the transport events.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import uWS from 'uWebSockets.js';
+import type { SendResult, Transport, TransportEvents } from './transport.ts';
 
 /** Refuses to run on uWebSockets.js' pure-JS fallback, which silently replaces a missing native addon. */
 export function assertNativeUws(): void {
@@ -34,38 +36,28 @@ export interface HttpServerOptions {
   clientDir: string;
 }
 
-/** What the HTTP layer asks of the server. None of these may throw. */
-export interface HttpHandlers {
-  /** A WebSocket wants to open: returns a new session id, or 0 to refuse (server full or closing). */
-  acceptSocket(remoteAddress: string): number;
-  onSocketOpen(sessionId: number): void;
-  onSocketMessage(sessionId: number, bytes: Uint8Array): void;
-  onSocketClose(sessionId: number): void;
-  /** Counts a refused message (text frame, etc.). */
-  onBadFrame(sessionId: number): void;
-  health(): object;
+/** What the HTTP routes answer. None of these may throw. */
+export interface HttpRoutes {
+  /** GET /healthz body; answered with 503 unless `status` is 'ok'. */
+  health(): { status: string } & Record<string, unknown>;
+  /** GET /rooms body. */
   rooms(): object;
+  /** GET /config body. */
   config(): object;
+  /** GET /metrics body (Prometheus text). */
   metrics(): Promise<string>;
 }
 
-/** The running HTTP/WebSocket server. */
-export interface HttpServer {
+/** The running HTTP server and its WebSocket transport. */
+export interface UwsServer extends Transport {
+  /** The bound HTTP/WebSocket port. */
   readonly port: number;
-  /** Sends a binary WebSocket message; false when closed or dropped by backpressure. Never throws. */
-  send(sessionId: number, bytes: Uint8Array): boolean;
-  /** Bytes waiting to be written to the session's socket (0 when unknown). */
-  bufferedAmount(sessionId: number): number;
-  /** Closes the session's socket with a WebSocket close code. */
-  close(sessionId: number, code: number, reason: string): void;
-  /** Number of open sockets. */
-  openSockets(): number;
   /** Stops listening (open sockets stay until closed). */
   stopListening(): void;
 }
 
 interface SocketData {
-  sessionId: number;
+  connId: number;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -89,8 +81,14 @@ function loadStatic(dir: string): Map<string, { body: Buffer; type: string }> {
 
 const MISSING_CLIENT = '<!doctype html><title>Tickwire</title><p>The browser client is not built. Run <code>npm run build:client</code> and restart.</p>';
 
-/** Starts the HTTP + WebSocket server. */
-export function startHttpServer(o: HttpServerOptions, h: HttpHandlers): Promise<HttpServer> {
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Starts the HTTP + WebSocket server. A WebSocket upgrade is admitted through `events.admit`
+ * (synchronously or not; a client that aborts while it waits is dropped); a text frame reaches
+ * `events.onMessage` as an empty message, which the server counts as malformed.
+ */
+export function startHttpServer(o: HttpServerOptions, events: TransportEvents, routes: HttpRoutes): Promise<UwsServer> {
   assertNativeUws();
   const app = uWS.App();
   const sockets = new Map<number, uWS.WebSocket<SocketData>>();
@@ -105,18 +103,18 @@ export function startHttpServer(o: HttpServerOptions, h: HttpHandlers): Promise<
 
   // 503 until the server runs (and while it stops), so load balancers and scripts wait for it.
   app.get('/healthz', (res) => {
-    const body = h.health() as { status?: string };
+    const body = routes.health();
     if (body.status === 'ok') json(res, body);
     else res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify(body)));
   });
-  app.get('/rooms', (res) => json(res, h.rooms()));
-  app.get('/config', (res) => json(res, h.config()));
+  app.get('/rooms', (res) => json(res, routes.rooms()));
+  app.get('/config', (res) => json(res, routes.config()));
   app.get('/metrics', (res) => {
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
-    h.metrics().then(
+    routes.metrics().then(
       (body) => {
         if (!aborted) res.cork(() => res.writeHeader('content-type', 'text/plain; version=0.0.4').end(body));
       },
@@ -141,6 +139,10 @@ export function startHttpServer(o: HttpServerOptions, h: HttpHandlers): Promise<
     res.cork(() => res.writeStatus('405 Method Not Allowed').end());
   });
 
+  const refuse = (res: uWS.HttpResponse): void => {
+    res.writeStatus('503 Service Unavailable').end('server full');
+  };
+
   app.ws<SocketData>('/ws', {
     compression: uWS.DISABLED,
     maxPayloadLength: o.maxPayloadBytes,
@@ -154,36 +156,48 @@ export function startHttpServer(o: HttpServerOptions, h: HttpHandlers): Promise<
         res.writeStatus('403 Forbidden').end('origin not allowed');
         return;
       }
-      const sessionId = h.acceptSocket(text(res.getRemoteAddressAsText()));
-      if (sessionId === 0) {
-        res.writeStatus('503 Service Unavailable').end('server full');
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const admitted = events.admit({ remoteAddress: text(res.getRemoteAddressAsText()) });
+      if (typeof admitted === 'number') {
+        if (admitted === 0) refuse(res);
+        else res.upgrade<SocketData>({ connId: admitted }, key, protocol, extensions, context);
         return;
       }
-      res.upgrade<SocketData>(
-        { sessionId },
-        req.getHeader('sec-websocket-key'),
-        req.getHeader('sec-websocket-protocol'),
-        req.getHeader('sec-websocket-extensions'),
-        context,
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      admitted.then(
+        (connId) => {
+          if (aborted) {
+            if (connId !== 0) events.onClose(connId);
+            return;
+          }
+          res.cork(() => {
+            if (connId === 0) refuse(res);
+            else res.upgrade<SocketData>({ connId }, key, protocol, extensions, context);
+          });
+        },
+        () => {
+          if (!aborted) res.cork(() => refuse(res));
+        },
       );
     },
     open: (ws) => {
-      const { sessionId } = ws.getUserData();
-      sockets.set(sessionId, ws);
-      h.onSocketOpen(sessionId);
+      const { connId } = ws.getUserData();
+      sockets.set(connId, ws);
+      events.onOpen(connId);
     },
     message: (ws, message, isBinary) => {
-      const { sessionId } = ws.getUserData();
-      if (!isBinary) {
-        h.onBadFrame(sessionId);
-        return;
-      }
-      h.onSocketMessage(sessionId, new Uint8Array(message));
+      const { connId } = ws.getUserData();
+      events.onMessage(connId, isBinary ? new Uint8Array(message) : EMPTY);
     },
     close: (ws) => {
-      const { sessionId } = ws.getUserData();
-      sockets.delete(sessionId);
-      h.onSocketClose(sessionId);
+      const { connId } = ws.getUserData();
+      sockets.delete(connId);
+      events.onClose(connId);
     },
   });
 
@@ -195,27 +209,35 @@ export function startHttpServer(o: HttpServerOptions, h: HttpHandlers): Promise<
       }
       const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
       let listening = true;
+      const stopListening = (): void => {
+        if (listening) {
+          listening = false;
+          uWS.us_listen_socket_close(listenSocket);
+        }
+      };
       resolve({
+        kind: 'ws',
+        reliable: true,
         port,
-        send(sessionId, bytes) {
-          const ws = sockets.get(sessionId);
-          if (!ws) return false;
+        send(connId, bytes): SendResult {
+          const ws = sockets.get(connId);
+          if (!ws) return 'closed';
           try {
-            return ws.send(bytes, true, false) !== 2;
+            return ws.send(bytes, true, false) === 2 ? 'dropped' : 'sent';
           } catch {
-            return false;
+            return 'closed';
           }
         },
-        bufferedAmount(sessionId) {
-          const ws = sockets.get(sessionId);
+        bufferedAmount(connId) {
+          const ws = sockets.get(connId);
           try {
             return ws ? ws.getBufferedAmount() : 0;
           } catch {
             return 0;
           }
         },
-        close(sessionId, code, reason) {
-          const ws = sockets.get(sessionId);
+        close(connId, code = 1000, reason = '') {
+          const ws = sockets.get(connId);
           if (!ws) return;
           try {
             ws.end(code, reason);
@@ -223,11 +245,16 @@ export function startHttpServer(o: HttpServerOptions, h: HttpHandlers): Promise<
             // already closed
           }
         },
-        openSockets: () => sockets.size,
-        stopListening() {
-          if (listening) {
-            listening = false;
-            uWS.us_listen_socket_close(listenSocket);
+        connectionCount: () => sockets.size,
+        stopListening,
+        async stop() {
+          stopListening();
+          for (const ws of [...sockets.values()]) {
+            try {
+              ws.end(1001, 'server stopping');
+            } catch {
+              // already closed
+            }
           }
         },
       });

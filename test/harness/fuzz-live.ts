@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { arena } from '../../games/arena.ts';
 import { loadServerConfig, type ServerConfig } from '../../server/config.ts';
 import { FakeClock } from '../../server/loop.ts';
-import { NetEvent } from '../../server/net/queue.ts';
+import { LoopbackTransport, type LoopbackPeer } from '../../server/net/loopback.ts';
 import { TickwireServer, type ServerHooks } from '../../server/server.ts';
 import type { Session } from '../../server/sessions.ts';
 import { configHash, PROTOCOL_VERSION } from '../../shared/config.ts';
@@ -68,7 +68,11 @@ export function fuzzServerConfig(overrides: Partial<ServerConfig> = {}): ServerC
 function relayEvents(): ServerHooks {
   return {
     onEvent(server, session, name, data) {
-      if (session.room) for (const p of session.room.players) server.sendControl(p, { t: 'event', name, data, from: session.id });
+      if (!session.room) return;
+      for (const p of session.room.players) {
+        const to = server.sessions.get(p.id);
+        if (to) server.sendControl(to, { t: 'event', name, data, from: session.id });
+      }
     },
   };
 }
@@ -174,13 +178,20 @@ export function serverCorpus(game: AnyGame = arena): ServerCorpus {
   };
 }
 
+/** A loopback client of the inbox fuzzer and the session the server made of it. */
+interface FuzzPlayer {
+  readonly peer: LoopbackPeer;
+  readonly session: Session | undefined;
+}
+
 /**
- * Feeds the real server's inbox dispatch in-process: a fake clock, no loop, messages pushed into the
- * inbox ring and drained one at a time (each drain timed), ticks run every 64 inputs. One player
- * session receives most inputs; a quarter go to brand-new connections as their first message.
+ * Feeds the real server's inbound dispatch in-process: a fake clock, no loop, messages sent by
+ * loopback clients through the real admission and inbox and drained one at a time (each drain
+ * timed), ticks run every 64 inputs. One player session receives most inputs; a quarter go to
+ * brand-new connections as their first message.
  */
 export class InboxFuzzer {
-  private player: Session | undefined;
+  private player: FuzzPlayer | undefined;
   private readonly helloBytes: Uint8Array;
   private readonly packet: InputPacket;
   private readonly reader = new BitReader();
@@ -190,6 +201,7 @@ export class InboxFuzzer {
     readonly srv: TickwireServer,
     readonly log: LogCapture,
     private readonly clock: FakeClock,
+    private readonly loop: LoopbackTransport,
   ) {
     this.helloBytes = encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(srv.game), name: 'fuzz' });
     this.packet = createInputPacket(srv.schema);
@@ -200,8 +212,9 @@ export class InboxFuzzer {
     const log = captureLog();
     const clock = new FakeClock(1000);
     const srv = new TickwireServer(fuzzServerConfig({ resumeGraceMs: 0, ...overrides }), { game, logger: log.logger, hooks: relayEvents(), autoTick: false, clock });
-    await srv.start();
-    return new InboxFuzzer(srv, log, clock);
+    const loop = new LoopbackTransport({ reliable: true, manual: true, nowMs: () => clock.nowMs() });
+    srv.startInProcess(loop);
+    return new InboxFuzzer(srv, log, clock, loop);
   }
 
   /** Stops the server. */
@@ -209,13 +222,31 @@ export class InboxFuzzer {
     return this.srv.stop();
   }
 
-  /** Opens a session as the uWS layer would and sends a valid hello; returns the session (active unless refused). */
-  private connect(first: Uint8Array): Session {
-    const s = this.srv.sessions.create('127.0.0.1');
-    this.srv.queue.push(NetEvent.WsOpen, s.socketId);
-    this.srv.queue.push(NetEvent.WsMessage, s.socketId, first);
-    this.srv.drainNetEvents();
-    return s;
+  /** A new loopback connection, admitted and open on both ends. */
+  private open(): LoopbackPeer {
+    const peer = this.loop.connect({ remoteAddress: '127.0.0.1' });
+    this.loop.pump();
+    return peer;
+  }
+
+  /** Sends `bytes` from `peer` and delivers them to the server's inbox (not yet drained). */
+  private send(peer: LoopbackPeer, bytes: Uint8Array): void {
+    peer.send(bytes);
+    this.loop.pump();
+  }
+
+  /** Closes `peer` and delivers the close to the server's inbox (not yet drained). */
+  private close(peer: LoopbackPeer): void {
+    peer.close();
+    this.loop.pump();
+  }
+
+  /** Opens a connection and sends `first` (a hello); returns it with the session the server made. */
+  private connect(first: Uint8Array): FuzzPlayer {
+    const peer = this.open();
+    this.send(peer, first);
+    this.srv.inbound.drain();
+    return { peer, session: this.srv.conns.get(peer.connId)?.session };
   }
 
   /**
@@ -225,24 +256,30 @@ export class InboxFuzzer {
    */
   timeHello(room?: string): { ms: number; cpuMs: number } {
     const hello = encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(this.srv.game), name: 'timed', ...(room ? { room } : {}) });
-    const socketId = this.srv.sessions.create('127.0.0.1').socketId;
+    const peer = this.open();
+    this.srv.inbound.drain();
+    this.send(peer, hello);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    this.srv.queue.push(NetEvent.WsMessage, socketId, hello);
-    this.srv.drainNetEvents();
+    this.srv.inbound.drain();
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    this.srv.queue.push(NetEvent.WsClose, socketId);
-    this.srv.drainNetEvents();
+    this.close(peer);
+    this.srv.inbound.drain();
     return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
   }
 
-  private activePlayer(r: LiveReport): Session {
-    if (this.player && this.player.state === 'active' && this.player.socketId) return this.player;
-    if (this.player) r.rejoins++;
-    this.player = this.connect(this.helloBytes);
-    if (this.player.state !== 'active') throw new Error(`fuzz player could not join: ${this.player.state}`);
-    return this.player;
+  private activePlayer(r: LiveReport): FuzzPlayer & { session: Session } {
+    const p = this.player;
+    if (p?.session && p.session.state === 'active' && p.session.reliable?.id === p.peer.connId) return p as FuzzPlayer & { session: Session };
+    if (p) {
+      r.rejoins++;
+      p.peer.close();
+    }
+    const next = this.connect(this.helloBytes);
+    this.player = next;
+    if (!next.session || next.session.state !== 'active') throw new Error(`fuzz player could not join: ${next.session?.state ?? 'no session'}`);
+    return next as FuzzPlayer & { session: Session };
   }
 
   /** True when the pure decoders reject `bytes` whatever the session's state (the server must drop and count it). */
@@ -284,7 +321,7 @@ export class InboxFuzzer {
 
     const drain = (): void => {
       try {
-        srv.drainNetEvents();
+        srv.inbound.drain();
       } catch (err) {
         threw = err;
       }
@@ -297,15 +334,15 @@ export class InboxFuzzer {
       threw = undefined;
       const once = (): void => {
         if (handshake) {
-          // a new connection: its first message, then its socket closes (whoever it carries by then:
-          // the new session, or a session it resumed)
-          const socketId = srv.sessions.create('127.0.0.1').socketId;
-          srv.queue.push(NetEvent.WsMessage, socketId, bytes);
+          // a new connection: its first message, then it closes (whoever it carries by then: the
+          // new session, or a session it resumed)
+          const peer = this.open();
+          this.send(peer, bytes);
           drain();
-          srv.queue.push(NetEvent.WsClose, socketId);
+          this.close(peer);
           drain();
         } else {
-          srv.queue.push(NetEvent.WsMessage, player.socketId, bytes);
+          this.send(player.peer, bytes);
           drain();
         }
       };
@@ -322,8 +359,8 @@ export class InboxFuzzer {
 
     const ack = (): void => {
       const p = this.player;
-      if (p && p.state === 'active' && p.socketId) {
-        srv.queue.push(NetEvent.WsMessage, p.socketId, encodeControl({ t: 'ack', a: p.reliableOut.next - 1 }));
+      if (p?.session && p.session.state === 'active' && p.session.reliable?.id === p.peer.connId) {
+        this.send(p.peer, encodeControl({ t: 'ack', a: p.session.reliableOut.next - 1 }));
         drain();
       }
     };
@@ -346,7 +383,7 @@ export class InboxFuzzer {
         for (const end = Math.min(total, i + 1024); i < end; i++) {
           const handshake = m.int(4) === 0 && corpus.handshake.length > 0;
           const bytes = m.mutate(handshake ? m.choose(corpus.handshake) : m.choose(corpus.player), all).slice();
-          if (m.int(2) === 0 && this.player) patchToken(bytes, this.player.token);
+          if (m.int(2) === 0 && this.player?.session) patchToken(bytes, this.player.session.token);
           feed(bytes, handshake);
           if ((i & 63) === 63) tick();
           if ((i & 255) === 255) ack();
@@ -520,7 +557,7 @@ export async function fuzzWebRtc(fs: FuzzServer, corpus: readonly Uint8Array[], 
     channel.onClose(() => {
       channelOpen = false;
     });
-    if (!(await until(() => session?.rtcOpen === true, 3000))) throw new Error('server never saw the WebRTC channel open');
+    if (!(await until(() => session?.unreliable !== undefined, 3000))) throw new Error('server never saw the WebRTC channel open');
   };
 
   const inputs: Uint8Array[] = [...corpus];

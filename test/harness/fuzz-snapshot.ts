@@ -3,12 +3,13 @@
 // mutated packets against baselines primed from that stream.
 import { arena } from '../../games/arena.ts';
 import { FakeClock } from '../../server/loop.ts';
-import { NetEvent } from '../../server/net/queue.ts';
+import { LoopbackTransport } from '../../server/net/loopback.ts';
 import { TickwireServer } from '../../server/server.ts';
 import { SnapshotReceiver } from '../../netcode/receiver.ts';
 import { configHash, DEFAULT_NET_CONFIG, PROTOCOL_VERSION } from '../../shared/config.ts';
 import type { AnyGame } from '../../shared/sim/game.ts';
 import { encodeControl } from '../../shared/protocol/control.ts';
+import { MsgType } from '../../shared/protocol/ids.ts';
 import type { NetSchema } from '../../shared/protocol/schema.ts';
 import { SnapshotFrame } from '../../shared/protocol/snapshot.ts';
 import { Rng } from '../../shared/sim/rng.ts';
@@ -37,32 +38,41 @@ export interface CaptureOptions {
 }
 
 /**
- * Runs a room on a fake clock with one client whose snapshots are captured; the client decodes them
- * with a SnapshotReceiver and acks (losing a tenth of the packets and a fifth of the acks, so the
- * stream holds full snapshots, deltas against several baselines and fallbacks).
+ * Runs the real server on a fake clock over the loopback transport with one client whose snapshots
+ * are captured; the client decodes them with a SnapshotReceiver and acks (losing a tenth of the
+ * packets and a fifth of the acks, so the stream holds full snapshots, deltas against several
+ * baselines and fallbacks).
  */
 export async function captureSnapshotStream(o: CaptureOptions = {}): Promise<SnapshotStream> {
   const game = o.game ?? arena;
   const net = { ...DEFAULT_NET_CONFIG, maxPacketBytes: o.maxPacketBytes ?? 256 };
   const clock = new FakeClock(1000);
   const srv = new TickwireServer(fuzzServerConfig({ gameParams: { npcs: o.npcs ?? 40 }, net }), { game, autoTick: false, clock, logger: captureLog().logger });
-  await srv.start();
+  const loop = new LoopbackTransport({ reliable: true, manual: true, nowMs: () => clock.nowMs() });
+  srv.startInProcess(loop);
   try {
-    const s = srv.sessions.create('127.0.0.1');
-    srv.queue.push(NetEvent.WsMessage, s.socketId, encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(game), name: 'capture' }));
-    srv.drainNetEvents();
-    if (s.state !== 'active') throw new Error(`capture client could not join: ${s.state}`);
+    let pending: Uint8Array[] = [];
+    const peer = loop.connect();
+    peer.onmessage = (ev) => {
+      const bytes = ev.data as Uint8Array;
+      if (bytes[0] === MsgType.Snapshot) pending.push(bytes.slice());
+    };
+    loop.pump();
+    peer.send(encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(game), name: 'capture' }));
+    loop.pump();
+    srv.inbound.drain();
+    const s = srv.conns.get(peer.connId)?.session;
+    if (!s || s.state !== 'active') throw new Error(`capture client could not join: ${s?.state ?? 'no session'}`);
     const ticksPerSnapshot = net.tickRateHz / net.snapshotRateHz;
     const receiver = new SnapshotReceiver(srv.schema, ticksPerSnapshot);
     const rng = new Rng(o.seed ?? 1);
     const packets: Uint8Array[] = [];
-    let pending: Uint8Array[] = [];
-    s.sendUnreliable = (bytes) => pending.push(bytes.slice());
     const want = o.snapshots ?? 40;
     let snapshots = 0;
     for (let t = 0; snapshots < want && t < want * ticksPerSnapshot * 4; t++) {
       clock.advance(1000 / net.tickRateHz);
       srv.tickOnce();
+      loop.pump();
       if (pending.length === 0) continue;
       snapshots++;
       for (const p of pending) {
@@ -72,8 +82,9 @@ export async function captureSnapshotStream(o: CaptureOptions = {}): Promise<Sna
       }
       pending = [];
       if (rng.next() < 0.8) {
-        srv.queue.push(NetEvent.WsMessage, s.socketId, receiver.ack().slice());
-        srv.drainNetEvents();
+        peer.send(receiver.ack());
+        loop.pump();
+        srv.inbound.drain();
       }
     }
     return { game, schema: srv.schema, ticksPerSnapshot, packets };

@@ -1,21 +1,22 @@
-// The inbox between socket callbacks and the tick: a preallocated byte ring of
-// (kind, session, bytes) records. Callbacks copy into it; the frame drains it. No allocation.
+// The inbox between socket callbacks and the tick: a preallocated byte buffer of
+// (kind, connection, bytes) records. Transport callbacks copy into it; the frame drains it.
+// Nothing is allocated per record.
 
-/** Kinds of inbox records. */
+/** Kinds of inbox records: what a transport reported about a connection. */
 export const NetEvent = {
-  WsOpen: 1,
-  WsMessage: 2,
-  WsClose: 3,
-  RtcOpen: 4,
-  RtcMessage: 5,
-  RtcClose: 6,
+  Open: 1,
+  Message: 2,
+  Close: 3,
 } as const;
 export type NetEventKind = (typeof NetEvent)[keyof typeof NetEvent];
 
-const HEADER = 9; // kind u8, session u32, length u32
+/** Default inbox size: the bytes all clients may send between two ticks. */
+export const DEFAULT_INBOX_BYTES = 4 << 20;
+
+const HEADER = 9; // kind u8, connection u32, length u32
 
 /** Fixed-capacity FIFO of byte records. `push` returns false (and counts) when full. */
-export class NetQueue {
+export class Inbox {
   private readonly buf: Uint8Array;
   private readonly view: DataView;
   private writePos = 0;
@@ -24,7 +25,7 @@ export class NetQueue {
   /** Records queued since start. */
   pushed = 0;
 
-  constructor(capacityBytes = 4 << 20) {
+  constructor(capacityBytes = DEFAULT_INBOX_BYTES) {
     this.buf = new Uint8Array(capacityBytes);
     this.view = new DataView(this.buf.buffer);
   }
@@ -35,7 +36,7 @@ export class NetQueue {
   }
 
   /** Appends a record, copying `bytes`. */
-  push(kind: NetEventKind, sessionId: number, bytes?: Uint8Array): boolean {
+  push(kind: NetEventKind, connId: number, bytes?: Uint8Array): boolean {
     const len = bytes ? bytes.length : 0;
     if (this.writePos + HEADER + len > this.buf.length) {
       this.dropped++;
@@ -43,7 +44,7 @@ export class NetQueue {
     }
     const p = this.writePos;
     this.buf[p] = kind;
-    this.view.setUint32(p + 1, sessionId, true);
+    this.view.setUint32(p + 1, connId, true);
     this.view.setUint32(p + 5, len, true);
     if (bytes) this.buf.set(bytes, p + HEADER);
     this.writePos = p + HEADER + len;
@@ -56,13 +57,13 @@ export class NetQueue {
    * are buf[start, end), valid only during the call (no view is allocated). Records pushed by
    * `handle` itself are delivered in the same drain.
    */
-  drain(handle: (kind: NetEventKind, sessionId: number, buf: Uint8Array, start: number, end: number) => void): void {
+  drain(handle: (kind: NetEventKind, connId: number, buf: Uint8Array, start: number, end: number) => void): void {
     let p = 0;
     while (p < this.writePos) {
       const kind = this.buf[p] as NetEventKind;
-      const sessionId = this.view.getUint32(p + 1, true);
+      const connId = this.view.getUint32(p + 1, true);
       const len = this.view.getUint32(p + 5, true);
-      handle(kind, sessionId, this.buf, p + HEADER, p + HEADER + len);
+      handle(kind, connId, this.buf, p + HEADER, p + HEADER + len);
       p += HEADER + len;
     }
     this.writePos = 0;

@@ -1,0 +1,583 @@
+// Everything a client sends (Quake III's sv_client.c): admission of new connections, the inbox that
+// transport callbacks fill, and its dispatch at the start of every tick: rate limit, decode,
+// handshake (hello, authenticate, join, resume), control messages, inputs and snapshot acks; plus
+// the session life cycle (timeouts, resume windows, disconnects) that follows from them.
+import type { Logger } from 'pino';
+import { PROTOCOL_VERSION } from '../shared/config.ts';
+import { decodeClientControl, type ClientControl, type ServerControl, type SessionInfo } from '../shared/protocol/control.ts';
+import { DecodeError } from '../shared/protocol/errors.ts';
+import { CloseCode, MsgType, RejectCode, type CloseCodeId, type RejectCodeId } from '../shared/protocol/ids.ts';
+import type { NetSchema } from '../shared/protocol/schema.ts';
+import { readSnapshotAck, type SnapshotAck } from '../shared/protocol/snapshot.ts';
+import type { ServerConfig } from './config.ts';
+import type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
+import { InputReceiver, type InputStats } from './inputs.ts';
+import type { Clock } from './loop.ts';
+import type { ServerStats } from './metrics.ts';
+import { Inbox, NetEvent, type NetEventKind } from './net/inbox.ts';
+import type { ConnectRequest, Transport, TransportEvents } from './net/transport.ts';
+import type { Outbound, OutboundHost } from './outbound.ts';
+import { Player } from './player.ts';
+import type { RoomManager } from './rooms.ts';
+import type { Conn, ConnTable, Session, SessionTable } from './sessions.ts';
+import { SnapshotAckReceiver } from './snapshots.ts';
+
+/** What inbound needs of the server around it. */
+export interface InboundContext {
+  readonly config: ServerConfig;
+  readonly schema: NetSchema;
+  /** The game's config hash a hello must match. */
+  readonly hash: number;
+  readonly gameName: string;
+  readonly stats: ServerStats;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly sessions: SessionTable;
+  readonly conns: ConnTable;
+  readonly rooms: RoomManager;
+  readonly out: Outbound;
+  readonly hooks: ServerHooks | undefined;
+  /** What the onEvent hook is handed. */
+  readonly api: ServerApi;
+  /** True while the server accepts clients. */
+  running(): boolean;
+  /** What welcome says of the datagram channel: its signaling port, or 0 when there is none. */
+  datagramPort(): number;
+}
+
+/** A handle the server fills in once a transport has started (admission needs the transport). */
+export interface TransportRef {
+  current: Transport | undefined;
+}
+
+/** A disconnect requested while rooms or players were being iterated; carried out after. */
+interface Deferred {
+  s: Session;
+  code: CloseCodeId;
+  reason: string;
+  /** Close the connection only, keeping the session for a resume. */
+  resumable: boolean;
+}
+
+/** The inbound side: admission, the inbox and its dispatch, and the session life cycle. */
+export class Inbound implements OutboundHost {
+  readonly inbox: Inbox;
+  private readonly inputs: InputReceiver;
+  private readonly acks = new SnapshotAckReceiver();
+  private readonly ackScratch: SnapshotAck = { tick: 0, bits: 0 };
+  private readonly deferred: Deferred[] = [];
+
+  constructor(
+    private readonly ctx: InboundContext,
+    /** Input counters over every player (tickwire_inputs_total). */
+    private readonly inputTotals: InputStats,
+  ) {
+    const c = ctx.config;
+    this.inbox = new Inbox(c.inboxBytes);
+    this.inputs = new InputReceiver(ctx.schema, Math.round((c.maxInputTickSkewMs / 1000) * c.net.tickRateHz));
+    ctx.out.attach(this);
+  }
+
+  /**
+   * The events a transport reports to: admission runs at once (it must answer the transport),
+   * everything else only copies into the inbox.
+   */
+  eventsFor(ref: TransportRef): TransportEvents {
+    return {
+      admit: (req) => {
+        const t = ref.current;
+        return t ? this.admit(t, req) : 0;
+      },
+      onOpen: (connId) => this.push(NetEvent.Open, connId),
+      onMessage: (connId, bytes) => this.push(NetEvent.Message, connId, bytes),
+      onClose: (connId) => this.push(NetEvent.Close, connId),
+    };
+  }
+
+  private push(kind: NetEventKind, connId: number, bytes?: Uint8Array): void {
+    if (!this.inbox.push(kind, connId, bytes)) this.ctx.stats.queueDropped++;
+  }
+
+  // ---- admission (runs inside transport callbacks: checks only) ----
+
+  /**
+   * Admits a connection or refuses it (0). A reliable transport opens a new connection that must
+   * complete the handshake; a datagram transport binds to an active session by its token, one
+   * pending connection per session.
+   */
+  admit(transport: Transport, req: ConnectRequest): number {
+    const { conns, sessions, config } = this.ctx;
+    if (!this.ctx.running()) return 0;
+    const now = this.ctx.clock.nowMs();
+    if (transport.reliable) {
+      if (this.handshakeCount() >= config.maxSessions) return 0;
+      return conns.admit(transport, req.remoteAddress, now).id;
+    }
+    const token = req.token;
+    if (typeof token !== 'string' || token.length !== 32) return 0;
+    const s = sessions.byTokenValue(token);
+    if (!s || s.state !== 'active' || !s.reliable || !s.datagramsWanted || s.unreliable || s.pendingDatagram) return 0;
+    const c = conns.admit(transport, req.remoteAddress, now);
+    c.session = s;
+    c.limits = s.limits;
+    s.pendingDatagram = c;
+    return c.id;
+  }
+
+  /** Reliable connections that have not completed the handshake. */
+  private handshakeCount(): number {
+    let n = 0;
+    for (const c of this.ctx.conns.values()) if (!c.session && c.transport.reliable) n++;
+    return n;
+  }
+
+  // ---- the inbox, drained at the start of every tick ----
+
+  /** Handles every queued event, then the disconnects requested meanwhile. */
+  drain(): void {
+    this.inbox.drain(this.handleEvent);
+    this.runDeferred();
+  }
+
+  private readonly handleEvent = (kind: NetEventKind, connId: number, buf: Uint8Array, start: number, end: number): void => {
+    const c = this.ctx.conns.get(connId);
+    if (!c) return;
+    switch (kind) {
+      case NetEvent.Open:
+        if (c.state === 'admitted') c.state = 'open';
+        if (!c.transport.reliable) this.datagramOpened(c);
+        return;
+      case NetEvent.Message: {
+        const stats = this.ctx.stats;
+        const kindName = c.transport.kind;
+        stats.messagesIn[kindName]++;
+        stats.bytesIn[kindName] += end - start;
+        if (c.session) c.session.bytesIn += end - start;
+        if (this.rateLimited(c)) return;
+        this.handleMessage(c, buf, start, end);
+        return;
+      }
+      case NetEvent.Close:
+        this.connClosed(c);
+        return;
+    }
+  };
+
+  /**
+   * Token bucket per client over every connection it has: maxMessagesPerSec refilled continuously,
+   * burst of one second. Excess is dropped and counted; more than a second's worth dropped within
+   * one second disconnects the client.
+   */
+  private rateLimited(c: Conn): boolean {
+    const now = this.ctx.clock.nowMs();
+    const rate = this.ctx.config.maxMessagesPerSec;
+    const l = c.limits;
+    if (l.rateRefillMs < 0) {
+      l.rateRefillMs = now;
+      l.rateTokens = rate;
+      l.rateWindowMs = now;
+    }
+    l.rateTokens = Math.min(rate, l.rateTokens + ((now - l.rateRefillMs) * rate) / 1000);
+    l.rateRefillMs = now;
+    if (l.rateTokens >= 1) {
+      l.rateTokens -= 1;
+      return false;
+    }
+    this.ctx.stats.rateLimited++;
+    if (now - l.rateWindowMs >= 1000) {
+      l.rateWindowMs = now;
+      l.rateDropped = 0;
+    }
+    if (++l.rateDropped > rate) this.drop(c, CloseCode.RateLimited, 'sending too fast');
+    return true;
+  }
+
+  private handleMessage(c: Conn, buf: Uint8Array, start: number, end: number): void {
+    const type = end > start ? buf[start] : 0;
+    try {
+      if (end <= start) throw new DecodeError('type', 0, 'empty or text frame');
+      const s = c.session;
+      if (type === MsgType.Control) {
+        if (!c.transport.reliable) throw new DecodeError('type', 0, 'control messages travel on the reliable channel only');
+        this.handleControl(c, decodeClientControl(buf.subarray(start, end)));
+      } else if (type === MsgType.Input) {
+        if (!s || s.state !== 'active' || !s.player || !s.room) return;
+        const n = this.inputs.receive(s.player.inputs, buf, start, end, s.room.ctx.tick);
+        if (n < 0) this.ctx.stats.inputsTickRejected++;
+      } else if (type === MsgType.SnapshotAck) {
+        if (s && s.state === 'active' && s.player && s.room) this.acks.receive(s.player, buf, start, end, s.room.ctx.tick, this.ctx.clock.nowMs());
+        else readSnapshotAck(buf, this.ackScratch, start, end);
+      } else {
+        throw new DecodeError('type', 0, `unknown message type ${type}`);
+      }
+    } catch (err) {
+      this.badMessage(c, type, err);
+    }
+  }
+
+  private badMessage(c: Conn, type: number, err: unknown): void {
+    const { stats, log, config } = this.ctx;
+    if (!(err instanceof DecodeError)) log.error({ err, conn: c.id, session: c.session?.id }, 'bug while handling a client message');
+    if (type === MsgType.Control) stats.decodeErrors.control++;
+    else if (type === MsgType.Input) stats.decodeErrors.input++;
+    else if (type === MsgType.SnapshotAck) stats.decodeErrors.ack++;
+    else stats.decodeErrors.unknown++;
+    log.debug({ conn: c.id, session: c.session?.id, err: (err as Error).message }, 'dropped bad message');
+    // A handshake that does not decode is refused with a reason instead of left hanging.
+    if (!c.session && !c.helloSeen && type === MsgType.Control && c.transport.reliable) {
+      const field = err instanceof DecodeError ? err.field : '';
+      this.rejectConn(c, field === 'room' ? RejectCode.BadRoomName : RejectCode.BadMessage, `malformed handshake: ${(err as Error).message}`);
+      return;
+    }
+    if (++c.limits.badMessages > config.maxBadMessages) {
+      stats.disconnectsForBadMessages++;
+      this.drop(c, CloseCode.TooManyBadMessages, 'too many malformed messages');
+    }
+  }
+
+  // ---- control messages ----
+
+  private handleControl(c: Conn, msg: ClientControl): void {
+    if (msg.t === 'hello' || msg.t === 'resume') {
+      if (c.session || c.helloSeen) throw new DecodeError('t', 8, `unexpected ${msg.t}`);
+      c.helloSeen = true;
+      if (msg.t === 'hello') this.handleHello(c, msg);
+      else this.handleResume(c, msg);
+      return;
+    }
+    const s = c.session;
+    if (!s) {
+      if (msg.t === 'ping') this.ctx.out.sendToConn(c, { t: 'pong', id: msg.id, ms: msg.ms, tick: 0 });
+      return;
+    }
+    if (msg.a !== undefined) s.reliableOut.ack(msg.a);
+    if (msg.s !== undefined) {
+      const verdict = s.reliableIn.accept(msg.s);
+      if (verdict === 'duplicate') return;
+      if (verdict === 'gap') throw new DecodeError('s', 8, `sequence ${msg.s} skips past ${s.reliableIn.lastDelivered + 1}`);
+    }
+    const out = this.ctx.out;
+    if (s.state !== 'active') {
+      if (msg.t === 'ping') out.sendControl(s, { t: 'pong', id: msg.id, ms: msg.ms, tick: 0 });
+      return;
+    }
+    switch (msg.t) {
+      case 'ping':
+        out.sendControl(s, { t: 'pong', id: msg.id, ms: msg.ms, tick: s.room?.ctx.tick ?? 0 });
+        return;
+      case 'ack':
+        return;
+      case 'chat':
+        this.broadcast(s, { t: 'chat', from: s.id, name: s.name, text: msg.text });
+        return;
+      case 'event':
+        this.ctx.hooks?.onEvent?.(this.ctx.api, s, msg.name, msg.data);
+        return;
+      case 'transport':
+        // A fallback, not a preference: the client may try the datagram channel again later
+        // (hello.wsOnly is the preference).
+        if (msg.use === 'ws') this.dropDatagram(s);
+        return;
+      case 'leave':
+        this.disconnect(s, CloseCode.Kicked, 'left');
+        return;
+    }
+  }
+
+  /** Sends `msg` to every session in the sender's room, the sender included. */
+  private broadcast(from: Session, msg: ServerControl): void {
+    const room = from.room;
+    if (!room) return;
+    const sessions = this.ctx.sessions;
+    for (const p of room.players) {
+      const to = sessions.get(p.id);
+      if (to) this.ctx.out.sendControl(to, { ...msg });
+    }
+  }
+
+  private handleHello(c: Conn, msg: Extract<ClientControl, { t: 'hello' }>): void {
+    const { config, sessions, log, hooks } = this.ctx;
+    if (!this.ctx.running()) return this.rejectConn(c, RejectCode.ShuttingDown, 'server is shutting down');
+    if (msg.v !== PROTOCOL_VERSION) return this.rejectConn(c, RejectCode.ProtocolVersion, `protocol ${msg.v} unsupported; server speaks ${PROTOCOL_VERSION}`);
+    if (msg.hash !== this.ctx.hash) return this.rejectConn(c, RejectCode.ConfigMismatch, `config hash ${msg.hash} does not match the server's ${this.ctx.hash} (game ${this.ctx.gameName})`);
+    if (sessions.size >= config.maxSessions) return this.rejectConn(c, RejectCode.ServerFull, 'server is full');
+    const s = sessions.create(c.remoteAddress, c.limits, { messages: config.maxUnackedMessages, bytes: config.maxUnackedBytes });
+    s.reliable = c;
+    c.session = s;
+    s.name = msg.name.trim().slice(0, 32) || `player-${s.id}`;
+    s.datagramsWanted = msg.wsOnly !== true;
+    s.state = 'authenticating';
+    const auth = hooks?.authenticate;
+    const finish = (result: AuthResult): void => {
+      if (s.state !== 'authenticating') return; // closed meanwhile
+      if (result === false) return this.reject(s, RejectCode.AuthFailed, 'authentication failed');
+      if (typeof result === 'object' && result.name) s.name = result.name.slice(0, 32);
+      this.join(s, msg.room);
+    };
+    if (!auth) return finish(true);
+    let out: AuthResult | Promise<AuthResult>;
+    try {
+      out = auth(msg.token, { name: s.name, remoteAddress: s.remoteAddress });
+    } catch (err) {
+      log.warn({ err, session: s.id }, 'authenticate hook threw');
+      return this.reject(s, RejectCode.AuthFailed, 'authentication failed');
+    }
+    if (out instanceof Promise) {
+      out.then(finish, (err: unknown) => {
+        log.warn({ err, session: s.id }, 'authenticate hook rejected');
+        if (s.state === 'authenticating') this.reject(s, RejectCode.AuthFailed, 'authentication failed');
+      });
+    } else {
+      finish(out);
+    }
+  }
+
+  private join(s: Session, roomName: string | undefined): void {
+    const { rooms, config, schema, clock, out, log, sessions } = this.ctx;
+    const room = rooms.match(roomName, clock.nowMs());
+    if (typeof room === 'number') return this.reject(s, room, room === RejectCode.RoomFull ? 'room is full' : 'no room available');
+    const player = new Player(s.id, s.name, schema.inputFields.length, config.net.inputBufferMax, this.inputTotals);
+    const eid = room.addPlayer(player);
+    s.player = player;
+    s.room = room;
+    s.state = 'active';
+    out.bindPlayer(s);
+    out.sendControl(s, { t: 'welcome', ...this.sessionInfo(s) });
+    for (const p of room.players) {
+      if (p === player) continue;
+      const other = sessions.get(p.id);
+      if (other) out.sendControl(other, { t: 'joined', sessionId: s.id, name: s.name, eid });
+      out.sendControl(s, { t: 'joined', sessionId: p.id, name: p.name, eid: p.eid });
+    }
+    log.info({ session: s.id, name: s.name, room: room.name, eid, remote: s.remoteAddress }, 'player joined');
+  }
+
+  /** What welcome and resumed carry. */
+  sessionInfo(s: Session): SessionInfo {
+    const { config } = this.ctx;
+    const n = config.net;
+    const port = this.ctx.datagramPort();
+    return {
+      sessionId: s.id, token: s.token, room: s.room?.name ?? '', eid: s.eid, tick: s.room?.ctx.tick ?? 0,
+      tickRateHz: n.tickRateHz, snapshotRateHz: n.snapshotRateHz, inputRedundancy: n.inputRedundancy, maxPacketBytes: n.maxPacketBytes,
+      signalingPort: port, webrtc: port !== 0 && s.datagramsWanted, resumeGraceMs: config.resumeGraceMs,
+    };
+  }
+
+  /**
+   * A new connection resumes a dropped (or half-open) session: same session, entity and room. The
+   * token is single-use: it rotates, the new one goes back in `resumed`, and every reliable
+   * message the client has not acknowledged is resent in order.
+   */
+  private handleResume(c: Conn, msg: Extract<ClientControl, { t: 'resume' }>): void {
+    const { sessions, stats, out, log } = this.ctx;
+    if (!this.ctx.running()) return this.rejectConn(c, RejectCode.ShuttingDown, 'server is shutting down');
+    if (msg.v !== PROTOCOL_VERSION || msg.hash !== this.ctx.hash) return this.rejectConn(c, RejectCode.ConfigMismatch, 'protocol or config changed');
+    const old = sessions.byTokenValue(msg.token);
+    if (!old || (old.state !== 'resuming' && old.state !== 'active') || !old.room || !old.player) {
+      stats.resumesFailed++;
+      return this.rejectConn(c, RejectCode.ResumeFailed, 'unknown or expired session');
+    }
+    const stale = old.reliable;
+    if (stale) {
+      // Half-open: the old connection never closed. Replace it without ending the session.
+      stale.session = undefined;
+      stale.transport.close(stale.id, 4100 + CloseCode.Replaced, 'session resumed elsewhere');
+    }
+    this.dropDatagram(old);
+    old.reliable = c;
+    c.session = old;
+    c.limits = old.limits;
+    sessions.rotateToken(old);
+    old.state = 'active';
+    old.player.resetAcks();
+    if (msg.a !== undefined) old.reliableOut.ack(msg.a);
+    stats.resumes++;
+    out.sendControl(old, { t: 'resumed', ...this.sessionInfo(old) });
+    for (const m of old.reliableOut.unacked()) out.transmit(old, m.msg);
+    log.info({ session: old.id, room: old.room.name, eid: old.eid, resent: old.reliableOut.pendingCount }, 'session resumed');
+  }
+
+  // ---- the datagram channel ----
+
+  private datagramOpened(c: Conn): void {
+    const s = c.session;
+    if (!s) return void c.transport.close(c.id);
+    if (s.pendingDatagram === c) s.pendingDatagram = undefined;
+    if (s.state !== 'active' || !s.datagramsWanted || s.unreliable) {
+      c.session = undefined;
+      c.transport.close(c.id);
+      return;
+    }
+    s.unreliable = c;
+    this.ctx.out.sendControl(s, { t: 'transport', use: 'webrtc' });
+    this.ctx.log.debug({ session: s.id, conn: c.id }, 'datagram channel open');
+  }
+
+  /** Closes the session's datagram connections (open and pending); unreliable traffic falls back. */
+  private dropDatagram(s: Session): void {
+    for (const c of [s.unreliable, s.pendingDatagram]) {
+      if (!c) continue;
+      c.session = undefined;
+      c.transport.close(c.id);
+    }
+    s.unreliable = undefined;
+    s.pendingDatagram = undefined;
+  }
+
+  private connClosed(c: Conn): void {
+    this.ctx.conns.delete(c);
+    const s = c.session;
+    if (!s) return;
+    c.session = undefined;
+    if (s.pendingDatagram === c) s.pendingDatagram = undefined;
+    if (s.unreliable === c) {
+      s.unreliable = undefined;
+      if (s.state === 'active') this.ctx.out.sendControl(s, { t: 'transport', use: 'ws' });
+    }
+    if (s.reliable === c) this.reliableClosed(s);
+  }
+
+  /** The session's reliable connection closed: keep the session for a resume if it was playing, else end it. */
+  private reliableClosed(s: Session): void {
+    const { config, clock, log } = this.ctx;
+    s.reliable = undefined;
+    if (s.state !== 'active' || config.resumeGraceMs === 0 || !this.ctx.running()) {
+      this.endSession(s, 'socket closed');
+      return;
+    }
+    s.state = 'resuming';
+    s.resumeDeadlineMs = clock.nowMs() + config.resumeGraceMs;
+    s.player?.inputs.reset();
+    this.dropDatagram(s);
+    log.info({ session: s.id, graceMs: config.resumeGraceMs }, 'connection lost; session kept for resume');
+  }
+
+  /** Closes the session's reliable connection and keeps the session for a resume. */
+  private closeResumable(s: Session, code: CloseCodeId, reason: string): void {
+    const c = s.reliable;
+    if (!c) return;
+    c.session = undefined;
+    this.reliableClosed(s);
+    c.transport.close(c.id, 4100 + code, reason);
+  }
+
+  // ---- housekeeping (once a second) ----
+
+  /** Ends expired resumes, closes silent clients and handshakes past their deadline. */
+  housekeeping(now: number): void {
+    const { sessions, conns, config, stats, log } = this.ctx;
+    for (const s of sessions.values()) if (s.state === 'resuming' && now >= s.resumeDeadlineMs) this.endSession(s, 'resume window expired');
+    // A playing client that acknowledged no snapshot for clientTimeoutMs has stopped reading (or its
+    // link is half-open): its connection is closed, which keeps the session resumable and stops the
+    // server buffering bytes for it.
+    for (const s of sessions.values()) {
+      const p = s.player;
+      if (s.state !== 'active' || !s.reliable || !p) continue;
+      if (p.lastAckMs === 0) p.lastAckMs = now;
+      else if (now - p.lastAckMs > config.clientTimeoutMs) {
+        stats.timeouts++;
+        log.info({ session: s.id, silentMs: Math.round(now - p.lastAckMs) }, 'client stopped acknowledging snapshots; closing its connection');
+        this.closeResumable(s, CloseCode.Timeout, 'no snapshot acknowledgements');
+      }
+    }
+    for (const c of conns.values()) {
+      if (c.session || !c.transport.reliable || c.helloSeen) continue;
+      if (now - c.admittedMs > config.handshakeTimeoutMs) {
+        stats.handshakeTimeouts++;
+        c.transport.close(c.id, 4000 + RejectCode.BadMessage, 'no hello in time');
+      }
+    }
+    this.runDeferred();
+  }
+
+  // ---- ending sessions ----
+
+  private reject(s: Session, code: RejectCodeId, reason: string): void {
+    const { stats, out, log } = this.ctx;
+    stats.rejects++;
+    out.sendControl(s, { t: 'reject', code, reason });
+    log.info({ session: s.id, code, reason }, 'hello rejected');
+    const c = s.reliable;
+    if (c) c.transport.close(c.id, 4000 + code, reason);
+    this.endSession(s, 'rejected');
+  }
+
+  /** Refuses a handshake that has no session yet: reject with a reason, then close. */
+  private rejectConn(c: Conn, code: RejectCodeId, reason: string): void {
+    const { stats, out, log } = this.ctx;
+    stats.rejects++;
+    out.sendToConn(c, { t: 'reject', code, reason });
+    log.info({ conn: c.id, remote: c.remoteAddress, code, reason }, 'hello rejected');
+    c.transport.close(c.id, 4000 + code, reason);
+  }
+
+  /** Ends the client behind `c`: its session if it has one, else just the connection. */
+  private drop(c: Conn, code: CloseCodeId, reason: string): void {
+    if (c.session) return this.disconnect(c.session, code, reason);
+    this.ctx.out.sendToConn(c, { t: 'bye', code, reason });
+    c.transport.close(c.id, 4100 + code, reason);
+  }
+
+  /** Tells the client why, then closes its connections and removes its session. */
+  disconnect(s: Session, code: CloseCodeId, reason: string): void {
+    if (s.state === 'gone') return;
+    this.ctx.out.sendControl(s, { t: 'bye', code, reason });
+    const c = s.reliable;
+    if (c) c.transport.close(c.id, 4100 + code, reason);
+    this.endSession(s, reason);
+  }
+
+  onResendOverflow(s: Session): void {
+    this.deferred.push({ s, code: CloseCode.ResendOverflow, reason: 'too many unacknowledged messages', resumable: false });
+  }
+
+  onBackpressure(s: Session): void {
+    this.deferred.push({ s, code: CloseCode.Backpressure, reason: 'client is not reading', resumable: true });
+  }
+
+  /**
+   * Carries out the disconnects requested while players were being iterated (fan-outs, snapshot
+   * sends), where removing a player at once would skip another. Runs after every drain, every
+   * housekeeping pass and every frame.
+   */
+  runDeferred(): void {
+    while (this.deferred.length > 0) {
+      const d = this.deferred.shift() as Deferred;
+      if (d.s.state === 'gone') continue;
+      if (d.resumable) {
+        if (d.s.state === 'active') this.closeResumable(d.s, d.code, d.reason);
+      } else {
+        this.disconnect(d.s, d.code, d.reason);
+      }
+    }
+  }
+
+  private endSession(s: Session, why: string): void {
+    if (s.state === 'gone') return;
+    const { sessions, clock, log, out } = this.ctx;
+    const room = s.room;
+    const player = s.player;
+    s.state = 'gone';
+    if (room && player) {
+      room.removePlayer(player, clock.nowMs());
+      for (const p of room.players) {
+        const other = sessions.get(p.id);
+        if (other) out.sendControl(other, { t: 'left', sessionId: s.id });
+      }
+      log.info({ session: s.id, room: room.name, why }, 'player left');
+    }
+    s.room = undefined;
+    s.player = undefined;
+    this.dropDatagram(s);
+    if (s.reliable) s.reliable.session = undefined;
+    s.reliable = undefined;
+    sessions.delete(s);
+  }
+
+  /** Ends every session (shutdown), telling each client why. */
+  disconnectAll(code: CloseCodeId, reason: string): void {
+    for (const s of [...this.ctx.sessions.values()]) this.disconnect(s, code, reason);
+    for (const c of [...this.ctx.conns.values()]) if (!c.session && c.transport.reliable) this.drop(c, code, reason);
+  }
+}

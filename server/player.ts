@@ -1,0 +1,50 @@
+// A player as a room holds it: the entity, the input buffer, the snapshot-ack state and a way to
+// send it unreliable packets. No sockets and no session here, so a room can be listed, serialised,
+// moved or benchmarked without any network object; sessions (server/sessions.ts) map connections
+// to players.
+import { InputBuffer, type InputStats } from './inputs.ts';
+import type { SnapshotClient } from './snapshots.ts';
+
+/** One player in one room. */
+export class Player implements SnapshotClient {
+  /** The player's entity id, or -1 before it joined a room. */
+  eid = -1;
+  /** Newest snapshot tick the client acknowledged, or -1 before any. */
+  ackedTick = -1;
+  /** Acknowledged snapshots before ackedTick (bit i = ackedTick - (i+1) * interval). */
+  ackedBits = 0;
+  /** Sequence of the last input applied (carried in every snapshot). */
+  inputAck = 0;
+  /** False until the first input was applied. */
+  hasInputAck = false;
+  /** When the last snapshot ack arrived (server clock, ms; 0 = not yet watched). */
+  lastAckMs = 0;
+  /** Pending inputs, one applied per tick. */
+  readonly inputs: InputBuffer;
+  /** Sends one unreliable packet (snapshot) to the player's client; bound once by whoever connects it. */
+  send: (bytes: Uint8Array) => void = () => undefined;
+
+  /**
+   * @param id the id the game sees (spawnPlayer's sessionId; the session id when a session owns it)
+   * @param name the display name
+   * @param inputFieldCount input fields of the game
+   * @param inputBufferMax pending inputs kept (NetConfig.inputBufferMax)
+   * @param inputTotals counters shared by every player of the process, if any
+   */
+  constructor(
+    readonly id: number,
+    public name: string,
+    inputFieldCount: number,
+    inputBufferMax: number,
+    inputTotals?: InputStats,
+  ) {
+    this.inputs = new InputBuffer(inputFieldCount, inputBufferMax, inputTotals);
+  }
+
+  /** Forgets the snapshot-ack state (a new connection starts from a full snapshot). */
+  resetAcks(): void {
+    this.ackedTick = -1;
+    this.ackedBits = 0;
+    this.lastAckMs = 0;
+  }
+}
