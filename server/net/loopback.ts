@@ -137,7 +137,7 @@ export class LoopbackTransport implements Transport {
     const bind = (connId: number): void => {
       if (connId === 0 || peer.readyState === 3) {
         if (connId !== 0) events.onClose(connId);
-        peer.closed(1013, 'refused');
+        queueMicrotask(() => peer.closed(1013, 'refused'));
         return;
       }
       peer.connId = connId;
