@@ -11,11 +11,11 @@ export type SnapshotOutcome = 'complete' | 'partial' | 'duplicate' | 'stale' | '
 /** admit()'s answer: 'ok' = decode the packet, else why it is dropped. */
 export type SlotAdmission = 'ok' | 'duplicate' | 'missingBaseline';
 
-/** Slot states. */
+/** Slot state: unused. */
 export const SLOT_FREE = 0;
-/** Some parts received. */
+/** Slot state: some parts received. */
 export const SLOT_ASSEMBLING = 1;
-/** Every part received: a baseline candidate, acknowledged. */
+/** Slot state: every part received (a baseline candidate, acknowledged). */
 export const SLOT_COMPLETE = 2;
 
 /**
