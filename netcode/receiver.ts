@@ -4,31 +4,24 @@
 import { DecodeError } from '../shared/protocol/errors.ts';
 import { extrapolateRange, newPartPlacement, SectionDecoder, type PartPlacement } from '../shared/protocol/delta.ts';
 import {
-  MAX_SNAPSHOT_PARTS, newSnapshotHeader, readSnapshotPacketHeader, SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, SnapshotFrame, SnapshotKind, snapshotLayout,
-  writeSnapshotAck, type SnapshotLayout, type SnapshotPacketHeader,
+  MAX_SNAPSHOT_PARTS, newSnapshotHeader, readSnapshotPacketHeader, SnapshotFrame, SnapshotKind, snapshotLayout, type SnapshotLayout, type SnapshotPacketHeader,
 } from '../shared/protocol/snapshot.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
+import { SLOT_COMPLETE, SnapshotSlots } from './snapshot-slots.ts';
 
-/** A ring slot's state: unused, some parts decoded, or complete (a baseline candidate). */
-type SlotState = 'free' | 'assembling' | 'complete';
-
-/** One snapshot tick being assembled or kept. */
+/**
+ * What the receiver keeps per ring slot besides SnapshotSlots' metadata: the decoded rows and
+ * where each part's rows and ids went.
+ */
 class Slot {
-  state: SlotState = 'free';
-  tick = -1;
-  kind = 0;
-  baselineTick = -1;
-  partCount = 0;
-  partsGot = 0;
   /** Entities in the whole snapshot (known from any part of a split snapshot). */
   totalCount = -1;
   /** Rows of decoded parts at their final positions; the snapshot once complete. */
   readonly frame: SnapshotFrame;
   /** Display frame of an incomplete snapshot (allocated on first need, then reused). */
   display: SnapshotFrame | undefined;
-  /** partsGot when the display frame was last built (-1 = stale). */
+  /** Parts received when the display frame was last built (-1 = stale). */
   displayParts = -1;
-  readonly got = new Uint8Array(MAX_SNAPSHOT_PARTS);
   readonly idLo = new Int32Array(MAX_SNAPSHOT_PARTS);
   readonly idHi = new Int32Array(MAX_SNAPSHOT_PARTS);
   readonly rowStart = new Int32Array(MAX_SNAPSHOT_PARTS);
@@ -39,24 +32,12 @@ class Slot {
     this.frame.tick = -1;
   }
 
-  reset(h: SnapshotPacketHeader): void {
-    this.state = 'assembling';
-    this.tick = h.tick;
-    this.kind = h.kind;
-    this.baselineTick = h.baselineTick;
-    this.partCount = h.partCount;
-    this.partsGot = 0;
+  /** A new tick in this slot. */
+  reset(): void {
     this.totalCount = -1;
-    this.got.fill(0, 0, h.partCount);
     this.displayParts = -1;
     this.frame.tick = -1;
     this.frame.count = 0;
-  }
-
-  free(): void {
-    this.state = 'free';
-    this.tick = -1;
-    this.frame.tick = -1;
   }
 }
 
@@ -76,19 +57,26 @@ export interface ReceiverCounters {
   missingBaseline: number;
 }
 
-/** Decoded snapshots by tick in a fixed ring; complete frames are the client's delta baselines. */
+/**
+ * Decoded snapshots by tick in a fixed ring; complete frames are the client's delta baselines.
+ *
+ * Which packets are used, which slot a tick gets and what is acknowledged are SnapshotSlots'
+ * rules, shared with the thin bots' header-only tracker; this class adds the decoding. The rules
+ * are a separate component rather than a header-only mode of this class so that neither pays for
+ * the other: the thin bots hold no frame ring (about 4 MB for arena-v1) and this hot path has no
+ * mode branches. Slots are indices into typed arrays, so a packet costs the same scans as before
+ * and allocates nothing.
+ */
 export class SnapshotReceiver {
   /** Header of the newest packet handled. */
   readonly header: SnapshotPacketHeader = newSnapshotHeader();
-  /** Newest complete tick, or -1. */
-  newestTick = -1;
   readonly counters: ReceiverCounters = { received: 0, completed: 0, partial: 0, duplicates: 0, stale: 0, missingBaseline: 0 };
   private readonly layout: SnapshotLayout;
+  private readonly ring: SnapshotSlots;
   private readonly slots: Slot[];
   private readonly decoder: SectionDecoder;
   private readonly place: PartPlacement = newPartPlacement();
   private readonly order = new Int32Array(MAX_SNAPSHOT_PARTS);
-  private readonly ackBytes = new Uint8Array(SNAPSHOT_ACK_BYTES);
 
   /**
    * @param schema the game's compiled schema
@@ -102,7 +90,13 @@ export class SnapshotReceiver {
   ) {
     this.layout = snapshotLayout(schema);
     this.decoder = new SectionDecoder(schema);
-    this.slots = Array.from({ length: Math.max(2, ringLength) }, () => new Slot(schema));
+    this.ring = new SnapshotSlots(ticksPerSnapshot, ringLength);
+    this.slots = Array.from({ length: this.ring.length }, () => new Slot(schema));
+  }
+
+  /** Newest complete tick, or -1. */
+  get newestTick(): number {
+    return this.ring.newestTick;
   }
 
   /** Packets decoded (parts). */
@@ -112,14 +106,13 @@ export class SnapshotReceiver {
 
   /** The complete frame of `tick`, or undefined. */
   get(tick: number): SnapshotFrame | undefined {
-    const slots = this.slots;
-    for (let i = 0; i < slots.length; i++) if (slots[i].state === 'complete' && slots[i].tick === tick) return slots[i].frame;
-    return undefined;
+    const i = this.ring.findComplete(tick);
+    return i < 0 ? undefined : this.slots[i].frame;
   }
 
   /** The newest complete frame, or undefined. */
   latest(): SnapshotFrame | undefined {
-    return this.newestTick < 0 ? undefined : this.get(this.newestTick);
+    return this.ring.newestTick < 0 ? undefined : this.get(this.ring.newestTick);
   }
 
   /**
@@ -131,55 +124,39 @@ export class SnapshotReceiver {
    */
   receive(bytes: Uint8Array): SnapshotFrame | undefined {
     const h = readSnapshotPacketHeader(bytes, this.header);
-    let slot = this.find(h.tick);
-    if (slot && slot.state === 'complete') {
-      this.counters.duplicates++;
+    const ring = this.ring;
+    const admitted = ring.admit(h);
+    if (admitted !== 'ok') {
+      if (admitted === 'duplicate') this.counters.duplicates++;
+      else this.counters.missingBaseline++;
       return undefined;
     }
-    if (slot) {
-      if (slot.kind !== h.kind || slot.baselineTick !== h.baselineTick || slot.partCount !== h.partCount) {
-        throw new DecodeError('part', 64, `part of tick ${h.tick} disagrees with the parts before it`);
-      }
-      if (slot.got[h.partIndex]) {
-        this.counters.duplicates++;
-        return undefined;
-      }
-    }
-    let base: SnapshotFrame | null = null;
-    if (h.kind === SnapshotKind.Delta) {
-      base = this.get(h.baselineTick) ?? null;
-      if (!base) {
-        this.counters.missingBaseline++;
-        return undefined;
-      }
-    }
+    const base = ring.baseSlot >= 0 ? this.slots[ring.baseSlot].frame : null;
+    // read before a slot is claimed: a malformed placement must not evict anything
     const place = this.decoder.readPlacement(bytes, h, this.place);
-    const fresh = !slot;
-    if (!slot) {
-      slot = this.claim(h.tick, base);
-      if (!slot) {
-        this.counters.stale++;
-        return undefined;
-      }
-      slot.reset(h);
+    const i = ring.open(h);
+    if (i < 0) {
+      this.counters.stale++;
+      return undefined;
     }
+    const slot = this.slots[i];
+    const fresh = ring.fresh;
+    if (fresh) slot.reset();
     try {
-      const limit = this.rowLimit(slot, place);
+      const limit = this.rowLimit(i, place);
       this.decoder.decodePart(bytes, h, base, slot.frame, limit, place);
     } catch (err) {
-      if (fresh) slot.free();
+      if (fresh) this.free(i);
       throw err;
     }
     const p = h.partIndex;
-    slot.got[p] = 1;
     slot.idLo[p] = place.idLo;
     slot.idHi[p] = place.idHi;
     slot.rowStart[p] = place.rowStart;
     slot.rows[p] = place.rows;
-    slot.partsGot++;
     if (place.totalCount >= 0) slot.totalCount = place.totalCount;
     this.counters.received++;
-    if (slot.partsGot === slot.partCount) return this.complete(slot);
+    if (ring.addPart(i, p)) return this.complete(i);
     return undefined;
   }
 
@@ -191,79 +168,50 @@ export class SnapshotReceiver {
    * is held.
    */
   display(tick: number): SnapshotFrame | undefined {
-    const slot = this.find(tick);
-    if (!slot) return undefined;
-    if (slot.state === 'complete') return slot.frame;
-    if (slot.display && slot.displayParts === slot.partsGot) return slot.display;
+    const i = this.ring.find(tick);
+    if (i < 0) return undefined;
+    const slot = this.slots[i];
+    if (this.ring.state(i) === SLOT_COMPLETE) return slot.frame;
+    if (slot.display && slot.displayParts === this.ring.partsReceived(i)) return slot.display;
     this.counters.partial++;
-    return this.buildDisplay(slot);
+    return this.buildDisplay(i);
   }
 
   /** The newest tick held, complete or not, or -1. */
   newestAnyTick(): number {
-    let newest = -1;
-    const slots = this.slots;
-    for (let i = 0; i < slots.length; i++) if (slots[i].state !== 'free' && slots[i].tick > newest) newest = slots[i].tick;
-    return newest;
+    return this.ring.newestAnyTick();
   }
 
   /** display() of the newest tick held: the most recent state known, complete or not. */
   latestDisplay(): SnapshotFrame | undefined {
-    const t = this.newestAnyTick();
+    const t = this.ring.newestAnyTick();
     return t < 0 ? undefined : this.display(t);
   }
 
   /** Builds the ack for every complete snapshot held (the same buffer every call: valid until the next). */
   ack(): Uint8Array {
-    if (this.newestTick < 0) {
-      writeSnapshotAck(this.ackBytes, SNAPSHOT_ACK_NONE, 0);
-      return this.ackBytes;
-    }
-    let bits = 0;
-    for (let i = 0; i < 32; i++) {
-      const t = this.newestTick - (i + 1) * this.ticksPerSnapshot;
-      if (t >= 0 && this.get(t)) bits |= 1 << i;
-    }
-    writeSnapshotAck(this.ackBytes, this.newestTick, bits >>> 0);
-    return this.ackBytes;
+    return this.ring.ack();
   }
 
-  private find(tick: number): Slot | undefined {
-    const slots = this.slots;
-    for (let i = 0; i < slots.length; i++) if (slots[i].state !== 'free' && slots[i].tick === tick) return slots[i];
-    return undefined;
-  }
-
-  /**
-   * A slot for a new tick: a free one, else the oldest except the newest complete frame (the
-   * baseline the server is most likely using) and `keep` (the baseline being decoded against).
-   * Undefined when `tick` is older than all of them.
-   */
-  private claim(tick: number, keep: SnapshotFrame | null): Slot | undefined {
-    const slots = this.slots;
-    let oldest: Slot | undefined;
-    for (let i = 0; i < slots.length; i++) {
-      const s = slots[i];
-      if (s.state === 'free') return s;
-      if ((s.state === 'complete' && s.tick === this.newestTick) || s.frame === keep) continue;
-      if (!oldest || s.tick < oldest.tick) oldest = s;
-    }
-    if (!oldest || oldest.tick > tick) return undefined;
-    oldest.free();
-    return oldest;
+  private free(i: number): void {
+    this.ring.free(i);
+    this.slots[i].frame.tick = -1;
   }
 
   /**
    * Rows a new part may write: up to the first decoded part above it. Rejects a part whose rows or
    * ids overlap parts already decoded, or whose entity total disagrees with theirs.
    */
-  private rowLimit(slot: Slot, place: PartPlacement): number {
+  private rowLimit(i: number, place: PartPlacement): number {
     const maxEntities = this.schema.maxEntities;
-    if (slot.partCount === 1) return maxEntities;
+    const ring = this.ring;
+    const partCount = ring.partCount(i);
+    if (partCount === 1) return maxEntities;
+    const slot = this.slots[i];
     if (slot.totalCount >= 0 && place.totalCount !== slot.totalCount) throw new DecodeError('part.totalCount', 0, 'disagrees with earlier parts');
     let limit = place.totalCount;
-    for (let p = 0; p < slot.partCount; p++) {
-      if (!slot.got[p]) continue;
+    for (let p = 0; p < partCount; p++) {
+      if (!ring.hasPart(i, p)) continue;
       if (place.idLo < slot.idHi[p] && slot.idLo[p] < place.idHi) throw new DecodeError('part.idLo', 0, 'id range overlaps another part');
       const start = slot.rowStart[p];
       if (place.rowStart >= start && place.rowStart < start + slot.rows[p]) throw new DecodeError('part.rowStart', 0, 'rows overlap another part');
@@ -272,26 +220,27 @@ export class SnapshotReceiver {
     return limit;
   }
 
-  private complete(slot: Slot): SnapshotFrame | undefined {
+  private complete(i: number): SnapshotFrame | undefined {
+    const slot = this.slots[i];
+    const partCount = this.ring.partCount(i);
     const f = slot.frame;
     let count: number;
-    if (slot.partCount === 1) count = slot.rows[0];
+    if (partCount === 1) count = slot.rows[0];
     else {
       let sum = 0;
-      for (let p = 0; p < slot.partCount; p++) sum += slot.rows[p];
+      for (let p = 0; p < partCount; p++) sum += slot.rows[p];
       count = slot.totalCount;
       let ok = sum === count;
-      for (let i = 1; ok && i < count; i++) if (f.ids[i] <= f.ids[i - 1]) ok = false;
+      for (let k = 1; ok && k < count; k++) if (f.ids[k] <= f.ids[k - 1]) ok = false;
       if (!ok) {
-        slot.free();
+        this.free(i);
         throw new DecodeError('parts', 0, 'parts do not tile the snapshot');
       }
     }
     f.count = count;
-    f.tick = slot.tick;
+    f.tick = this.ring.tick(i);
     f.complete = true;
-    slot.state = 'complete';
-    if (slot.tick > this.newestTick) this.newestTick = slot.tick;
+    this.ring.complete(i);
     this.counters.completed++;
     return f;
   }
@@ -301,20 +250,21 @@ export class SnapshotReceiver {
    * missing parts extrapolated from the baseline (or, for a full snapshot, from the newest
    * complete frame before it).
    */
-  private buildDisplay(slot: Slot): SnapshotFrame {
+  private buildDisplay(i: number): SnapshotFrame {
+    const ring = this.ring;
+    const slot = this.slots[i];
+    const tick = ring.tick(i);
     let src: SnapshotFrame | undefined;
-    if (slot.kind === SnapshotKind.Delta) src = this.get(slot.baselineTick);
+    if (ring.kind(i) === SnapshotKind.Delta) src = this.get(ring.baselineTick(i));
     else {
-      const slots = this.slots;
-      for (let i = 0; i < slots.length; i++) {
-        const s = slots[i];
-        if (s.state === 'complete' && s.tick < slot.tick && (!src || s.tick > src.tick)) src = s.frame;
-      }
+      const b = ring.newestCompleteBefore(tick);
+      if (b >= 0) src = this.slots[b].frame;
     }
     const disp = slot.display ?? (slot.display = new SnapshotFrame(this.schema, slot.frame.capacity));
+    const partCount = ring.partCount(i);
     let n = 0;
-    for (let p = 0; p < slot.partCount; p++) {
-      if (!slot.got[p]) continue;
+    for (let p = 0; p < partCount; p++) {
+      if (!ring.hasPart(i, p)) continue;
       let k = n++;
       while (k > 0 && slot.idLo[this.order[k - 1]] > slot.idLo[p]) {
         this.order[k] = this.order[k - 1];
@@ -328,7 +278,7 @@ export class SnapshotReceiver {
     let cursor = 0;
     for (let k = 0; k < n; k++) {
       const p = this.order[k];
-      if (src && cursor < slot.idLo[p]) o = extrapolateRange(this.layout, src, cursor, slot.idLo[p], slot.tick, disp, o);
+      if (src && cursor < slot.idLo[p]) o = extrapolateRange(this.layout, src, cursor, slot.idLo[p], tick, disp, o);
       const from = slot.rowStart[p];
       const rows = slot.rows[p];
       disp.ensureCapacity(o + rows);
@@ -339,11 +289,11 @@ export class SnapshotReceiver {
       o += rows;
       cursor = slot.idHi[p];
     }
-    if (src && cursor < this.schema.maxEntities) o = extrapolateRange(this.layout, src, cursor, this.schema.maxEntities, slot.tick, disp, o);
+    if (src && cursor < this.schema.maxEntities) o = extrapolateRange(this.layout, src, cursor, this.schema.maxEntities, tick, disp, o);
     disp.count = o;
-    disp.tick = slot.tick;
+    disp.tick = tick;
     disp.complete = false;
-    slot.displayParts = slot.partsGot;
+    slot.displayParts = ring.partsReceived(i);
     return disp;
   }
 }

@@ -5,11 +5,10 @@ import { ClientNetcode } from '../../netcode/netcode.ts';
 import type { AnyGame } from '../../shared/sim/game.ts';
 import { MsgType } from '../../shared/protocol/ids.ts';
 import type { NetSchema } from '../../shared/protocol/schema.ts';
-import { DecodeError } from '../../shared/protocol/errors.ts';
 import {
-  MAX_SNAPSHOT_PARTS, newSnapshotHeader, readSnapshotPacketHeader, SNAPSHOT_ACK_NONE, SnapshotKind, writeSnapshotAck,
-  type SnapshotFrame, type SnapshotHeader, type SnapshotPacketHeader,
+  newSnapshotHeader, readSnapshotPacketHeader, type SnapshotFrame, type SnapshotHeader, type SnapshotPacketHeader,
 } from '../../shared/protocol/snapshot.ts';
+import { SnapshotSlots, type SnapshotOutcome } from '../../netcode/snapshot-slots.ts';
 import { deriveSeed, Rng } from '../../shared/sim/rng.ts';
 import { defaultLinkSettings } from '../../shared/net/link-conditioner.ts';
 import { conditionClientIO, type ConditionedIO } from '../../netcode/conditioned-io.ts';
@@ -98,27 +97,18 @@ function wsSocketBytes(raw: unknown): { read: number; written: number } | undefi
 }
 
 /** What a thin bot did with one snapshot packet. */
-export type ThinOutcome = 'complete' | 'partial' | 'duplicate' | 'stale' | 'missingBaseline';
+export type ThinOutcome = SnapshotOutcome;
 
 /**
- * The bookkeeping of SnapshotReceiver without the decoding: which parts of which snapshot ticks
- * arrived, which snapshots are complete (and so baselines), the same slot reuse rule and the same
- * ack. A delta whose baseline is not held is dropped, as a decoding client must. A test feeds the
- * same packet stream to both and compares every ack.
+ * SnapshotReceiver without the decoding: the same SnapshotSlots (which parts of which snapshot
+ * ticks arrived, which snapshots are complete and so baselines, the slot reuse rule, the ack) fed
+ * from packet headers only. A delta whose baseline is not held is dropped, as a decoding client
+ * must. It cannot see malformed bodies, so it completes snapshots a decoder would reject.
  */
 export class ThinSnapshotTracker {
   /** Header of the newest packet handled. */
   readonly header: SnapshotPacketHeader = newSnapshotHeader();
-  /** Newest complete tick, or -1. */
-  newestTick = -1;
-  private readonly state: Uint8Array; // 0 free, 1 assembling, 2 complete
-  private readonly ticks: Float64Array;
-  private readonly kinds: Uint8Array;
-  private readonly baselines: Float64Array;
-  private readonly partCounts: Uint16Array;
-  private readonly partsGot: Uint16Array;
-  private readonly got: Uint8Array;
-  private readonly ackBytes = new Uint8Array(16);
+  private readonly ring: SnapshotSlots;
 
   constructor(
     /** Ticks between snapshots. */
@@ -126,87 +116,35 @@ export class ThinSnapshotTracker {
     /** Snapshots kept (SnapshotReceiver's default ring is 32). */
     readonly ringLength = 32,
   ) {
-    const n = Math.max(2, ringLength);
-    this.state = new Uint8Array(n);
-    this.ticks = new Float64Array(n).fill(-1);
-    this.kinds = new Uint8Array(n);
-    this.baselines = new Float64Array(n).fill(-1);
-    this.partCounts = new Uint16Array(n);
-    this.partsGot = new Uint16Array(n);
-    this.got = new Uint8Array(n * MAX_SNAPSHOT_PARTS);
+    this.ring = new SnapshotSlots(ticksPerSnapshot, ringLength);
   }
 
-  private find(tick: number): number {
-    for (let i = 0; i < this.state.length; i++) if (this.state[i] !== 0 && this.ticks[i] === tick) return i;
-    return -1;
-  }
-
-  private completeSlot(tick: number): number {
-    for (let i = 0; i < this.state.length; i++) if (this.state[i] === 2 && this.ticks[i] === tick) return i;
-    return -1;
+  /** Newest complete tick, or -1. */
+  get newestTick(): number {
+    return this.ring.newestTick;
   }
 
   /** True when the snapshot of `tick` is complete and held. */
   has(tick: number): boolean {
-    return this.completeSlot(tick) >= 0;
-  }
-
-  private claim(tick: number, keep: number): number {
-    let oldest = -1;
-    for (let i = 0; i < this.state.length; i++) {
-      if (this.state[i] === 0) return i;
-      if ((this.state[i] === 2 && this.ticks[i] === this.newestTick) || i === keep) continue;
-      if (oldest < 0 || this.ticks[i] < this.ticks[oldest]) oldest = i;
-    }
-    if (oldest < 0 || this.ticks[oldest] > tick) return -1;
-    this.state[oldest] = 0;
-    return oldest;
+    return this.ring.findComplete(tick) >= 0;
   }
 
   /** Handles one snapshot packet's header. Throws DecodeError on a malformed header or parts that disagree. */
   receive(bytes: Uint8Array): ThinOutcome {
     const h = readSnapshotPacketHeader(bytes, this.header);
-    let slot = this.find(h.tick);
-    if (slot >= 0 && this.state[slot] === 2) return 'duplicate';
-    if (slot >= 0) {
-      if (this.kinds[slot] !== h.kind || this.baselines[slot] !== h.baselineTick || this.partCounts[slot] !== h.partCount) {
-        throw new DecodeError('part', 64, `part of tick ${h.tick} disagrees with the parts before it`);
-      }
-      if (this.got[slot * MAX_SNAPSHOT_PARTS + h.partIndex]) return 'duplicate';
-    }
-    let base = -1;
-    if (h.kind === SnapshotKind.Delta) {
-      base = this.completeSlot(h.baselineTick);
-      if (base < 0) return 'missingBaseline';
-    }
-    if (slot < 0) {
-      slot = this.claim(h.tick, base);
-      if (slot < 0) return 'stale';
-      this.state[slot] = 1;
-      this.ticks[slot] = h.tick;
-      this.kinds[slot] = h.kind;
-      this.baselines[slot] = h.baselineTick;
-      this.partCounts[slot] = h.partCount;
-      this.partsGot[slot] = 0;
-      this.got.fill(0, slot * MAX_SNAPSHOT_PARTS, slot * MAX_SNAPSHOT_PARTS + h.partCount);
-    }
-    this.got[slot * MAX_SNAPSHOT_PARTS + h.partIndex] = 1;
-    this.partsGot[slot]++;
-    if (this.partsGot[slot] < this.partCounts[slot]) return 'partial';
-    this.state[slot] = 2;
-    if (h.tick > this.newestTick) this.newestTick = h.tick;
+    const ring = this.ring;
+    const admitted = ring.admit(h);
+    if (admitted !== 'ok') return admitted;
+    const slot = ring.open(h);
+    if (slot < 0) return 'stale';
+    if (!ring.addPart(slot, h.partIndex)) return 'partial';
+    ring.complete(slot);
     return 'complete';
   }
 
-  /** The ack for every complete snapshot held (same layout and rule as SnapshotReceiver.ack()). */
+  /** The ack for every complete snapshot held (SnapshotSlots.ack(), as SnapshotReceiver.ack()). */
   ack(): Uint8Array {
-    if (this.newestTick < 0) return writeSnapshotAck(this.ackBytes, SNAPSHOT_ACK_NONE, 0);
-    let bits = 0;
-    for (let i = 0; i < 32; i++) {
-      const t = this.newestTick - (i + 1) * this.ticksPerSnapshot;
-      if (t >= 0 && this.has(t)) bits |= 1 << i;
-    }
-    return writeSnapshotAck(this.ackBytes, this.newestTick, bits >>> 0);
+    return this.ring.ack();
   }
 }
 
