@@ -71,6 +71,28 @@ export interface ServerConfig {
   readonly snapshotFullRetrySnapshots: number;
   /** A WebRTC peer admitted but not open after this long is closed, ms. Env TICKWIRE_WEBRTC_PENDING_TIMEOUT_MS. Default 10000. */
   readonly webrtcPendingTimeoutMs: number;
+  /** Connections still in the handshake (no hello yet) at once, all addresses; beyond it new ones get 503. Env TICKWIRE_MAX_HANDSHAKES. Default 512. */
+  readonly maxHandshakes: number;
+  /** Connections still in the handshake at once from one address (IPv4, or IPv6 /64). Env TICKWIRE_MAX_HANDSHAKES_PER_ADDRESS. Default 32. */
+  readonly maxHandshakesPerAddress: number;
+  /** Sessions (playing or resuming) from one address. Env TICKWIRE_MAX_SESSIONS_PER_ADDRESS. Default 256. */
+  readonly maxSessionsPerAddress: number;
+  /** WebRTC peers still connecting at once for the sessions of one address. Env TICKWIRE_MAX_PENDING_PEERS_PER_ADDRESS. Default 16. */
+  readonly maxPendingPeersPerAddress: number;
+  /** Rooms one address may create by naming them, per minute (burst of as many). Env TICKWIRE_ROOM_CREATES_PER_ADDRESS_PER_MIN. Default 10. */
+  readonly roomCreatesPerAddressPerMin: number;
+  /** Rooms all clients together may create by naming them, per second (burst of as many). Env TICKWIRE_ROOM_CREATES_PER_SEC. Default 20. */
+  readonly roomCreatesPerSec: number;
+  /** An empty room no player ever stayed in for 5 s is disposed after this, ms (instead of roomEmptyGraceMs). Env TICKWIRE_ROOM_UNUSED_GRACE_MS. Default 2000. */
+  readonly roomUnusedGraceMs: number;
+  /** Chat messages a session may send per second (burst of four seconds' worth); excess is dropped and counted. Env TICKWIRE_CHAT_PER_SEC. Default 5. */
+  readonly chatPerSec: number;
+  /** Game events a session may send per second (burst of four seconds' worth); excess is dropped and counted. Env TICKWIRE_EVENTS_PER_SEC. Default 30. */
+  readonly eventsPerSec: number;
+  /** A receiver with more unacknowledged reliable messages than this gets no more chat until it catches up (counted). Env TICKWIRE_MAX_RECEIVER_BACKLOG. Default 128. */
+  readonly maxReceiverBacklog: number;
+  /** Parameters of rooms clients create by naming them, over gameParams. Env TICKWIRE_CLIENT_ROOM_PARAMS (JSON). Default: the game's clientRooms.params. */
+  readonly clientRoomParams: Readonly<Record<string, number>> | undefined;
   /** Directory of the bundled browser client served at `/`. Default 'client/dist'. */
   readonly clientDir: string;
   /** pino log level. Env LOG_LEVEL. Default 'info'. */
@@ -114,6 +136,17 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   snapshotMaxSections: 8,
   snapshotFullRetrySnapshots: 8,
   webrtcPendingTimeoutMs: 10_000,
+  maxHandshakes: 512,
+  maxHandshakesPerAddress: 32,
+  maxSessionsPerAddress: 256,
+  maxPendingPeersPerAddress: 16,
+  roomCreatesPerAddressPerMin: 10,
+  roomCreatesPerSec: 20,
+  roomUnusedGraceMs: 2000,
+  chatPerSec: 5,
+  eventsPerSec: 30,
+  maxReceiverBacklog: 128,
+  clientRoomParams: undefined,
   clientDir: 'client/dist',
   logLevel: 'info',
   net: DEFAULT_NET_CONFIG,
@@ -131,6 +164,10 @@ const INT_ENV: [keyof ServerConfig, string][] = [
   ['handshakeTimeoutMs', 'TICKWIRE_HANDSHAKE_TIMEOUT_MS'], ['maxInputTickSkewMs', 'TICKWIRE_MAX_INPUT_TICK_SKEW_MS'], ['inboxBytes', 'TICKWIRE_INBOX_BYTES'],
   ['maxUnackedMessages', 'TICKWIRE_MAX_UNACKED_MESSAGES'], ['maxUnackedBytes', 'TICKWIRE_MAX_UNACKED_BYTES'], ['snapshotMaxSections', 'TICKWIRE_SNAPSHOT_MAX_SECTIONS'],
   ['snapshotFullRetrySnapshots', 'TICKWIRE_SNAPSHOT_FULL_RETRY'], ['webrtcPendingTimeoutMs', 'TICKWIRE_WEBRTC_PENDING_TIMEOUT_MS'],
+  ['maxHandshakes', 'TICKWIRE_MAX_HANDSHAKES'], ['maxHandshakesPerAddress', 'TICKWIRE_MAX_HANDSHAKES_PER_ADDRESS'], ['maxSessionsPerAddress', 'TICKWIRE_MAX_SESSIONS_PER_ADDRESS'],
+  ['maxPendingPeersPerAddress', 'TICKWIRE_MAX_PENDING_PEERS_PER_ADDRESS'], ['roomCreatesPerAddressPerMin', 'TICKWIRE_ROOM_CREATES_PER_ADDRESS_PER_MIN'],
+  ['roomCreatesPerSec', 'TICKWIRE_ROOM_CREATES_PER_SEC'], ['roomUnusedGraceMs', 'TICKWIRE_ROOM_UNUSED_GRACE_MS'], ['chatPerSec', 'TICKWIRE_CHAT_PER_SEC'],
+  ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
 ];
 const NET_ENV: [keyof NetConfig, string][] = [
   ['tickRateHz', 'TICKWIRE_TICK_RATE_HZ'], ['snapshotRateHz', 'TICKWIRE_SNAPSHOT_RATE_HZ'], ['maxPacketBytes', 'TICKWIRE_MAX_PACKET_BYTES'],
@@ -192,13 +229,23 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
       errors.push('TICKWIRE_GAME_PARAMS must be a JSON object of numbers');
     }
   }
+  if (env.TICKWIRE_CLIENT_ROOM_PARAMS) {
+    try {
+      cfg.clientRoomParams = JSON.parse(env.TICKWIRE_CLIENT_ROOM_PARAMS) as Record<string, number>;
+    } catch {
+      errors.push('TICKWIRE_CLIENT_ROOM_PARAMS must be a JSON object of numbers');
+    }
+  }
   Object.assign(cfg, overrides);
   if (overrides.net) cfg.net = { ...DEFAULT_NET_CONFIG, ...overrides.net };
   if ('signalingPort' in overrides) signalingSet = true;
   if (!signalingSet) cfg.signalingPort = cfg.port === 0 ? 0 : cfg.port + 1;
   errors.push(...validateServerConfig(cfg));
   if (errors.length) throw new Error(`invalid configuration:\n  - ${errors.join('\n  - ')}`);
-  return Object.freeze({ ...cfg, net: Object.freeze({ ...cfg.net }), gameParams: Object.freeze({ ...cfg.gameParams }), allowedOrigins: Object.freeze([...cfg.allowedOrigins]) });
+  return Object.freeze({
+    ...cfg, net: Object.freeze({ ...cfg.net }), gameParams: Object.freeze({ ...cfg.gameParams }), allowedOrigins: Object.freeze([...cfg.allowedOrigins]),
+    clientRoomParams: cfg.clientRoomParams === undefined ? undefined : Object.freeze({ ...cfg.clientRoomParams }),
+  });
 }
 
 /** Checks every field; returns all problems. */
@@ -234,6 +281,19 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'snapshotMaxSections', cfg.snapshotMaxSections, 1, 64);
   checkInt(errors, 'snapshotFullRetrySnapshots', cfg.snapshotFullRetrySnapshots, 1, 64);
   checkInt(errors, 'webrtcPendingTimeoutMs', cfg.webrtcPendingTimeoutMs, 1000, 120_000);
+  checkInt(errors, 'maxHandshakes', cfg.maxHandshakes, 1, 100_000);
+  checkInt(errors, 'maxHandshakesPerAddress', cfg.maxHandshakesPerAddress, 1, 100_000);
+  checkInt(errors, 'maxSessionsPerAddress', cfg.maxSessionsPerAddress, 1, 100_000);
+  checkInt(errors, 'maxPendingPeersPerAddress', cfg.maxPendingPeersPerAddress, 1, 100_000);
+  checkInt(errors, 'roomCreatesPerAddressPerMin', cfg.roomCreatesPerAddressPerMin, 1, 100_000);
+  checkInt(errors, 'roomCreatesPerSec', cfg.roomCreatesPerSec, 1, 100_000);
+  checkInt(errors, 'roomUnusedGraceMs', cfg.roomUnusedGraceMs, 0, 86_400_000);
+  checkInt(errors, 'chatPerSec', cfg.chatPerSec, 1, 10_000);
+  checkInt(errors, 'eventsPerSec', cfg.eventsPerSec, 1, 100_000);
+  checkInt(errors, 'maxReceiverBacklog', cfg.maxReceiverBacklog, 1, 1_000_000);
+  if (cfg.clientRoomParams !== undefined && (typeof cfg.clientRoomParams !== 'object' || cfg.clientRoomParams === null || Object.values(cfg.clientRoomParams).some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
+    errors.push('clientRoomParams must be an object of finite numbers');
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);
   if (typeof cfg.gameParams !== 'object' || cfg.gameParams === null || Object.values(cfg.gameParams).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
     errors.push('gameParams must be an object of finite numbers');

@@ -12,6 +12,8 @@ import { readSnapshotAck, type SnapshotAck } from '../shared/protocol/snapshot.t
 import type { ServerConfig } from './config.ts';
 import type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
 import { InputReceiver, type InputStats } from './inputs.ts';
+import { AddressBook, addressKey, TokenBucket, type AddressState } from './limits.ts';
+import { cleanName, nameKey, uniqueName } from './names.ts';
 import type { Clock } from './loop.ts';
 import type { ServerStats } from './metrics.ts';
 import { Inbox, NetEvent, type NetEventKind } from './net/inbox.ts';
@@ -45,6 +47,14 @@ export interface InboundContext {
   datagramPort(): number;
 }
 
+/** The reason a reject carries, by code, where the code alone says it. */
+const REJECT_REASONS: Partial<Record<number, string>> = {
+  [RejectCode.RoomFull]: 'room is full',
+  [RejectCode.ServerFull]: 'no room available',
+  [RejectCode.RoomCreateLimit]: 'too many new rooms just now; try again shortly',
+  [RejectCode.BadRoomParams]: 'the game does not let clients set those room parameters',
+};
+
 /** A handle the server fills in once a transport has started (admission needs the transport). */
 export interface TransportRef {
   current: Transport | undefined;
@@ -66,6 +76,12 @@ export class Inbound implements OutboundHost {
   private readonly acks = new SnapshotAckReceiver();
   private readonly ackScratch: SnapshotAck = { tick: 0, bits: 0 };
   private readonly deferred: Deferred[] = [];
+  /** What each address holds now (handshakes, sessions, pending datagram channels, room budget). */
+  readonly addresses: AddressBook;
+  /** Reliable connections in the handshake now, all addresses. */
+  handshakes = 0;
+  /** Rooms all clients may still create by naming them (roomCreatesPerSec). */
+  private readonly roomCreates: TokenBucket;
 
   constructor(
     private readonly ctx: InboundContext,
@@ -75,6 +91,8 @@ export class Inbound implements OutboundHost {
     const c = ctx.config;
     this.inbox = new Inbox(c.inboxBytes);
     this.inputs = new InputReceiver(ctx.schema, Math.round((c.maxInputTickSkewMs / 1000) * c.net.tickRateHz));
+    this.addresses = new AddressBook(c.roomCreatesPerAddressPerMin);
+    this.roomCreates = new TokenBucket(c.roomCreatesPerSec, c.roomCreatesPerSec);
     ctx.out.attach(this);
   }
 
@@ -101,33 +119,68 @@ export class Inbound implements OutboundHost {
   // ---- admission (runs inside transport callbacks: checks only) ----
 
   /**
-   * Admits a connection or refuses it (0). A reliable transport opens a new connection that must
-   * complete the handshake; a datagram transport binds to an active session by its token, one
-   * pending connection per session.
+   * Admits a connection or refuses it (0), counting why. A reliable transport opens a new
+   * connection that must complete the handshake, within the global and per-address handshake caps
+   * (a session slot is taken at welcome, not here); a datagram transport binds to an active session
+   * by its token, one pending connection per session and a bounded number per address.
    */
   admit(transport: Transport, req: ConnectRequest): number {
-    const { conns, sessions, config } = this.ctx;
-    if (!this.ctx.running()) return 0;
+    const { conns, sessions, config, stats } = this.ctx;
+    if (!this.ctx.running()) return this.refuse('shutting_down');
     const now = this.ctx.clock.nowMs();
     if (transport.reliable) {
-      if (this.handshakeCount() >= config.maxSessions) return 0;
-      return conns.admit(transport, req.remoteAddress, now).id;
+      const key = addressKey(req.remoteAddress);
+      const a = this.addresses.get(key);
+      if (this.handshakes >= config.maxHandshakes) return this.refuse('handshakes');
+      if (a.handshakes >= config.maxHandshakesPerAddress) return this.refuse('address_handshakes');
+      if (a.sessions >= config.maxSessionsPerAddress) return this.refuse('address_sessions');
+      const c = conns.admit(transport, req.remoteAddress, key, now);
+      c.inHandshake = true;
+      a.handshakes++;
+      this.handshakes++;
+      return c.id;
     }
     const token = req.token;
-    if (typeof token !== 'string' || token.length !== 32) return 0;
+    if (typeof token !== 'string' || token.length !== 32) return this.refuse('token');
     const s = sessions.byTokenValue(token);
-    if (!s || s.state !== 'active' || !s.reliable || !s.datagramsWanted || s.unreliable || s.pendingDatagram) return 0;
-    const c = conns.admit(transport, req.remoteAddress, now);
+    if (!s || s.state !== 'active' || !s.reliable || !s.datagramsWanted || s.unreliable) return this.refuse('token');
+    if (s.pendingDatagram) return this.refuse('session_pending');
+    const a = this.addresses.get(s.addressKey);
+    if (a.pendingDatagrams >= config.maxPendingPeersPerAddress) return this.refuse('address_pending');
+    const c = conns.admit(transport, req.remoteAddress, s.addressKey, now);
     c.session = s;
     c.limits = s.limits;
+    c.pendingCounted = true;
+    a.pendingDatagrams++;
     s.pendingDatagram = c;
+    stats.datagramsAdmitted++;
     return c.id;
   }
 
-  /** Reliable connections that have not completed the handshake. */
-  private handshakeCount(): number {
+  private refuse(reason: keyof ServerStats['refused']): 0 {
+    this.ctx.stats.refused[reason]++;
+    return 0;
+  }
+
+  /** The connection no longer counts as a handshake (it got a session, or closed). */
+  private leaveHandshake(c: Conn): void {
+    if (!c.inHandshake) return;
+    c.inHandshake = false;
+    this.handshakes--;
+    this.addresses.get(c.addressKey).handshakes--;
+  }
+
+  /** The datagram connection no longer counts as pending (it opened, or closed). */
+  private leavePending(c: Conn): void {
+    if (!c.pendingCounted) return;
+    c.pendingCounted = false;
+    this.addresses.get(c.addressKey).pendingDatagrams--;
+  }
+
+  /** Datagram connections admitted and not open yet, all sessions. */
+  pendingDatagrams(): number {
     let n = 0;
-    for (const c of this.ctx.conns.values()) if (!c.session && c.transport.reliable) n++;
+    for (const s of this.ctx.sessions.values()) if (s.pendingDatagram) n++;
     return n;
   }
 
@@ -268,9 +321,18 @@ export class Inbound implements OutboundHost {
       case 'ack':
         return;
       case 'chat':
+        // The sender's excess is dropped here, so a flood never reaches the receivers.
+        if (!s.chatBucket.take(this.ctx.clock.nowMs())) {
+          this.ctx.stats.chatDropped.sender_rate++;
+          return;
+        }
         this.broadcast(s, { t: 'chat', from: s.id, name: s.name, text: msg.text });
         return;
       case 'event':
+        if (!s.eventBucket.take(this.ctx.clock.nowMs())) {
+          this.ctx.stats.eventsDropped++;
+          return;
+        }
         this.ctx.hooks?.onEvent?.(this.ctx.api, s, msg.name, msg.data);
         return;
       case 'transport':
@@ -284,14 +346,23 @@ export class Inbound implements OutboundHost {
     }
   }
 
-  /** Sends `msg` to every session in the sender's room, the sender included. */
+  /**
+   * Sends chat to every session in the sender's room, the sender included. A receiver more than
+   * maxReceiverBacklog messages behind (not acknowledging) is skipped and counted rather than
+   * pushed towards its resend bound: chat is what it loses, never its session.
+   */
   private broadcast(from: Session, msg: ServerControl): void {
     const room = from.room;
     if (!room) return;
-    const sessions = this.ctx.sessions;
+    const { sessions, config, stats, out } = this.ctx;
     for (const p of room.players) {
       const to = sessions.get(p.id);
-      if (to) this.ctx.out.sendControl(to, { ...msg });
+      if (!to) continue;
+      if (to.reliableOut.pendingCount >= config.maxReceiverBacklog) {
+        stats.chatDropped.receiver_behind++;
+        continue;
+      }
+      out.sendControl(to, { ...msg });
     }
   }
 
@@ -301,18 +372,22 @@ export class Inbound implements OutboundHost {
     if (msg.v !== PROTOCOL_VERSION) return this.rejectConn(c, RejectCode.ProtocolVersion, `protocol ${msg.v} unsupported; server speaks ${PROTOCOL_VERSION}`);
     if (msg.hash !== this.ctx.hash) return this.rejectConn(c, RejectCode.ConfigMismatch, `config hash ${msg.hash} does not match the server's ${this.ctx.hash} (game ${this.ctx.gameName})`);
     if (sessions.size >= config.maxSessions) return this.rejectConn(c, RejectCode.ServerFull, 'server is full');
-    const s = sessions.create(c.remoteAddress, c.limits, { messages: config.maxUnackedMessages, bytes: config.maxUnackedBytes });
+    const a = this.addresses.get(c.addressKey);
+    if (a.sessions >= config.maxSessionsPerAddress) return this.rejectConn(c, RejectCode.AddressLimit, 'too many sessions from this address');
+    const s = sessions.create(c, config);
+    a.sessions++;
+    this.leaveHandshake(c);
     s.reliable = c;
     c.session = s;
-    s.name = msg.name.trim().slice(0, 32) || `player-${s.id}`;
+    s.name = cleanName(msg.name) || `player-${s.id}`;
     s.datagramsWanted = msg.wsOnly !== true;
     s.state = 'authenticating';
     const auth = hooks?.authenticate;
     const finish = (result: AuthResult): void => {
       if (s.state !== 'authenticating') return; // closed meanwhile
       if (result === false) return this.reject(s, RejectCode.AuthFailed, 'authentication failed');
-      if (typeof result === 'object' && result.name) s.name = result.name.slice(0, 32);
-      this.join(s, msg.room);
+      if (typeof result === 'object' && result.name) s.name = cleanName(result.name) || s.name;
+      this.join(s, msg.room, msg);
     };
     if (!auth) return finish(true);
     let out: AuthResult | Promise<AuthResult>;
@@ -332,10 +407,17 @@ export class Inbound implements OutboundHost {
     }
   }
 
-  private join(s: Session, roomName: string | undefined): void {
+  private join(s: Session, roomName: string | undefined, hello: Extract<ClientControl, { t: 'hello' }>): void {
     const { rooms, config, schema, clock, out, log, sessions } = this.ctx;
-    const room = rooms.match(roomName, clock.nowMs());
-    if (typeof room === 'number') return this.reject(s, room, room === RejectCode.RoomFull ? 'room is full' : 'no room available');
+    const room = rooms.match(roomName, clock.nowMs(), {
+      addressKey: s.addressKey,
+      params: hello.params,
+      unlisted: hello.private === true,
+      mayCreate: () => this.mayCreateRoom(s.addressKey),
+    });
+    if (typeof room === 'number') return this.reject(s, room, REJECT_REASONS[room] ?? 'no room available');
+    const taken = new Set(room.players.map((p) => nameKey(p.name)));
+    s.name = uniqueName(s.name, taken);
     const player = new Player(s.id, s.name, schema.inputFields.length, config.net.inputBufferMax, this.inputTotals);
     const eid = room.addPlayer(player);
     s.player = player;
@@ -350,6 +432,24 @@ export class Inbound implements OutboundHost {
       out.sendControl(s, { t: 'joined', sessionId: p.id, name: p.name, eid: p.eid });
     }
     log.info({ session: s.id, name: s.name, room: room.name, eid, remote: s.remoteAddress }, 'player joined');
+  }
+
+  /**
+   * Takes one room creation from the address's budget and the server's (a client naming a room
+   * that does not exist yet); false, counted, when either is spent.
+   */
+  private mayCreateRoom(key: string): boolean {
+    const now = this.ctx.clock.nowMs();
+    const a: AddressState = this.addresses.get(key);
+    if (!a.roomCreates.take(now)) {
+      this.ctx.stats.roomCreatesRefused.address++;
+      return false;
+    }
+    if (!this.roomCreates.take(now)) {
+      this.ctx.stats.roomCreatesRefused.server++;
+      return false;
+    }
+    return true;
   }
 
   /** What welcome and resumed carry. */
@@ -385,6 +485,7 @@ export class Inbound implements OutboundHost {
       stale.transport.close(stale.id, 4100 + CloseCode.Replaced, 'session resumed elsewhere');
     }
     this.dropDatagram(old);
+    this.leaveHandshake(c);
     old.reliable = c;
     c.session = old;
     c.limits = old.limits;
@@ -401,6 +502,7 @@ export class Inbound implements OutboundHost {
   // ---- the datagram channel ----
 
   private datagramOpened(c: Conn): void {
+    this.leavePending(c);
     const s = c.session;
     if (!s) return void c.transport.close(c.id);
     if (s.pendingDatagram === c) s.pendingDatagram = undefined;
@@ -427,6 +529,8 @@ export class Inbound implements OutboundHost {
 
   private connClosed(c: Conn): void {
     this.ctx.conns.delete(c);
+    this.leaveHandshake(c);
+    this.leavePending(c);
     const s = c.session;
     if (!s) return;
     c.session = undefined;
@@ -467,6 +571,7 @@ export class Inbound implements OutboundHost {
   /** Ends expired resumes, closes silent clients and handshakes past their deadline. */
   housekeeping(now: number): void {
     const { sessions, conns, config, stats, log } = this.ctx;
+    this.addresses.prune(now);
     for (const s of sessions.values()) if (s.state === 'resuming' && now >= s.resumeDeadlineMs) this.endSession(s, 'resume window expired');
     // A playing client that acknowledged no snapshot for clientTimeoutMs has stopped reading (or its
     // link is half-open): its connection is closed, which keeps the session resumable and stops the
@@ -569,6 +674,7 @@ export class Inbound implements OutboundHost {
     }
     s.room = undefined;
     s.player = undefined;
+    this.addresses.get(s.addressKey).sessions--;
     this.dropDatagram(s);
     if (s.reliable) s.reliable.session = undefined;
     s.reliable = undefined;

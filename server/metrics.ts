@@ -81,6 +81,16 @@ export class ServerStats {
   timeouts = 0;
   /** Connections closed because no hello or resume arrived within handshakeTimeoutMs. */
   handshakeTimeouts = 0;
+  /** Connections refused at admission, by reason. */
+  readonly refused = { shutting_down: 0, handshakes: 0, address_handshakes: 0, address_sessions: 0, token: 0, session_pending: 0, address_pending: 0 };
+  /** Datagram (WebRTC) connections admitted. */
+  datagramsAdmitted = 0;
+  /** Chat messages dropped: the sender over chatPerSec, or a receiver too far behind (maxReceiverBacklog). */
+  readonly chatDropped = { sender_rate: 0, receiver_behind: 0 };
+  /** Game events dropped because the sender was over eventsPerSec. */
+  eventsDropped = 0;
+  /** Rooms clients named that were not created: the address's budget or the server's was spent. */
+  readonly roomCreatesRefused = { address: 0, server: 0 };
   resumes = 0;
   resumesFailed = 0;
   /** Input counters over every player's input buffer. */
@@ -99,7 +109,7 @@ export class ServerStats {
 /** Creates the Prometheus registry reading from `stats` and the live gauges given. */
 export function createRegistry(
   stats: ServerStats,
-  live: { rooms(): number; sessions(transport: ChannelKind): number; rtcPeers(): number; queueBytes(): number; rtcProcessMemory?(): ProcessMemory | undefined },
+  live: { rooms(): number; sessions(transport: ChannelKind): number; rtcPeers(): number; pendingPeers(): number; handshakes(): number; queueBytes(): number; rtcProcessMemory?(): ProcessMemory | undefined },
 ): Registry {
   const registry = new Registry();
   // prom-client's default names already start with process_ or nodejs_: prefix only the project.
@@ -141,6 +151,19 @@ export function createRegistry(
   counter('tickwire_handshake_rejects_total', 'Hellos refused.', [], (s) => s({}, stats.rejects));
   counter('tickwire_client_timeouts_total', 'Connections closed because the client stopped acknowledging snapshots.', [], (s) => s({}, stats.timeouts));
   counter('tickwire_handshake_timeouts_total', 'Connections closed because no hello or resume arrived in time.', [], (s) => s({}, stats.handshakeTimeouts));
+  counter('tickwire_connections_refused_total', 'Connections refused at admission by reason: shutting_down, handshakes (global cap), address_handshakes, address_sessions, token (WebRTC: unknown or unusable session token), session_pending (WebRTC: the session already has a peer connecting), address_pending.', ['reason'], (s) => {
+    for (const [reason, v] of Object.entries(stats.refused)) s({ reason }, v);
+  });
+  counter('tickwire_webrtc_admitted_total', 'WebRTC peers admitted (bound to a session by its token).', [], (s) => s({}, stats.datagramsAdmitted));
+  counter('tickwire_chat_dropped_total', 'Chat messages dropped: sender_rate (the sender was over chatPerSec), receiver_behind (a receiver was more than maxReceiverBacklog messages behind).', ['reason'], (s) => {
+    s({ reason: 'sender_rate' }, stats.chatDropped.sender_rate);
+    s({ reason: 'receiver_behind' }, stats.chatDropped.receiver_behind);
+  });
+  counter('tickwire_events_dropped_total', 'Game events dropped because the sender was over eventsPerSec.', [], (s) => s({}, stats.eventsDropped));
+  counter('tickwire_room_creates_refused_total', 'Rooms clients named that were not created, by whose budget was spent: address or server.', ['budget'], (s) => {
+    s({ budget: 'address' }, stats.roomCreatesRefused.address);
+    s({ budget: 'server' }, stats.roomCreatesRefused.server);
+  });
   counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));
   counter('tickwire_resumes_total', 'Sessions resumed after a dropped connection, by outcome.', ['outcome'], (s) => {
     s({ outcome: 'ok' }, stats.resumes);
@@ -181,6 +204,8 @@ export function createRegistry(
     for (const transport of CHANNEL_KINDS) s({ transport }, live.sessions(transport));
   });
   gauge('tickwire_webrtc_peers', 'Open WebRTC peers.', [], (s) => s({}, live.rtcPeers()));
+  gauge('tickwire_webrtc_pending_peers', 'WebRTC peers admitted and still connecting (at most one per session, maxPendingPeersPerAddress per address).', [], (s) => s({}, live.pendingPeers()));
+  gauge('tickwire_handshakes', 'Connections in the handshake now (no hello or resume yet).', [], (s) => s({}, live.handshakes()));
   gauge('tickwire_webrtc_process_memory_bytes', 'Memory of the WebRTC process (reported every 2 s; absent while it is down or when WebRTC runs in the server process).', ['kind'], (s) => {
     const m = live.rtcProcessMemory?.();
     if (!m) return;

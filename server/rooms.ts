@@ -1,5 +1,7 @@
 // Rooms: one match each, with its own bitecs world, systems, players, snapshot history and
-// encoder. The manager matches players into rooms, enforces capacity and disposes empty rooms.
+// encoder. The manager matches players into rooms, creates the rooms clients name (private to
+// their creator's address for matchmaking, at a bounded rate, with the game's client-room
+// parameters), enforces capacity, lists the public ones and disposes empty rooms.
 import { hasComponent } from 'bitecs';
 import { createGameContext, networkedTerm, type AnyGame, type Component, type Components, type GameContext, type System, type Store } from '../shared/sim/game.ts';
 import { bindFieldStores, type NetSchema } from '../shared/protocol/schema.ts';
@@ -23,6 +25,21 @@ export interface RoomInfo {
   tick: number;
 }
 
+/** How a room came to be: by matchmaking (public), or because a client named it. */
+export interface RoomOrigin {
+  /** A client named it in its hello. */
+  readonly clientNamed: boolean;
+  /** Address key of the client that created it, if one did. */
+  readonly ownerKey?: string;
+  /** Shown in GET /rooms (false for rooms created with hello.private). */
+  readonly listed: boolean;
+  /** Matchmaking may place players from any address here (else only the owner's address). */
+  readonly matchmade: boolean;
+}
+
+/** A room made by the server itself or by matchmaking: public. */
+export const PUBLIC_ROOM: RoomOrigin = Object.freeze({ clientNamed: false, listed: true, matchmade: true });
+
 /** One match. */
 export class Room {
   readonly ctx: GameContext<Components>;
@@ -42,6 +59,8 @@ export class Room {
   readonly snapshotEvery: number;
   /** When the room became empty (ms, server clock), or undefined while occupied. */
   emptySinceMs: number | undefined;
+  /** Ticks run with at least one player in the room (a room never really played is disposed sooner). */
+  occupiedTicks = 0;
   readonly hasNetComponent: (eid: number, compIndex: number) => boolean;
 
   constructor(
@@ -55,6 +74,7 @@ export class Room {
     encoderFactory: EncoderFactory,
     nowMs: number,
     encoderStats: EncoderStats,
+    readonly origin: RoomOrigin = PUBLIC_ROOM,
   ) {
     this.ctx = createGameContext(game, new Rng(seed), net.tickRateHz, { ...(game.defaultParams ?? {}), ...params });
     const c = this.ctx.c;
@@ -120,6 +140,24 @@ export interface RoomManagerOptions {
   encoderFactory: EncoderFactory;
   /** Counters shared by every room's encoder. */
   encoderStats: EncoderStats;
+  /** Parameters of rooms clients create by naming them, over `params`; default the game's clientRooms.params. */
+  clientRoomParams?: Readonly<Record<string, number>>;
+  /** Grace of an empty room that was never really played (occupied for less than usedAfterTicks), ms. Default emptyGraceMs. */
+  unusedGraceMs?: number;
+  /** Ticks with a player after which a room counts as played. Default 5 s of ticks. */
+  usedAfterTicks?: number;
+}
+
+/** Who asks for a room, for the rules on client-created rooms. */
+export interface RoomRequest {
+  /** The client's address key (owner of rooms it creates; private matchmaking). */
+  readonly addressKey?: string;
+  /** Asked once before a client-named room is created: false refuses (creation rate). */
+  mayCreate?(): boolean;
+  /** Parameters asked for a room this client creates (checked against the game's settable ones). */
+  readonly params?: Readonly<Record<string, number>>;
+  /** Create the named room unlisted (hello.private). */
+  readonly unlisted?: boolean;
 }
 
 /** Creates, matches, lists and disposes rooms. */
@@ -141,40 +179,70 @@ export class RoomManager {
   }
 
   /**
-   * Finds the room for a player: the named room (created if missing), or else the fullest open
-   * room with space, or a new auto-named room. Returns a reject code when none is possible.
+   * Finds the room for a player: the named room (created if missing, under the client-room rules),
+   * or else the fullest room with space that matchmaking may use for this address, or a new
+   * auto-named public room. Returns a reject code when none is possible.
    */
-  match(requested: string | undefined, nowMs: number): Room | RejectCodeId {
+  match(requested: string | undefined, nowMs: number, req: RoomRequest = {}): Room | RejectCodeId {
     if (requested !== undefined) {
-      const room = this.byName.get(requested) ?? this.create(requested, nowMs);
+      let room = this.byName.get(requested);
+      if (!room) {
+        if (this.list.length >= this.o.maxRooms) return RejectCode.ServerFull;
+        const params = this.clientParams(req.params);
+        if (params === undefined) return RejectCode.BadRoomParams;
+        if (req.mayCreate && !req.mayCreate()) return RejectCode.RoomCreateLimit;
+        const origin: RoomOrigin = { clientNamed: true, ownerKey: req.addressKey, listed: req.unlisted !== true, matchmade: this.o.game.clientRooms?.matchmade === true };
+        room = this.create(requested, nowMs, params, origin);
+      }
       if (room === undefined) return RejectCode.ServerFull;
       return room.hasSpace() ? room : RejectCode.RoomFull;
     }
     let best: Room | undefined;
-    for (const r of this.list) if (r.hasSpace() && (!best || r.players.length > best.players.length)) best = r;
+    for (const r of this.list) {
+      if (!r.hasSpace() || (!r.origin.matchmade && r.origin.ownerKey !== req.addressKey)) continue;
+      if (!best || r.players.length > best.players.length) best = r;
+    }
     if (best) return best;
     let name: string;
     do name = `${this.o.game.name}-${++this.autoName}`;
     while (this.byName.has(name));
-    return this.create(name, nowMs) ?? RejectCode.ServerFull;
+    return this.create(name, nowMs, this.o.params, PUBLIC_ROOM) ?? RejectCode.ServerFull;
   }
 
-  private create(name: string, nowMs: number): Room | undefined {
+  /** Parameters of a room a client creates, or undefined when it asked for one it may not set. */
+  private clientParams(asked: Readonly<Record<string, number>> | undefined): Readonly<Record<string, number>> | undefined {
+    const rules = this.o.game.clientRooms;
+    const base = { ...this.o.params, ...(this.o.clientRoomParams ?? rules?.params ?? {}) };
+    if (!asked) return base;
+    for (const [k, v] of Object.entries(asked)) {
+      const range = rules?.settable?.[k];
+      if (!range || !Number.isFinite(v) || v < range.min || v > range.max) return undefined;
+      base[k] = v;
+    }
+    return base;
+  }
+
+  private create(name: string, nowMs: number, params: Readonly<Record<string, number>>, origin: RoomOrigin): Room | undefined {
     if (this.list.length >= this.o.maxRooms) return undefined;
     const seed = this.created === 0 ? this.o.seed : deriveSeed(this.o.seed, this.created);
     this.created++;
-    const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, this.o.params, this.o.encoderFactory, nowMs, this.o.encoderStats);
+    const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin);
     this.list.push(room);
     this.byName.set(name, room);
     return room;
   }
 
-  /** Disposes rooms empty for longer than the grace period; returns their names. */
+  /**
+   * Disposes rooms empty for longer than their grace period (emptyGraceMs, or unusedGraceMs for a
+   * room that was never played: no player stayed usedAfterTicks); returns their names.
+   */
   disposeIdle(nowMs: number): string[] {
     const gone: string[] = [];
+    const usedAfter = this.o.usedAfterTicks ?? 5 * this.o.net.tickRateHz;
     for (let i = this.list.length - 1; i >= 0; i--) {
       const r = this.list[i];
-      if (r.players.length === 0 && r.emptySinceMs !== undefined && nowMs - r.emptySinceMs >= this.o.emptyGraceMs) {
+      const grace = r.occupiedTicks >= usedAfter ? this.o.emptyGraceMs : Math.min(this.o.emptyGraceMs, this.o.unusedGraceMs ?? this.o.emptyGraceMs);
+      if (r.players.length === 0 && r.emptySinceMs !== undefined && nowMs - r.emptySinceMs >= grace) {
         this.list.splice(i, 1);
         this.byName.delete(r.name);
         gone.push(r.name);
@@ -183,7 +251,8 @@ export class RoomManager {
     return gone;
   }
 
+  /** The listed rooms (rooms created with hello.private are not shown). */
   infos(): RoomInfo[] {
-    return this.list.map((r) => r.info());
+    return this.list.filter((r) => r.origin.listed).map((r) => r.info());
   }
 }

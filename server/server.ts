@@ -9,54 +9,25 @@ import type { AnyGame } from '../shared/sim/game.ts';
 import type { ServerControl } from '../shared/protocol/control.ts';
 import { CloseCode, type CloseCodeId } from '../shared/protocol/ids.ts';
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
-import type { LinkSettings } from '../shared/net/link-conditioner.ts';
 import type { ServerConfig } from './config.ts';
-import type { ServerApi, ServerHooks } from './hooks.ts';
+import type { ServerApi } from './hooks.ts';
+import type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
 import { httpRoutes, type RouteSources } from './http.ts';
 import { Inbound, type TransportRef } from './inbound.ts';
 import { FixedStepLoop, startScheduler, systemClock, type Clock, type LoopStep, type Scheduler } from './loop.ts';
 import { createRegistry, renderMetrics, ServerStats } from './metrics.ts';
 import { TransportConditioner, type ConditionerTotals } from './net/conditioned.ts';
-import type { DatagramTransport, Transport, TransportEvents } from './net/transport.ts';
+import type { DatagramTransport, Transport } from './net/transport.ts';
 import type { UwsServer } from './net/uws.ts';
 import { Outbound } from './outbound.ts';
-import { RoomManager, type EncoderFactory } from './rooms.ts';
+import { RoomManager } from './rooms.ts';
 import { ConnTable, SessionTable, type Session } from './sessions.ts';
 import { DeltaSnapshotEncoder } from './snapshots.ts';
 import { runTick } from './tick.ts';
 
 export type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
 
-/** Starts a transport that reports to `events`. */
-export type TransportStarter<T extends Transport = Transport> = (events: TransportEvents, server: TickwireServer) => Promise<T>;
-
-/** An in-process transport that is handed its events (the loopback). */
-export type AttachableTransport = Transport & { attach(events: TransportEvents): unknown };
-
-/** Options besides the config. */
-export interface ServerOptions {
-  game: AnyGame;
-  hooks?: ServerHooks;
-  clock?: Clock;
-  logger?: Logger;
-  /** Snapshot encoder per room; default delta snapshots with the config's encoder settings. */
-  encoderFactory?: EncoderFactory;
-  /** The reliable transport; default uWebSockets.js with the HTTP routes (net/uws.ts). */
-  reliableTransport?: TransportStarter;
-  /** The datagram transport when config.webrtc is on; default geckos.io in a supervised process (or in this one). */
-  datagramTransport?: TransportStarter<DatagramTransport>;
-  /** When false the loop is not scheduled (tests call `frame()` or `tickOnce()` by hand). Default true. */
-  autoTick?: boolean;
-  /**
-   * Seeded link conditioner on the server's end of every connection (soak tests): inputs and
-   * snapshot acks in, and snapshots out, on either channel (net/conditioned.ts). `settings` is read
-   * live, so a run may change or heal the link. Default: none.
-   */
-  conditioner?: { settings: LinkSettings; seed: number };
-}
-
-/** Server life cycle. */
-export type ServerState = 'starting' | 'running' | 'stopping' | 'stopped';
+export type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
 
 /** One Tickwire server process. */
 export class TickwireServer implements ServerApi {
@@ -100,7 +71,7 @@ export class TickwireServer implements ServerApi {
     const encoderOptions = { maxSections: config.snapshotMaxSections, fullRetrySnapshots: config.snapshotFullRetrySnapshots };
     this.rooms = new RoomManager({
       game: this.game, schema: this.schema, net: config.net, capacity: config.roomCapacity, maxRooms: config.maxRooms,
-      emptyGraceMs: config.roomEmptyGraceMs, seed: config.seed, params: config.gameParams,
+      emptyGraceMs: config.roomEmptyGraceMs, unusedGraceMs: config.roomUnusedGraceMs, seed: config.seed, params: config.gameParams, clientRoomParams: config.clientRoomParams,
       encoderFactory: opts.encoderFactory ?? ((schema, net, stats) => new DeltaSnapshotEncoder(schema, net, stats, encoderOptions)),
       encoderStats: this.stats.encoder,
     });
@@ -108,6 +79,7 @@ export class TickwireServer implements ServerApi {
     this.registry = createRegistry(this.stats, {
       rooms: () => this.rooms.size, sessions: (t) => this.sessions.countOn(t), rtcPeers: () => this.rtc?.connectionCount() ?? 0,
       rtcProcessMemory: () => this.rtc?.processMemory?.(), queueBytes: () => this.inbound.inbox.usedBytes(),
+      pendingPeers: () => this.inbound.pendingDatagrams(), handshakes: () => this.inbound.handshakes,
     });
     this.out = new Outbound(this.stats);
     this.inbound = new Inbound(
@@ -173,7 +145,7 @@ export class TickwireServer implements ServerApi {
   private async startTransport<T extends Transport>(start: TransportStarter<T>): Promise<T> {
     const ref: TransportRef = { current: undefined };
     const events = this.inbound.eventsFor(ref);
-    const t = await start(this.conditioner ? this.conditioner.wrapEvents(events) : events, this);
+    const t = await start(this.conditioner ? this.conditioner.wrapEvents(events) : events);
     const wrapped = this.conditioner ? this.conditioner.wrap(t) : t;
     ref.current = wrapped;
     return wrapped;

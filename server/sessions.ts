@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerControl } from '../shared/protocol/control.ts';
 import { ReliableReceiver, ReliableSender } from '../shared/reliable.ts';
 import type { InputBuffer } from './inputs.ts';
+import { TokenBucket } from './limits.ts';
 import type { Player } from './player.ts';
 import type { Room } from './rooms.ts';
 import type { ChannelKind, Transport } from './net/transport.ts';
@@ -37,17 +38,23 @@ export class Conn {
   limits = new ClientLimits();
   /** A hello or resume was accepted on this connection and is being processed. */
   helloSeen = false;
+  /** Counted as a handshake (reliable, no session yet) in the per-address and global counts. */
+  inHandshake = false;
+  /** Counted as a pending datagram channel of its session's address. */
+  pendingCounted = false;
 
   /**
    * @param id connection id (unique across every transport of the process)
    * @param transport the transport carrying it
    * @param remoteAddress peer address as the transport saw it
+   * @param addressKey the key the address is counted under (server/limits.ts addressKey)
    * @param admittedMs when it was admitted (server clock, ms)
    */
   constructor(
     readonly id: number,
     readonly transport: Transport,
     readonly remoteAddress: string,
+    readonly addressKey: string,
     readonly admittedMs: number,
   ) {}
 }
@@ -83,20 +90,27 @@ export class Session {
   room: Room | undefined;
   bytesIn = 0;
   bytesOut = 0;
+  /** Chat and game-event budgets (chatPerSec, eventsPerSec). */
+  readonly chatBucket: TokenBucket;
+  readonly eventBucket: TokenBucket;
 
   /**
    * @param id session id (the id games see)
    * @param remoteAddress address of the connection that said hello
+   * @param addressKey the key that address is counted under
    * @param limits the limiter state, shared by every connection of the session
-   * @param maxUnacked most unacknowledged reliable messages and bytes before the session ends
+   * @param o the resend bounds and the chat and event rates
    */
   constructor(
     readonly id: number,
     readonly remoteAddress: string,
+    readonly addressKey: string,
     readonly limits: ClientLimits,
-    maxUnacked: { messages: number; bytes: number },
+    o: SessionLimits,
   ) {
-    this.reliableOut = new ReliableSender<ServerControl>(maxUnacked.messages, maxUnacked.bytes);
+    this.reliableOut = new ReliableSender<ServerControl>(o.maxUnackedMessages, o.maxUnackedBytes);
+    this.chatBucket = new TokenBucket(o.chatPerSec, CHAT_BURST_SECONDS * o.chatPerSec);
+    this.eventBucket = new TokenBucket(o.eventsPerSec, CHAT_BURST_SECONDS * o.eventsPerSec);
   }
 
   /** The player's entity id, or -1 when not in a room. */
@@ -115,6 +129,17 @@ export class Session {
   }
 }
 
+/** Seconds of chat or events a session may send at once (the buckets' burst): a pasted paragraph, a quick exchange. */
+export const CHAT_BURST_SECONDS = 4;
+
+/** Per-session bounds from the config. */
+export interface SessionLimits {
+  readonly maxUnackedMessages: number;
+  readonly maxUnackedBytes: number;
+  readonly chatPerSec: number;
+  readonly eventsPerSec: number;
+}
+
 /** A fresh 128-bit random token, hex. */
 export function newToken(): string {
   return randomBytes(16).toString('hex');
@@ -126,12 +151,12 @@ export class SessionTable {
   private readonly byToken = new Map<string, Session>();
   private nextId = 1;
 
-  /** Creates a session with a fresh id. */
-  create(remoteAddress: string, limits: ClientLimits, maxUnacked: { messages: number; bytes: number }): Session {
+  /** Creates a session with a fresh id for the client behind `conn`. */
+  create(conn: Conn, o: SessionLimits): Session {
     let id = this.nextId;
     while (this.byId.has(id)) id = id >= 0xfffffffe ? 1 : id + 1;
     this.nextId = id >= 0xfffffffe ? 1 : id + 1;
-    const s = new Session(id, remoteAddress, limits, maxUnacked);
+    const s = new Session(id, conn.remoteAddress, conn.addressKey, conn.limits, o);
     this.byId.set(id, s);
     this.byToken.set(s.token, s);
     return s;
@@ -183,11 +208,11 @@ export class ConnTable {
   private nextId = 1;
 
   /** Registers a new connection of `transport`. */
-  admit(transport: Transport, remoteAddress: string, nowMs: number): Conn {
+  admit(transport: Transport, remoteAddress: string, addressKey: string, nowMs: number): Conn {
     let id = this.nextId;
     while (this.byId.has(id)) id = id >= 0xfffffffe ? 1 : id + 1;
     this.nextId = id >= 0xfffffffe ? 1 : id + 1;
-    const c = new Conn(id, transport, remoteAddress, nowMs);
+    const c = new Conn(id, transport, remoteAddress, addressKey, nowMs);
     this.byId.set(id, c);
     return c;
   }

@@ -19,6 +19,7 @@ export function runTick(host: TickHost): void {
   const rooms = host.rooms;
   for (let i = 0; i < rooms.length; i++) {
     const room = rooms[i];
+    if (room.players.length > 0) room.occupiedTicks++;
     applyInputs(room);
     runSystems(room);
     snapState(room);

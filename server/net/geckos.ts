@@ -184,7 +184,9 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
   const iceServers: RTCIceServer[] = opts.iceServers.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).map((urls) => ({ urls })));
 
   // The signaling server is ours: bound to opts.host, with timeouts and a 404 for everything not geckos'.
-  const server: Server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192, keepAliveTimeout: 5_000 });
+  // connectionsCheckingInterval: Node checks requestTimeout and headersTimeout only this often (30 s by
+  // default, which made the 10 s limit 10-40 s).
+  const server: Server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1000 });
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     // geckos calls this only for paths outside /.wrtc/v2
     try {

@@ -17,6 +17,10 @@ export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_EVENT_NAME_LENGTH = 32;
 /** Deepest nesting of game event data. */
 export const MAX_EVENT_DATA_DEPTH = 32;
+/** Most room parameters a hello may ask for. */
+export const MAX_ROOM_PARAMS = 8;
+/** Allowed room parameter names. */
+export const ROOM_PARAM_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
 /**
  * Reliable sequencing carried by any control message: `s` numbers a sequenced message (chat, event,
@@ -34,7 +38,7 @@ export const SEQUENCED_TYPES: ReadonlySet<string> = new Set(['chat', 'event', 'j
 /** Messages a client sends. */
 export type ClientControl = Sequencing &
   (
-    | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean }
+    | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean; private?: boolean; params?: Record<string, number> }
     | { t: 'resume'; v: number; hash: number; token: string }
     | { t: 'chat'; text: string }
     | { t: 'ping'; id: number; ms: number }
@@ -153,6 +157,20 @@ function eventData(o: Record<string, unknown>, messageBytes: number): unknown {
   return o.data;
 }
 
+/** Room parameters a hello asks for: a map of at most MAX_ROOM_PARAMS finite numbers with plain names. */
+function roomParams(v: unknown): Record<string, number> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) throw new DecodeError('params', 8, 'not a map');
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.length > MAX_ROOM_PARAMS) throw new DecodeError('params', 8, `more than ${MAX_ROOM_PARAMS} parameters`);
+  const out: Record<string, number> = {};
+  for (const [k, x] of entries) {
+    if (!ROOM_PARAM_PATTERN.test(k)) throw new DecodeError('params', 8, 'invalid parameter name');
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new DecodeError('params', 8, `${k} is not a finite number`);
+    out[k] = x;
+  }
+  return out;
+}
+
 function transportUse(o: Record<string, unknown>): 'ws' | 'webrtc' {
   const v = o.use;
   if (v !== 'ws' && v !== 'webrtc') throw new DecodeError('use', 8, 'not ws|webrtc');
@@ -190,6 +208,9 @@ function decodeClientBody(o: Record<string, unknown>, messageBytes: number): Cli
       if (room !== undefined) msg.room = room;
       const wsOnly = bool(o, 'wsOnly');
       if (wsOnly !== undefined) msg.wsOnly = wsOnly;
+      const priv = bool(o, 'private');
+      if (priv !== undefined) msg.private = priv;
+      if (o.params !== undefined) msg.params = roomParams(o.params);
       return msg;
     }
     case 'resume':

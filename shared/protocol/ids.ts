@@ -25,6 +25,12 @@ export const RejectCode = {
   BadRoomName: 8,
   /** A resume named an unknown, expired or already used token. */
   ResumeFailed: 9,
+  /** Too many connections or sessions from the client's address (maxSessionsPerAddress). */
+  AddressLimit: 10,
+  /** Too many new rooms from this address, or on the whole server, just now; try again shortly. */
+  RoomCreateLimit: 11,
+  /** The hello asked for room parameters the game does not let clients set, or out of range. */
+  BadRoomParams: 12,
 } as const;
 export type RejectCodeId = (typeof RejectCode)[keyof typeof RejectCode];
 

@@ -43,6 +43,19 @@ export interface GameContext<C extends Components> {
   despawn(eid: number): void;
 }
 
+/** How a game treats rooms its clients create by naming them (see GameDefinition.clientRooms). */
+export interface ClientRoomRules {
+  /** Parameters such a room starts with, over the server's (e.g. fewer NPCs). */
+  readonly params?: Readonly<Record<string, number>>;
+  /** Parameters the creating client may set in its hello, each within [min, max]. */
+  readonly settable?: Readonly<Record<string, { readonly min: number; readonly max: number }>>;
+  /**
+   * Whether matchmaking may place players from other addresses into such rooms. Default false: a
+   * client-named room is private to its creator's address unless someone joins it by name.
+   */
+  readonly matchmade?: boolean;
+}
+
 /** A gameplay system: runs once per tick, in the order the game lists them. */
 export type System<C extends Components> = (ctx: GameContext<C>) => void;
 
@@ -62,6 +75,12 @@ export interface GameDefinition<C extends Components, I extends InputValues> {
   readonly input: { [F in keyof I]: Quantizer };
   /** Default parameters (overridable per room). */
   readonly defaultParams?: Readonly<Record<string, number>>;
+  /**
+   * What a room created because a client named it starts with, and what that client may set.
+   * Such rooms are what an attacker can create at will, so they should start cheap. Default: the
+   * server's parameters, nothing settable, never matchmade for other addresses.
+   */
+  readonly clientRooms?: ClientRoomRules;
   /**
    * Moves one player by one input over one fixed step. Runs on the server tick and in client
    * prediction, so it must be deterministic and touch only that entity's components.

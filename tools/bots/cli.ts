@@ -8,7 +8,7 @@ import { getScript, scriptNames } from './scripts.ts';
 
 const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --seconds S --transport webrtc|ws
          [--ramp PER_SEC] [--script NAME] [--script-module PATH] [--seed K] [--full N]
-         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--room NAME] [--json]
+         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--room NAME] [--origin URL] [--json]
 
   --url          server base URL (HTTP port; the WebSocket is at /ws)         required
   --count        number of bots                                               default 10
@@ -22,6 +22,8 @@ const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --se
   --latency-ms   one-way delay added by the bots' link conditioner, each way  default 0
   --jitter-ms    each message's delay varies by uniform -J..+J around it      default 0
   --loss-pct     datagrams dropped each way, percent (WebRTC channel)         default 0
+  --room         room to join (created if missing); default matchmaking
+  --origin       Origin header of the bots' WebSockets (a server with TICKWIRE_ALLOWED_ORIGINS checks it)
   --json         print only the summary as one JSON object`;
 
 /** Parsed command line of the bots CLI. */
@@ -39,7 +41,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
       transport: { type: 'string', default: 'ws' }, ramp: { type: 'string', default: '50' }, script: { type: 'string', default: 'arena-v1' },
       'script-module': { type: 'string', multiple: true }, seed: { type: 'string', default: '1' }, full: { type: 'string' },
       'latency-ms': { type: 'string', default: '0' }, 'jitter-ms': { type: 'string', default: '0' }, 'loss-pct': { type: 'string', default: '0' },
-      room: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      room: { type: 'string' }, origin: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
       'bots-per-process': { type: 'string' },
     },
     strict: true,
@@ -66,6 +68,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
   if (values['bots-per-process'] !== undefined) opts.botsPerProcess = num('bots-per-process', values['bots-per-process'], 1, 5000);
   if (latencyMs > 0 || jitterMs > 0 || lossPct > 0) opts.conditions = { latencyMs, jitterMs, lossPct };
   if (values.room !== undefined) opts.room = values.room;
+  if (values.origin !== undefined) opts.origin = values.origin;
   return opts;
 }
 

@@ -49,6 +49,8 @@ export interface BotRunOptions {
   webrtcTimeoutMs?: number;
   conditions?: BotLinkConditions;
   room?: string;
+  /** Origin header of the bots' WebSockets. Default none. */
+  origin?: string;
 }
 
 /** Default number of full-netcode bots for a run of `count`: 1 per 25 bots, at least 1, at most 8. */
@@ -112,6 +114,7 @@ export class BotPool {
       connectTimeoutMs: opts.connectTimeoutMs ?? 20_000, webrtcTimeoutMs: opts.webrtcTimeoutMs ?? 5000,
       ...(opts.conditions ? { conditions: opts.conditions } : {}),
       ...(opts.room !== undefined ? { room: opts.room } : {}),
+      ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
     });
     if (opts.inProcess) {
       const w = await BotWorker.create(initFor(plan[0]), opts.fullClient ?? defaultFullClient());

@@ -40,6 +40,8 @@ export interface WorkerInit {
   webrtcTimeoutMs: number;
   conditions?: BotLinkConditions;
   room?: string;
+  /** Origin header of the bots' WebSockets. */
+  origin?: string;
 }
 
 /** Coordinator -> bot process. */
@@ -89,7 +91,7 @@ export class BotWorker {
     const game = GAMES[init.game];
     if (!game) throw new Error(`unknown game ${JSON.stringify(init.game)}; known: ${Object.keys(GAMES).join(', ')}`);
     const script = getScript(init.script);
-    const w = new BotWorker(init, nodeClientIO({ webrtc: init.transport === 'webrtc' }), fullClient, game);
+    const w = new BotWorker(init, nodeClientIO({ webrtc: init.transport === 'webrtc', ...(init.origin ? { origin: init.origin } : {}) }), fullClient, game);
     if (init.transport === 'webrtc') {
       const { loadGeckosClient } = await import('../node-client/rtc.ts');
       await loadGeckosClient();

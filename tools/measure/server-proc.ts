@@ -76,6 +76,8 @@ export class ServerProcess {
       PORT: String(port), HOST: '127.0.0.1', TICKWIRE_SIGNALING_PORT: String(signalingPort), TICKWIRE_WEBRTC: o.webrtc ? '1' : '0',
       TICKWIRE_GAME: o.game ?? 'arena-v1', TICKWIRE_GAME_PARAMS: JSON.stringify({ npcs: o.npcs }), TICKWIRE_SEED: String(o.seed ?? 1),
       TICKWIRE_ROOM_CAPACITY: String(Math.min(1024, Math.max(1, o.roomCapacity))), TICKWIRE_MAX_SESSIONS: '5000',
+      // every bot of a benchmark connects from 127.0.0.1: the per-address limits must not be what is measured
+      TICKWIRE_MAX_SESSIONS_PER_ADDRESS: '5000', TICKWIRE_MAX_HANDSHAKES_PER_ADDRESS: '512', TICKWIRE_MAX_PENDING_PEERS_PER_ADDRESS: '128',
       TICKWIRE_UDP_PORT_MIN: String(udpMin), TICKWIRE_UDP_PORT_MAX: String(udpMin + 99), LOG_LEVEL: 'warn',
       ...(o.env ?? {}),
       ...(o.gcOnSignal ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import ${pathToFileURL(join(o.root, 'tools/measure/gc-signal.mjs')).href}`.trim() } : {}),
