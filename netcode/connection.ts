@@ -25,6 +25,10 @@ export interface ConnectionOptions {
   name: string;
   /** Room to join; omitted = matchmaking. */
   room?: string;
+  /** If this client creates `room`, leave it out of the public room list (GET /rooms). */
+  privateRoom?: boolean;
+  /** If this client creates `room`, the game parameters it asks for (only those the game lets clients set). */
+  roomParams?: Readonly<Record<string, number>>;
   /** Auth token handed to the server's authenticate hook. */
   authToken?: string;
   /** 'auto' tries WebRTC and falls back to the WebSocket; 'ws' never uses WebRTC; 'webrtc' fails without it. Default 'auto'. */
@@ -123,6 +127,8 @@ export class Connection {
       const hello: ClientControl = { t: 'hello', v: PROTOCOL_VERSION, hash: configHash(this.game), name: this.opts.name };
       if (this.opts.authToken !== undefined) hello.token = this.opts.authToken;
       if (this.opts.room !== undefined) hello.room = this.opts.room;
+      if (this.opts.privateRoom) hello.private = true;
+      if (this.opts.roomParams) hello.params = { ...this.opts.roomParams };
       if (this.opts.transport === 'ws') hello.wsOnly = true;
       this.sendControl(hello);
     });

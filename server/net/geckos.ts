@@ -36,6 +36,8 @@ export interface GeckosTransportOptions {
   pendingTimeoutMs?: number;
   /** Bytes queued in a peer's datachannel above which send() drops (answers 'dropped'). Default 262144. */
   maxBufferedBytes?: number;
+  /** A signaling request not received whole within this long is answered 408 and closed, ms (headers: half of it). Default 10000. */
+  signalingRequestTimeoutMs?: number;
   /** Largest signaling request body in bytes (an SDP answer is a few KiB); bigger gets HTTP 413. Default 16384. */
   maxSignalingBodyBytes?: number;
 }
@@ -186,7 +188,11 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
   // The signaling server is ours: bound to opts.host, with timeouts and a 404 for everything not geckos'.
   // connectionsCheckingInterval: Node checks requestTimeout and headersTimeout only this often (30 s by
   // default, which made the 10 s limit 10-40 s).
-  const server: Server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1000 });
+  const requestTimeout = opts.signalingRequestTimeoutMs ?? 10_000;
+  const server: Server = createServer({
+    requestTimeout, headersTimeout: Math.ceil(requestTimeout / 2), maxHeaderSize: 8192, keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: Math.min(1000, Math.ceil(requestTimeout / 4)),
+  });
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     // geckos calls this only for paths outside /.wrtc/v2
     try {
@@ -390,6 +396,13 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
   });
   io.onConnection(onConnection);
   io.addServer(server);
+  // geckos answers some routes without reading the body; a client that then never sends it would
+  // hold the socket open (Node waits for the body to reuse the connection). Close it instead.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    res.once('finish', () => {
+      if (!req.complete) req.socket.destroy();
+    });
+  });
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
