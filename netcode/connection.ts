@@ -17,6 +17,9 @@ import { SnapshotReceiver } from './receiver.ts';
 
 export type { ClientIO, DatagramLike, DatagramOpenOptions, WebSocketLike } from './io.ts';
 
+/** How long a client waits for its WebRTC channel before it falls back to the WebSocket, ms (ConnectionOptions.webrtcTimeoutMs). */
+export const DEFAULT_WEBRTC_TIMEOUT_MS = 3000;
+
 /** Connection settings. */
 export interface ConnectionOptions {
   /** Server base URL, e.g. http://127.0.0.1:8080. */
@@ -33,7 +36,7 @@ export interface ConnectionOptions {
   authToken?: string;
   /** 'auto' tries WebRTC and falls back to the WebSocket; 'ws' never uses WebRTC; 'webrtc' fails without it. Default 'auto'. */
   transport?: 'auto' | 'ws' | 'webrtc';
-  /** How long to wait for WebRTC before falling back, ms. Default 3000. */
+  /** How long to wait for WebRTC before falling back, ms. Default DEFAULT_WEBRTC_TIMEOUT_MS (3000). */
   webrtcTimeoutMs?: number;
   /** Resume the session after a dropped connection (within the server's grace window). Default true. */
   resume?: boolean;
@@ -459,7 +462,7 @@ export class Connection {
     const base = this.opts.url.replace(/:\d+\/?$/, '').replace(/\/$/, '');
     let mine: DatagramLike | undefined;
     open({
-      url: base, port: w.signalingPort, token: w.token, timeoutMs: this.opts.webrtcTimeoutMs ?? 3000,
+      url: base, port: w.signalingPort, token: w.token, timeoutMs: this.opts.webrtcTimeoutMs ?? DEFAULT_WEBRTC_TIMEOUT_MS,
       onMessage: (bytes) => this.onBytes(bytes),
       onClose: () => {
         if (!mine || this.dg !== mine) return;

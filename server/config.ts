@@ -154,7 +154,8 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-const INT_ENV: [keyof ServerConfig, string][] = [
+/** Integer options and the environment variable that sets each. */
+export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['port', 'PORT'], ['signalingPort', 'TICKWIRE_SIGNALING_PORT'], ['udpPortMin', 'TICKWIRE_UDP_PORT_MIN'], ['udpPortMax', 'TICKWIRE_UDP_PORT_MAX'],
   ['seed', 'TICKWIRE_SEED'], ['roomCapacity', 'TICKWIRE_ROOM_CAPACITY'], ['maxRooms', 'TICKWIRE_MAX_ROOMS'], ['maxSessions', 'TICKWIRE_MAX_SESSIONS'],
   ['roomEmptyGraceMs', 'TICKWIRE_ROOM_GRACE_MS'], ['maxCatchUpTicks', 'TICKWIRE_MAX_CATCHUP_TICKS'], ['wsMaxPayloadBytes', 'TICKWIRE_WS_MAX_PAYLOAD_BYTES'],
@@ -169,10 +170,26 @@ const INT_ENV: [keyof ServerConfig, string][] = [
   ['roomCreatesPerSec', 'TICKWIRE_ROOM_CREATES_PER_SEC'], ['roomUnusedGraceMs', 'TICKWIRE_ROOM_UNUSED_GRACE_MS'], ['chatPerSec', 'TICKWIRE_CHAT_PER_SEC'],
   ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
 ];
-const NET_ENV: [keyof NetConfig, string][] = [
+/** Netcode options (`net.*`) and the environment variable that sets each. */
+export const NET_ENV: readonly (readonly [keyof NetConfig, string])[] = [
   ['tickRateHz', 'TICKWIRE_TICK_RATE_HZ'], ['snapshotRateHz', 'TICKWIRE_SNAPSHOT_RATE_HZ'], ['maxPacketBytes', 'TICKWIRE_MAX_PACKET_BYTES'],
   ['inputRedundancy', 'TICKWIRE_INPUT_REDUNDANCY'], ['inputBufferMax', 'TICKWIRE_INPUT_BUFFER_MAX'],
 ];
+
+/** Options that are not integers, and the environment variable loadServerConfig parses for each. */
+export const OTHER_ENV = {
+  host: 'HOST',
+  game: 'TICKWIRE_GAME',
+  logLevel: 'LOG_LEVEL',
+  webrtc: 'TICKWIRE_WEBRTC',
+  webrtcProcess: 'TICKWIRE_WEBRTC_PROCESS',
+  allowedOrigins: 'TICKWIRE_ALLOWED_ORIGINS',
+  gameParams: 'TICKWIRE_GAME_PARAMS',
+} as const satisfies Partial<Record<keyof ServerConfig, string>>;
+
+function envFlag(raw: string): boolean {
+  return !['0', 'false', 'off', 'no'].includes(raw.toLowerCase());
+}
 
 function envInt(errors: string[], env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
@@ -216,17 +233,25 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
     if (v !== undefined) net[key] = v;
   }
   cfg.net = net;
-  if (env.HOST) cfg.host = env.HOST;
-  if (env.TICKWIRE_GAME) cfg.game = env.TICKWIRE_GAME;
-  if (env.LOG_LEVEL) cfg.logLevel = env.LOG_LEVEL as ServerConfig['logLevel'];
-  if (env.TICKWIRE_WEBRTC) cfg.webrtc = !['0', 'false', 'off', 'no'].includes(env.TICKWIRE_WEBRTC.toLowerCase());
-  if (env.TICKWIRE_WEBRTC_PROCESS) cfg.webrtcProcess = !['0', 'false', 'off', 'no'].includes(env.TICKWIRE_WEBRTC_PROCESS.toLowerCase());
-  if (env.TICKWIRE_ALLOWED_ORIGINS) cfg.allowedOrigins = env.TICKWIRE_ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
-  if (env.TICKWIRE_GAME_PARAMS) {
+  const e = (key: keyof typeof OTHER_ENV): string | undefined => env[OTHER_ENV[key]] || undefined;
+  const host = e('host');
+  if (host) cfg.host = host;
+  const game = e('game');
+  if (game) cfg.game = game;
+  const logLevel = e('logLevel');
+  if (logLevel) cfg.logLevel = logLevel as ServerConfig['logLevel'];
+  const webrtc = e('webrtc');
+  if (webrtc) cfg.webrtc = envFlag(webrtc);
+  const webrtcProcess = e('webrtcProcess');
+  if (webrtcProcess) cfg.webrtcProcess = envFlag(webrtcProcess);
+  const origins = e('allowedOrigins');
+  if (origins) cfg.allowedOrigins = origins.split(',').map((s) => s.trim()).filter(Boolean);
+  const params = e('gameParams');
+  if (params) {
     try {
-      cfg.gameParams = JSON.parse(env.TICKWIRE_GAME_PARAMS) as Record<string, number>;
+      cfg.gameParams = JSON.parse(params) as Record<string, number>;
     } catch {
-      errors.push('TICKWIRE_GAME_PARAMS must be a JSON object of numbers');
+      errors.push(`${OTHER_ENV.gameParams} must be a JSON object of numbers`);
     }
   }
   if (env.TICKWIRE_CLIENT_ROOM_PARAMS) {

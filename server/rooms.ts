@@ -23,6 +23,15 @@ export interface RoomInfo {
   capacity: number;
   entities: number;
   tick: number;
+  /** Input counters summed over the room's current players (a player's count leaves with them). */
+  inputs: RoomInputs;
+}
+
+/** A room's input counters: inputs applied, ticks that repeated the previous input, inputs never applied. */
+export interface RoomInputs {
+  applied: number;
+  repeated: number;
+  lost: number;
 }
 
 /** How a room came to be: by matchmaking (public), or because a client named it. */
@@ -122,8 +131,16 @@ export class Room {
     if (this.players.length === 0) this.emptySinceMs = nowMs;
   }
 
+  /** The room as GET /rooms lists it. */
   info(): RoomInfo {
-    return { name: this.name, game: this.game.name, players: this.players.length, capacity: this.capacity, entities: this.replicated().length, tick: this.ctx.tick };
+    const inputs: RoomInputs = { applied: 0, repeated: 0, lost: 0 };
+    for (const p of this.players) {
+      const st = p.inputs.stats;
+      inputs.applied += st.applied;
+      inputs.repeated += st.repeated;
+      inputs.lost += st.dropped;
+    }
+    return { name: this.name, game: this.game.name, players: this.players.length, capacity: this.capacity, entities: this.replicated().length, tick: this.ctx.tick, inputs };
   }
 }
 

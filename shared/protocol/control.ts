@@ -197,39 +197,45 @@ function token32(o: Record<string, unknown>): string {
   return t;
 }
 
+type ClientBodyDecoders = { readonly [K in ClientControl['t']]: (o: Record<string, unknown>, messageBytes: number) => Extract<ClientControl, { t: K }> };
+
+/** One decoder per client message type; the keys are the only `t` values a server accepts. */
+const CLIENT_DECODERS: ClientBodyDecoders = {
+  hello: (o) => {
+    const room = str(o, 'room', MAX_ROOM_NAME_LENGTH, true);
+    if (room !== undefined && !ROOM_NAME_PATTERN.test(room)) throw new DecodeError('room', 8, 'invalid room name');
+    const msg: Extract<ClientControl, { t: 'hello' }> = { t: 'hello', v: uint32(o, 'v'), hash: uint32(o, 'hash'), name: str(o, 'name', MAX_NAME_LENGTH) as string };
+    const token = str(o, 'token', MAX_TOKEN_LENGTH, true);
+    if (token !== undefined) msg.token = token;
+    if (room !== undefined) msg.room = room;
+    const wsOnly = bool(o, 'wsOnly');
+    if (wsOnly !== undefined) msg.wsOnly = wsOnly;
+    const priv = bool(o, 'private');
+    if (priv !== undefined) msg.private = priv;
+    if (o.params !== undefined) msg.params = roomParams(o.params);
+    return msg;
+  },
+  resume: (o) => ({ t: 'resume', v: uint32(o, 'v'), hash: uint32(o, 'hash'), token: token32(o) }),
+  chat: (o) => ({ t: 'chat', text: str(o, 'text', MAX_CHAT_LENGTH) as string }),
+  ping: (o) => ({ t: 'ping', id: uint32(o, 'id'), ms: finite(o, 'ms') }),
+  event: (o, messageBytes) => ({ t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: eventData(o, messageBytes) }),
+  transport: (o) => ({ t: 'transport', use: transportUse(o) }),
+  ack: () => ({ t: 'ack' }),
+  leave: () => ({ t: 'leave' }),
+};
+
+/** Every `t` a client may send (the client decoder's dispatch table, so the list cannot drift from it). */
+export const CLIENT_CONTROL_TYPES: readonly ClientControl['t'][] = Object.freeze(Object.keys(CLIENT_DECODERS) as ClientControl['t'][]);
+
+/** The decoder of `t`, or undefined for an unknown type (own keys only: `t` is client data). */
+function decoderFor<T extends object>(table: T, t: unknown): T[keyof T] | undefined {
+  return typeof t === 'string' && Object.hasOwn(table, t) ? table[t as keyof T] : undefined;
+}
+
 function decodeClientBody(o: Record<string, unknown>, messageBytes: number): ClientControl {
-  switch (o.t) {
-    case 'hello': {
-      const room = str(o, 'room', MAX_ROOM_NAME_LENGTH, true);
-      if (room !== undefined && !ROOM_NAME_PATTERN.test(room)) throw new DecodeError('room', 8, 'invalid room name');
-      const msg: ClientControl = { t: 'hello', v: uint32(o, 'v'), hash: uint32(o, 'hash'), name: str(o, 'name', MAX_NAME_LENGTH) as string };
-      const token = str(o, 'token', MAX_TOKEN_LENGTH, true);
-      if (token !== undefined) msg.token = token;
-      if (room !== undefined) msg.room = room;
-      const wsOnly = bool(o, 'wsOnly');
-      if (wsOnly !== undefined) msg.wsOnly = wsOnly;
-      const priv = bool(o, 'private');
-      if (priv !== undefined) msg.private = priv;
-      if (o.params !== undefined) msg.params = roomParams(o.params);
-      return msg;
-    }
-    case 'resume':
-      return { t: 'resume', v: uint32(o, 'v'), hash: uint32(o, 'hash'), token: token32(o) };
-    case 'chat':
-      return { t: 'chat', text: str(o, 'text', MAX_CHAT_LENGTH) as string };
-    case 'ping':
-      return { t: 'ping', id: uint32(o, 'id'), ms: finite(o, 'ms') };
-    case 'event':
-      return { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: eventData(o, messageBytes) };
-    case 'transport':
-      return { t: 'transport', use: transportUse(o) };
-    case 'ack':
-      return { t: 'ack' };
-    case 'leave':
-      return { t: 'leave' };
-    default:
-      throw new DecodeError('t', 8, 'unknown control message type');
-  }
+  const decode = decoderFor(CLIENT_DECODERS, o.t) as ((o: Record<string, unknown>, messageBytes: number) => ClientControl) | undefined;
+  if (!decode) throw new DecodeError('t', 8, 'unknown control message type');
+  return decode(o, messageBytes);
 }
 
 function sessionInfo(o: Record<string, unknown>): SessionInfo {
@@ -247,36 +253,33 @@ export function decodeServerControl(bytes: Uint8Array): ServerControl {
   return sequencing(o, decodeServerBody(o, bytes.length));
 }
 
+type ServerBodyDecoders = { readonly [K in ServerControl['t']]: (o: Record<string, unknown>, messageBytes: number) => Extract<ServerControl, { t: K }> };
+
+/** One decoder per server message type; the keys are the only `t` values a client accepts. */
+const SERVER_DECODERS: ServerBodyDecoders = {
+  welcome: (o) => ({ t: 'welcome', ...sessionInfo(o) }),
+  resumed: (o) => ({ t: 'resumed', ...sessionInfo(o) }),
+  ack: () => ({ t: 'ack' }),
+  reject: (o) => ({ t: 'reject', code: uint32(o, 'code'), reason: str(o, 'reason', 1024) as string }),
+  pong: (o) => ({ t: 'pong', id: uint32(o, 'id'), ms: finite(o, 'ms'), tick: uint32(o, 'tick') }),
+  chat: (o) => ({ t: 'chat', from: uint32(o, 'from'), name: str(o, 'name', MAX_NAME_LENGTH) as string, text: str(o, 'text', MAX_CHAT_LENGTH) as string }),
+  joined: (o) => ({ t: 'joined', sessionId: uint32(o, 'sessionId'), name: str(o, 'name', MAX_NAME_LENGTH) as string, eid: uint32(o, 'eid') }),
+  left: (o) => ({ t: 'left', sessionId: uint32(o, 'sessionId') }),
+  event: (o, messageBytes) => {
+    const msg: Extract<ServerControl, { t: 'event' }> = { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: eventData(o, messageBytes) };
+    if (o.from !== undefined) msg.from = uint32(o, 'from');
+    return msg;
+  },
+  error: (o) => ({ t: 'error', code: uint32(o, 'code'), message: str(o, 'message', 1024) as string }),
+  transport: (o) => ({ t: 'transport', use: transportUse(o) }),
+  bye: (o) => ({ t: 'bye', code: uint32(o, 'code'), reason: str(o, 'reason', 1024) as string }),
+};
+
+/** Every `t` the server may send (the client-side decoder's dispatch table, so the list cannot drift from it). */
+export const SERVER_CONTROL_TYPES: readonly ServerControl['t'][] = Object.freeze(Object.keys(SERVER_DECODERS) as ServerControl['t'][]);
+
 function decodeServerBody(o: Record<string, unknown>, messageBytes: number): ServerControl {
-  switch (o.t) {
-    case 'welcome':
-      return { t: 'welcome', ...sessionInfo(o) };
-    case 'resumed':
-      return { t: 'resumed', ...sessionInfo(o) };
-    case 'ack':
-      return { t: 'ack' };
-    case 'reject':
-      return { t: 'reject', code: uint32(o, 'code'), reason: str(o, 'reason', 1024) as string };
-    case 'pong':
-      return { t: 'pong', id: uint32(o, 'id'), ms: finite(o, 'ms'), tick: uint32(o, 'tick') };
-    case 'chat':
-      return { t: 'chat', from: uint32(o, 'from'), name: str(o, 'name', MAX_NAME_LENGTH) as string, text: str(o, 'text', MAX_CHAT_LENGTH) as string };
-    case 'joined':
-      return { t: 'joined', sessionId: uint32(o, 'sessionId'), name: str(o, 'name', MAX_NAME_LENGTH) as string, eid: uint32(o, 'eid') };
-    case 'left':
-      return { t: 'left', sessionId: uint32(o, 'sessionId') };
-    case 'event': {
-      const msg: ServerControl = { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: eventData(o, messageBytes) };
-      if (o.from !== undefined) msg.from = uint32(o, 'from');
-      return msg;
-    }
-    case 'error':
-      return { t: 'error', code: uint32(o, 'code'), message: str(o, 'message', 1024) as string };
-    case 'transport':
-      return { t: 'transport', use: transportUse(o) };
-    case 'bye':
-      return { t: 'bye', code: uint32(o, 'code'), reason: str(o, 'reason', 1024) as string };
-    default:
-      throw new DecodeError('t', 8, 'unknown control message type');
-  }
+  const decode = decoderFor(SERVER_DECODERS, o.t) as ((o: Record<string, unknown>, messageBytes: number) => ServerControl) | undefined;
+  if (!decode) throw new DecodeError('t', 8, 'unknown control message type');
+  return decode(o, messageBytes);
 }

@@ -41,7 +41,7 @@ export const CloseCode = {
   Kicked: 3,
   Timeout: 4,
   Backpressure: 5,
-  RoomClosed: 6,
+  // 6 is reserved: it was RoomClosed, which no server sent. Ids are wire values; do not reuse it.
   /** Sent messages far faster than allowed. */
   RateLimited: 7,
   /** Too many reliable messages went unacknowledged. */

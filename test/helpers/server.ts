@@ -1,10 +1,11 @@
-// Test helpers: start a real in-process server on ephemeral ports, connect Node clients, and wait
-// on conditions with bounded polling.
+// Test helpers: start a real in-process server on ephemeral ports, connect Node clients, scrape its
+// metrics, and wait on conditions with bounded polling.
 import { arena } from '../../games/arena.ts';
 import { nodeClientIO } from '../../tools/node-client/io.ts';
 import { loadServerConfig, type ServerConfig } from '../../server/config.ts';
 import { TickwireServer, type ServerOptions } from '../../server/server.ts';
 import { Connection, type ConnectionEvents, type ConnectionOptions } from '../../netcode/connection.ts';
+import { parsePromText, type PromSample } from '../../tools/measure/prom.ts';
 
 /** Starts a server on 127.0.0.1 with ephemeral ports. */
 export async function startTestServer(overrides: Partial<ServerConfig> = {}, opts: Partial<ServerOptions> = {}): Promise<TickwireServer> {
@@ -33,4 +34,26 @@ export async function connectClient(srv: TickwireServer, o: Partial<ConnectionOp
   c.connect();
   await waitFor(() => c.state === 'active' || c.state === 'closed', timeoutMs, 'welcome');
   return c;
+}
+
+/** One scrape of GET /metrics: the text, its samples, and its families (name to type, from `# TYPE` lines). */
+export interface MetricsScrape {
+  text: string;
+  samples: PromSample[];
+  families: Map<string, string>;
+}
+
+/** Metric families of a Prometheus text exposition (its `# TYPE` lines): name to type. */
+export function metricFamilies(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) out.set(m[1], m[2]);
+  return out;
+}
+
+/** Fetches GET /metrics of a started server over HTTP and parses it. */
+export async function scrapeMetrics(srv: TickwireServer): Promise<MetricsScrape> {
+  const res = await fetch(`${urlOf(srv)}/metrics`);
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  const text = await res.text();
+  return { text, samples: parsePromText(text), families: metricFamilies(text) };
 }

@@ -1,0 +1,271 @@
+// No dead metrics: a short soak against a real server drives every path a counter counts (bots
+// over the WebSocket and WebRTC, a lossy link, chat, a resume, hostile and broken clients, a stall,
+// an inbox flood), then every counter family on /metrics must have moved.
+import WebSocket from 'ws';
+import { afterAll, describe, expect, it } from 'vitest';
+import { arena } from '../games/arena.ts';
+import { conditionClientIO } from '../netcode/conditioned-io.ts';
+import { Connection, type ClientIO, type WebSocketLike } from '../netcode/connection.ts';
+import type { TickwireServer } from '../server/server.ts';
+import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
+import { defaultLinkSettings } from '../shared/net/link-conditioner.ts';
+import { BitWriter } from '../shared/protocol/bits.ts';
+import { decodeServerControl, encodeControl, type ClientControl, type ServerControl } from '../shared/protocol/control.ts';
+import { CloseCode, MsgType, RejectCode } from '../shared/protocol/ids.ts';
+import { writeInputPacket } from '../shared/protocol/input.ts';
+import { compileSchema } from '../shared/protocol/schema.ts';
+import { SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, writeSnapshotAck } from '../shared/protocol/snapshot.ts';
+import { nodeClientIO } from '../tools/node-client/io.ts';
+import { promValue } from '../tools/measure/prom.ts';
+import { connectClient, scrapeMetrics, startTestServer, urlOf, waitFor } from './helpers/server.ts';
+
+/**
+ * Counter families this soak cannot move, each with the reason. Every other counter family must
+ * have a non-zero sample after the soak.
+ */
+const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
+  // (none: every counter family is moved below)
+]);
+
+/**
+ * Samples the soak moves on purpose; each must be non-zero. Samples not listed here may stay at 0:
+ * the `loopback` channel (no loopback transport in a uWS server; the in-process test world uses
+ * it) and `tickwire_snapshot_full_fallbacks_total{reason="forced"}` (only an encoder that sends
+ * nothing but full snapshots counts it: FullSnapshotEncoder, as the loopback test world runs).
+ */
+const TARGETS: [string, Record<string, string>][] = [
+  ...(['in', 'out'] as const).flatMap((direction) =>
+    (['ws', 'webrtc'] as const).flatMap((channel): [string, Record<string, string>][] => [
+      ['tickwire_bytes_total', { direction, channel }],
+      ['tickwire_messages_total', { direction, channel }],
+    ])),
+  ...['control', 'input', 'ack', 'unknown'].map((message): [string, Record<string, string>] => ['tickwire_decode_errors_total', { message }]),
+  ['tickwire_send_failures_total', { channel: 'ws' }],
+  ['tickwire_resumes_total', { outcome: 'ok' }],
+  ['tickwire_resumes_total', { outcome: 'failed' }],
+  ...['received', 'applied', 'duplicate', 'late', 'lost', 'repeated'].map((outcome): [string, Record<string, string>] => ['tickwire_inputs_total', { outcome }]),
+  ['tickwire_snapshots_total', { kind: 'full' }],
+  ['tickwire_snapshots_total', { kind: 'delta' }],
+  ['tickwire_snapshot_full_fallbacks_total', { reason: 'no_ack' }],
+  ['tickwire_snapshot_full_fallbacks_total', { reason: 'baseline_gone' }],
+];
+
+const schema = compileSchema(arena);
+const ROOM = 'soak';
+
+/** A hand-driven WebSocket client: sends what the test says, records control messages, snapshot ticks and the close code. */
+interface RawClient {
+  ws: WebSocket;
+  msgs: ServerControl[];
+  /** Tick of the newest snapshot packet received, -1 before any. */
+  snapshotTick: number;
+  /** WebSocket close code, 0 while open. */
+  closeCode: number;
+  send(bytes: Uint8Array): void;
+  control(msg: ClientControl): void;
+}
+
+const raws: RawClient[] = [];
+const bots: Connection[] = [];
+let srv: TickwireServer | undefined;
+
+afterAll(async () => {
+  for (const c of bots) c.close();
+  for (const r of raws) r.ws.terminate();
+  await srv?.stop();
+});
+
+async function rawOpen(server: TickwireServer): Promise<RawClient> {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.http!.port}/ws`, { perMessageDeflate: false });
+  const r: RawClient = {
+    ws, msgs: [], snapshotTick: -1, closeCode: 0,
+    send: (bytes) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(bytes);
+    },
+    control: (msg) => r.send(encodeControl(msg)),
+  };
+  ws.on('message', (d: Buffer) => {
+    if (d[0] === MsgType.Control) r.msgs.push(decodeServerControl(new Uint8Array(d)));
+    else if (d[0] === MsgType.Snapshot) r.snapshotTick = d.readUInt32LE(2);
+  });
+  ws.on('close', (code) => {
+    r.closeCode = code;
+  });
+  ws.on('error', () => undefined);
+  raws.push(r);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return r;
+}
+
+async function rawJoin(server: TickwireServer, name: string): Promise<RawClient & { eid: number }> {
+  const r = await rawOpen(server);
+  r.control({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name, room: ROOM, wsOnly: true });
+  await waitFor(() => r.msgs.some((m) => m.t === 'welcome'), 3000, `${name} welcome`);
+  const w = r.msgs.find((m) => m.t === 'welcome') as Extract<ServerControl, { t: 'welcome' }>;
+  return Object.assign(r, { eid: w.eid });
+}
+
+/** Node client I/O with a switch that cuts the link: open sockets die and new ones fail while down. */
+function cuttableIO(): { io: ClientIO; cut(): void; heal(): void } {
+  const base = nodeClientIO({ webrtc: false });
+  let down = false;
+  const live: WebSocket[] = [];
+  return {
+    io: {
+      ...base,
+      openWebSocket(url) {
+        const ws = new WebSocket(down ? 'ws://127.0.0.1:1/ws' : url, { perMessageDeflate: false });
+        live.push(ws);
+        return ws as unknown as WebSocketLike;
+      },
+    },
+    cut() {
+      down = true;
+      for (const ws of live.splice(0)) ws.terminate();
+    },
+    heal() {
+      down = false;
+    },
+  };
+}
+
+function ack(tick: number): Uint8Array {
+  return writeSnapshotAck(new Uint8Array(SNAPSHOT_ACK_BYTES), tick, 0);
+}
+
+describe('no dead metrics', () => {
+  it('moves every counter family in a short soak', async () => {
+    const t0 = Date.now();
+    srv = await startTestServer({
+      webrtc: true, clientTimeoutMs: 1000, handshakeTimeoutMs: 500, inboxBytes: 64 * 1024, resumeGraceMs: 10_000, gameParams: { npcs: 200 },
+    });
+    const server = srv;
+    const stats = server.stats;
+
+    // ---- players: two over the WebSocket, one over WebRTC, one on a lossy link, one that will resume
+    const chats: string[] = [];
+    const a = await connectClient(server, { name: 'ws-a', room: ROOM, transport: 'ws' }, { onControl: (m) => m.t === 'chat' && chats.push(m.text) });
+    const b = await connectClient(server, { name: 'ws-b', room: ROOM, transport: 'ws' });
+    const rtc = await connectClient(server, { name: 'rtc', room: ROOM, transport: 'auto', webrtcTimeoutMs: 8000 });
+    const lossyLink = conditionClientIO(nodeClientIO({ webrtc: false }), {
+      settings: { ...defaultLinkSettings(), enabled: true, lossPct: 50 }, seed: 3,
+      timers: { nowMs: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms) }, lossyWebSocket: true,
+    });
+    const lossy = new Connection(arena, lossyLink.io, { url: urlOf(server), name: 'lossy', room: ROOM, transport: 'ws' });
+    lossy.connect();
+    const link = cuttableIO();
+    const resumer = new Connection(arena, link.io, { url: urlOf(server), name: 'resumer', room: ROOM, transport: 'ws' });
+    resumer.connect();
+    bots.push(a, b, rtc, lossy, resumer);
+    await waitFor(() => bots.every((c) => c.state === 'active'), 5000, 'every bot welcomed');
+    const room = server.rooms.get(ROOM)!;
+
+    // Every bot sends one input per room tick (inputRedundancy 4: each packet repeats the last 4).
+    let lastTick = room.ctx.tick;
+    const driver = setInterval(() => {
+      while (lastTick < room.ctx.tick) {
+        lastTick++;
+        for (const c of bots) if (c.state === 'active') c.sendInput({ dir: 1 + (lastTick % 8) }, lastTick + 2);
+      }
+    }, 4);
+    try {
+      await waitFor(() => rtc.transport === 'webrtc', 10_000, 'WebRTC channel');
+      a.sendControl({ t: 'chat', text: 'hello soak' });
+      a.ping();
+
+      // ---- broken and hostile clients, each on its own connection
+      // A refused hello (wrong protocol version).
+      const refused = await rawOpen(server);
+      refused.control({ t: 'hello', v: PROTOCOL_VERSION + 100, hash: configHash(arena), name: 'old' });
+      // A connection that never says hello.
+      const silent = await rawOpen(server);
+      // A resume with a token nobody holds.
+      const stranger = await rawOpen(server);
+      stranger.control({ t: 'resume', v: PROTOCOL_VERSION, hash: configHash(arena), token: 'a'.repeat(32) });
+      // A player that stops acknowledging snapshots (it reads them, and never acks).
+      const mute = await rawJoin(server, 'mute');
+      // A player that acknowledges a snapshot far older than the history (every baseline gone), and keeps restating it.
+      const stale = await rawJoin(server, 'stale');
+      await waitFor(() => stale.snapshotTick > 0, 3000, 'stale: first snapshot');
+      const staleTick = Math.max(0, room.ctx.tick - 4 * server.config.net.snapshotHistoryTicks);
+      const staleAcks = setInterval(() => stale.send(ack(staleTick)), 50);
+      // A player whose inputs are duplicated, replayed late, and far from the room's tick; then malformed messages until it is dropped.
+      const mal = await rawJoin(server, 'mal');
+      const w = new BitWriter(64);
+      // Four inputs in one packet wait three ticks or more; the same packet again finds copies waiting.
+      const inputs = writeInputPacket(w, schema, 3, room.ctx.tick + 1, 4, [1, 1, 1, 1]).slice();
+      mal.send(inputs);
+      mal.send(inputs);
+      await waitFor(() => stats.inputs.duplicates > 0, 2000, 'duplicate inputs');
+      await new Promise((r) => setTimeout(r, 150));
+      mal.send(inputs); // again once applied: late copies
+      mal.send(writeInputPacket(w, schema, 10, room.ctx.tick + 100_000, 1, [1]).slice()); // a far tick
+      mal.send(new Uint8Array([MsgType.Control, 0xc1])); // not msgpack
+      mal.send(new Uint8Array([MsgType.Input, 0, 0])); // short input packet
+      mal.send(new Uint8Array([MsgType.SnapshotAck, 0, 0])); // short ack
+      for (let i = 0; i < server.config.maxBadMessages; i++) mal.send(new Uint8Array([9, i])); // unknown type
+      // A burst far above the rate limit.
+      const burst = await rawJoin(server, 'burst');
+      const none = ack(SNAPSHOT_ACK_NONE);
+      for (let i = 0; i < server.config.maxMessagesPerSec * 3; i++) burst.send(none);
+
+      // A message answered after its connection closed: the send fails. The close often lands in the
+      // same inbox drain as the ping; a few attempts make sure one does.
+      for (let i = 0; i < 20 && stats.sendFailures.ws === 0; i++) {
+        const gone = await rawOpen(server);
+        gone.control({ t: 'ping', id: i, ms: 0 });
+        gone.ws.terminate();
+        await new Promise((r) => setTimeout(r, 40));
+      }
+
+      // A dropped connection, resumed.
+      link.cut();
+      await waitFor(() => resumer.state === 'resuming', 3000, 'resumer noticed the drop');
+      await new Promise((r) => setTimeout(r, 200));
+      link.heal();
+      await waitFor(() => resumer.state === 'active' && resumer.counters.resumes === 1, 5000, 'resumed');
+
+      await waitFor(() => refused.msgs.some((m) => m.t === 'reject' && m.code === RejectCode.ProtocolVersion), 3000, 'refused hello');
+      await waitFor(() => stranger.msgs.some((m) => m.t === 'reject' && m.code === RejectCode.ResumeFailed), 3000, 'failed resume');
+      await waitFor(() => silent.closeCode === 4000 + RejectCode.BadMessage, 3000, 'handshake timeout');
+      await waitFor(() => mal.closeCode === 4100 + CloseCode.TooManyBadMessages, 3000, 'bad messages disconnect');
+      await waitFor(() => burst.closeCode === 4100 + CloseCode.RateLimited, 3000, 'rate limit disconnect');
+      await waitFor(() => mute.closeCode === 4100 + CloseCode.Timeout, 4000, 'client timeout');
+      await waitFor(() => stats.encoder.fullBaselineGone > 0, 3000, 'full snapshot: baseline gone');
+      clearInterval(staleAcks);
+      await waitFor(() => chats.includes('hello soak'), 3000, 'chat relayed');
+      await waitFor(() => stats.inputs.dropped > 0 && stats.inputs.repeated > 0, 5000, 'lost and repeated inputs');
+      expect(stats.sendFailures.ws, 'a send to a closed connection').toBeGreaterThan(0);
+
+      // An inbox flood: more than inboxBytes between two ticks from one connection.
+      const flood = await rawOpen(server);
+      const big = new Uint8Array(server.config.wsMaxPayloadBytes - 16).fill(9);
+      for (let i = 0; i < Math.ceil((2 * server.config.inboxBytes) / big.length); i++) flood.send(big);
+      await waitFor(() => stats.queueDropped > 0, 3000, 'inbox overflow');
+
+      // A stall: this process (and the server loop in it) blocks for longer than maxCatchUpTicks.
+      const stallMs = (3 * server.config.maxCatchUpTicks * 1000) / server.config.net.tickRateHz;
+      const until = performance.now() + stallMs;
+      while (performance.now() < until) {
+        // busy: nothing else runs
+      }
+      await waitFor(() => stats.skippedTicks > 0, 2000, 'skipped ticks');
+    } finally {
+      clearInterval(driver);
+    }
+
+    // ---- every counter family moved
+    const { samples, families } = await scrapeMetrics(server);
+    const counters = [...families].filter(([, type]) => type === 'counter').map(([name]) => name);
+    expect(counters.length).toBeGreaterThan(20);
+    for (const name of ALLOWLIST.keys()) expect(counters, `allowlisted ${name} is exported`).toContain(name);
+    const dead = counters.filter((name) => !ALLOWLIST.has(name) && !samples.some((s) => s.name === name && s.value > 0));
+    expect(dead, 'counter families still at 0').toEqual([]);
+    const flat = TARGETS.filter(([name, labels]) => promValue(samples, name, labels) === 0).map(([name, labels]) => `${name}${JSON.stringify(labels)}`);
+    expect(flat, 'targeted samples still at 0').toEqual([]);
+    expect(Date.now() - t0, 'soak wall time').toBeLessThan(40_000);
+  }, 60_000);
+});
