@@ -185,6 +185,7 @@ export const OTHER_ENV = {
   webrtcProcess: 'TICKWIRE_WEBRTC_PROCESS',
   allowedOrigins: 'TICKWIRE_ALLOWED_ORIGINS',
   gameParams: 'TICKWIRE_GAME_PARAMS',
+  clientRoomParams: 'TICKWIRE_CLIENT_ROOM_PARAMS',
 } as const satisfies Partial<Record<keyof ServerConfig, string>>;
 
 function envFlag(raw: string): boolean {
@@ -254,11 +255,12 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
       errors.push(`${OTHER_ENV.gameParams} must be a JSON object of numbers`);
     }
   }
-  if (env.TICKWIRE_CLIENT_ROOM_PARAMS) {
+  const clientRoomParams = e('clientRoomParams');
+  if (clientRoomParams) {
     try {
-      cfg.clientRoomParams = JSON.parse(env.TICKWIRE_CLIENT_ROOM_PARAMS) as Record<string, number>;
+      cfg.clientRoomParams = JSON.parse(clientRoomParams) as Record<string, number>;
     } catch {
-      errors.push('TICKWIRE_CLIENT_ROOM_PARAMS must be a JSON object of numbers');
+      errors.push(`${OTHER_ENV.clientRoomParams} must be a JSON object of numbers`);
     }
   }
   Object.assign(cfg, overrides);

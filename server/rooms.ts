@@ -70,6 +70,8 @@ export class Room {
   emptySinceMs: number | undefined;
   /** Ticks run with at least one player in the room (a room never really played is disposed sooner). */
   occupiedTicks = 0;
+  /** Told when the room gains its first player or loses its last (the manager's awake list). */
+  onOccupancyChange: ((room: Room) => void) | undefined;
   readonly hasNetComponent: (eid: number, compIndex: number) => boolean;
 
   constructor(
@@ -114,6 +116,7 @@ export class Room {
     this.players.push(p);
     p.eid = eid;
     this.emptySinceMs = undefined;
+    if (this.players.length === 1) this.onOccupancyChange?.(this);
     return eid;
   }
 
@@ -128,7 +131,10 @@ export class Room {
       else this.ctx.despawn(p.eid);
     }
     p.eid = -1;
-    if (this.players.length === 0) this.emptySinceMs = nowMs;
+    if (this.players.length === 0) {
+      this.emptySinceMs = nowMs;
+      this.onOccupancyChange?.(this);
+    }
   }
 
   /** The room as GET /rooms lists it. */
@@ -179,8 +185,18 @@ export interface RoomRequest {
 
 /** Creates, matches, lists and disposes rooms. */
 export class RoomManager {
-  /** Rooms in creation order (ticked in this order). */
+  /** Rooms in creation order. */
   readonly list: Room[] = [];
+  /**
+   * The rooms the server ticks, in creation order: those with a player, and every room of a game
+   * that declares tickWhenEmpty. An empty room sleeps (its tick stands still) until someone joins.
+   * The same array object for the manager's life, updated in place.
+   */
+  readonly awake: Room[] = [];
+  private readonly refreshAwake = (): void => {
+    this.awake.length = 0;
+    for (const r of this.list) if (r.players.length > 0 || this.o.game.tickWhenEmpty === true) this.awake.push(r);
+  };
   private readonly byName = new Map<string, Room>();
   private created = 0;
   private autoName = 0;
@@ -244,8 +260,10 @@ export class RoomManager {
     const seed = this.created === 0 ? this.o.seed : deriveSeed(this.o.seed, this.created);
     this.created++;
     const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin);
+    room.onOccupancyChange = this.refreshAwake;
     this.list.push(room);
     this.byName.set(name, room);
+    this.refreshAwake();
     return room;
   }
 
@@ -265,6 +283,7 @@ export class RoomManager {
         gone.push(r.name);
       }
     }
+    if (gone.length > 0) this.refreshAwake();
     return gone;
   }
 

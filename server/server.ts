@@ -90,7 +90,7 @@ export class TickwireServer implements ServerApi {
       },
       this.stats.inputs,
     );
-    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.list };
+    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.awake };
     const c = opts.conditioner;
     this.conditioner = c ? new TransportConditioner(c.settings, c.seed, () => this.clock.nowMs(), (err, conn) => this.log.error({ err, conn }, 'bug in a conditioned delivery')) : undefined;
     this.routeSources = {

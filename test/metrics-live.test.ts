@@ -48,6 +48,11 @@ const TARGETS: [string, Record<string, string>][] = [
   ['tickwire_snapshots_total', { kind: 'delta' }],
   ['tickwire_snapshot_full_fallbacks_total', { reason: 'no_ack' }],
   ['tickwire_snapshot_full_fallbacks_total', { reason: 'baseline_gone' }],
+  ['tickwire_chat_dropped_total', { reason: 'sender_rate' }],
+  ['tickwire_chat_dropped_total', { reason: 'receiver_behind' }],
+  ['tickwire_room_creates_refused_total', { budget: 'address' }],
+  ['tickwire_room_creates_refused_total', { budget: 'server' }],
+  ['tickwire_connections_refused_total', { reason: 'token' }],
 ];
 
 const schema = compileSchema(arena);
@@ -75,8 +80,8 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-async function rawOpen(server: TickwireServer): Promise<RawClient> {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.http!.port}/ws`, { perMessageDeflate: false });
+async function rawOpen(server: TickwireServer, localAddress = '127.0.0.1'): Promise<RawClient> {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.http!.port}/ws`, { perMessageDeflate: false, localAddress });
   const r: RawClient = {
     ws, msgs: [], snapshotTick: -1, closeCode: 0,
     send: (bytes) => {
@@ -141,6 +146,7 @@ describe('no dead metrics', () => {
     const t0 = Date.now();
     srv = await startTestServer({
       webrtc: true, clientTimeoutMs: 1000, handshakeTimeoutMs: 500, inboxBytes: 64 * 1024, resumeGraceMs: 10_000, gameParams: { npcs: 200 },
+      roomCreatesPerAddressPerMin: 1, roomCreatesPerSec: 1, maxReceiverBacklog: 16, clientRoomParams: { npcs: 200 },
     });
     const server = srv;
     const stats = server.stats;
@@ -237,6 +243,25 @@ describe('no dead metrics', () => {
       await waitFor(() => stats.encoder.fullBaselineGone > 0, 3000, 'full snapshot: baseline gone');
       clearInterval(staleAcks);
       await waitFor(() => chats.includes('hello soak'), 3000, 'chat relayed');
+
+      // Griefing, held to its rates: chat and events beyond a sender's budget, a receiver that never
+      // acknowledges, rooms named faster than the address and the server may create them, and
+      // WebRTC offers with a token nobody holds.
+      const deaf = await rawOpen(server);
+      deaf.control({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: 'deaf', room: ROOM });
+      await waitFor(() => deaf.msgs.some((m) => m.t === 'welcome'), 3000, 'deaf welcome');
+      for (let i = 0; i < 5 * server.config.chatPerSec; i++) a.sendControl({ t: 'chat', text: `spam ${i}` });
+      for (let i = 0; i < 5 * server.config.eventsPerSec; i++) a.sendControl({ t: 'event', name: 'spam' });
+      await waitFor(() => stats.chatDropped.sender_rate > 0 && stats.chatDropped.receiver_behind > 0 && stats.eventsDropped > 0, 3000, 'chat and events held');
+      // 127.0.0.1 spent its one room on ROOM; 127.0.0.2 takes the server's one room this second, 127.0.0.3 finds none left
+      const namers = await Promise.all([rawOpen(server), rawOpen(server, '127.0.0.2'), rawOpen(server, '127.0.0.3')]);
+      for (const [i, n] of namers.entries()) n.control({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: `namer${i}`, room: `named-${i}` });
+      await waitFor(() => namers.every((n) => n.msgs.some((m) => m.t === 'welcome' || m.t === 'reject')), 3000, 'room namers answered');
+      expect(stats.roomCreatesRefused.address).toBeGreaterThan(0);
+      expect(stats.roomCreatesRefused.server).toBeGreaterThan(0);
+      const bad = await fetch(`http://127.0.0.1:${server.rtc!.signalingPort}/.wrtc/v2/connections`, { method: 'POST', headers: { authorization: 'f'.repeat(32) } });
+      expect(bad.status).toBe(401);
+      expect(stats.refused.token).toBeGreaterThan(0);
       await waitFor(() => stats.inputs.dropped > 0 && stats.inputs.repeated > 0, 5000, 'lost and repeated inputs');
       expect(stats.sendFailures.ws, 'a send to a closed connection').toBeGreaterThan(0);
 

@@ -82,6 +82,11 @@ export interface GameDefinition<C extends Components, I extends InputValues> {
    */
   readonly clientRooms?: ClientRoomRules;
   /**
+   * Keep simulating a room while it has no player (a world that lives on). Default false: an empty
+   * room sleeps (its tick does not advance) until a player joins, so idle rooms cost nothing.
+   */
+  readonly tickWhenEmpty?: boolean;
+  /**
    * Moves one player by one input over one fixed step. Runs on the server tick and in client
    * prediction, so it must be deterministic and touch only that entity's components.
    */
