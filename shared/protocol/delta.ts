@@ -4,14 +4,17 @@
 // The layout is documented bit by bit in PROTOCOL.md (## Snapshots).
 import { BitReader, BitWriter, bitsFor, unzigzag, zigzag } from './bits.ts';
 import { DecodeError } from './errors.ts';
+import { egBits, readEG, writeEG } from './exp-golomb.ts';
+import { Coding, FieldTables } from './field-tables.ts';
 import type { NetSchema } from './schema.ts';
 import {
   MAX_BASELINE_AGE_TICKS, MAX_SNAPSHOT_PARTS, SnapshotFrame, SnapshotKind, snapshotHeaderBytes, snapshotLayout, writeSnapshotHeader,
   type SnapshotLayout, type SnapshotPacketHeader,
 } from './snapshot.ts';
 
-/** Most leading zeros an Exp-Golomb code may have; longer prefixes are rejected as hostile. */
-export const MAX_EG_PREFIX = 40;
+export { MAX_EG_PREFIX, egBits, readEG, writeEG } from './exp-golomb.ts';
+export { residualK } from './field-tables.ts';
+
 /** Largest age (ticks since a rate change) a record can state. */
 export const MAX_RATE_AGE = 63;
 /** Bits of an adaptive Exp-Golomb order written in a part header. */
@@ -24,109 +27,8 @@ const K_COUNT_UPDATED = 2;
 const K_GAP_REMOVED = 2;
 const K_GAP_CREATED = 0;
 
-const POW2 = new Float64Array(64).map((_, i) => 2 ** i);
-const TWO32 = 4294967296;
-
-/** Bits of the Exp-Golomb code of order `k` for the unsigned integer `u`. */
-export function egBits(u: number, k: number): number {
-  const w = Math.floor(u / POW2[k]) + 1;
-  const n = w < TWO32 ? 31 - Math.clz32(w) : 63 - Math.clz32(Math.floor(w / TWO32));
-  return 2 * n + 1 + k;
-}
-
-function writeWide(w: BitWriter, value: number, bits: number): void {
-  if (bits <= 0) return;
-  if (bits <= 32) {
-    w.writeBits(value, bits);
-    return;
-  }
-  w.writeBits(value % TWO32, 32);
-  w.writeBits(Math.floor(value / TWO32), bits - 32);
-}
-
-function readWide(r: BitReader, bits: number, field: string): number {
-  if (bits <= 0) return 0;
-  if (bits <= 32) return r.readBits(bits, field);
-  const lo = r.readBits(32, field);
-  return lo + r.readBits(bits - 32, field) * TWO32;
-}
-
-/**
- * Writes `u` (unsigned integer < 2^40, what readEG accepts) as an Exp-Golomb code of order `k`, least significant bit
- * first: n zero bits, a one bit, the n bits below the leading one of w = floor(u / 2^k) + 1, then the
- * low k bits of u.
- */
-export function writeEG(w: BitWriter, u: number, k: number): void {
-  const q = Math.floor(u / POW2[k]) + 1;
-  const n = q < TWO32 ? 31 - Math.clz32(q) : 63 - Math.clz32(Math.floor(q / TWO32));
-  if (n < 32) w.writeBits(POW2[n], n + 1);
-  else {
-    writeWide(w, 0, n);
-    w.writeBits(1, 1);
-  }
-  writeWide(w, q - POW2[n], n);
-  if (k > 0) w.writeBits(u % POW2[k], k);
-}
-
-/** Reads an Exp-Golomb code of order `k`; rejects a prefix longer than MAX_EG_PREFIX. */
-export function readEG(r: BitReader, k: number, field: string): number {
-  let n = 0;
-  while (r.readBits(1, field) === 0) {
-    if (++n > MAX_EG_PREFIX) throw new DecodeError(field, r.position(), 'Exp-Golomb prefix too long');
-  }
-  const q = POW2[n] + readWide(r, n, field);
-  const low = k > 0 ? r.readBits(k, field) : 0;
-  return (q - 1) * POW2[k] + low;
-}
-
-/** Static Exp-Golomb order of a field's residuals, from its width. */
-export function residualK(bits: number): number {
-  return Math.min(6, Math.floor(bits / 3));
-}
-
-/** How a changed value field is coded: 0 flip (1-bit fields), 1 raw only (2..3 bits), 2 flag + residual or raw. */
-const CODING_FLIP = 0;
-const CODING_RAW = 1;
-const CODING_GENERAL = 2;
-
-/** Per-field coding tables derived from a layout (shared by encoder and decoder). */
-class FieldTables {
-  readonly coding: Uint8Array;
-  readonly kRes: Uint8Array;
-  readonly bits: Uint8Array;
-  readonly maxQ: Float64Array;
-  readonly wraps: Uint8Array;
-  readonly comp: Int32Array;
-  constructor(readonly layout: SnapshotLayout) {
-    const nf = layout.nf;
-    this.coding = new Uint8Array(nf);
-    this.kRes = new Uint8Array(nf);
-    this.bits = new Uint8Array(nf);
-    this.maxQ = new Float64Array(nf);
-    this.wraps = new Uint8Array(nf);
-    this.comp = new Int32Array(nf);
-    for (let f = 0; f < nf; f++) {
-      const q = layout.q[f];
-      const rated = layout.rateOfField[f] >= 0;
-      this.coding[f] = !rated && q.maxQ === 1 ? CODING_FLIP : !rated && q.bits <= 3 ? CODING_RAW : CODING_GENERAL;
-      this.kRes[f] = residualK(q.bits);
-      this.bits[f] = q.bits;
-      this.maxQ[f] = q.maxQ;
-      this.wraps[f] = q.wraps ? 1 : 0;
-      this.comp[f] = layout.schema.fields[f].compIndex;
-    }
-  }
-
-  /** Signed residual actual - pred, taken modulo the range for wrapping fields. */
-  residual(f: number, actual: number, pred: number): number {
-    const d = actual - pred;
-    if (!this.wraps[f]) return d;
-    const m = this.maxQ[f] + 1;
-    let r = d % m;
-    if (r < 0) r += m;
-    return r >= m / 2 ? r - m : r;
-  }
-}
+// Hot loops read module-local copies (an imported binding is loaded through its module cell at every use).
+const { Flip: CODING_FLIP, Raw: CODING_RAW } = Coding;
 
 /** Bits of the age field for a delta spanning `dtTicks`. */
 export function ageBits(dtTicks: number): number {
