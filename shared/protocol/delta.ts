@@ -8,7 +8,7 @@ import { egBits, readEG, writeEG } from './exp-golomb.ts';
 import { Coding, FieldTables } from './field-tables.ts';
 import type { NetSchema } from './schema.ts';
 import {
-  MAX_BASELINE_AGE_TICKS, MAX_SNAPSHOT_PARTS, SnapshotFrame, SnapshotKind, snapshotHeaderBytes, snapshotLayout, writeSnapshotHeader,
+  MAX_BASELINE_AGE_TICKS, MAX_SNAPSHOT_PARTS, SNAPSHOT_HEADER, SnapshotFrame, SnapshotKind, snapshotHeaderBytes, snapshotLayout, writeSnapshotHeader,
   type SnapshotLayout, type SnapshotPacketHeader,
 } from './snapshot.ts';
 
@@ -669,8 +669,8 @@ export class SectionDecoder {
     const { nr, nf, nc, ns, slotComp } = this.layout;
     const t = this.t;
     const r = this.r.reset(bytes, h.bodyOffset);
-    if ((h.kind === SnapshotKind.Delta) !== (base !== null)) throw new DecodeError('kind', 8, 'baseline does not match the snapshot kind');
-    if (base && base.tick !== h.baselineTick) throw new DecodeError('baselineAge', 80, 'wrong baseline frame');
+    if ((h.kind === SnapshotKind.Delta) !== (base !== null)) throw new DecodeError('kind', SNAPSHOT_HEADER.kind.offset, 'baseline does not match the snapshot kind');
+    if (base && base.tick !== h.baselineTick) throw new DecodeError('baselineAge', SNAPSHOT_HEADER.baselineAge.offset, 'wrong baseline frame');
     const dt = base ? h.tick - base.tick : 0;
     this.readMeta(r, h, place);
     const { idLo, idHi, rowStart } = place;
