@@ -327,33 +327,19 @@ export class SectionPlanner {
     let rows = 0;
     let totalRows = 0;
     let totalBRows = 0;
-    const open = (it: number, idLo: number): void => {
-      this.pItemStart[p] = it;
-      this.pIdLo[p] = idLo;
-      this.pRowStart[p] = totalRows;
-      this.pRemoved[p] = 0;
-      this.pCreated[p] = 0;
-      this.pUpdated[p] = 0;
-      bits = fixed;
-      kept = 0;
-      prevUpd = -1;
-      lastRemoved = totalBRows - 1;
-      lastCreatedId = idLo - 1;
-      rows = 0;
-    };
-    const close = (it: number, idHi: number): void => {
-      this.pItemEnd[p] = it;
-      this.pIdHi[p] = idHi;
-      this.pRows[p] = rows;
-      p++;
-    };
-    open(0, 0);
+    this.openPart(0, 0, 0, 0);
     for (let it = 0; it < this.nItems; it++) {
       let cost = this.itemCost(it, kept, prevUpd, lastRemoved, lastCreatedId);
       if (bits + cost > budget && bits > fixed) {
         if (p + 1 >= MAX_SNAPSHOT_PARTS) throw new RangeError(`snapshot needs more than ${MAX_SNAPSHOT_PARTS} parts; raise maxPacketBytes`);
-        close(it, this.iId[it]);
-        open(it, this.iId[it]);
+        this.closePart(p++, it, this.iId[it], rows);
+        this.openPart(p, it, this.iId[it], totalRows);
+        bits = fixed;
+        kept = 0;
+        prevUpd = -1;
+        lastRemoved = totalBRows - 1;
+        lastCreatedId = this.iId[it] - 1;
+        rows = 0;
         cost = this.itemCost(it, kept, prevUpd, lastRemoved, lastCreatedId);
       }
       bits += cost;
@@ -377,8 +363,25 @@ export class SectionPlanner {
       if (kindIt !== ITEM_REMOVED) totalRows++;
       if (kindIt !== ITEM_CREATED) totalBRows++;
     }
-    close(this.nItems, maxEntities);
+    this.closePart(p++, this.nItems, maxEntities, rows);
     this.partCount = p;
+  }
+
+  /** Starts part `p` at item `it`, id `idLo` and target row `rowStart`, its lists empty. */
+  private openPart(p: number, it: number, idLo: number, rowStart: number): void {
+    this.pItemStart[p] = it;
+    this.pIdLo[p] = idLo;
+    this.pRowStart[p] = rowStart;
+    this.pRemoved[p] = 0;
+    this.pCreated[p] = 0;
+    this.pUpdated[p] = 0;
+  }
+
+  /** Ends part `p` before item `it`, covering ids below `idHi`, with `rows` entities. */
+  private closePart(p: number, it: number, idHi: number, rows: number): void {
+    this.pItemEnd[p] = it;
+    this.pIdHi[p] = idHi;
+    this.pRows[p] = rows;
   }
 
   private itemCost(it: number, kept: number, prevUpd: number, lastRemoved: number, lastCreatedId: number): number {
