@@ -42,6 +42,12 @@ export function egBits(u: number, k: number): number {
 export function writeEG(w: BitWriter, u: number, k: number): void {
   const q = Math.floor(u / POW2[k]) + 1;
   const n = q < TWO32 ? 31 - Math.clz32(q) : 63 - Math.clz32(Math.floor(q / TWO32));
+  const len = 2 * n + 1 + k;
+  if (len <= 32) {
+    // The usual case in one write: bits go LSB first, so the three parts concatenate arithmetically.
+    w.writeBits(POW2[n] + (q - POW2[n]) * POW2[n + 1] + (u % POW2[k]) * POW2[2 * n + 1], len);
+    return;
+  }
   if (n < 32) w.writeBits(POW2[n], n + 1);
   else {
     writeWide(w, 0, n);
