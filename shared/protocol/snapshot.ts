@@ -199,18 +199,80 @@ export class SnapshotFrame {
 /** Snapshot encodings (low two bits of the flags byte). Full = entity section against the empty frame. */
 export const SnapshotKind = { Full: 0, Delta: 1 } as const;
 
-/** Header bytes of a full snapshot packet. */
-export const SNAPSHOT_FULL_HEADER_BYTES = 10;
+/**
+ * One field of the snapshot packet header: name (as DecodeError reports it), bit offset from the
+ * packet start, width in bits (1..7 within one byte, or a byte-aligned 8, 16 or 32).
+ */
+export interface HeaderField {
+  readonly name: string;
+  readonly offset: number;
+  readonly bits: number;
+}
+
+/**
+ * The snapshot packet header, field by field, in wire order (PROTOCOL.md, ### Header): the one place
+ * its offsets and widths are stated. The writer, both readers and the per-client patch all go
+ * through it. Fields of 8 bits or more are byte-aligned little-endian; the narrower ones share the
+ * flags byte, LSB first. baselineAge is present in deltas only.
+ */
+export const SNAPSHOT_HEADER = {
+  type: { name: 'type', offset: 0, bits: 8 },
+  kind: { name: 'flags.kind', offset: 8, bits: 2 },
+  hasInputAck: { name: 'flags.inputAck', offset: 10, bits: 1 },
+  flagsUnused: { name: 'flags', offset: 11, bits: 5 },
+  tick: { name: 'tick', offset: 16, bits: 32 },
+  inputAck: { name: 'inputAck', offset: 48, bits: 16 },
+  partIndex: { name: 'partIndex', offset: 64, bits: 8 },
+  partCount: { name: 'partCount', offset: 72, bits: 8 },
+  baselineAge: { name: 'baselineAge', offset: 80, bits: 16 },
+} as const satisfies Record<string, HeaderField>;
+
+const HDR = SNAPSHOT_HEADER;
+/** Bit offset of the flags byte, where its errors are reported. */
+const FLAGS_BIT = HDR.kind.offset & ~7;
+
+/** Header bytes of a full snapshot packet: every field up to the delta-only baseline age. */
+export const SNAPSHOT_FULL_HEADER_BYTES = HDR.baselineAge.offset / 8;
 /** Header bytes of a delta snapshot packet (a full header plus the u16 baseline age). */
-export const SNAPSHOT_DELTA_HEADER_BYTES = 12;
+export const SNAPSHOT_DELTA_HEADER_BYTES = (HDR.baselineAge.offset + HDR.baselineAge.bits) / 8;
 /** Largest snapshot header, in bytes. */
 export const SNAPSHOT_HEADER_BYTES = SNAPSHOT_DELTA_HEADER_BYTES;
-/** Most parts one snapshot may be split into. */
-export const MAX_SNAPSHOT_PARTS = 255;
+/** Most parts one snapshot may be split into (the u8 partCount). */
+export const MAX_SNAPSHOT_PARTS = 2 ** HDR.partCount.bits - 1;
 /** Most ticks between a delta's baseline and its tick (the u16 baseline age). */
-export const MAX_BASELINE_AGE_TICKS = 65535;
+export const MAX_BASELINE_AGE_TICKS = 2 ** HDR.baselineAge.bits - 1;
 
-const FLAG_HAS_INPUT_ACK = 4;
+/** Reads header field `f` of the packet at `bytes[at..]` (unsigned). */
+function getField(bytes: Uint8Array, at: number, f: HeaderField): number {
+  const i = at + (f.offset >>> 3);
+  switch (f.bits) {
+    case 8:
+      return bytes[i];
+    case 16:
+      return bytes[i] | (bytes[i + 1] << 8);
+    case 32:
+      return (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24)) >>> 0;
+    default:
+      return (bytes[i] >>> (f.offset & 7)) & ((1 << f.bits) - 1);
+  }
+}
+
+/** Writes header field `f` of the packet at `out[at..]`: the low `f.bits` bits of `value`, other bits of a shared byte kept. */
+function putField(out: Uint8Array, at: number, f: HeaderField, value: number): void {
+  const i = at + (f.offset >>> 3);
+  if (f.bits < 8) {
+    const shift = f.offset & 7;
+    const mask = ((1 << f.bits) - 1) << shift;
+    out[i] = (out[i] & ~mask) | ((value << shift) & mask);
+    return;
+  }
+  out[i] = value & 0xff;
+  if (f.bits >= 16) out[i + 1] = (value >>> 8) & 0xff;
+  if (f.bits >= 32) {
+    out[i + 2] = (value >>> 16) & 0xff;
+    out[i + 3] = (value >>> 24) & 0xff;
+  }
+}
 
 /** Header bytes of a snapshot of `kind`. */
 export function snapshotHeaderBytes(kind: number): number {
@@ -246,67 +308,61 @@ export function newSnapshotHeader(): SnapshotPacketHeader {
 }
 
 /**
- * Writes a snapshot packet header at `out[at..]` (default offset 0): type u8, flags u8 (bits 0-1
- * kind, bit 2 input ack valid), tick u32, inputAck u16, partIndex u8, partCount u8 and, for deltas,
- * the baseline age u16 (tick - baselineTick). Little-endian. Defaults: part 0 of 1.
+ * Writes a snapshot packet header (the fields of SNAPSHOT_HEADER) at `out[at..]` (default offset 0);
+ * for deltas the baseline age is tick - baselineTick. Defaults: part 0 of 1.
  */
 export function writeSnapshotHeader(
   out: Uint8Array, kind: number, tick: number, inputAck: number, hasInputAck: boolean,
   partIndex = 0, partCount = 1, baselineTick = -1, at = 0,
 ): void {
-  out[at] = MsgType.Snapshot;
-  out[at + 1] = kind | (hasInputAck ? FLAG_HAS_INPUT_ACK : 0);
-  out[at + 2] = tick & 0xff;
-  out[at + 3] = (tick >>> 8) & 0xff;
-  out[at + 4] = (tick >>> 16) & 0xff;
-  out[at + 5] = (tick >>> 24) & 0xff;
-  out[at + 6] = inputAck & 0xff;
-  out[at + 7] = (inputAck >>> 8) & 0xff;
-  out[at + 8] = partIndex;
-  out[at + 9] = partCount;
+  putField(out, at, HDR.type, MsgType.Snapshot);
+  putField(out, at, HDR.kind, kind);
+  putField(out, at, HDR.hasInputAck, hasInputAck ? 1 : 0);
+  putField(out, at, HDR.flagsUnused, 0);
+  putField(out, at, HDR.tick, tick);
+  putField(out, at, HDR.inputAck, inputAck);
+  putField(out, at, HDR.partIndex, partIndex);
+  putField(out, at, HDR.partCount, partCount);
   if (kind === SnapshotKind.Delta) {
     const age = tick - baselineTick;
     if (!(age >= 1 && age <= MAX_BASELINE_AGE_TICKS)) throw new RangeError(`baseline age ${age} outside 1..${MAX_BASELINE_AGE_TICKS}`);
-    out[at + 10] = age & 0xff;
-    out[at + 11] = (age >>> 8) & 0xff;
+    putField(out, at, HDR.baselineAge, age);
   }
 }
 
 /** Rewrites only the per-client fields (input ack) of a header written by writeSnapshotHeader. */
 export function patchSnapshotClientFields(out: Uint8Array, at: number, inputAck: number, hasInputAck: boolean): void {
-  out[at + 1] = (out[at + 1] & 3) | (hasInputAck ? FLAG_HAS_INPUT_ACK : 0);
-  out[at + 6] = inputAck & 0xff;
-  out[at + 7] = (inputAck >>> 8) & 0xff;
+  putField(out, at, HDR.hasInputAck, hasInputAck ? 1 : 0);
+  putField(out, at, HDR.inputAck, inputAck);
 }
 
 /** Reads the per-client header fields; throws DecodeError on a short or malformed header. */
 export function readSnapshotHeader<H extends SnapshotHeader>(bytes: Uint8Array, out: H): H {
   if (bytes.length < SNAPSHOT_FULL_HEADER_BYTES) throw new DecodeError('header', 0, `needs ${SNAPSHOT_FULL_HEADER_BYTES} bytes, got ${bytes.length}`);
-  if (bytes[0] !== MsgType.Snapshot) throw new DecodeError('type', 0, 'not a snapshot');
-  const flags = bytes[1];
-  const kind = flags & 3;
-  if (kind > SnapshotKind.Delta) throw new DecodeError('flags.kind', 8, `unknown snapshot kind ${kind}`);
-  if ((flags & ~7) !== 0) throw new DecodeError('flags', 8, 'unknown flag bits');
+  if (getField(bytes, 0, HDR.type) !== MsgType.Snapshot) throw new DecodeError(HDR.type.name, HDR.type.offset, 'not a snapshot');
+  const kind = getField(bytes, 0, HDR.kind);
+  if (kind > SnapshotKind.Delta) throw new DecodeError(HDR.kind.name, FLAGS_BIT, `unknown snapshot kind ${kind}`);
+  if (getField(bytes, 0, HDR.flagsUnused) !== 0) throw new DecodeError(HDR.flagsUnused.name, FLAGS_BIT, 'unknown flag bits');
   out.kind = kind;
-  out.hasInputAck = (flags & FLAG_HAS_INPUT_ACK) !== 0;
-  out.tick = (bytes[2] | (bytes[3] << 8) | (bytes[4] << 16) | (bytes[5] << 24)) >>> 0;
-  out.inputAck = bytes[6] | (bytes[7] << 8);
+  out.hasInputAck = getField(bytes, 0, HDR.hasInputAck) === 1;
+  out.tick = getField(bytes, 0, HDR.tick);
+  out.inputAck = getField(bytes, 0, HDR.inputAck);
   return out;
 }
 
 /** Reads a whole packet header (per-client fields, part, baseline); throws DecodeError when malformed. */
 export function readSnapshotPacketHeader(bytes: Uint8Array, out: SnapshotPacketHeader): SnapshotPacketHeader {
   readSnapshotHeader(bytes, out);
-  const partIndex = bytes[8];
-  const partCount = bytes[9];
-  if (partCount < 1) throw new DecodeError('partCount', 72, 'must be at least 1');
-  if (partIndex >= partCount) throw new DecodeError('partIndex', 64, `part ${partIndex} of ${partCount}`);
+  const partIndex = getField(bytes, 0, HDR.partIndex);
+  const partCount = getField(bytes, 0, HDR.partCount);
+  if (partCount < 1) throw new DecodeError(HDR.partCount.name, HDR.partCount.offset, 'must be at least 1');
+  if (partIndex >= partCount) throw new DecodeError(HDR.partIndex.name, HDR.partIndex.offset, `part ${partIndex} of ${partCount}`);
   out.partIndex = partIndex;
   out.partCount = partCount;
   if (out.kind === SnapshotKind.Delta) {
-    if (bytes.length < SNAPSHOT_DELTA_HEADER_BYTES) throw new DecodeError('baselineAge', 80, `delta header needs ${SNAPSHOT_DELTA_HEADER_BYTES} bytes, got ${bytes.length}`);
-    const age = bytes[10] | (bytes[11] << 8);
-    if (age === 0 || age > out.tick) throw new DecodeError('baselineAge', 80, `age ${age} at tick ${out.tick}`);
+    if (bytes.length < SNAPSHOT_DELTA_HEADER_BYTES) throw new DecodeError(HDR.baselineAge.name, HDR.baselineAge.offset, `delta header needs ${SNAPSHOT_DELTA_HEADER_BYTES} bytes, got ${bytes.length}`);
+    const age = getField(bytes, 0, HDR.baselineAge);
+    if (age === 0 || age > out.tick) throw new DecodeError(HDR.baselineAge.name, HDR.baselineAge.offset, `age ${age} at tick ${out.tick}`);
     out.baselineTick = out.tick - age;
     out.bodyOffset = SNAPSHOT_DELTA_HEADER_BYTES;
   } else {
