@@ -395,7 +395,8 @@ export function writeSnapshotAck(out: Uint8Array, tick: number, bits: number): U
   out[6] = (bits >>> 8) & 0xff;
   out[7] = (bits >>> 16) & 0xff;
   out[8] = (bits >>> 24) & 0xff;
-  return out.subarray(0, SNAPSHOT_ACK_BYTES);
+  // A buffer of exactly the ack size is returned as it is: acking allocates nothing.
+  return out.length === SNAPSHOT_ACK_BYTES ? out : out.subarray(0, SNAPSHOT_ACK_BYTES);
 }
 
 /** Reads a snapshot ack from bytes [start, end); throws DecodeError unless exactly SNAPSHOT_ACK_BYTES long. */

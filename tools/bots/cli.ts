@@ -1,5 +1,7 @@
 // `npm run bots`: runs N headless bots against a Tickwire server, shows progress on a terminal and
 // prints a summary (or one JSON object with --json).
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BotPool, fullSampleSize, type BotRunOptions } from './pool.ts';
 import { diffTotals, emptyTotals, type BotTotals } from '../measure/totals.ts';
@@ -166,4 +168,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && /bots-cli\.ts$/.test(process.argv[1])) void main();
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) void main();
