@@ -47,6 +47,12 @@ export interface InboundContext {
   datagramPort(): number;
 }
 
+/**
+ * A session's WebRTC peer still connecting after this long is replaced by a new offer from the
+ * same session (a client retrying after its attempt failed); younger, the new offer is refused.
+ */
+export const DATAGRAM_RETRY_MS = 1000;
+
 /** The reason a reject carries, by code, where the code alone says it. */
 const REJECT_REASONS: Partial<Record<number, string>> = {
   [RejectCode.RoomFull]: 'room is full',
@@ -144,7 +150,15 @@ export class Inbound implements OutboundHost {
     if (typeof token !== 'string' || token.length !== 32) return this.refuse('token');
     const s = sessions.byTokenValue(token);
     if (!s || s.state !== 'active' || !s.reliable || !s.datagramsWanted || s.unreliable) return this.refuse('token');
-    if (s.pendingDatagram) return this.refuse('session_pending');
+    const stale = s.pendingDatagram;
+    if (stale) {
+      // One pending peer per session: a retry after a failed attempt replaces it, a flood does not.
+      if (now - stale.admittedMs < DATAGRAM_RETRY_MS) return this.refuse('session_pending');
+      this.leavePending(stale);
+      stale.session = undefined;
+      s.pendingDatagram = undefined;
+      stale.transport.close(stale.id);
+    }
     const a = this.addresses.get(s.addressKey);
     if (a.pendingDatagrams >= config.maxPendingPeersPerAddress) return this.refuse('address_pending');
     const c = conns.admit(transport, req.remoteAddress, s.addressKey, now);

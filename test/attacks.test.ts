@@ -10,6 +10,7 @@ import { Connection, type ConnectionOptions } from '../netcode/connection.ts';
 import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
 import { decodeServerControl, encodeControl, type ClientControl, type ServerControl } from '../shared/protocol/control.ts';
 import { RejectCode } from '../shared/protocol/ids.ts';
+import { DATAGRAM_RETRY_MS } from '../server/inbound.ts';
 import { startGeckosTransport } from '../server/net/geckos.ts';
 import type { TickwireServer } from '../server/server.ts';
 import { parseBotsArgs, runBots } from '../tools/bots/cli.ts';
@@ -142,6 +143,10 @@ describe('attacks: lock-outs', { timeout: 60_000 }, () => {
     // the rest: refused for the session's pending peer (401), or for the global cap while they were admitted (503)
     expect(one.filter((s) => s === 401 || s === 503)).toHaveLength(39);
     expect(one.filter((s) => s === 401).length).toBeGreaterThan(0);
+    // a retry once the attempt is a second old replaces it (a client whose first try failed); still one pending
+    await new Promise((r) => setTimeout(r, DATAGRAM_RETRY_MS + 100));
+    expect(await offer(tokens[0])).toBe(200);
+    await waitFor(() => srv.inbound.pendingDatagrams() === 1, 2000, 'the stale attempt closed');
 
     // every session at once, twice over: never more pending than the cap
     let maxPending = 0;

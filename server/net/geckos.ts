@@ -446,9 +446,19 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
     close(connId: number): void {
       try {
         const peer = open.get(connId);
-        if (!peer) return;
-        peerGone(peer);
-        closeChannel(peer.channel);
+        if (peer) {
+          peerGone(peer);
+          closeChannel(peer.channel);
+          return;
+        }
+        // Still connecting: give up on it now (its slot frees at once; onClose reports it).
+        for (const ticket of pending.keys()) {
+          if (ticket.connId !== connId) continue;
+          dropPending(ticket);
+          abandoned(connId);
+          closeConnection(findConnection(ticket));
+          return;
+        }
       } catch (err) {
         callbackError('close', err, connId);
       }
