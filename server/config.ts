@@ -247,20 +247,13 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (webrtcProcess) cfg.webrtcProcess = envFlag(webrtcProcess);
   const origins = e('allowedOrigins');
   if (origins) cfg.allowedOrigins = origins.split(',').map((s) => s.trim()).filter(Boolean);
-  const params = e('gameParams');
-  if (params) {
+  for (const key of ['gameParams', 'clientRoomParams'] as const) {
+    const raw = e(key);
+    if (!raw) continue;
     try {
-      cfg.gameParams = JSON.parse(params) as Record<string, number>;
+      cfg[key] = JSON.parse(raw) as Record<string, number>;
     } catch {
-      errors.push(`${OTHER_ENV.gameParams} must be a JSON object of numbers`);
-    }
-  }
-  const clientRoomParams = e('clientRoomParams');
-  if (clientRoomParams) {
-    try {
-      cfg.clientRoomParams = JSON.parse(clientRoomParams) as Record<string, number>;
-    } catch {
-      errors.push(`${OTHER_ENV.clientRoomParams} must be a JSON object of numbers`);
+      errors.push(`${OTHER_ENV[key]} must be a JSON object of numbers`);
     }
   }
   Object.assign(cfg, overrides);

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
 import { conditionClientIO } from '../netcode/conditioned-io.ts';
-import { Connection, type ClientIO, type WebSocketLike } from '../netcode/connection.ts';
+import { Connection } from '../netcode/connection.ts';
 import type { TickwireServer } from '../server/server.ts';
 import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
 import { defaultLinkSettings } from '../shared/net/link-conditioner.ts';
@@ -17,7 +17,7 @@ import { compileSchema } from '../shared/protocol/schema.ts';
 import { SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, writeSnapshotAck } from '../shared/protocol/snapshot.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
 import { promValue } from '../tools/measure/prom.ts';
-import { connectClient, scrapeMetrics, startTestServer, urlOf, waitFor } from './helpers/server.ts';
+import { connectClient, cuttableIO, scrapeMetrics, startTestServer, urlOf, waitFor } from './helpers/server.ts';
 
 /**
  * Counter families this soak cannot move, each with the reason. Every other counter family must
@@ -113,29 +113,6 @@ async function rawJoin(server: TickwireServer, name: string): Promise<RawClient 
   return Object.assign(r, { eid: w.eid });
 }
 
-/** Node client I/O with a switch that cuts the link: open sockets die and new ones fail while down. */
-function cuttableIO(): { io: ClientIO; cut(): void; heal(): void } {
-  const base = nodeClientIO({ webrtc: false });
-  let down = false;
-  const live: WebSocket[] = [];
-  return {
-    io: {
-      ...base,
-      openWebSocket(url) {
-        const ws = new WebSocket(down ? 'ws://127.0.0.1:1/ws' : url, { perMessageDeflate: false });
-        live.push(ws);
-        return ws as unknown as WebSocketLike;
-      },
-    },
-    cut() {
-      down = true;
-      for (const ws of live.splice(0)) ws.terminate();
-    },
-    heal() {
-      down = false;
-    },
-  };
-}
 
 function ack(tick: number): Uint8Array {
   return writeSnapshotAck(new Uint8Array(SNAPSHOT_ACK_BYTES), tick, 0);

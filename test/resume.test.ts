@@ -3,13 +3,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
-import { Connection, type ClientIO, type WebSocketLike } from '../netcode/connection.ts';
+import { Connection } from '../netcode/connection.ts';
 import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
 import { decodeServerControl, encodeControl, type ServerControl } from '../shared/protocol/control.ts';
 import { RejectCode } from '../shared/protocol/ids.ts';
 import type { TickwireServer } from '../server/server.ts';
 import WebSocket from 'ws';
-import { startTestServer, urlOf, waitFor } from './helpers/server.ts';
+import { cuttableIO, startTestServer, urlOf, waitFor } from './helpers/server.ts';
 
 let srv: TickwireServer | undefined;
 const conns: Connection[] = [];
@@ -19,29 +19,6 @@ afterEach(async () => {
   srv = undefined;
 });
 
-/** Node client IO with a switch that cuts the link: open sockets die and new ones fail while down. */
-function cuttableIO(): { io: ClientIO; cut(): void; heal(): void } {
-  const base = nodeClientIO({ webrtc: false });
-  let down = false;
-  const live: WebSocket[] = [];
-  return {
-    io: {
-      ...base,
-      openWebSocket(url) {
-        const ws = new WebSocket(down ? 'ws://127.0.0.1:1/ws' : url, { perMessageDeflate: false });
-        live.push(ws);
-        return ws as unknown as WebSocketLike;
-      },
-    },
-    cut() {
-      down = true;
-      for (const ws of live.splice(0)) ws.terminate();
-    },
-    heal() {
-      down = false;
-    },
-  };
-}
 
 async function dropFor(ms: number): Promise<void> {
   srv = await startTestServer();

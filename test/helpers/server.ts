@@ -4,7 +4,8 @@ import { arena } from '../../games/arena.ts';
 import { nodeClientIO } from '../../tools/node-client/io.ts';
 import { loadServerConfig, type ServerConfig } from '../../server/config.ts';
 import { TickwireServer, type ServerOptions } from '../../server/server.ts';
-import { Connection, type ConnectionEvents, type ConnectionOptions } from '../../netcode/connection.ts';
+import WebSocket from 'ws';
+import { Connection, type ClientIO, type ConnectionEvents, type ConnectionOptions, type WebSocketLike } from '../../netcode/connection.ts';
 import { parsePromText, type PromSample } from '../../tools/measure/prom.ts';
 
 /** Starts a server on 127.0.0.1 with ephemeral ports. */
@@ -56,4 +57,28 @@ export async function scrapeMetrics(srv: TickwireServer): Promise<MetricsScrape>
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
   const text = await res.text();
   return { text, samples: parsePromText(text), families: metricFamilies(text) };
+}
+
+/** Node client I/O with a switch that cuts the link: open sockets die and new ones fail while down. */
+export function cuttableIO(): { io: ClientIO; cut(): void; heal(): void } {
+  const base = nodeClientIO({ webrtc: false });
+  let down = false;
+  const live: WebSocket[] = [];
+  return {
+    io: {
+      ...base,
+      openWebSocket(url) {
+        const ws = new WebSocket(down ? 'ws://127.0.0.1:1/ws' : url, { perMessageDeflate: false });
+        live.push(ws);
+        return ws as unknown as WebSocketLike;
+      },
+    },
+    cut() {
+      down = true;
+      for (const ws of live.splice(0)) ws.terminate();
+    },
+    heal() {
+      down = false;
+    },
+  };
 }
