@@ -122,6 +122,7 @@ export const arena = defineGame<C, Input>({
   local: ['Velocity', 'Wander', 'Player'],
   input: { dir: uint(4) },
   defaultParams: { npcs: 500 },
+  position: { x: 'Position.x', y: 'Position.y' },
   // A room a client creates by naming it starts with 50 NPCs (its creator may ask for 0-100), not
   // the benchmark's 500: anyone can name a room, so a named room must cost little.
   clientRooms: { params: { npcs: 50 }, settable: { npcs: { min: 0, max: 100 } } },

@@ -1,7 +1,8 @@
 // Registry of the games this build can host, by name.
 import type { AnyGame } from '../shared/sim/game.ts';
+import { validateGame } from '../shared/sim/validate.ts';
 import { arena } from './arena.ts';
 import { orbit } from './orbit.ts';
 
-/** Games by name; `arena-v1` is the default. */
-export const GAMES: Readonly<Record<string, AnyGame>> = { 'arena-v1': arena, orbit };
+/** Games by name, each checked when registered (validateGame throws naming the game, component and field). */
+export const GAMES: Readonly<Record<string, AnyGame>> = Object.freeze(Object.fromEntries([arena, orbit].map((g) => [g.name, validateGame(g)])));

@@ -15,6 +15,7 @@ export const orbit = defineGame<ReturnType<typeof comps>, { ax: number; ay: numb
   networked: { Pos: { x: fixed(0, SIZE, 1 / 8), y: fixed(0, SIZE, 1 / 8) }, Score: { points: uint(16) } },
   local: [],
   input: { ax: int(-1, 1), ay: int(-1, 1) },
+  position: { x: 'Pos.x', y: 'Pos.y' },
   stepPlayer(c, eid, input, dtSec) {
     c.Pos.x[eid] = (c.Pos.x[eid] + input.ax * 150 * dtSec + SIZE) % SIZE;
     c.Pos.y[eid] = (c.Pos.y[eid] + input.ay * 150 * dtSec + SIZE) % SIZE;

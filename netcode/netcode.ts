@@ -9,6 +9,7 @@ import { InputClock, ServerClock, type InputClockOptions, type ServerClockOption
 import { Connection, type ClientIO, type ConnectionEvents, type ConnectionOptions, type ConnectionState } from './connection.ts';
 import { DEFAULT_INTERPOLATION, EntityView, interpolationDelayMs, Interpolator, RenderClock, SnapshotTimeline, type InterpolationOptions, type SampleMode } from './interpolation.ts';
 import { DEFAULT_PREDICTION, Predictor, type PredictionOptions } from './prediction.ts';
+import { validateGame } from '../shared/sim/validate.ts';
 
 /** Netcode features a developer can switch off to see what each does. All default true. */
 export interface NetcodeToggles {
@@ -131,7 +132,7 @@ export class ClientNetcode {
   private firstSnapshotIndex = -1;
 
   constructor(game: AnyGame, io: ClientIO, connectionOptions: ConnectionOptions, opts: NetcodeOptions = {}) {
-    this.game = game;
+    this.game = validateGame(game);
     this.io = io;
     this.opts = opts;
     this.toggles = { prediction: true, reconciliation: true, interpolation: true, ...opts.toggles };

@@ -13,12 +13,18 @@ export interface PredictionOptions {
   smoothingMs: number;
   /** Corrections of the visible position larger than this are snapped, not smoothed, world units. Default 64. */
   snapDistance: number;
-  /** The two networked fields holding the position, "Component.field". Default Position.x, Position.y. */
-  positionFields: readonly [string, string];
+  /** The two networked fields holding the position, "Component.field". Default: the game's declared `position`. */
+  positionFields?: readonly [string, string];
 }
 
 /** Defaults of PredictionOptions. */
-export const DEFAULT_PREDICTION: PredictionOptions = Object.freeze({ smoothingMs: 100, snapDistance: 64, positionFields: ['Position.x', 'Position.y'] as const });
+export const DEFAULT_PREDICTION: Readonly<PredictionOptions> = Object.freeze({ smoothingMs: 100, snapDistance: 64 });
+
+/** The position fields of a game ("Component.field"), or an error naming the game that declares none. */
+export function gamePositionFields(game: AnyGame): readonly [string, string] {
+  if (!game.position) throw new Error(`game ${JSON.stringify(game.name)} declares no position fields (GameDefinition.position: { x: 'Component.field', y: 'Component.field' }); clients need them to predict, interpolate and draw`);
+  return [game.position.x, game.position.y];
+}
 
 /** Counters of the predictor. */
 export interface PredictionStats {
@@ -98,9 +104,14 @@ export class Predictor {
     this.predictedFields = new Uint8Array(this.nf);
     this.before = new Float64Array(this.nf);
     this.input = Object.fromEntries(schema.inputFields.map((f) => [f.name, 0]));
-    const find = (name: string): number => schema.fields.findIndex((f) => `${f.component}.${f.field}` === name);
-    this.xField = find(this.o.positionFields[0]);
-    this.yField = find(this.o.positionFields[1]);
+    const fields = this.o.positionFields ?? gamePositionFields(game);
+    const find = (name: string): number => {
+      const i = schema.fields.findIndex((f) => `${f.component}.${f.field}` === name);
+      if (i < 0) throw new Error(`game ${JSON.stringify(game.name)}: position field ${name} is not a networked field`);
+      return i;
+    };
+    this.xField = find(fields[0]);
+    this.yField = find(fields[1]);
   }
 
   /** Selects the entity to predict (from the welcome); forgets previous state. */

@@ -5,10 +5,11 @@
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { configHash } from '../shared/config.ts';
-import type { AnyGame } from '../shared/sim/game.ts';
 import type { ServerControl } from '../shared/protocol/control.ts';
 import { CloseCode, type CloseCodeId } from '../shared/protocol/ids.ts';
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
+import { validateGame } from '../shared/sim/validate.ts';
+import type { AnyGame } from '../shared/sim/game.ts';
 import type { ServerConfig } from './config.ts';
 import type { ServerApi } from './hooks.ts';
 import type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
@@ -62,7 +63,7 @@ export class TickwireServer implements ServerApi {
     readonly config: ServerConfig,
     private readonly opts: ServerOptions,
   ) {
-    this.game = opts.game;
+    this.game = validateGame(opts.game);
     this.schema = compileSchema(this.game);
     this.hash = configHash(this.game);
     this.clock = opts.clock ?? systemClock;

@@ -3,6 +3,7 @@
 import { addEntity, createWorld, Or, registerQuery, commitRemovals, removeEntity, entityExists, type World, type QueryTerm } from 'bitecs';
 import type { Quantizer } from '../protocol/quantize.ts';
 import type { Rng } from './rng.ts';
+import type { GameClient } from './view.ts';
 
 /** A typed array holding one field of a component for every entity id (structure of arrays). */
 export type Store = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
@@ -37,7 +38,10 @@ export interface GameContext<C extends Components> {
   readonly params: Readonly<Record<string, number>>;
   /** Creates a zero-allocation query; call the result each tick for the matching entity ids. */
   query(terms: QueryTerm[]): () => readonly number[];
-  /** Adds an entity and returns its id. */
+  /**
+   * Adds an entity and returns its id. Every field of every component of that id starts at zero
+   * (or at the game's declared default), whatever an earlier entity with the same id left there.
+   */
   spawn(): number;
   /** Removes an entity. */
   despawn(eid: number): void;
@@ -75,6 +79,16 @@ export interface GameDefinition<C extends Components, I extends InputValues> {
   readonly input: { [F in keyof I]: Quantizer };
   /** Default parameters (overridable per room). */
   readonly defaultParams?: Readonly<Record<string, number>>;
+  /**
+   * The networked fields that place an entity ("Component.field"): client prediction of the own
+   * player, interpolation of the others, the bundled client's drawing, the bots' render error.
+   * Required by every client; never guessed from names.
+   */
+  readonly position?: { readonly x: string; readonly y: string };
+  /** Values a spawned entity's fields start at instead of 0 (by component and field). */
+  readonly defaults?: { readonly [K in keyof C]?: { readonly [F in keyof C[K]]?: number } };
+  /** How the bundled browser client and the bots show and drive the game (see shared/sim/view.ts). */
+  readonly client?: GameClient<I>;
   /**
    * What a room created because a client named it starts with, and what that client may set.
    * Such rooms are what an attacker can create at will, so they should start cheap. Default: the
@@ -118,6 +132,16 @@ export function createGameContext<C extends Components, I extends InputValues>(
 ): GameContext<C> {
   const world = createWorld();
   const c = game.components(game.maxEntities);
+  // Every store and its start value, flat, so a spawn resets an id's fields without allocating.
+  const stores: Store[] = [];
+  const starts: number[] = [];
+  const defaults = (game.defaults ?? {}) as Record<string, Record<string, number> | undefined>;
+  for (const [comp, fields] of Object.entries(c as Components)) {
+    for (const [field, store] of Object.entries(fields)) {
+      stores.push(store);
+      starts.push(defaults[comp]?.[field] ?? 0);
+    }
+  }
   const ctx: GameContext<C> = {
     world, c, rng, tick: 0, dtSec: 1 / tickRateHz, tickRateHz, params,
     query(terms) {
@@ -133,6 +157,7 @@ export function createGameContext<C extends Components, I extends InputValues>(
         removeEntity(world, eid);
         throw new RangeError(`${game.name}: entity id ${eid} exceeds maxEntities ${game.maxEntities}`);
       }
+      for (let i = 0; i < stores.length; i++) stores[i][eid] = starts[i];
       return eid;
     },
     despawn(eid) {
