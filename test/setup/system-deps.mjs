@@ -1,12 +1,13 @@
 // Runs before `npm test`: makes sure the system packages the tests drive are installed. As root on
 // Debian it installs the missing ones with apt-get; anywhere else it stops at once with the command
-// to run. The list grows with the tests (Chromium for the browser tests).
+// to run. The list grows with the tests (Chromium for the browser tests, redis-server for the fleet).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /** Debian package, the command that proves it is installed, and what needs it. */
 const PACKAGES = [
   { pkg: 'chromium', bin: 'chromium', why: 'browser tests (test/browser.test.ts)' },
+  { pkg: 'redis-server', bin: 'redis-server', why: 'fleet tests against a real Redis (test/fleet-*.test.ts)' },
 ];
 
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
