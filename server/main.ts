@@ -1,11 +1,12 @@
 // Process entry point: read config, pick the game, start the server, stop gracefully on signals.
+// Logs are readable lines on a terminal, JSON otherwise (server/log.ts).
 // No game logic here.
-import pino from 'pino';
 import { GAMES } from '../games/index.ts';
 import { ConfigError, loadServerConfig } from './config.ts';
+import { createLogger } from './log.ts';
 import { TickwireServer } from './server.ts';
 
-const bootLog = pino({ base: { service: 'tickwire' } });
+const bootLog = createLogger('info');
 
 /**
  * Stops before starting: on a terminal the problem as plain lines on stderr, otherwise one fatal
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   }
   const game = GAMES[config.game];
   if (!game) refuse(`unknown game ${JSON.stringify(config.game)} (TICKWIRE_GAME); known: ${Object.keys(GAMES).join(', ')}`, { game: config.game, known: Object.keys(GAMES) }, 'unknown game');
-  const server = new TickwireServer(config, { game });
+  const server = new TickwireServer(config, { game, logger: createLogger(config.logLevel) });
   try {
     await server.start();
   } catch (err) {
