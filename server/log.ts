@@ -5,7 +5,7 @@ import pretty from 'pino-pretty';
 /** Fields every line of the server's log carries. */
 const BASE = { service: 'tickwire' };
 
-/** Options of pino-pretty for a terminal (also used by the dev runner to print the server's JSON lines). */
+/** Options of pino-pretty for a terminal (tools/dev/runner.ts formats the server's JSON lines the same way). */
 export const PRETTY_OPTIONS = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true } as const;
 
 /**
