@@ -188,37 +188,74 @@ export const OTHER_ENV = {
   clientRoomParams: 'TICKWIRE_CLIENT_ROOM_PARAMS',
 } as const satisfies Partial<Record<keyof ServerConfig, string>>;
 
-function envFlag(raw: string): boolean {
-  return !['0', 'false', 'off', 'no'].includes(raw.toLowerCase());
+/** Spellings of a boolean environment variable (compared in lower case). */
+const FLAG_VALUES: Readonly<Record<string, boolean>> = { 1: true, true: true, yes: true, on: true, 0: false, false: false, no: false, off: false };
+
+function envFlag(errors: string[], name: string, raw: string): boolean | undefined {
+  const v = FLAG_VALUES[raw.trim().toLowerCase()];
+  if (v === undefined) errors.push(`${name} must be 1/0, true/false, yes/no or on/off (got ${JSON.stringify(raw)})`);
+  return v;
 }
 
 function envInt(errors: string[], env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n)) errors.push(`${name} must be an integer (got ${JSON.stringify(raw)})`);
-  return n;
+  // decimal digits only ("1e3", "0x10" and " " are typos here, not numbers); a bad value is one error, and the option keeps its default
+  if (!/^\s*[+-]?\d+\s*$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    errors.push(`${name} must be an integer (got ${JSON.stringify(raw)})`);
+    return undefined;
+  }
+  return Number(raw);
+}
+
+/** True for a plain JSON object (not an array or null). */
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The error loadServerConfig throws: every problem, one per entry of `errors`. */
+export class ConfigError extends Error {
+  constructor(readonly errors: readonly string[]) {
+    super(`invalid configuration:\n  - ${errors.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
 }
 
 /**
  * Builds the config from defaults, then the JSON file named by TICKWIRE_CONFIG (if any), then
- * environment variables, then `overrides`. Throws one error listing every problem.
+ * environment variables, then `overrides`. Throws one ConfigError listing every problem.
  */
 export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {
   const errors: string[] = [];
   const cfg: Mutable<ServerConfig> = { ...DEFAULT_SERVER_CONFIG, net: { ...DEFAULT_NET_CONFIG } };
   let signalingSet = false;
   if (env.TICKWIRE_CONFIG) {
+    const where = `TICKWIRE_CONFIG ${env.TICKWIRE_CONFIG}`;
+    let file: unknown;
     try {
-      const file = JSON.parse(readFileSync(env.TICKWIRE_CONFIG, 'utf8')) as Partial<ServerConfig>;
-      if (typeof file !== 'object' || file === null) throw new Error('not a JSON object');
-      const { net, ...rest } = file;
-      for (const key of Object.keys(rest)) if (!(key in DEFAULT_SERVER_CONFIG)) errors.push(`${env.TICKWIRE_CONFIG}: unknown option ${key}`);
-      Object.assign(cfg, rest);
-      if (net) cfg.net = { ...cfg.net, ...net };
-      signalingSet = 'signalingPort' in rest;
+      file = JSON.parse(readFileSync(env.TICKWIRE_CONFIG, 'utf8'));
     } catch (err) {
-      errors.push(`TICKWIRE_CONFIG ${env.TICKWIRE_CONFIG}: ${(err as Error).message}`);
+      errors.push(`${where}: ${(err as Error).message}`);
+    }
+    if (file !== undefined && !isObject(file)) errors.push(`${where}: not a JSON object`);
+    else if (file !== undefined) {
+      const { net, ...rest } = file;
+      for (const key of Object.keys(rest)) {
+        if (!(key in DEFAULT_SERVER_CONFIG)) errors.push(`${where}: unknown option ${key}`);
+        else (cfg as Record<string, unknown>)[key] = rest[key];
+      }
+      if (net !== undefined) {
+        if (!isObject(net)) errors.push(`${where}: net must be an object of netcode options`);
+        else {
+          const known: Record<string, unknown> = {};
+          for (const [key, v] of Object.entries(net)) {
+            if (!(key in DEFAULT_NET_CONFIG)) errors.push(`${where}: unknown option net.${key}`);
+            else known[key] = v;
+          }
+          cfg.net = { ...cfg.net, ...(known as Partial<NetConfig>) };
+        }
+      }
+      signalingSet = 'signalingPort' in rest;
     }
   }
   for (const [key, name] of INT_ENV) {
@@ -241,27 +278,31 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (game) cfg.game = game;
   const logLevel = e('logLevel');
   if (logLevel) cfg.logLevel = logLevel as ServerConfig['logLevel'];
-  const webrtc = e('webrtc');
-  if (webrtc) cfg.webrtc = envFlag(webrtc);
-  const webrtcProcess = e('webrtcProcess');
-  if (webrtcProcess) cfg.webrtcProcess = envFlag(webrtcProcess);
+  for (const key of ['webrtc', 'webrtcProcess'] as const) {
+    const raw = e(key);
+    const v = raw === undefined ? undefined : envFlag(errors, OTHER_ENV[key], raw);
+    if (v !== undefined) cfg[key] = v;
+  }
   const origins = e('allowedOrigins');
   if (origins) cfg.allowedOrigins = origins.split(',').map((s) => s.trim()).filter(Boolean);
   for (const key of ['gameParams', 'clientRoomParams'] as const) {
     const raw = e(key);
     if (!raw) continue;
+    let v: unknown;
     try {
-      cfg[key] = JSON.parse(raw) as Record<string, number>;
+      v = JSON.parse(raw);
     } catch {
-      errors.push(`${OTHER_ENV[key]} must be a JSON object of numbers`);
+      v = undefined;
     }
+    if (!isObject(v) || Object.values(v).some((n) => typeof n !== 'number' || !Number.isFinite(n))) errors.push(`${OTHER_ENV[key]} must be a JSON object of numbers (got ${JSON.stringify(raw)})`);
+    else cfg[key] = v as Record<string, number>;
   }
   Object.assign(cfg, overrides);
   if (overrides.net) cfg.net = { ...DEFAULT_NET_CONFIG, ...overrides.net };
   if ('signalingPort' in overrides) signalingSet = true;
   if (!signalingSet) cfg.signalingPort = cfg.port === 0 ? 0 : cfg.port + 1;
   errors.push(...validateServerConfig(cfg));
-  if (errors.length) throw new Error(`invalid configuration:\n  - ${errors.join('\n  - ')}`);
+  if (errors.length) throw new ConfigError(errors);
   return Object.freeze({
     ...cfg, net: Object.freeze({ ...cfg.net }), gameParams: Object.freeze({ ...cfg.gameParams }), allowedOrigins: Object.freeze([...cfg.allowedOrigins]),
     clientRoomParams: cfg.clientRoomParams === undefined ? undefined : Object.freeze({ ...cfg.clientRoomParams }),
@@ -272,6 +313,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
 export function validateServerConfig(cfg: ServerConfig): string[] {
   const errors: string[] = [];
   if (typeof cfg.host !== 'string' || cfg.host.length === 0) errors.push('host must be a non-empty string');
+  for (const key of ['webrtc', 'webrtcProcess'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
+  for (const key of ['game', 'clientDir'] as const) if (typeof cfg[key] !== 'string' || cfg[key].length === 0) errors.push(`${key} must be a non-empty string (got ${JSON.stringify(cfg[key])})`);
   checkInt(errors, 'port', cfg.port, 0, 65535);
   checkInt(errors, 'signalingPort', cfg.signalingPort, 0, 65535);
   checkInt(errors, 'udpPortMin', cfg.udpPortMin, 1024, 65535);
@@ -318,7 +361,7 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   if (typeof cfg.gameParams !== 'object' || cfg.gameParams === null || Object.values(cfg.gameParams).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
     errors.push('gameParams must be an object of finite numbers');
   }
-  if (!Array.isArray(cfg.allowedOrigins)) errors.push('allowedOrigins must be a list of origins');
+  if (!Array.isArray(cfg.allowedOrigins) || cfg.allowedOrigins.some((o) => typeof o !== 'string')) errors.push('allowedOrigins must be a list of origins');
   errors.push(...validateNetConfig(cfg.net).map((e) => `net.${e}`));
   return errors;
 }

@@ -6,6 +6,7 @@ import { compileSchema } from '../shared/protocol/schema.ts';
 import { SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import { escapeXml, niceTicks, renderChartSvg } from '../tools/measure/chart.ts';
 import { RenderErrorProbe } from '../tools/measure/render-error.ts';
+import { gamePositionFields } from '../netcode/prediction.ts';
 import { compareResults, formatDifferences, markdownTable } from '../tools/measure/report.ts';
 import { summarizeBots } from '../tools/measure/summary.ts';
 import { countReason, diffTotals, emptyTotals, MAX_REASONS, newMsHistogram, perClientPerSec, sumTotals } from '../tools/measure/totals.ts';
@@ -95,7 +96,7 @@ describe('render-error probe', () => {
   };
 
   it('compares rendered positions at snapshot ticks with the snapshot of that tick', () => {
-    const probe = new RenderErrorProbe(schema, 3);
+    const probe = new RenderErrorProbe(schema, 3, gamePositionFields(arena));
     const truth = new Map<number, SnapshotFrame>([[3, frame(3, [[1, 100, 100], [2, 50, 50], [7, 10, 10]])]]);
     const sampled: number[] = [];
     // the client draws entity 1 off by (3, 4) = 5 units, entity 2 exactly, entity 7 is its own player, entity 9 is unknown to the server
@@ -115,7 +116,7 @@ describe('render-error probe', () => {
   });
 
   it('waits for a late snapshot, and counts one that never comes', () => {
-    const probe = new RenderErrorProbe(schema, 3);
+    const probe = new RenderErrorProbe(schema, 3, gamePositionFields(arena));
     const sampler = (_t: number, visit: (eid: number, x: number, y: number) => void): void => visit(1, 10, 10);
     probe.onRender(5.5, sampler, () => undefined, -1);
     probe.onRender(6.2, sampler, () => undefined, -1); // renders tick 6 before its snapshot arrived

@@ -16,7 +16,7 @@ import { compileSchema } from '../shared/protocol/schema.ts';
 import { readSnapshotAck, SnapshotFrame, SnapshotKind, writeSnapshotHeader, SNAPSHOT_HEADER_BYTES } from '../shared/protocol/snapshot.ts';
 import { Rng } from '../shared/sim/rng.ts';
 
-const ctx = (botIndex: number, seed: number) => ({ botIndex, rng: new Rng(seed), inputRateHz: 60, game: arena });
+const ctx = (botIndex: number, seed: number) => ({ botIndex, rng: new Rng(seed), inputRateHz: 60, gameName: arena.name });
 
 describe('behaviour scripts', () => {
   it('arena-v1 walk: a new input from 0..8 every 250..750 ms, repeatable per seed', () => {

@@ -1,6 +1,7 @@
 // The server as a process, the way `npm start` runs it: ports in the first log lines, refusal to
 // run on the uWebSockets.js fallback, config errors listed, graceful exit on SIGTERM.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 
@@ -91,5 +92,23 @@ describe('server process', () => {
     const fatal = run.lines.find((l) => l.level === 60);
     expect(String(fatal?.err)).toMatch(/PORT must be an integer/);
     expect(String(fatal?.err)).toMatch(/tickRateHz/);
+    expect(fatal?.errors).toEqual([expect.stringMatching(/^PORT must be an integer/), expect.stringMatching(/^net\.tickRateHz/)]);
+  }, 30_000);
+
+  // util-linux `script` (Debian's bsdutils, always installed) runs the server on a pseudo-terminal
+  it.skipIf(!existsSync('/usr/bin/script'))('on a terminal, prints the configuration errors as plain lines on stderr', async () => {
+    const cmd = `${process.execPath} --import tsx server/main.ts`;
+    const child = spawn('/usr/bin/script', ['-qec', cmd, '/dev/null'], { cwd: root, env: { ...process.env, PORT: 'abc', TICKWIRE_WEBRTC: 'maybe' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const lines = out.replace(/\r/g, '').split('\n').filter(Boolean);
+    expect(code, out).toBe(2);
+    expect(lines).toEqual([
+      'tickwire: invalid configuration:',
+      '  - PORT must be an integer (got "abc")',
+      '  - TICKWIRE_WEBRTC must be 1/0, true/false, yes/no or on/off (got "maybe")',
+    ]);
   }, 30_000);
 });

@@ -2,6 +2,7 @@
 // driven by a behaviour script, with the counters the bots CLI and the benchmark report.
 import { Connection, type ClientIO, type ConnectionOptions } from '../../netcode/connection.ts';
 import { ClientNetcode } from '../../netcode/netcode.ts';
+import { gamePositionFields } from '../../netcode/prediction.ts';
 import type { AnyGame } from '../../shared/sim/game.ts';
 import { MsgType } from '../../shared/protocol/ids.ts';
 import type { NetSchema } from '../../shared/protocol/schema.ts';
@@ -291,7 +292,7 @@ export class Bot {
       this.conn = opts.script.needsWorld ? new Connection(opts.game, this.io, copts) : new ThinConnection(opts.game, this.io, copts);
     }
     if (opts.mode === 'full' || opts.script.needsWorld) this.world = new FrameWorld(this.conn.schema);
-    this.brain = opts.script.create({ botIndex: opts.index, rng: new Rng(seed), inputRateHz: this.inputRateHz, game: opts.game });
+    this.brain = opts.script.create({ botIndex: opts.index, rng: new Rng(seed), inputRateHz: this.inputRateHz, gameName: opts.game.name });
     this.hookEvents();
   }
 
@@ -308,7 +309,7 @@ export class Bot {
       this.newestSnapTick = w.tick;
       this.newestSnapMs = now;
       if (this.full) {
-        this.probe = new RenderErrorProbe(this.conn.schema, w.tickRateHz / w.snapshotRateHz);
+        this.probe = new RenderErrorProbe(this.conn.schema, w.tickRateHz / w.snapshotRateHz, gamePositionFields(this.opts.game));
         this.truth = this.opts.sharedTruth?.(w.tickRateHz / w.snapshotRateHz);
       }
       if (this.world) this.world.selfEid = w.eid;

@@ -1,12 +1,15 @@
 // `npm run bots`: runs N headless bots against a Tickwire server, shows progress on a terminal and
 // prints a summary (or one JSON object with --json).
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BotPool, fullSampleSize, type BotRunOptions } from './pool.ts';
 import { diffTotals, emptyTotals, type BotTotals } from '../measure/totals.ts';
 import { progressLine, summarizeBots, type BotSummary } from '../measure/summary.ts';
-import { getScript, scriptNames } from './scripts.ts';
+import { scriptNames } from './scripts.ts';
+import { GAMES } from '../../games/index.ts';
 
 const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --seconds S --transport webrtc|ws
          [--ramp PER_SEC] [--script NAME] [--script-module PATH] [--seed K] [--full N]
@@ -17,8 +20,8 @@ const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --se
   --seconds      run time after the last bot started connecting               default 10
   --transport    webrtc (datachannel, WebSocket fallback) or ws               default ws
   --ramp         connects started per second                                  default 50
-  --script       behaviour script                                             default arena-v1
-  --script-module  module that registers more scripts (repeatable)
+  --script       behaviour script                                             default: the game's (arena-v1: arena-v1)
+  --script-module  module that registers more scripts (repeatable), loaded before --script is checked
   --seed         run seed (every bot's PRNG derives from it)                  default 1
   --full         bots running the full client netcode (rest run thin)         default 1 per 25 bots, 1..8
   --latency-ms   one-way delay added by the bots' link conditioner, each way  default 0
@@ -32,6 +35,8 @@ const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --se
 export interface BotsCliOptions extends BotRunOptions {
   seconds: number;
   json: boolean;
+  /** False when --script was not given: the run then uses the game's default script (arena-v1's is `script`'s default, arena-v1). */
+  scriptNamed?: boolean;
 }
 
 /** Parses the bots CLI arguments; throws with a message on bad input. */
@@ -40,7 +45,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
     args: argv,
     options: {
       url: { type: 'string' }, count: { type: 'string', default: '10' }, seconds: { type: 'string', default: '10' },
-      transport: { type: 'string', default: 'ws' }, ramp: { type: 'string', default: '50' }, script: { type: 'string', default: 'arena-v1' },
+      transport: { type: 'string', default: 'ws' }, ramp: { type: 'string', default: '50' }, script: { type: 'string' },
       'script-module': { type: 'string', multiple: true }, seed: { type: 'string', default: '1' }, full: { type: 'string' },
       'latency-ms': { type: 'string', default: '0' }, 'jitter-ms': { type: 'string', default: '0' }, 'loss-pct': { type: 'string', default: '0' },
       room: { type: 'string' }, origin: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
@@ -63,7 +68,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
   const lossPct = num('loss-pct', values['loss-pct'], 0, 100, false);
   const opts: BotsCliOptions = {
     url: values.url.replace(/\/$/, ''), count, transport, seconds: num('seconds', values.seconds, 1, 86_400, false),
-    rampPerSec: num('ramp', values.ramp, 0.1, 10_000, false), script: values.script, scriptModules: values['script-module'] ?? [],
+    rampPerSec: num('ramp', values.ramp, 0.1, 10_000, false), script: values.script ?? 'arena-v1', scriptNamed: values.script !== undefined, scriptModules: values['script-module'] ?? [],
     seed: num('seed', values.seed, 0, 0xffffffff), fullBots: values.full !== undefined ? num('full', values.full, 0, count) : fullSampleSize(count),
     json: values.json,
   };
@@ -74,13 +79,73 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
   return opts;
 }
 
-/** Reads GET /config: the game the server runs and whether it offers WebRTC. */
+/** Why a request got no answer, in words (connection refused, host not found, timed out, ...). */
+export function describeRequestError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused', ENOTFOUND: 'host not found', EAI_AGAIN: 'host not found (DNS lookup failed)',
+    ECONNRESET: 'connection reset', EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable', ETIMEDOUT: 'connection timed out',
+  };
+  return (e?.code && words[e.code]) || e?.message || String(err);
+}
+
+/** GET `url` (http or https) with a deadline: the status and body, or a rejection in words. Any port (fetch refuses some). */
+function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      return reject(new Error('not a URL'));
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return reject(new Error(`unsupported protocol ${u.protocol} (use http: or https:)`));
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: 'GET', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        if (body.length < 1 << 20) body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (err) => reject(new Error(describeRequestError(err))));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'TIMEOUT' })));
+    req.on('error', (err) => reject(new Error(describeRequestError(err))));
+    req.end();
+  });
+}
+
+/** Reads GET /config: the game the server runs and whether it offers WebRTC. Throws saying plainly when no Tickwire server answers at `url`. */
 export async function fetchServerConfig(url: string): Promise<{ game: string; webrtc: boolean }> {
-  const res = await fetch(`${url}/config`, { signal: AbortSignal.timeout(5000) });
-  if (!res.ok) throw new Error(`GET ${url}/config: HTTP ${res.status}`);
-  const body = (await res.json()) as { game?: unknown; webrtc?: unknown };
-  if (typeof body.game !== 'string') throw new Error(`GET ${url}/config: no game name`);
+  const fail = (why: string): Error => new Error(`no Tickwire server answers at ${url} (GET /config: ${why})`);
+  let res: { status: number; body: string };
+  try {
+    res = await httpGet(`${url}/config`, 5000);
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
+  if (res.status !== 200) throw fail(`HTTP ${res.status}`);
+  let body: { game?: unknown; webrtc?: unknown } | null;
+  try {
+    body = JSON.parse(res.body) as { game?: unknown; webrtc?: unknown } | null;
+  } catch {
+    throw fail('not JSON');
+  }
+  if (typeof body?.game !== 'string') throw fail('no game name');
   return { game: body.game, webrtc: body.webrtc === true };
+}
+
+/** Waits `ms`, or less when `signal` aborts; leaves no listener behind. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((r) => {
+    if (signal?.aborted) return r();
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      r();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Result of a bots run. */
@@ -89,6 +154,10 @@ export interface BotsRunResult {
   totals: BotTotals;
   /** True when full bots ran the shared client netcode. */
   fullClient: boolean;
+  /** The game the bots played. */
+  game: string;
+  /** The script they ran. */
+  script: string;
 }
 
 /**
@@ -97,22 +166,17 @@ export interface BotsRunResult {
  * `signal` ends the run early (the summary covers the time run).
  */
 export async function runBots(o: BotsCliOptions, progress?: (line: string) => void, signal?: AbortSignal): Promise<BotsRunResult> {
-  if (o.script) getScript(o.script); // fail fast on a typo (modules are loaded in the bot processes)
   if (!o.game) o.game = (await fetchServerConfig(o.url)).game;
+  // without --script the game's own default runs; BotPool.start loads the script modules and checks the script fits the game
+  const script = o.scriptNamed === false ? undefined : o.script;
   const startedMs = Date.now();
-  const pool = await BotPool.start(o);
+  const pool = await BotPool.start({ ...o, script });
   const first = emptyTotals(startedMs);
   const rampMs = o.rampPerSec && o.rampPerSec > 0 ? ((o.count - 1) * 1000) / o.rampPerSec : 0;
   const endMs = Date.now() + (o.inProcess ? 0 : 1500) + rampMs + o.seconds * 1000;
   let prev = first;
   while (Date.now() < endMs && !signal?.aborted) {
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, Math.min(1000, Math.max(0, endMs - Date.now())));
-      signal?.addEventListener('abort', () => {
-        clearTimeout(t);
-        r();
-      }, { once: true });
-    });
+    await sleep(Math.min(1000, Math.max(0, endMs - Date.now())), signal);
     if (progress) {
       const now = await pool.read();
       progress(progressLine(now, prev, o.count));
@@ -121,7 +185,7 @@ export async function runBots(o: BotsCliOptions, progress?: (line: string) => vo
   }
   const totals = await pool.stop();
   const window = diffTotals(totals, first);
-  return { summary: summarizeBots(window, (totals.atMs - startedMs) / 1000), totals, fullClient: pool.fullClientAvailable };
+  return { summary: summarizeBots(window, (totals.atMs - startedMs) / 1000), totals, fullClient: pool.fullClientAvailable, game: o.game, script: pool.script };
 }
 
 function printHuman(r: BotsRunResult): void {
@@ -133,7 +197,8 @@ function printHuman(r: BotsRunResult): void {
     `per client per second: ${s.snapshotsPerClientPerSec} snapshots, down ${s.downPayloadBytesPerClientPerSec} B payload` +
       `${s.downWireBytesPerClientPerSec !== null ? ` (${s.downWireBytesPerClientPerSec} B wire)` : ''}, up ${s.upPayloadBytesPerClientPerSec} B payload` +
       `${s.upWireBytesPerClientPerSec !== null ? ` (${s.upWireBytesPerClientPerSec} B wire)` : ''}`,
-    `full bots ${s.fullBots}${r.fullClient ? '' : ' (client netcode unavailable: all bots ran thin)'}: prediction corrections ${s.predictionCorrectionsPerSec ?? 'n/a'}/s, ` +
+    `game ${r.game}, script ${r.script}`,
+    `full bots ${s.fullBots}${r.fullClient ? '' : GAMES[r.game]?.position ? ' (client netcode unavailable: all bots ran thin)' : ` (${r.game} declares no position fields: all bots ran thin)`}: prediction corrections ${s.predictionCorrectionsPerSec ?? 'n/a'}/s, ` +
       `render error mean ${s.renderErrorUnits.mean ?? 'n/a'} p99 ${s.renderErrorUnits.p99 ?? 'n/a'} units (${s.renderErrorSamples} samples)`,
     `inputs sent ${s.inputsSent}, acknowledged ${s.inputsAcked}; errors ${s.errors}${Object.keys(s.errorReasons).length ? ` (${Object.entries(s.errorReasons).map(([k, v]) => `${v}x ${k}`).join('; ')})` : ''}`,
     `bot processes used ${s.botCpuCoresUsed} cores${s.botStepsSkipped ? `, skipped ${s.botStepsSkipped} input steps (bots overloaded)` : ''}`,
@@ -150,8 +215,12 @@ async function main(): Promise<void> {
     console.error(`scripts: ${scriptNames().join(', ')}`);
     process.exit(2);
   }
+  // relative to where the command was typed (npm runs scripts from the project folder and says where in INIT_CWD)
+  o.scriptModules = (o.scriptModules ?? []).map((m) => resolve(process.env.INIT_CWD ?? process.cwd(), m));
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
+  // --json: stdout carries the summary alone, whatever a script module or library prints
+  if (o.json) for (const k of ['log', 'info', 'debug'] as const) console[k] = console.error;
   const tty = process.stderr.isTTY && !o.json;
   const progress = o.json ? undefined : (line: string): void => {
     if (tty) process.stderr.write(`\r\x1b[K${line}`);
@@ -160,7 +229,7 @@ async function main(): Promise<void> {
   try {
     const r = await runBots(o, progress, ac.signal);
     if (tty) process.stderr.write('\n');
-    if (o.json) console.log(JSON.stringify(r.summary));
+    if (o.json) process.stdout.write(`${JSON.stringify(r.summary)}\n`);
     else printHuman(r);
   } catch (err) {
     console.error(`bots failed: ${(err as Error).message}`);

@@ -5,7 +5,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultFullClient, type BotLinkConditions, type FullClientFactory } from './bot.ts';
 import { sumTotals, type BotTotals } from '../measure/totals.ts';
-import { BotWorker, type BotSpec, type FromWorker, type ToWorker, type WorkerInit } from './worker.ts';
+import { BotWorker, loadScriptModules, type BotSpec, type FromWorker, type ToWorker, type WorkerInit } from './worker.ts';
+import { defaultScriptName, getScript } from './scripts.ts';
+import { GAMES } from '../../games/index.ts';
 
 /** Repository root (the bots' processes run from it). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,9 +27,9 @@ export interface BotRunOptions {
   /** Number of bots. */
   count: number;
   transport: 'ws' | 'webrtc';
-  /** Script name (bench/scripts.ts). Default 'arena-v1'. */
+  /** Script name (tools/bots/scripts.ts, a game's `client.bot`, or one a script module registers). Default: the game's (defaultScriptName). */
   script?: string;
-  /** Extra modules registering scripts. */
+  /** Extra modules registering scripts, loaded here and in every bot process (paths relative to the working directory). */
   scriptModules?: string[];
   /** Game name; must match the server's. Default 'arena-v1'. */
   game?: string;
@@ -83,6 +85,8 @@ export class BotPool {
   private nextId = 1;
   /** True when full bots run the shared client netcode (false: it is unavailable and every bot runs thin). */
   fullClientAvailable = false;
+  /** Name of the script the bots run. */
+  script = '';
 
   private constructor(
     readonly opts: BotRunOptions,
@@ -102,6 +106,12 @@ export class BotPool {
 
   /** Starts the bots (processes ready, connects ramping). */
   static async start(opts: BotRunOptions): Promise<BotPool> {
+    // Load the script modules here first, so a script they register is checked before any process starts.
+    const scriptModules = (opts.scriptModules ?? []).map((m) => resolve(m));
+    await loadScriptModules(scriptModules);
+    const game = opts.game ?? 'arena-v1';
+    if (!GAMES[game]) throw new Error(`unknown game ${JSON.stringify(game)}; known: ${Object.keys(GAMES).join(', ')}`);
+    const script = getScript(opts.script ?? defaultScriptName(game), game).name;
     const perProcess = opts.botsPerProcess ?? (opts.transport === 'webrtc' ? WEBRTC_BOTS_PER_PROCESS : WS_BOTS_PER_PROCESS);
     const processes = opts.inProcess ? 1 : Math.max(1, Math.ceil(opts.count / perProcess));
     const fullBots = Math.min(opts.count, opts.fullBots ?? fullSampleSize(opts.count));
@@ -109,7 +119,7 @@ export class BotPool {
     const t0 = Date.now() + (opts.inProcess ? 0 : 1500);
     const plan = planBots(opts.count, processes, fullBots, t0, opts.rampPerSec ?? 50);
     const initFor = (bots: BotSpec[]): WorkerInit => ({
-      url: opts.url, transport: opts.transport, game: opts.game ?? 'arena-v1', script: opts.script ?? 'arena-v1', scriptModules: opts.scriptModules ?? [],
+      url: opts.url, transport: opts.transport, game, script, scriptModules,
       seed: opts.seed ?? 1, bots, inputRateHz: opts.inputRateHz ?? 60, pingIntervalMs: opts.pingIntervalMs ?? 1000,
       connectTimeoutMs: opts.connectTimeoutMs ?? 20_000, webrtcTimeoutMs: opts.webrtcTimeoutMs ?? 5000,
       ...(opts.conditions ? { conditions: opts.conditions } : {}),
@@ -119,14 +129,17 @@ export class BotPool {
     if (opts.inProcess) {
       const w = await BotWorker.create(initFor(plan[0]), opts.fullClient ?? defaultFullClient());
       const pool = new BotPool(opts, [], w);
+      pool.script = script;
       pool.fullClientAvailable = w.fullClient !== undefined;
       return pool;
     }
     const children: Child[] = [];
     const pool = new BotPool(opts, children, undefined);
+    pool.script = script;
     const readies: Promise<boolean>[] = [];
     for (const bots of plan) {
-      const proc = fork(resolve(REPO_ROOT, 'tools/bots/worker.ts'), [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // the processes' stdout goes to our stderr: our stdout carries only what the caller prints (--json)
+      const proc = fork(resolve(REPO_ROOT, 'tools/bots/worker.ts'), [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 2, 'inherit', 'ipc'] });
       const child: Child = { proc, waiting: new Map(), exited: false };
       children.push(child);
       readies.push(new Promise<boolean>((ok, fail) => {

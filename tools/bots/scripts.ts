@@ -1,79 +1,83 @@
 // Bot behaviour scripts: what input a bot sends at each input step. Built in: arena-v1's seeded
-// random walk, idle, and chase-nearest-player; a game developer registers their own with
-// registerScript() (here, or in a module passed to the bots with --script-module).
+// random walk, idle, random input for any game and chase-nearest-player; a game ships its own as
+// `client.bot` (registered here automatically, and the default for that game), and a game
+// developer registers more with registerScript() (here, or in a module passed with --script-module).
 import type { AnyGame } from '../../shared/sim/game.ts';
-import type { Rng } from '../../shared/sim/rng.ts';
+import type { Quantizer } from '../../shared/protocol/quantize.ts';
+import type { BotBrain, BotScript, BotScriptContext, ScriptWorld } from '../../shared/sim/view.ts';
 import { DIR_X, DIR_Y, KIND_PLAYER } from '../../games/arena.ts';
+import { GAMES } from '../../games/index.ts';
 
-/** Read-only view of the newest world state a bot has decoded (entities in id order). */
-export interface ScriptWorld {
-  /** Tick of this state. */
-  readonly tick: number;
-  /** The bot's own entity id (-1 before the welcome). */
-  readonly selfEid: number;
-  /** Number of entities. */
-  count(): number;
-  /** Entity id at index i (0 <= i < count()). */
-  id(i: number): number;
-  /** Index of entity `eid`, or -1. */
-  indexOf(eid: number): number;
-  /** Dequantized value of networked field `name` ("Component.field") of the entity at index i; undefined when it lacks that component. */
-  field(i: number, name: string): number | undefined;
+// The script types live with the game API (a game module may ship a script and imports only shared/).
+export type { BotBrain, BotScript, BotScriptContext, ScriptWorld };
+
+/**
+ * The registry, by name. It lives on globalThis so that a script module loaded as CommonJS (a .ts
+ * file outside any "type": "module" package gets its own copy of this file) registers into the
+ * same one; `origins` records who registered each name (a game, or registerScript).
+ */
+const state = ((globalThis as unknown as Record<symbol, { scripts: Map<string, BotScript>; origins: Map<string, string> } | undefined>)[Symbol.for('tickwire.botScripts')] ??= {
+  scripts: new Map(),
+  origins: new Map(),
+});
+const registry = state.scripts;
+
+/** True when `script` is written for `game` (a script that names no games fits every game). */
+export function scriptFits(script: BotScript, game: string): boolean {
+  return !script.games || script.games.length === 0 || script.games.includes(game);
 }
-
-/** What a script gets when a bot starts. */
-export interface BotScriptContext {
-  /** Index of the bot in the whole run (0-based). */
-  readonly botIndex: number;
-  /** The bot's own PRNG, seeded from the run seed and the bot index. */
-  readonly rng: Rng;
-  /** Inputs the bot sends per second. */
-  readonly inputRateHz: number;
-  /** The game the server runs. */
-  readonly game: AnyGame;
-}
-
-/** One bot's running behaviour. */
-export interface BotBrain {
-  /**
-   * Called once per input step (inputRateHz); returns the input to send. `world` is the newest
-   * decoded state, or undefined (thin bots whose script does not need the world, or before the
-   * first snapshot). The returned object may be reused between calls.
-   */
-  next(nowMs: number, world: ScriptWorld | undefined): Readonly<Record<string, number>>;
-}
-
-/** A named behaviour. */
-export interface BotScript {
-  /** Name used by --script. */
-  readonly name: string;
-  /** One line for --help. */
-  readonly description: string;
-  /** True when the script reads the world: thin bots then decode snapshots too (no prediction or interpolation). */
-  readonly needsWorld: boolean;
-  /** Creates the behaviour of one bot. */
-  create(ctx: BotScriptContext): BotBrain;
-}
-
-const registry = new Map<string, BotScript>();
 
 /** Adds a script (replacing one of the same name) and returns it. */
 export function registerScript(script: BotScript): BotScript {
+  return register(script, 'registerScript');
+}
+
+function register(script: BotScript, origin: string): BotScript {
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(script.name)) throw new RangeError(`bad script name ${JSON.stringify(script.name)}`);
+  if (script.games !== undefined && (!Array.isArray(script.games) || script.games.some((g) => typeof g !== 'string' || g === ''))) {
+    throw new RangeError(`bot script ${JSON.stringify(script.name)}: games must be a list of game names`);
+  }
   registry.set(script.name, script);
+  state.origins.set(script.name, origin);
   return script;
 }
 
-/** The script named `name`; throws listing the known names when there is none. */
-export function getScript(name: string): BotScript {
+/**
+ * The script named `name`. With `game`, it must be written for that game. Throws listing the
+ * known names (for that game, when given) when there is none, and naming the games the script is
+ * written for when it does not fit.
+ */
+export function getScript(name: string, game?: string): BotScript {
   const s = registry.get(name);
-  if (!s) throw new Error(`unknown bot script ${JSON.stringify(name)}; known: ${scriptNames().join(', ')}`);
+  const forGame = game === undefined ? '' : ` for ${game}`;
+  if (!s) throw new Error(`unknown bot script ${JSON.stringify(name)}; known${forGame}: ${scriptNames(game).join(', ')}`);
+  if (game !== undefined && !scriptFits(s, game)) {
+    throw new Error(`bot script ${JSON.stringify(name)} is written for ${s.games!.join(', ')}, not for ${game}; scripts for ${game}: ${scriptNames(game).join(', ')}`);
+  }
   return s;
 }
 
-/** Names of all registered scripts. */
-export function scriptNames(): string[] {
-  return [...registry.keys()];
+/** Names of the registered scripts; with `game`, only those written for it. */
+export function scriptNames(game?: string): string[] {
+  return [...registry.values()].filter((s) => game === undefined || scriptFits(s, game)).map((s) => s.name);
+}
+
+/**
+ * Default scripts of games whose behaviour a benchmark scenario fixes: arena-v1's bots walk as
+ * docs/scenario-arena-v1.md says, whatever the game itself ships.
+ */
+const SCENARIO_DEFAULTS: Readonly<Record<string, string>> = { 'arena-v1': 'arena-v1' };
+
+/** Script used when none is named: the scenario's for arena-v1, else the game's own `client.bot`, else `random-input`. */
+export function defaultScriptName(game: string, games: Readonly<Record<string, AnyGame>> = GAMES): string {
+  return SCENARIO_DEFAULTS[game] ?? games[game]?.client?.bot?.name ?? 'random-input';
+}
+
+/** The game a script runs for (from the registry of games by the context's name); throws for an unknown one. */
+export function scriptGame(ctx: BotScriptContext): AnyGame {
+  const g = GAMES[ctx.gameName];
+  if (!g) throw new Error(`bot script: unknown game ${JSON.stringify(ctx.gameName)}; known: ${Object.keys(GAMES).join(', ')}`);
+  return g;
 }
 
 /** Shortest and longest time between input changes of the arena-v1 walk, ms (scenario-arena-v1.md). */
@@ -87,6 +91,7 @@ export const WALK_CHANGE_MAX_MS = 750;
 export const arenaWalk = registerScript({
   name: 'arena-v1',
   description: 'seeded random walk: a new direction (8 or idle) every 250..750 ms',
+  games: ['arena-v1'],
   needsWorld: false,
   create({ rng }) {
     const input = { dir: 0 };
@@ -117,6 +122,33 @@ export const idle = registerScript({
   },
 });
 
+/**
+ * Any game: every input field gets a uniform random value of its whole range (one of its
+ * quantized values), all changed together every 250..750 ms, from the bot's own seeded PRNG.
+ */
+export const randomInput = registerScript({
+  name: 'random-input',
+  description: 'any game: every input field a uniform random value of its range, changed every 250..750 ms',
+  needsWorld: false,
+  create(ctx) {
+    const fields = Object.entries(scriptGame(ctx).input as Record<string, Quantizer>);
+    const { rng } = ctx;
+    const input: Record<string, number> = {};
+    let changeAtMs = -1;
+    return {
+      next(nowMs) {
+        if (changeAtMs < 0 || nowMs >= changeAtMs) {
+          for (const [name, q] of fields) input[name] = q.dequantize(rng.int(q.maxQ + 1));
+          const base = changeAtMs < 0 ? nowMs : changeAtMs;
+          changeAtMs = base + rng.range(WALK_CHANGE_MIN_MS, WALK_CHANGE_MAX_MS);
+          if (changeAtMs <= nowMs) changeAtMs = nowMs + rng.range(WALK_CHANGE_MIN_MS, WALK_CHANGE_MAX_MS);
+        }
+        return input;
+      },
+    };
+  },
+});
+
 /** The arena direction (1..8) closest to the vector (dx, dy); 0 for a zero vector. */
 export function arenaDirToward(dx: number, dy: number): number {
   if (dx === 0 && dy === 0) return 0;
@@ -141,6 +173,7 @@ export const CHASE_RETARGET_MS = 250;
 export const chaseNearest = registerScript({
   name: 'chase-nearest',
   description: 'walks toward the nearest other player; idle when alone',
+  games: ['arena-v1'],
   needsWorld: true,
   create() {
     const input = { dir: 0 };
@@ -186,3 +219,21 @@ function nearestPlayer(world: ScriptWorld, me: number, mx: number, my: number): 
   }
   return best;
 }
+
+/**
+ * Registers the bot script each game ships (`client.bot`); done for the games of games/index.ts
+ * when this module loads. A name another script already has is an error naming both, so a game
+ * cannot silently replace a built-in.
+ */
+export function registerGameScripts(games: Readonly<Record<string, AnyGame>> = GAMES): void {
+  for (const game of Object.values(games)) {
+    const bot = game.client?.bot;
+    if (!bot) continue;
+    const origin = `game ${game.name}`;
+    if (registry.has(bot.name) && state.origins.get(bot.name) !== origin) {
+      throw new Error(`game ${JSON.stringify(game.name)} ships bot script ${JSON.stringify(bot.name)}, a name another script has (${state.origins.get(bot.name)}); rename it`);
+    }
+    register(bot, origin);
+  }
+}
+registerGameScripts();

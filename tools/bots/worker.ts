@@ -13,6 +13,20 @@ import { countReason, emptyTotals, type BotTotals } from '../measure/totals.ts';
 import { nodeClientIO } from '../node-client/io.ts';
 import { getScript } from './scripts.ts';
 
+/**
+ * Imports modules that register bot scripts (paths resolved against the working directory), in
+ * order; a module that fails to load is an error naming it.
+ */
+export async function loadScriptModules(paths: readonly string[]): Promise<void> {
+  for (const m of paths) {
+    try {
+      await import(pathToFileURL(resolve(m)).href);
+    } catch (err) {
+      throw new Error(`--script-module ${m}: ${(err as Error).message}`);
+    }
+  }
+}
+
 /** One bot to run: its global index, its mode and when to start it. */
 export interface BotSpec {
   index: number;
@@ -29,7 +43,7 @@ export interface WorkerInit {
   game: string;
   /** Script name. */
   script: string;
-  /** Modules to import first (they may call registerScript), as paths. */
+  /** Modules to import first (they may call registerScript), as absolute paths (or relative to the working directory). */
   scriptModules: string[];
   seed: number;
   bots: BotSpec[];
@@ -87,10 +101,12 @@ export class BotWorker {
    * step loop; bots connect at their startAtMs. `fullClient` builds full-mode bots.
    */
   static async create(init: WorkerInit, fullClient?: FullClientFactory): Promise<BotWorker> {
-    for (const m of init.scriptModules) await import(pathToFileURL(resolve(m)).href);
+    await loadScriptModules(init.scriptModules);
     const game = GAMES[init.game];
     if (!game) throw new Error(`unknown game ${JSON.stringify(init.game)}; known: ${Object.keys(GAMES).join(', ')}`);
-    const script = getScript(init.script);
+    const script = getScript(init.script, game.name);
+    // the client netcode predicts and interpolates the game's declared position: without one every bot runs thin
+    if (!game.position) fullClient = undefined;
     const w = new BotWorker(init, nodeClientIO({ webrtc: init.transport === 'webrtc', ...(init.origin ? { origin: init.origin } : {}) }), fullClient, game);
     if (init.transport === 'webrtc') {
       const { loadGeckosClient } = await import('../node-client/rtc.ts');

@@ -52,8 +52,8 @@ export class RenderErrorProbe {
     readonly schema: NetSchema,
     /** Ticks between snapshots. */
     readonly ticksPerSnapshot: number,
-    /** The position fields, "Component.field". Default Position.x / Position.y. */
-    positionFields: readonly [string, string] = ['Position.x', 'Position.y'],
+    /** The game's declared position fields, "Component.field" (netcode/prediction.ts gamePositionFields). */
+    positionFields: readonly [string, string],
   ) {
     const find = (name: string): number => {
       const i = schema.fields.findIndex((f) => `${f.component}.${f.field}` === name);
