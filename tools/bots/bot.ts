@@ -308,7 +308,8 @@ export class Bot {
       this.newestSnapTick = w.tick;
       this.newestSnapMs = now;
       if (this.full) {
-        this.probe = new RenderErrorProbe(this.conn.schema, w.tickRateHz / w.snapshotRateHz);
+        const pos = this.opts.game.position; // the game's declared position fields, whatever their names
+        this.probe = new RenderErrorProbe(this.conn.schema, w.tickRateHz / w.snapshotRateHz, pos ? [pos.x, pos.y] : undefined);
         this.truth = this.opts.sharedTruth?.(w.tickRateHz / w.snapshotRateHz);
       }
       if (this.world) this.world.selfEid = w.eid;
