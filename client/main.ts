@@ -153,6 +153,7 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
     else sidebar.line('system', `the game "${g.name}" has no bot script (client.bot): ?bot ignored`);
   }
 
+  let welcomedAtMs = 0;
   const connect = (): void => {
     phase = 'connecting';
     refusedBy = undefined;
@@ -167,6 +168,7 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
           if (net !== n) return;
           phase = 'playing';
           attempt = 0;
+          welcomedAtMs = performance.now();
           roster.clear();
           roster.setSelf(w.eid, name);
           show('');
@@ -175,9 +177,11 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
         onControl: (msg) => {
           if (msg.t === 'reject') refusedBy = msg.code;
           if (net !== n) return;
+          if (msg.t === 'left') sidebar.line('system', `${roster.sessionName(msg.sessionId) ?? 'a player'} left`);
           roster.onControl(msg);
           if (msg.t === 'chat') sidebar.line('chat', msg.text, msg.name);
-          else if (msg.t === 'joined') sidebar.line('system', `${msg.name} joined`);
+          // The players already there are announced right after the welcome.
+          else if (msg.t === 'joined') sidebar.line('system', performance.now() - welcomedAtMs < 1000 ? `${msg.name} is here` : `${msg.name} joined`);
           else if (msg.t === 'event') {
             const text = view.describeEvent ? view.describeEvent(msg.name, msg.data, roster.name) : `${msg.name} ${JSON.stringify(msg.data ?? null)}`;
             if (text !== undefined) sidebar.line('event', text);

@@ -46,6 +46,8 @@ export class GameRenderer implements DrawView {
   private readonly gridStep: number;
   private net: ClientNetcode | undefined;
   private dpr = 1;
+  private w = 1;
+  private h = 1;
   private tx = 0;
   private ty = 0;
   private font = '';
@@ -69,12 +71,12 @@ export class GameRenderer implements DrawView {
     this.yField = this.fieldIndex.get(game.position.y) ?? -1;
     this.posBit = this.xField >= 0 ? 1 << schema.fields[this.xField].compIndex : 0;
     const { width, height } = this.view.world;
-    this.radius = Math.max(4, Math.max(width, height) / 128);
+    this.radius = Math.max(4, Math.max(width, height) / 96);
     this.gridStep = 2 ** Math.round(Math.log2(Math.max(width, height) / 16));
   }
 
-  /** Resizes the backing store to the element's size times the device pixel ratio. */
-  private fit(): { w: number; h: number } {
+  /** Resizes the backing store to the element's size times the device pixel ratio (into this.w, this.h). */
+  private fit(): void {
     const dpr = Math.min(2, globalThis.devicePixelRatio || 1);
     this.dpr = dpr;
     const w = Math.max(1, Math.round(this.canvas.clientWidth * dpr));
@@ -87,12 +89,14 @@ export class GameRenderer implements DrawView {
       this.fontDpr = dpr;
       this.font = `${Math.round(LABEL_PX * dpr)}px ui-monospace, Menlo, Consolas, monospace`;
     }
-    return { w, h };
+    this.w = w;
+    this.h = h;
   }
 
   /** Draws the world as `net` currently sees it. */
   draw(net: ClientNetcode | undefined, o: ViewOptions): void {
-    const { w, h } = this.fit();
+    this.fit();
+    const { w, h } = this;
     const ctx = this.ctx;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = '#10141b';

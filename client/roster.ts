@@ -51,6 +51,11 @@ export class Roster {
     this.version++;
   }
 
+  /** The name of the player of session `sessionId`, if known. */
+  sessionName(sessionId: number): string | undefined {
+    return this.bySession.get(sessionId)?.name;
+  }
+
   /** The name of the player whose entity `eid` is, if it is one (bound: hand it around as is). */
   readonly name = (eid: number): string | undefined => (eid === this.selfEid && eid >= 0 ? this.selfName : this.byEid.get(eid));
 
