@@ -1,11 +1,14 @@
-// Bundles the browser client with esbuild: client/main.ts (and the shared code it imports) into
-// one ES module beside a copy of index.html. `npm run build:client` writes client/dist/.
+// Bundles the browser client with esbuild: client/main.ts (and the shared code and games it imports)
+// into one ES module beside a copy of index.html, optionally with more game modules than
+// games/index.ts registers. `npm run build:client [-- --game path/to/game.ts ...]` writes client/dist/.
 import { copyFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { parseArgs } from 'node:util';
+import { build, type Plugin } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const EXTRA_GAMES_FILE = join(here, 'extra-games.ts');
 
 /** Result of a build. */
 export interface ClientBuild {
@@ -15,9 +18,41 @@ export interface ClientBuild {
   bundleBytes: number;
 }
 
+/** Options of buildClient. */
+export interface ClientBuildOptions {
+  /**
+   * More game modules to bundle (paths, relative to the working directory, or absolute): every
+   * game definition a module exports (default or named, or an array of them) becomes playable, as
+   * if games/index.ts registered it; one of the same name replaces the registry's.
+   */
+  games?: readonly string[];
+}
+
+/** Replaces client/extra-games.ts with a module importing the given game modules. */
+function extraGames(modules: readonly string[]): Plugin {
+  return {
+    name: 'tickwire-extra-games',
+    setup(b) {
+      b.onResolve({ filter: /extra-games\.ts$/ }, (args) => {
+        const path = resolve(args.resolveDir, args.path);
+        return path === EXTRA_GAMES_FILE ? { path, namespace: 'tickwire-extra-games' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'tickwire-extra-games' }, () => ({
+        contents: [
+          ...modules.map((m, i) => `import * as m${i} from ${JSON.stringify(m)};`),
+          `export const EXTRA_GAME_MODULES = [${modules.map((_, i) => `m${i}`).join(', ')}];`,
+        ].join('\n'),
+        resolveDir: here,
+        loader: 'ts',
+      }));
+    },
+  };
+}
+
 /** Builds the client into `outDir` (default client/dist): main.js, main.js.map and index.html. */
-export async function buildClient(outDir: string = join(here, 'dist')): Promise<ClientBuild> {
+export async function buildClient(outDir: string = join(here, 'dist'), o: ClientBuildOptions = {}): Promise<ClientBuild> {
   await mkdir(outDir, { recursive: true });
+  const games = (o.games ?? []).map((g) => resolve(g));
   const result = await build({
     entryPoints: [join(here, 'main.ts')],
     outfile: join(outDir, 'main.js'),
@@ -30,6 +65,7 @@ export async function buildClient(outDir: string = join(here, 'dist')): Promise<
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
+    plugins: games.length > 0 ? [extraGames(games)] : [],
   });
   await copyFile(join(here, 'index.html'), join(outDir, 'index.html'));
   const bundleBytes = Object.entries(result.metafile.outputs).find(([f]) => f.endsWith('main.js'))?.[1].bytes ?? 0;
@@ -37,8 +73,15 @@ export async function buildClient(outDir: string = join(here, 'dist')): Promise<
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  buildClient().then(
-    (b) => console.log(`client built: ${b.outDir} (main.js ${(b.bundleBytes / 1024).toFixed(0)} KiB)`),
+  let values: { game?: string[]; out?: string };
+  try {
+    ({ values } = parseArgs({ args: process.argv.slice(2), options: { game: { type: 'string', multiple: true }, out: { type: 'string' } }, strict: true }));
+  } catch (err) {
+    console.error(`${(err as Error).message}\nusage: npm run build:client -- [--game path/to/game.ts ...] [--out dir]`);
+    process.exit(2);
+  }
+  buildClient(values.out ?? join(here, 'dist'), { games: values.game ?? [] }).then(
+    (b) => console.log(`client built: ${b.outDir} (main.js ${(b.bundleBytes / 1024).toFixed(0)} KiB)${values.game?.length ? ` with ${values.game.join(', ')}` : ''}`),
     (err: unknown) => {
       console.error(err);
       process.exit(1);

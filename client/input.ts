@@ -1,82 +1,119 @@
-// Player input in the browser: WASD or arrow keys, or a touch joystick (drag anywhere), turned into
-// arena-v1's direction input (0 idle, 1..8 = E, NE, N, NW, W, SW, S, SE).
+// Player input in the browser: the keys held (by KeyboardEvent.code), the mouse, and one finger on a
+// touch screen, collected into the game's Controls once per frame (the pointer mapped to world
+// coordinates with the frame's camera); the game's client.controls turns them into its input.
+import type { Controls } from '../shared/sim/view.ts';
 
-const UP = new Set(['KeyW', 'ArrowUp']);
-const DOWN = new Set(['KeyS', 'ArrowDown']);
-const LEFT = new Set(['KeyA', 'ArrowLeft']);
-const RIGHT = new Set(['KeyD', 'ArrowRight']);
+/** Keys whose browser default (scrolling, pressing a focused checkbox) is suppressed while playing. */
+const PREVENT = new Set(['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'Space']);
+const NO_KEYS: ReadonlySet<string> = new Set();
 
-/** Touch drags shorter than this (CSS pixels) read as idle. */
-const DEAD_ZONE_PX = 12;
+/** Maps CSS pixels of the canvas to world units (GameRenderer.toWorld). */
+export type ToWorld = (cssX: number, cssY: number, out: { x: number; y: number }) => void;
 
-/** Direction index for a screen vector (y grows downwards); 0 for the zero vector. */
-export function directionOf(dx: number, dy: number): number {
-  if (dx === 0 && dy === 0) return 0;
-  const deg = (Math.atan2(-dy, dx) * 180) / Math.PI;
-  return 1 + (((Math.round(deg / 45) % 8) + 8) % 8);
+/** What Controls looks like inside (one object, refreshed in place every frame). */
+interface MutableControls {
+  keys: ReadonlySet<string>;
+  pointer: { x: number; y: number; down: boolean } | undefined;
+  self: { x: number; y: number } | undefined;
 }
 
-/** Keyboard and touch state; `dir()` is read once per frame. */
-export class InputSource {
-  private readonly down = new Set<string>();
+/** Keyboard, mouse and touch state; `read()` is called once per frame. */
+export class ControlsSource {
+  private readonly keys = new Set<string>();
+  private readonly pointer = { x: 0, y: 0, down: false };
+  private readonly out: MutableControls = { keys: NO_KEYS, pointer: undefined, self: undefined };
+  /** Pointer position in CSS pixels of the surface, when over it (or held). */
+  private px = 0;
+  private py = 0;
+  private over = false;
+  private mouseDown = false;
   private touchId = -1;
-  private x0 = 0;
-  private y0 = 0;
-  private dx = 0;
-  private dy = 0;
-  /** When false (a text field has focus, the tab is hidden), the input reads idle. */
+  /** When false (the tab is hidden, a text field has focus), the controls read idle. */
   enabled = true;
 
-  constructor(target: Window, surface: HTMLElement) {
+  constructor(target: Window, private readonly surface: HTMLElement) {
     target.addEventListener('keydown', (e) => {
       if (isTyping(e.target)) return;
-      if (UP.has(e.code) || DOWN.has(e.code) || LEFT.has(e.code) || RIGHT.has(e.code)) {
-        this.down.add(e.code);
-        e.preventDefault();
-      }
+      this.keys.add(e.code);
+      if (PREVENT.has(e.code)) e.preventDefault();
     });
-    target.addEventListener('keyup', (e) => this.down.delete(e.code));
-    target.addEventListener('blur', () => this.down.clear());
+    target.addEventListener('keyup', (e) => this.keys.delete(e.code));
+    target.addEventListener('blur', () => {
+      this.keys.clear();
+      this.mouseDown = false;
+      this.touchId = -1;
+    });
+    surface.addEventListener('mousemove', (e) => this.at(e.clientX, e.clientY));
+    surface.addEventListener('mouseenter', (e) => this.at(e.clientX, e.clientY));
+    surface.addEventListener('mouseleave', () => {
+      if (!this.mouseDown) this.over = false;
+    });
+    surface.addEventListener('mousedown', (e) => {
+      if (e.button !== 0) return;
+      this.mouseDown = true;
+      this.at(e.clientX, e.clientY);
+    });
+    target.addEventListener('mouseup', (e) => {
+      if (e.button === 0) this.mouseDown = false;
+    });
     surface.addEventListener('touchstart', (e) => {
       const t = e.changedTouches[0];
-      if (this.touchId >= 0 || !t) return;
-      this.touchId = t.identifier;
-      this.x0 = t.clientX;
-      this.y0 = t.clientY;
-      this.dx = 0;
-      this.dy = 0;
+      if (this.touchId < 0 && t) {
+        this.touchId = t.identifier;
+        this.at(t.clientX, t.clientY);
+      }
       e.preventDefault();
     }, { passive: false });
     surface.addEventListener('touchmove', (e) => {
-      for (const t of Array.from(e.changedTouches)) {
-        if (t.identifier !== this.touchId) continue;
-        this.dx = t.clientX - this.x0;
-        this.dy = t.clientY - this.y0;
+      for (let i = 0; i < e.changedTouches.length; i++) {
+        const t = e.changedTouches[i];
+        if (t.identifier === this.touchId) this.at(t.clientX, t.clientY);
       }
       e.preventDefault();
     }, { passive: false });
     const end = (e: TouchEvent): void => {
-      for (const t of Array.from(e.changedTouches)) if (t.identifier === this.touchId) this.touchId = -1;
+      for (let i = 0; i < e.changedTouches.length; i++) {
+        if (e.changedTouches[i].identifier !== this.touchId) continue;
+        this.touchId = -1;
+        this.over = false;
+      }
     };
     surface.addEventListener('touchend', end);
     surface.addEventListener('touchcancel', end);
   }
 
-  /** The current direction input, 0..8. */
-  dir(): number {
-    if (!this.enabled) return 0;
-    if (this.touchId >= 0) {
-      return Math.hypot(this.dx, this.dy) < DEAD_ZONE_PX ? 0 : directionOf(this.dx, this.dy);
+  private at(clientX: number, clientY: number): void {
+    const r = this.surface.getBoundingClientRect();
+    this.px = clientX - r.left;
+    this.py = clientY - r.top;
+    this.over = true;
+  }
+
+  /**
+   * This frame's controls: the keys held, the pointer in world units (`toWorld` maps the canvas with
+   * the frame's camera), and `self`, where the own entity is drawn (undefined before it exists).
+   * The same object every call.
+   */
+  read(toWorld: ToWorld, self: { x: number; y: number } | undefined): Controls {
+    const out = this.out;
+    out.self = self;
+    if (!this.enabled) {
+      out.keys = NO_KEYS;
+      out.pointer = undefined;
+      return out;
     }
-    // Opposite keys cancel.
-    const up = [...UP].some((k) => this.down.has(k));
-    const dn = [...DOWN].some((k) => this.down.has(k));
-    const lf = [...LEFT].some((k) => this.down.has(k));
-    const rt = [...RIGHT].some((k) => this.down.has(k));
-    return directionOf((rt ? 1 : 0) - (lf ? 1 : 0), (dn ? 1 : 0) - (up ? 1 : 0));
+    out.keys = this.keys;
+    if (this.over || this.touchId >= 0) {
+      toWorld(this.px, this.py, this.pointer);
+      this.pointer.down = this.mouseDown || this.touchId >= 0;
+      out.pointer = this.pointer;
+    } else out.pointer = undefined;
+    return out;
   }
 }
 
-function isTyping(t: EventTarget | null): boolean {
-  return t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement;
+/** True when `t` is a text field (keys typed there are not the game's); a focused checkbox is not. */
+export function isTyping(t: EventTarget | null): boolean {
+  if (t instanceof HTMLInputElement) return t.type !== 'checkbox';
+  return t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement;
 }

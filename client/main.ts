@@ -1,17 +1,24 @@
-// The browser client: joins an arena-v1 room over the shared client netcode, draws it on a canvas
-// every animation frame, shows the net graph and the toggles panel, and reconnects with backoff
-// when the server goes away. URL parameters are listed in docs/client.md.
-import { arena } from '../games/arena.ts';
+// The browser client: asks the server which game it runs (GET /config), picks that game from the
+// bundle, joins a room over the shared client netcode, draws it on a canvas every animation frame
+// with names, the players table, chat and game events, shows the net graph and the toggles panel,
+// and reconnects with backoff when the server goes away. URL parameters are listed in docs/client.md.
 import { ClientNetcode, type NetcodeToggles } from '../netcode/netcode.ts';
 import { defaultLinkSettings, type LinkSettings } from '../shared/net/link-conditioner.ts';
 import { conditionClientIO } from '../netcode/conditioned-io.ts';
+import { configHash } from '../shared/config.ts';
 import { RejectCode } from '../shared/protocol/ids.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
+import type { AnyGame } from '../shared/sim/game.ts';
+import type { GameClient } from '../shared/sim/view.ts';
+import { Autopilot } from './autopilot.ts';
+import { bundledGames } from './games.ts';
 import { NetGraph } from './hud.ts';
-import { InputSource } from './input.ts';
+import { ControlsSource } from './input.ts';
 import { browserClientIO } from './net.ts';
 import { buildPanel, type PanelState } from './panel.ts';
-import { ArenaRenderer } from './render.ts';
+import { GameRenderer } from './render.ts';
+import { Roster } from './roster.ts';
+import { Sidebar } from './sidebar.ts';
 
 const params = new URLSearchParams(location.search);
 const num = (key: string, fallback: number): number => {
@@ -36,20 +43,25 @@ const state: PanelState = { toggles, link, view: { camera: params.get('camera') 
 const canvas = document.getElementById('view') as HTMLCanvasElement;
 const netGraphEl = document.getElementById('netgraph') as HTMLElement;
 const overlay = document.getElementById('overlay') as HTMLElement;
-const input = new InputSource(window, canvas);
-const renderer = new ArenaRenderer(canvas, compileSchema(arena));
+const helpEl = document.getElementById('help') as HTMLElement;
 const graph = new NetGraph(netGraphEl);
 buildPanel(document.getElementById('panel') as HTMLElement, state, netGraphEl, () => undefined);
+const roster = new Roster();
 
-/** Connection life cycle of the page. */
-type Phase = 'connecting' | 'playing' | 'waiting' | 'refused';
-let phase: Phase = 'connecting';
+/**
+ * Life cycle of the page: loading (asking the server for its game), unsupported (this bundle
+ * cannot play that game), connecting, playing, waiting (to reconnect), refused (reload needed).
+ */
+type Phase = 'loading' | 'unsupported' | 'connecting' | 'playing' | 'waiting' | 'refused';
+let phase: Phase = 'loading';
+let game: AnyGame | undefined;
 let net: ClientNetcode | undefined;
 let lastNet: ClientNetcode | undefined;
 let attempt = 0;
 let retryAtMs = 0;
 let lastReason = '';
 let refusedBy: number | undefined;
+let errorText = '';
 
 function show(text: string): void {
   overlay.textContent = text;
@@ -57,103 +69,193 @@ function show(text: string): void {
   overlay.dataset.phase = phase;
 }
 
-function connect(): void {
-  phase = 'connecting';
-  refusedBy = undefined;
-  show(attempt === 0 ? 'Connecting…' : `Reconnecting (attempt ${attempt + 1})…`);
-  const io = conditionClientIO(browserClientIO({ webrtc: transport !== 'ws' }), {
-    settings: link, seed: (seed + attempt) >>> 0, timers: { nowMs: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms) },
-  }).io;
-  const n: ClientNetcode = new ClientNetcode(arena, io, { url: location.origin, name, room, transport }, {
-    toggles,
-    events: {
-      onWelcome: () => {
-        if (net !== n) return;
-        phase = 'playing';
-        attempt = 0;
-        show('');
-      },
-      onControl: (msg) => {
-        if (msg.t === 'reject') refusedBy = msg.code;
-      },
-      onClose: (reason) => {
-        if (net !== n) return;
-        lost(reason);
-      },
-      onError: (err) => console.warn(`tickwire: ${err.message}`),
-    },
-  });
-  net = n;
-  lastNet = n;
-  n.connect();
-  // A handshake that hangs (server half up) counts as a failure too.
-  setTimeout(() => {
-    if (net === n && phase === 'connecting') n.close('handshake timed out');
-  }, 10_000);
+/** What GET /config says (the fields the page reads). */
+interface ServerConfigView {
+  game: string;
+  configHash: number;
 }
 
-function lost(reason: string): void {
-  net = undefined;
-  lastReason = reason;
-  if (refusedBy === RejectCode.ConfigMismatch || refusedBy === RejectCode.ProtocolVersion) {
-    phase = 'refused';
-    show(`The server runs a different version of the game (${reason}). Reload the page.`);
+/** Reads GET /config, retrying with backoff while the server is not there. */
+async function serverConfig(): Promise<ServerConfigView> {
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`${location.origin}/config`, { cache: 'no-store' });
+      if (res.ok) {
+        const body = (await res.json()) as Partial<ServerConfigView>;
+        if (typeof body.game === 'string' && typeof body.configHash === 'number') return { game: body.game, configHash: body.configHash };
+      }
+    } catch {
+      // not up yet
+    }
+    show(`Waiting for the server (GET /config, attempt ${i + 1})…`);
+    await new Promise((r) => setTimeout(r, Math.min(5000, 500 * 2 ** Math.min(i, 4))));
+  }
+}
+
+/** The game the server runs, from this bundle, or the reason the page cannot play it. */
+function pickGame(cfg: ServerConfigView): AnyGame | string {
+  let games: Record<string, AnyGame>;
+  try {
+    games = bundledGames();
+  } catch (err) {
+    return `This page was built with a game that is not valid: ${(err as Error).message}`;
+  }
+  const g = games[cfg.game];
+  if (!g) {
+    return `The server runs the game "${cfg.game}", which this page does not include (it has: ${Object.keys(games).join(', ')}). ` +
+      'Rebuild the client with that game: npm run build:client -- --game path/to/your-game.ts';
+  }
+  const hash = configHash(g);
+  if (hash !== cfg.configHash) {
+    return `The server runs a different version of the game "${cfg.game}" than this page (config hash ${cfg.configHash} on the server, ${hash} here). ` +
+      'Rebuild the client (npm run build:client), restart the server and reload.';
+  }
+  if (!g.client) return `The game "${cfg.game}" declares no client view (GameDefinition.client), so the browser cannot show it.`;
+  return g;
+}
+
+async function boot(): Promise<void> {
+  show('Loading…');
+  const cfg = await serverConfig();
+  const picked = pickGame(cfg);
+  if (typeof picked === 'string') {
+    phase = 'unsupported';
+    errorText = picked;
+    show(picked);
     return;
   }
-  phase = 'waiting';
-  const delayMs = Math.min(10_000, 500 * 2 ** Math.min(attempt, 5));
-  attempt++;
-  retryAtMs = performance.now() + delayMs;
-  setTimeout(connect, delayMs);
+  game = picked;
+  play(picked, picked.client as GameClient<Record<string, number>>);
 }
 
-let lastFrameMs = 0;
-let lastHudMs = 0;
-function frame(): void {
-  const now = performance.now();
-  lastFrameMs = now;
-  input.enabled = document.visibilityState === 'visible';
-  if (net) {
-    Object.assign(net.toggles, toggles);
-    net.frame(now, { dir: input.dir() });
+function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
+  document.title = `Tickwire · ${g.name}`;
+  helpEl.textContent = `${view.help ? `${view.help} · ` : ''}Enter chat · P prediction · R reconciliation · I interpolation · G ghost · C camera · N net graph`;
+  const schema = compileSchema(g);
+  const input = new ControlsSource(window, canvas);
+  const renderer = new GameRenderer(canvas, g, schema, roster.name);
+  const sidebar = new Sidebar(
+    document.getElementById('players') as HTMLTableElement,
+    document.getElementById('feed') as HTMLElement,
+    document.getElementById('chat-input') as HTMLInputElement,
+    view.scoreboard,
+    (text) => {
+      if (!net || phase !== 'playing') return false;
+      net.connection.sendControl({ t: 'chat', text });
+      return true;
+    },
+  );
+  const fieldOf = (eid: number, f: string): number | undefined => renderer.field(eid, f);
+  const pilotParam = params.get('bot');
+  let autopilot: Autopilot | undefined;
+  if (pilotParam !== null && pilotParam !== '0') {
+    if (view.bot) autopilot = new Autopilot(view.bot, schema, g.name, seed);
+    else sidebar.line('system', `the game "${g.name}" has no bot script (client.bot): ?bot ignored`);
   }
-  if (phase === 'waiting') {
-    const s = Math.max(0, Math.ceil((retryAtMs - now) / 1000));
-    show(`The server went away (${lastReason}). Reconnecting in ${s} s…`);
-  }
-  renderer.draw(net ?? lastNet, state.view);
-  canvas.style.opacity = net && phase === 'playing' ? '1' : '0.45';
-  if (now - lastHudMs > 100 && (net ?? lastNet)) {
-    lastHudMs = now;
-    graph.update((net ?? lastNet)!.stats);
-  }
-}
 
-function loop(): void {
-  frame();
-  requestAnimationFrame(loop);
-}
-// Animation frames stop in a hidden tab: keep the connection fed (idle input) at a low rate.
-setInterval(() => {
-  if (performance.now() - lastFrameMs > 200) frame();
-}, 250);
+  let welcomedAtMs = 0;
+  const connect = (): void => {
+    phase = 'connecting';
+    refusedBy = undefined;
+    show(attempt === 0 ? 'Connecting…' : `Reconnecting (attempt ${attempt + 1})…`);
+    const io = conditionClientIO(browserClientIO({ webrtc: transport !== 'ws' }), {
+      settings: link, seed: (seed + attempt) >>> 0, timers: { nowMs: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms) },
+    }).io;
+    const n: ClientNetcode = new ClientNetcode(g, io, { url: location.origin, name, room, transport }, {
+      toggles,
+      events: {
+        onWelcome: (w) => {
+          if (net !== n) return;
+          phase = 'playing';
+          attempt = 0;
+          welcomedAtMs = performance.now();
+          roster.clear();
+          roster.setSelf(w.eid, name);
+          show('');
+          sidebar.line('system', `joined room ${w.room} as ${name}`);
+        },
+        onControl: (msg) => {
+          if (msg.t === 'reject') refusedBy = msg.code;
+          if (net !== n) return;
+          if (msg.t === 'left') sidebar.line('system', `${roster.sessionName(msg.sessionId) ?? 'a player'} left`);
+          roster.onControl(msg);
+          if (msg.t === 'chat') sidebar.line('chat', msg.text, msg.name);
+          // The players already there are announced right after the welcome.
+          else if (msg.t === 'joined') sidebar.line('system', performance.now() - welcomedAtMs < 1000 ? `${msg.name} is here` : `${msg.name} joined`);
+          else if (msg.t === 'event') {
+            const text = view.describeEvent ? view.describeEvent(msg.name, msg.data, roster.name) : `${msg.name} ${JSON.stringify(msg.data ?? null)}`;
+            if (text !== undefined) sidebar.line('event', text);
+          }
+        },
+        onClose: (reason) => {
+          if (net !== n) return;
+          lost(reason);
+        },
+        onError: (err) => console.warn(`tickwire: ${err.message}`),
+      },
+    });
+    net = n;
+    lastNet = n;
+    n.connect();
+    // A handshake that hangs (server half up) counts as a failure too.
+    setTimeout(() => {
+      if (net === n && phase === 'connecting') n.close('handshake timed out');
+    }, 10_000);
+  };
 
-/** Debug and test handle. */
-const api = {
-  get phase(): Phase {
-    return phase;
-  },
-  get eid(): number {
-    return net?.eid ?? -1;
-  },
-  get transport(): string {
-    return net?.stats.transport ?? 'none';
-  },
-  get stats(): object | undefined {
-    return net?.stats;
-  },
-  /** Where entity `eid` is drawn now (the local player from its prediction), or null. */
-  entityPosition(eid: number): { x: number; y: number } | null {
+  const lost = (reason: string): void => {
+    net = undefined;
+    lastReason = reason;
+    if (refusedBy === RejectCode.ConfigMismatch || refusedBy === RejectCode.ProtocolVersion) {
+      phase = 'refused';
+      show(`The server runs a different version of the game (${reason}). Reload the page.`);
+      return;
+    }
+    phase = 'waiting';
+    const delayMs = Math.min(10_000, 500 * 2 ** Math.min(attempt, 5));
+    attempt++;
+    retryAtMs = performance.now() + delayMs;
+    setTimeout(connect, delayMs);
+  };
+
+  let lastFrameMs = 0;
+  let lastHudMs = 0;
+  const frame = (): void => {
+    const now = performance.now();
+    lastFrameMs = now;
+    input.enabled = document.visibilityState === 'visible';
+    if (net) {
+      Object.assign(net.toggles, toggles);
+      const inp = autopilot ? autopilot.next(now, net) : view.controls(input.read(renderer.toWorld, renderer.hasSelf ? renderer.self : undefined));
+      net.frame(now, inp);
+    }
+    if (phase === 'waiting') {
+      const s = Math.max(0, Math.ceil((retryAtMs - now) / 1000));
+      show(`The server went away (${lastReason}). Reconnecting in ${s} s…`);
+    }
+    renderer.draw(net ?? lastNet, state.view);
+    canvas.style.opacity = net && phase === 'playing' ? '1' : '0.45';
+    const shown = net ?? lastNet;
+    if (now - lastHudMs > 100 && shown) {
+      lastHudMs = now;
+      graph.update(shown.stats);
+      if (now - lastTableMs > 250) {
+        lastTableMs = now;
+        sidebar.update(roster, fieldOf, shown.eid);
+      }
+    }
+  };
+  let lastTableMs = 0;
+
+  const loop = (): void => {
+    frame();
+    requestAnimationFrame(loop);
+  };
+  // Animation frames stop in a hidden tab: keep the connection fed (idle input) at a low rate.
+  setInterval(() => {
+    if (performance.now() - lastFrameMs > 200) frame();
+  }, 250);
+  entityPosition = (eid) => {
     if (!net) return null;
     if (eid === net.eid) {
       const p = { x: 0, y: 0 };
@@ -165,11 +267,46 @@ const api = {
     const xf = net.predictor.xField;
     const yf = net.predictor.yField;
     return { x: v.values[i * v.fieldCount + xf], y: v.values[i * v.fieldCount + yf] };
+  };
+  connect();
+  requestAnimationFrame(loop);
+}
+
+let entityPosition: (eid: number) => { x: number; y: number } | null = () => null;
+
+/** Debug and test handle. */
+const api = {
+  get phase(): Phase {
+    return phase;
+  },
+  /** Name of the game being played (undefined until GET /config answered and the game was found). */
+  get game(): string | undefined {
+    return game?.name;
+  },
+  /** Why the page cannot play (phase 'unsupported'), else ''. */
+  get error(): string {
+    return errorText;
+  },
+  get eid(): number {
+    return net?.eid ?? -1;
+  },
+  get transport(): string {
+    return net?.stats.transport ?? 'none';
+  },
+  get stats(): object | undefined {
+    return net?.stats;
+  },
+  /** Where entity `eid` is drawn now (the own player from its prediction), or null. */
+  entityPosition(eid: number): { x: number; y: number } | null {
+    return entityPosition(eid);
+  },
+  /** Player names by entity id, as the page knows them. */
+  names(): Record<number, string> {
+    return Object.fromEntries(roster.players().map((p) => [p.eid, p.name]));
   },
   toggles,
   link,
 };
 (globalThis as unknown as { tickwire: typeof api }).tickwire = api;
 
-connect();
-requestAnimationFrame(loop);
+void boot();

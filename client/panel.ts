@@ -65,7 +65,7 @@ export function buildPanel(root: HTMLElement, state: PanelState, netGraphEl: HTM
   check('reconciliation [R]', () => state.toggles.reconciliation, (v) => (state.toggles.reconciliation = v), 'toggle-reconciliation');
   check('interpolation [I]', () => state.toggles.interpolation, (v) => (state.toggles.interpolation = v), 'toggle-interpolation');
   check('server ghost [G]', () => state.view.ghost, (v) => (state.view.ghost = v), 'toggle-ghost');
-  check('whole arena [C]', () => state.view.camera === 'world', (v) => (state.view.camera = v ? 'world' : 'follow'), 'toggle-camera');
+  check('whole world [C]', () => state.view.camera === 'world', (v) => (state.view.camera = v ? 'world' : 'follow'), 'toggle-camera');
   title('link conditioner (each way)');
   check('enabled', () => state.link.enabled, (v) => (state.link.enabled = v), 'link-enabled');
   num('delay ms', 'delayMs', 2000);

@@ -1,8 +1,10 @@
-// The arena-v1 demo game (see docs/scenario-arena-v1.md), written only against the public game API:
-// players move by input, NPCs wander and reflect off the walls, and hp changes at random.
+// The arena-v1 benchmark game (see docs/scenario-arena-v1.md), written only against the public game
+// API: players move by input, NPCs wander and reflect off the walls, and hp changes at random; its
+// client view draws facing lines and hp bars.
 import { addComponent } from 'bitecs';
 import { defineGame, type GameContext } from '../shared/sim/game.ts';
 import { angle, fixed, uint } from '../shared/protocol/quantize.ts';
+import { moveAxes, type Axes, type Controls, type DrawView } from '../shared/sim/view.ts';
 
 /** Side of the square world, in world units. */
 export const WORLD_SIZE = 2048;
@@ -108,6 +110,59 @@ function hpSystem(ctx: Ctx) {
   };
 }
 
+/** Direction input (0..8) of a pair of axes, indexed (y + 1) * 3 + (x + 1). */
+const DIR_OF_AXES = [4, 3, 2, 5, 0, 1, 6, 7, 8] as const;
+const axes: Axes = { x: 0, y: 0 };
+const controlled: Input = { dir: 0 };
+
+/** Keys or the held pointer to one of the eight directions (allocates nothing). */
+function controls(c: Controls): Input {
+  const a = moveAxes(c, axes);
+  controlled.dir = DIR_OF_AXES[(a.y + 1) * 3 + (a.x + 1)];
+  return controlled;
+}
+
+// What drawEntity reads: set by draw before each frame's visit (no closure per frame).
+let g: CanvasRenderingContext2D;
+let view: DrawView;
+
+/** One entity as the arena has always looked: a disc, its facing, an hp bar and the player's name. */
+function drawEntity(eid: number, x: number, y: number): void {
+  const scale = view.pixelsPerUnit;
+  const self = eid === view.selfEid;
+  const npc = view.field(eid, 'Kind.value') === KIND_NPC;
+  const r = npc ? RADIUS[1] : RADIUS[0];
+  g.beginPath();
+  g.arc(x, y, r, 0, Math.PI * 2);
+  g.fillStyle = self ? '#ffd23f' : npc ? '#b07a45' : '#3f8fe0';
+  g.fill();
+  if (self) {
+    g.lineWidth = 3 / scale;
+    g.strokeStyle = '#ffffff';
+    g.stroke();
+    g.beginPath();
+    g.arc(x, y, r + 8 / scale + 4, 0, Math.PI * 2);
+    g.strokeStyle = 'rgba(255,210,63,0.45)';
+    g.stroke();
+  }
+  const a = view.field(eid, 'Facing.angle') ?? 0;
+  g.beginPath();
+  g.moveTo(x, y);
+  g.lineTo(x + Math.cos(a) * r, y + Math.sin(a) * r);
+  g.lineWidth = 2 / scale;
+  g.strokeStyle = '#0b0e13';
+  g.stroke();
+  const bh = Math.max(3, 4 / scale);
+  const by = y - r - bh - 4 / scale;
+  g.fillStyle = '#2a0f12';
+  g.fillRect(x - r, by, r * 2, bh);
+  const share = Math.max(0, Math.min(1, (view.field(eid, 'Health.hp') ?? 100) / 100));
+  g.fillStyle = share > 0.5 ? '#4cc26a' : share > 0.25 ? '#e0b43f' : '#e05050';
+  g.fillRect(x - r, by, r * 2 * share, bh);
+  const name = view.name(eid);
+  if (name !== undefined) view.label(name, x, by);
+}
+
 /** The arena-v1 game definition. Parameter `npcs` (default 500) sets the NPC count. */
 export const arena = defineGame<C, Input>({
   name: 'arena-v1',
@@ -126,6 +181,16 @@ export const arena = defineGame<C, Input>({
   // A room a client creates by naming it starts with 50 NPCs (its creator may ask for 0-100), not
   // the benchmark's 500: anyone can name a room, so a named room must cost little.
   clientRooms: { params: { npcs: 50 }, settable: { npcs: { min: 0, max: 100 } } },
+  client: {
+    world: { width: WORLD_SIZE, height: WORLD_SIZE },
+    controls,
+    help: 'WASD / arrows, or hold the mouse or a finger where to go',
+    draw(g2, v) {
+      g = g2;
+      view = v;
+      v.forEach(drawEntity);
+    },
+  },
   stepPlayer(c, eid, input, dtSec) {
     const dir = input.dir > 8 ? 0 : input.dir;
     if (dir === 0) return;

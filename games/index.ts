@@ -3,6 +3,7 @@ import type { AnyGame } from '../shared/sim/game.ts';
 import { validateGame } from '../shared/sim/validate.ts';
 import { arena } from './arena.ts';
 import { orbit } from './orbit.ts';
+import { tag } from './tag.ts';
 
 /** Games by name, each checked when registered (validateGame throws naming the game, component and field). */
-export const GAMES: Readonly<Record<string, AnyGame>> = Object.freeze(Object.fromEntries([arena, orbit].map((g) => [g.name, validateGame(g)])));
+export const GAMES: Readonly<Record<string, AnyGame>> = Object.freeze(Object.fromEntries([tag, arena, orbit].map((g) => [g.name, validateGame(g)])));

@@ -19,7 +19,7 @@ export interface ServerConfig {
   readonly webrtc: boolean;
   /** Runs WebRTC in a supervised child process, restarted on a crash. Env TICKWIRE_WEBRTC_PROCESS. Default true. */
   readonly webrtcProcess: boolean;
-  /** Game hosted by every room. Env TICKWIRE_GAME. Default 'arena-v1'. */
+  /** Game hosted by every room. Env TICKWIRE_GAME. Default 'tag' (the demo; benchmarks set arena-v1). */
   readonly game: string;
   /** Game parameters for new rooms (e.g. { npcs: 500 }). Env TICKWIRE_GAME_PARAMS (JSON). Default {}. */
   readonly gameParams: Readonly<Record<string, number>>;
@@ -110,7 +110,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   udpPortMax: 20999,
   webrtc: true,
   webrtcProcess: true,
-  game: 'arena-v1',
+  game: 'tag',
   gameParams: {},
   seed: 1,
   roomCapacity: 64,

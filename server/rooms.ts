@@ -7,6 +7,7 @@ import { createGameContext, networkedTerm, type AnyGame, type Component, type Co
 import { bindFieldStores, type NetSchema } from '../shared/protocol/schema.ts';
 import { Rng, deriveSeed } from '../shared/sim/rng.ts';
 import type { NetConfig } from '../shared/config.ts';
+import { MAX_EVENT_NAME_LENGTH } from '../shared/protocol/control.ts';
 import { RejectCode, type RejectCodeId } from '../shared/protocol/ids.ts';
 import { SnapshotHistory } from './history.ts';
 import type { EncoderStats, SnapshotEncoder } from './snapshots.ts';
@@ -14,6 +15,15 @@ import type { Player } from './player.ts';
 
 /** Builds the snapshot encoder of a room. */
 export type EncoderFactory = (schema: NetSchema, net: NetConfig, stats: EncoderStats) => SnapshotEncoder;
+
+/** Delivers a game event a room's game emitted (GameContext.emit) to the room's players. */
+export type GameEventSink = (room: Room, name: string, data: unknown) => void;
+
+/** A game event waiting for the end of the tick's systems. */
+export interface PendingEvent {
+  readonly name: string;
+  readonly data: unknown;
+}
 
 /** Public view of a room, as listed over HTTP. */
 export interface RoomInfo {
@@ -72,6 +82,10 @@ export class Room {
   occupiedTicks = 0;
   /** Told when the room gains its first player or loses its last (the manager's awake list). */
   onOccupancyChange: ((room: Room) => void) | undefined;
+  /** Game events emitted since the last flush (tick.ts flushEvents), in order. */
+  readonly events: PendingEvent[] = [];
+  /** Where flushed game events go (the server sends them to the room's players); none: dropped. */
+  eventSink: GameEventSink | undefined;
   readonly hasNetComponent: (eid: number, compIndex: number) => boolean;
 
   constructor(
@@ -88,6 +102,13 @@ export class Room {
     readonly origin: RoomOrigin = PUBLIC_ROOM,
   ) {
     this.ctx = createGameContext(game, new Rng(seed), net.tickRateHz, { ...(game.defaultParams ?? {}), ...params });
+    const events = this.events;
+    this.ctx.emit = (name, data) => {
+      if (typeof name !== 'string' || name.length < 1 || name.length > MAX_EVENT_NAME_LENGTH) {
+        throw new RangeError(`${game.name}: event name ${JSON.stringify(name)} must be 1..${MAX_EVENT_NAME_LENGTH} characters`);
+      }
+      events.push({ name, data });
+    };
     const c = this.ctx.c;
     this.stores = bindFieldStores(schema, c);
     this.netComponents = schema.components.map((comp) => c[comp.name]);
@@ -112,6 +133,8 @@ export class Room {
 
   /** Spawns the player's entity and adds it to the room; returns the entity id. */
   addPlayer(p: Player): number {
+    // Events emitted while the room was empty had nobody to tell.
+    if (this.players.length === 0) this.events.length = 0;
     const eid = this.game.spawnPlayer(this.ctx, { sessionId: p.id, name: p.name });
     this.players.push(p);
     p.eid = eid;
@@ -163,6 +186,8 @@ export interface RoomManagerOptions {
   encoderFactory: EncoderFactory;
   /** Counters shared by every room's encoder. */
   encoderStats: EncoderStats;
+  /** Delivers the game events rooms emit (GameContext.emit); default none (dropped). */
+  onGameEvent?: GameEventSink;
   /** Parameters of rooms clients create by naming them, over `params`; default the game's clientRooms.params. */
   clientRoomParams?: Readonly<Record<string, number>>;
   /** Grace of an empty room that was never really played (occupied for less than usedAfterTicks), ms. Default emptyGraceMs. */
@@ -261,6 +286,7 @@ export class RoomManager {
     this.created++;
     const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin);
     room.onOccupancyChange = this.refreshAwake;
+    room.eventSink = this.o.onGameEvent;
     this.list.push(room);
     this.byName.set(name, room);
     this.refreshAwake();

@@ -75,6 +75,12 @@ export class TickwireServer implements ServerApi {
       emptyGraceMs: config.roomEmptyGraceMs, unusedGraceMs: config.roomUnusedGraceMs, seed: config.seed, params: config.gameParams, clientRoomParams: config.clientRoomParams,
       encoderFactory: opts.encoderFactory ?? ((schema, net, stats) => new DeltaSnapshotEncoder(schema, net, stats, encoderOptions)),
       encoderStats: this.stats.encoder,
+      onGameEvent: (room, name, data) => {
+        for (const p of room.players) {
+          const s = this.sessions.get(p.id);
+          if (s) this.out.sendControl(s, { t: 'event', name, data });
+        }
+      },
     });
     this.startedMs = this.clock.nowMs();
     this.registry = createRegistry(this.stats, {

@@ -1,6 +1,7 @@
 // THE pipeline. One server tick, in order: drain the network inbox, then for every room apply one
-// input per player, run the game's systems, snap state to the wire grid, and every Nth tick
-// capture history and send snapshots. Reading runTick explains the server.
+// input per player, run the game's systems, send the game events they emitted, snap state to the
+// wire grid, and every Nth tick capture history and send snapshots. Reading runTick explains the
+// server.
 import { snapToNetGrid } from '../shared/sim/netgrid.ts';
 import { captureFrame } from './history.ts';
 import type { Room } from './rooms.ts';
@@ -22,6 +23,7 @@ export function runTick(host: TickHost): void {
     if (room.players.length > 0) room.occupiedTicks++;
     applyInputs(room);
     runSystems(room);
+    if (room.events.length > 0) flushEvents(room);
     snapState(room);
     room.ctx.tick++;
     if (room.ctx.tick % room.snapshotEvery === 0) sendSnapshots(room);
@@ -48,6 +50,14 @@ export function applyInputs(room: Room): void {
 export function runSystems(room: Room): void {
   const systems = room.systems;
   for (let i = 0; i < systems.length; i++) systems[i](room.ctx);
+}
+
+/** Hands the game events emitted since the last flush to the room's sink, in order, and clears them. */
+export function flushEvents(room: Room): void {
+  const events = room.events;
+  const sink = room.eventSink;
+  for (let i = 0; i < events.length; i++) sink?.(room, events[i].name, events[i].data);
+  events.length = 0;
 }
 
 /** Snaps every replicated entity's networked fields to the quantization grid. */

@@ -109,7 +109,7 @@ async function walkAndWatch(a: Page, b: Page): Promise<number> {
   const key = self.x < 1024 ? 'KeyD' : 'KeyA';
   const sign = key === 'KeyD' ? 1 : -1;
   await a.bringToFront();
-  await a.locator('#view').click({ position: { x: 10, y: 600 } });
+  await a.locator('#view').click({ position: { x: 480, y: 40 } }); // clear of the panels and the chat box
   await a.keyboard.down(key);
   try {
     await new Promise((r) => setTimeout(r, 900));

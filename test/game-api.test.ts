@@ -68,7 +68,7 @@ describe('spawned entities start clean', () => {
 
 describe('game validation', () => {
   it('accepts every registered game and the small example', () => {
-    expect(Object.keys(GAMES).sort()).toEqual(['arena-v1', 'orbit']);
+    expect(Object.keys(GAMES).sort()).toEqual(['arena-v1', 'orbit', 'tag']);
     for (const g of Object.values(GAMES)) expect(gameProblems(g)).toEqual([]);
     expect(gameProblems(plain)).toEqual([]);
   });
@@ -98,6 +98,11 @@ describe('game validation', () => {
     expect(gameProblems(g)).toContain('networked field Score.points: Uint16Array holds integers but the quantizer\'s steps are 0.5');
     const v = { ...orbit, name: 'o3', position: undefined, client: { world: { width: 1, height: 1 }, controls: () => ({ ax: 0, ay: 0 }) } } as AnyGame;
     expect(gameProblems(v)).toContain('position: a game with a client view must declare its position fields');
+    const board = { ...orbit, name: 'o4', client: { ...orbit.client!, scoreboard: { field: 'Score.pts', mark: { field: 7, text: '!' } } } } as unknown as AnyGame;
+    expect(gameProblems(board)).toEqual([
+      'client.scoreboard.field "Score.pts": not a networked field ("Component.field")',
+      'client.scoreboard.mark.field 7: not a networked field ("Component.field")',
+    ]);
   });
 
   it('the server refuses to host an invalid game, naming the problem', () => {
@@ -115,7 +120,7 @@ describe('position fields come from the game', () => {
   });
 
   it('a client of a game without position fields fails with a message that says what to declare', () => {
-    const g = { ...orbit, name: 'nowhere', position: undefined } as AnyGame;
+    const g = { ...orbit, name: 'nowhere', position: undefined, client: undefined } as AnyGame;
     const io = { nowMs: () => 0, openWebSocket: () => { throw new Error('not used'); } };
     expect(() => new ClientNetcode(g, io, { url: 'http://x', name: 'n' })).toThrow(/declares no position fields \(GameDefinition.position/);
   });
@@ -129,5 +134,15 @@ describe('controls helpers', () => {
     expect(pointerAxes(c)).toEqual({ x: 1, y: 0 });
     expect(pointerAxes({ ...c, pointer: { ...c.pointer, down: false } })).toEqual({ x: 0, y: 0 });
     expect(moveAxes({ ...c, keys: new Set(['KeyS']) })).toEqual({ x: 0, y: 1 });
+  });
+
+  it('fill the caller\'s object when given one (nothing allocated per frame)', () => {
+    const out = { x: 9, y: 9 };
+    const c = { keys: new Set<string>(), pointer: { x: 10, y: -90, down: true }, self: { x: 10, y: 10 } };
+    expect(moveAxes(c, out)).toBe(out);
+    expect(out).toEqual({ x: 0, y: -1 });
+    expect(keyAxes(new Set(['KeyA']), out)).toBe(out);
+    expect(out).toEqual({ x: -1, y: 0 });
+    expect(pointerAxes({ ...c, pointer: undefined }, 8, out)).toEqual({ x: 0, y: 0 });
   });
 });

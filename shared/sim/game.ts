@@ -45,6 +45,15 @@ export interface GameContext<C extends Components> {
   spawn(): number;
   /** Removes an entity. */
   despawn(eid: number): void;
+  /**
+   * Tells every player of the room about something that happened (a tag, a goal, a kill): a
+   * reliable `event` control message `{ t: 'event', name, data }` without `from`, sent after this
+   * tick's systems (from setup, spawnPlayer or despawnPlayer: after the systems of the room's next
+   * tick). `name` is 1..32 characters; `data` plain data (numbers, strings, booleans, arrays, plain
+   * objects). Events are sequenced like chat: keep them to a few per second. Present in the
+   * server's rooms; absent where nobody listens, hence optional: call it as `ctx.emit?.(...)`.
+   */
+  emit?(name: string, data?: unknown): void;
 }
 
 /** How a game treats rooms its clients create by naming them (see GameDefinition.clientRooms). */

@@ -1,7 +1,7 @@
 // Checks a game definition before the engine runs it: every component networked or local, every
 // networked field with a quantizer its store can hold, a sound input format, position fields that
-// exist, defaults within range, client-room rules that make sense. Each problem names the game,
-// the component and the field.
+// exist, defaults within range, a client view whose playfield, controls and score fields exist,
+// client-room rules that make sense. Each problem names the game, the component and the field.
 import type { Quantizer } from '../protocol/quantize.ts';
 import type { AnyGame, Components, Store } from './game.ts';
 
@@ -89,7 +89,8 @@ export function gameProblems(game: AnyGame): string[] {
     if (isQuantizer(q)) inputBits += q.bits;
   }
   if (inputBits < 1 || inputBits > 256) out.push(`input: ${inputBits} bits (1..256)`);
-  const fieldQ = (name: string): Quantizer | undefined => {
+  const fieldQ = (name: unknown): Quantizer | undefined => {
+    if (typeof name !== 'string') return undefined;
     const [comp, field] = name.split('.');
     const q = networked[comp]?.[field];
     return isQuantizer(q) ? q : undefined;
@@ -106,6 +107,11 @@ export function gameProblems(game: AnyGame): string[] {
     const w = game.client.world;
     if (!w || !(w.width > 0) || !(w.height > 0)) out.push('client.world: width and height must be positive');
     if (typeof game.client.controls !== 'function') out.push('client.controls: must be a function of the controls returning an input');
+    const board = game.client.scoreboard;
+    if (board) {
+      if (!fieldQ(board.field)) out.push(`client.scoreboard.field ${JSON.stringify(board.field)}: not a networked field ("Component.field")`);
+      if (board.mark && !fieldQ(board.mark.field)) out.push(`client.scoreboard.mark.field ${JSON.stringify(board.mark.field)}: not a networked field ("Component.field")`);
+    }
   }
   for (const [comp, fields] of Object.entries((game.defaults ?? {}) as Record<string, Record<string, number>>)) {
     for (const [field, v] of Object.entries(fields ?? {})) {

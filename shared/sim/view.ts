@@ -19,12 +19,30 @@ export interface DrawView {
   readonly selfEid: number;
   /** World units to canvas pixels (already applied to the canvas transform when draw runs). */
   readonly pixelsPerUnit: number;
-  /** Visits every entity drawn this frame with its position: the own one predicted, the others interpolated. */
+  /**
+   * Visits every entity drawn this frame with its position: the others interpolated, then the own
+   * one (predicted) last, so it is drawn on top.
+   */
   forEach(visit: (eid: number, x: number, y: number) => void): void;
   /** Newest value of a networked field ('Component.field') of an entity; undefined when it lacks that component. */
   field(eid: number, name: string): number | undefined;
   /** The name of the player whose entity this is, if it is one. */
   name(eid: number): string | undefined;
+  /**
+   * Writes `text` centred above world point (x, y) in the page's font, the same size at any zoom
+   * (what names over heads use). `color` is a CSS colour; default a light grey.
+   */
+  label(text: string, x: number, y: number, color?: string): void;
+}
+
+/** The score table the page shows: one row per player, highest first. */
+export interface Scoreboard {
+  /** The networked field holding the score ("Component.field"). */
+  readonly field: string;
+  /** Heading of the score column. Default "score". */
+  readonly title?: string;
+  /** A mark shown next to the players whose `field` is non-zero (e.g. who is "it"). */
+  readonly mark?: { readonly field: string; readonly text: string };
 }
 
 /** Read-only view of the newest world state a bot has decoded (entities in id order). */
@@ -95,35 +113,53 @@ export interface GameClient<I> {
    * Default: every entity with a position as a disc, the player's own highlighted and named.
    */
   draw?(g: CanvasRenderingContext2D, view: DrawView): void;
-  /** The bot script the bots use for this game unless told otherwise. */
+  /** The score table beside the playfield. Default none. */
+  readonly scoreboard?: Scoreboard;
+  /**
+   * The line the page shows for a game event (GameContext.emit, or a server's sendControl), or
+   * undefined to show none. `nameOf` gives a player's name by entity id. Default: the event's name
+   * and its data as JSON.
+   */
+  describeEvent?(name: string, data: unknown, nameOf: (eid: number) => string | undefined): string | undefined;
+  /** The bot script the bots use for this game unless told otherwise (and the page's `?bot=1` autopilot). */
   readonly bot?: BotScript;
 }
 
+/** A pair of axes; the helpers below fill one (pass your own `out` to allocate nothing per frame). */
+export interface Axes {
+  x: number;
+  y: number;
+}
+
 /** Unit direction from the arrow keys and WASD: each axis -1, 0 or 1 (y grows downwards). */
-export function keyAxes(keys: ReadonlySet<string>): { x: number; y: number } {
-  const x = (keys.has('ArrowRight') || keys.has('KeyD') ? 1 : 0) - (keys.has('ArrowLeft') || keys.has('KeyA') ? 1 : 0);
-  const y = (keys.has('ArrowDown') || keys.has('KeyS') ? 1 : 0) - (keys.has('ArrowUp') || keys.has('KeyW') ? 1 : 0);
-  return { x, y };
+export function keyAxes(keys: ReadonlySet<string>, out: Axes = { x: 0, y: 0 }): Axes {
+  out.x = (keys.has('ArrowRight') || keys.has('KeyD') ? 1 : 0) - (keys.has('ArrowLeft') || keys.has('KeyA') ? 1 : 0);
+  out.y = (keys.has('ArrowDown') || keys.has('KeyS') ? 1 : 0) - (keys.has('ArrowUp') || keys.has('KeyW') ? 1 : 0);
+  return out;
 }
 
 /**
  * Axes towards the pointer while it is held down (touch, or mouse button), each -1, 0 or 1 with a
  * dead zone of `deadZone` world units; zeros otherwise.
  */
-export function pointerAxes(c: Controls, deadZone = 8): { x: number; y: number } {
+export function pointerAxes(c: Controls, deadZone = 8, out: Axes = { x: 0, y: 0 }): Axes {
+  out.x = 0;
+  out.y = 0;
   const p = c.pointer;
-  if (!p || !p.down || !c.self) return { x: 0, y: 0 };
+  if (!p || !p.down || !c.self) return out;
   const dx = p.x - c.self.x;
   const dy = p.y - c.self.y;
   const len = Math.hypot(dx, dy);
-  if (len < deadZone) return { x: 0, y: 0 };
+  if (len < deadZone) return out;
   // Snap to the nearest of 8 directions, as a key pad would.
   const a = Math.round(Math.atan2(dy, dx) / (Math.PI / 4));
-  return { x: Math.round(Math.cos((a * Math.PI) / 4)), y: Math.round(Math.sin((a * Math.PI) / 4)) };
+  out.x = Math.round(Math.cos((a * Math.PI) / 4));
+  out.y = Math.round(Math.sin((a * Math.PI) / 4));
+  return out;
 }
 
 /** Keys, else the held pointer: the usual way to move in a top-down game. */
-export function moveAxes(c: Controls): { x: number; y: number } {
-  const k = keyAxes(c.keys);
-  return k.x !== 0 || k.y !== 0 ? k : pointerAxes(c);
+export function moveAxes(c: Controls, out: Axes = { x: 0, y: 0 }): Axes {
+  const k = keyAxes(c.keys, out);
+  return k.x !== 0 || k.y !== 0 ? k : pointerAxes(c, 8, out);
 }

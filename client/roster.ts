@@ -1,0 +1,69 @@
+// Who is in the room: player names by entity id, from the server's `joined` and `left` messages
+// (and the page's own name for its own entity), for names over heads, the score table and events.
+import type { ServerControl } from '../shared/protocol/control.ts';
+
+/** One player the page knows of. */
+export interface RosterEntry {
+  readonly sessionId: number;
+  readonly name: string;
+  readonly eid: number;
+}
+
+/** Players of the room by session and by entity id. */
+export class Roster {
+  private readonly bySession = new Map<number, RosterEntry>();
+  private readonly byEid = new Map<number, string>();
+  private selfEid = -1;
+  private selfName = '';
+  /** Bumped on every change (the score table rebuilds its rows then). */
+  version = 0;
+
+  /** The page's own player (the server does not send a `joined` of oneself). */
+  setSelf(eid: number, name: string): void {
+    this.selfEid = eid;
+    this.selfName = name;
+    this.version++;
+  }
+
+  /** Takes `joined` and `left`; ignores every other message. */
+  onControl(msg: ServerControl): void {
+    if (msg.t === 'joined') {
+      const old = this.bySession.get(msg.sessionId);
+      if (old) this.byEid.delete(old.eid);
+      this.bySession.set(msg.sessionId, { sessionId: msg.sessionId, name: msg.name, eid: msg.eid });
+      this.byEid.set(msg.eid, msg.name);
+      this.version++;
+    } else if (msg.t === 'left') {
+      const old = this.bySession.get(msg.sessionId);
+      if (!old) return;
+      this.bySession.delete(msg.sessionId);
+      if (this.byEid.get(old.eid) === old.name) this.byEid.delete(old.eid);
+      this.version++;
+    }
+  }
+
+  /** Forgets everyone (a new connection). */
+  clear(): void {
+    this.bySession.clear();
+    this.byEid.clear();
+    this.selfEid = -1;
+    this.selfName = '';
+    this.version++;
+  }
+
+  /** The name of the player of session `sessionId`, if known. */
+  sessionName(sessionId: number): string | undefined {
+    return this.bySession.get(sessionId)?.name;
+  }
+
+  /** The name of the player whose entity `eid` is, if it is one (bound: hand it around as is). */
+  readonly name = (eid: number): string | undefined => (eid === this.selfEid && eid >= 0 ? this.selfName : this.byEid.get(eid));
+
+  /** Every player, the page's own first. */
+  players(): RosterEntry[] {
+    const out: RosterEntry[] = [];
+    if (this.selfEid >= 0) out.push({ sessionId: -1, name: this.selfName, eid: this.selfEid });
+    for (const e of this.bySession.values()) out.push(e);
+    return out;
+  }
+}
