@@ -119,7 +119,7 @@ export class Inbound implements OutboundHost {
   }
 
   private push(kind: NetEventKind, connId: number, bytes?: Uint8Array): void {
-    if (!this.inbox.push(kind, connId, bytes)) this.ctx.stats.queueDropped++;
+    if (!this.inbox.push(kind, connId, bytes, this.ctx.clock.nowMs())) this.ctx.stats.queueDropped++;
   }
 
   // ---- admission (runs inside transport callbacks: checks only) ----
@@ -206,7 +206,7 @@ export class Inbound implements OutboundHost {
     this.runDeferred();
   }
 
-  private readonly handleEvent = (kind: NetEventKind, connId: number, buf: Uint8Array, start: number, end: number): void => {
+  private readonly handleEvent = (kind: NetEventKind, connId: number, buf: Uint8Array, start: number, end: number, atMs: number): void => {
     const c = this.ctx.conns.get(connId);
     if (!c) return;
     switch (kind) {
@@ -221,7 +221,7 @@ export class Inbound implements OutboundHost {
         stats.bytesIn[kindName] += end - start;
         if (c.session) c.session.bytesIn += end - start;
         if (this.rateLimited(c)) return;
-        this.handleMessage(c, buf, start, end);
+        this.handleMessage(c, buf, start, end, atMs);
         return;
       }
       case NetEvent.Close:
@@ -259,7 +259,8 @@ export class Inbound implements OutboundHost {
     return true;
   }
 
-  private handleMessage(c: Conn, buf: Uint8Array, start: number, end: number): void {
+  /** One message; `atMs` is when it arrived (a snapshot ack's round-trip sample ends there). */
+  private handleMessage(c: Conn, buf: Uint8Array, start: number, end: number, atMs: number): void {
     const type = end > start ? buf[start] : 0;
     try {
       if (end <= start) throw new DecodeError('type', 0, 'empty or text frame');
@@ -272,7 +273,7 @@ export class Inbound implements OutboundHost {
         const n = this.inputs.receive(s.player.inputs, buf, start, end, s.room.ctx.tick);
         if (n < 0) this.ctx.stats.inputsTickRejected++;
       } else if (type === MsgType.SnapshotAck) {
-        if (s && s.state === 'active' && s.player && s.room) this.acks.receive(s.player, buf, start, end, s.room.ctx.tick, this.ctx.clock.nowMs());
+        if (s && s.state === 'active' && s.player && s.room) this.acks.receive(s.player, buf, start, end, s.room.ctx.tick, atMs, s.room.sendTimes);
         else readSnapshotAck(buf, this.ackScratch, start, end);
       } else {
         throw new DecodeError('type', 0, `unknown message type ${type}`);
@@ -505,7 +506,7 @@ export class Inbound implements OutboundHost {
     c.limits = old.limits;
     sessions.rotateToken(old);
     old.state = 'active';
-    old.player.resetAcks();
+    old.player.resetAcks(old.room.ctx.tick);
     if (msg.a !== undefined) old.reliableOut.ack(msg.a);
     stats.resumes++;
     out.sendControl(old, { t: 'resumed', ...this.sessionInfo(old) });
@@ -586,7 +587,10 @@ export class Inbound implements OutboundHost {
   housekeeping(now: number): void {
     const { sessions, conns, config, stats, log } = this.ctx;
     this.addresses.prune(now);
-    for (const s of sessions.values()) if (s.state === 'resuming' && now >= s.resumeDeadlineMs) this.endSession(s, 'resume window expired');
+    for (const s of sessions.values()) {
+      s.sampleRates(now);
+      if (s.state === 'resuming' && now >= s.resumeDeadlineMs) this.endSession(s, 'resume window expired');
+    }
     // A playing client that acknowledged no snapshot for clientTimeoutMs has stopped reading (or its
     // link is half-open): its connection is closed, which keeps the session resumable and stops the
     // server buffering bytes for it.

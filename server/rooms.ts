@@ -9,7 +9,7 @@ import { Rng, deriveSeed } from '../shared/sim/rng.ts';
 import type { NetConfig } from '../shared/config.ts';
 import { RejectCode, type RejectCodeId } from '../shared/protocol/ids.ts';
 import { SnapshotHistory } from './history.ts';
-import type { EncoderStats, SnapshotEncoder } from './snapshots.ts';
+import { SnapshotSendTimes, type EncoderStats, type SnapshotEncoder } from './snapshots.ts';
 import type { Player } from './player.ts';
 
 /** Builds the snapshot encoder of a room. */
@@ -66,6 +66,8 @@ export class Room {
   readonly input: Record<string, number>;
   /** Ticks between snapshots. */
   readonly snapshotEvery: number;
+  /** When each recent snapshot tick went out (round-trip samples from the acks). */
+  readonly sendTimes: SnapshotSendTimes;
   /** When the room became empty (ms, server clock), or undefined while occupied. */
   emptySinceMs: number | undefined;
   /** Ticks run with at least one player in the room (a room never really played is disposed sooner). */
@@ -100,6 +102,7 @@ export class Room {
     this.presence = new Uint8Array(game.maxEntities);
     this.input = Object.fromEntries(schema.inputFields.map((f) => [f.name, 0]));
     this.snapshotEvery = net.tickRateHz / net.snapshotRateHz;
+    this.sendTimes = new SnapshotSendTimes(this.snapshotEvery);
     game.setup?.(this.ctx);
     this.systems = game.systems(this.ctx);
     this.emptySinceMs = nowMs;
@@ -115,6 +118,7 @@ export class Room {
     const eid = this.game.spawnPlayer(this.ctx, { sessionId: p.id, name: p.name });
     this.players.push(p);
     p.eid = eid;
+    p.link.restart(this.ctx.tick);
     this.emptySinceMs = undefined;
     if (this.players.length === 1) this.onOccupancyChange?.(this);
     return eid;

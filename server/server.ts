@@ -55,7 +55,7 @@ export class TickwireServer implements ServerApi {
   private scheduler: Scheduler | undefined;
   private readonly startedMs: number;
   private lastHousekeepingMs = 0;
-  private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list'] };
+  private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list']; nowMs: () => number };
   private readonly conditioner: TransportConditioner | undefined;
   private readonly routeSources: RouteSources;
 
@@ -91,7 +91,7 @@ export class TickwireServer implements ServerApi {
       },
       this.stats.inputs,
     );
-    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.awake };
+    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.awake, nowMs: () => this.clock.nowMs() };
     const c = opts.conditioner;
     this.conditioner = c ? new TransportConditioner(c.settings, c.seed, () => this.clock.nowMs(), (err, conn) => this.log.error({ err, conn }, 'bug in a conditioned delivery')) : undefined;
     this.routeSources = {
