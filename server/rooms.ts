@@ -1,7 +1,7 @@
 // Rooms: one match each, with its own bitecs world, systems, players, snapshot history and
 // encoder. The manager matches players into rooms, creates the rooms clients name (private to
 // their creator's address for matchmaking, at a bounded rate, with the game's client-room
-// parameters), enforces capacity, lists the public ones and disposes empty rooms.
+// parameters), enforces capacity, lists the public ones and disposes empty (or closed) rooms.
 import { hasComponent } from 'bitecs';
 import { createGameContext, networkedTerm, type AnyGame, type Component, type Components, type GameContext, type System, type Store } from '../shared/sim/game.ts';
 import { bindFieldStores, type NetSchema } from '../shared/protocol/schema.ts';
@@ -44,6 +44,14 @@ export interface RoomOrigin {
   readonly listed: boolean;
   /** Matchmaking may place players from any address here (else only the owner's address). */
   readonly matchmade: boolean;
+  /** The session whose hello named it, if one did. */
+  readonly creator?: RoomCreator;
+}
+
+/** The session that created a room by naming it. */
+export interface RoomCreator {
+  readonly sessionId: number;
+  readonly name: string;
 }
 
 /** A room made by the server itself or by matchmaking: public. */
@@ -185,6 +193,8 @@ export interface RoomRequest {
   readonly params?: Readonly<Record<string, number>>;
   /** Create the named room unlisted (hello.private). */
   readonly unlisted?: boolean;
+  /** Recorded as the creator of a room this request creates. */
+  readonly creator?: RoomCreator;
 }
 
 /** Creates, matches, lists and disposes rooms. */
@@ -228,7 +238,7 @@ export class RoomManager {
         const params = this.clientParams(req.params);
         if (params === undefined) return RejectCode.BadRoomParams;
         if (req.mayCreate && !req.mayCreate()) return RejectCode.RoomCreateLimit;
-        const origin: RoomOrigin = { clientNamed: true, ownerKey: req.addressKey, listed: req.unlisted !== true, matchmade: this.o.game.clientRooms?.matchmade === true };
+        const origin: RoomOrigin = { clientNamed: true, ownerKey: req.addressKey, listed: req.unlisted !== true, matchmade: this.o.game.clientRooms?.matchmade === true, creator: req.creator };
         room = this.create(requested, nowMs, params, origin);
       }
       if (room === undefined) return RejectCode.ServerFull;
@@ -289,6 +299,19 @@ export class RoomManager {
     }
     if (gone.length > 0) this.refreshAwake();
     return gone;
+  }
+
+  /**
+   * Removes a room now, players or not (an operator closed it; its sessions were ended first).
+   * Not while the rooms are being ticked: the caller runs between ticks. False if it was not open.
+   */
+  dispose(room: Room): boolean {
+    const i = this.list.indexOf(room);
+    if (i < 0) return false;
+    this.list.splice(i, 1);
+    this.byName.delete(room.name);
+    this.refreshAwake();
+    return true;
   }
 
   /** The listed rooms (rooms created with hello.private are not shown). */
