@@ -13,6 +13,7 @@ import type { AnyGame } from '../shared/sim/game.ts';
 import type { ServerConfig } from './config.ts';
 import type { ServerApi } from './hooks.ts';
 import type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
+import { adminRoutes } from './admin.ts';
 import { httpRoutes, type RouteSources } from './http.ts';
 import { Inbound, type TransportRef } from './inbound.ts';
 import { FixedStepLoop, startScheduler, systemClock, type Clock, type LoopStep, type Scheduler } from './loop.ts';
@@ -105,7 +106,8 @@ export class TickwireServer implements ServerApi {
   async start(): Promise<void> {
     const c = this.config;
     const defaults = await import('./transports.ts');
-    const uws: TransportStarter = async (events) => (this.http = await defaults.startUws(c, events, httpRoutes(this.routeSources)));
+    const routes = { ...httpRoutes(this.routeSources), ...adminRoutes({ ...this.routeSources, log: this.log, clock: this.clock, actions: this.inbound }) };
+    const uws: TransportStarter = async (events) => (this.http = await defaults.startUws(c, events, routes));
     this.reliable = await this.startTransport(this.opts.reliableTransport ?? uws);
     if (c.webrtc) {
       try {

@@ -1,10 +1,16 @@
 // The operator's side against a real server: kicks and room closes through the session life cycle
-// (bye codes, sessions and rooms gone).
+// (bye codes, sessions and rooms gone); the admin routes' gate (404 while off, 401 without the
+// token) and hostile requests (bad JSON, huge bodies, wrong methods).
+import { request } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../netcode/connection.ts';
 import type { TickwireServer } from '../server/server.ts';
+import type { AdminRoomsReply } from '../shared/protocol/admin.ts';
 import { CloseCode } from '../shared/protocol/ids.ts';
-import { connectClient, startTestServer, waitFor } from './helpers/server.ts';
+import { repoFile } from './helpers/docs.ts';
+import { connectClient, startTestServer, urlOf, waitFor } from './helpers/server.ts';
+
+const TOKEN = 'monitor-test-token-0123456789abcdef';
 
 const servers: TickwireServer[] = [];
 const clients: Connection[] = [];
@@ -14,13 +20,36 @@ afterAll(async () => {
   for (const s of servers) await s.stop();
 });
 
+/** A client and how it ended (its bye code and reason), if it did. */
+interface ScenePlayer {
+  readonly name: string;
+  c: Connection;
+  closed: { code: number; reason: string } | undefined;
+}
+
 /** A client that records the bye code it ends with. */
-async function player(srv: TickwireServer, name: string, room: string): Promise<{ c: Connection; closed: { code: number; reason: string } | undefined }> {
-  const p: { c: Connection; closed: { code: number; reason: string } | undefined } = { c: undefined as unknown as Connection, closed: undefined };
+async function player(srv: TickwireServer, name: string, room: string): Promise<ScenePlayer> {
+  const p: ScenePlayer = { name, c: undefined as unknown as Connection, closed: undefined };
   p.c = await connectClient(srv, { name, room }, { onClose: (reason, code) => (p.closed = { code, reason }) });
   clients.push(p.c);
   return p;
 }
+
+/** One raw HTTP request (fetch cannot send some of these), answered status and body. */
+function raw(srv: TickwireServer, o: { method: string; path: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request({ host: '127.0.0.1', port: srv.http!.port, method: o.method, path: o.path, headers: o.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 describe('operator actions', () => {
   it('a kick ends one session with bye Kicked; closing a room ends all of its sessions with bye RoomClosed and disposes it', async () => {
@@ -50,3 +79,94 @@ describe('operator actions', () => {
     expect(b.c.state).toBe('active');
   });
 });
+
+describe('admin routes', () => {
+  it('do not exist without an admin token: 404 for every admin route', async () => {
+    const srv = await startTestServer();
+    servers.push(srv);
+    for (const [method, path] of [['GET', '/admin/rooms'], ['GET', '/admin/entities?room=x'], ['POST', '/admin/kick'], ['POST', '/admin/close-room']]) {
+      const r = await raw(srv, { method, path, headers: bearer(''), body: method === 'POST' ? '{}' : undefined });
+      expect(r.status, `${method} ${path}`).toBe(404);
+    }
+    expect(srv.stats.adminUnauthorized).toBe(0);
+  });
+
+  it('need the bearer token (401 otherwise, before any body is read) and survive hostile requests', async () => {
+    const srv = await startTestServer({ adminToken: TOKEN });
+    servers.push(srv);
+    const p = await player(srv, 'pat', 'gate');
+    const wrong = [{}, bearer('not-the-token-0123456789abcdef'), bearer(TOKEN.slice(0, -1)), bearer(`${TOKEN}x`), { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }];
+    for (const headers of wrong) {
+      for (const [method, path] of [['GET', '/admin/rooms'], ['GET', '/admin/entities?room=gate'], ['POST', '/admin/kick'], ['POST', '/admin/close-room']]) {
+        const body = method === 'POST' ? JSON.stringify({ sessionId: p.c.welcome!.sessionId, room: 'gate' }) : undefined;
+        expect((await raw(srv, { method, path, headers, body })).status, `${method} ${path} with ${JSON.stringify(headers)}`).toBe(401);
+      }
+    }
+    expect(srv.stats.adminUnauthorized).toBe(wrong.length * 4);
+    expect(p.c.state).toBe('active');
+
+    const ok = bearer(TOKEN);
+    const json = { ...ok, 'content-type': 'application/json' };
+    const cases: [string, { method: string; path: string; headers?: Record<string, string>; body?: string | Buffer }, number][] = [
+      ['a body that is not JSON', { method: 'POST', path: '/admin/kick', headers: json, body: '{"sessionId":' }, 400],
+      ['an empty body', { method: 'POST', path: '/admin/kick', headers: json }, 400],
+      ['JSON of the wrong shape', { method: 'POST', path: '/admin/kick', headers: json, body: '[1,2,3]' }, 400],
+      ['a sessionId that is not an integer', { method: 'POST', path: '/admin/kick', headers: json, body: '{"sessionId":"1"}' }, 400],
+      ['a reason that is not a string', { method: 'POST', path: '/admin/kick', headers: json, body: `{"sessionId":${p.c.welcome!.sessionId},"reason":{}}` }, 400],
+      ['an unknown session', { method: 'POST', path: '/admin/kick', headers: json, body: '{"sessionId":424242}' }, 404],
+      ['a body over the cap (content-length)', { method: 'POST', path: '/admin/kick', headers: json, body: `{"x":"${'a'.repeat(20_000)}"}` }, 413],
+      ['a body over the cap (chunked)', { method: 'POST', path: '/admin/close-room', headers: { ...json, 'transfer-encoding': 'chunked' }, body: `{"x":"${'a'.repeat(40_000)}"}` }, 413],
+      ['deeply nested JSON', { method: 'POST', path: '/admin/close-room', headers: json, body: '['.repeat(8000) + ']'.repeat(8000) }, 400],
+      ['invalid UTF-8', { method: 'POST', path: '/admin/close-room', headers: json, body: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) }, 400],
+      ['an unknown room', { method: 'POST', path: '/admin/close-room', headers: json, body: '{"room":"nowhere"}' }, 404],
+      ['entities of an unknown room', { method: 'GET', path: '/admin/entities?room=nowhere', headers: ok }, 404],
+      ['entities without a room', { method: 'GET', path: '/admin/entities', headers: ok }, 400],
+      ['an entity limit out of range', { method: 'GET', path: '/admin/entities?room=gate&limit=1e9', headers: ok }, 400],
+      ['a GET on a POST route', { method: 'GET', path: '/admin/kick', headers: ok }, 404],
+      ['a PUT', { method: 'PUT', path: '/admin/kick', headers: json, body: '{}' }, 405],
+      ['a CORS preflight', { method: 'OPTIONS', path: '/admin/kick', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } }, 405],
+    ];
+    for (const [what, req, status] of cases) {
+      const r = await raw(srv, req);
+      expect(r.status, what).toBe(status);
+      expect(r.body.length, what).toBeLessThan(1000);
+    }
+    // A client that sends half a body and goes away is never answered, and the server carries on.
+    const half = request({ host: '127.0.0.1', port: srv.http!.port, method: 'POST', path: '/admin/kick', headers: { ...json, 'content-length': '1000' } });
+    half.on('error', () => undefined);
+    half.write('{"sessionId":');
+    await new Promise((r) => setTimeout(r, 100));
+    half.destroy();
+    const rooms = (await (await fetch(`${urlOf(srv)}/admin/rooms`, { headers: ok })).json()) as AdminRoomsReply;
+    expect(rooms.rooms.map((r) => r.name)).toEqual(['gate']);
+    expect(p.c.state).toBe('active');
+  });
+
+  it('the README documents the fields GET /admin/rooms returns', async () => {
+    const srv = await startTestServer({ adminToken: TOKEN });
+    servers.push(srv);
+    const p = await player(srv, 'doc', 'docs');
+    await waitFor(() => (srv.rooms.get('docs')?.players[0]?.link.rttSamples ?? 0) > 0, 3000, 'a round-trip sample');
+    const body = (await (await fetch(`${urlOf(srv)}/admin/rooms`, { headers: bearer(TOKEN) })).json()) as AdminRoomsReply;
+    const line = repoFile('README.md').split('\n').find((l) => l.startsWith('- `GET /admin/rooms`:')) as string;
+    expect(line).toBeDefined();
+    const documented = fieldPaths(JSON.parse(shapeToJson(/`(\{.*\})`/.exec(line)?.[1] ?? '{}')) as Record<string, unknown>);
+    expect(documented.sort()).toEqual(fieldPaths(body as unknown as Record<string, unknown>).sort());
+    expect(p.c.state).toBe('active');
+  });
+});
+
+/** The README's shape `{"a","b":{"c"},"d":[{"e"}]}` as JSON with null leaves. */
+function shapeToJson(shape: string): string {
+  return shape.replace(/"([a-zA-Z]+)"(?=\s*[,}\]])/g, '"$1":null');
+}
+
+/** Dotted paths of every field of a JSON value (an array's first element stands for all; `[]` marks it). */
+function fieldPaths(o: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(o).flatMap(([k, v]) => {
+    const here = prefix + k;
+    if (Array.isArray(v)) return [here, ...(v[0] && typeof v[0] === 'object' ? fieldPaths(v[0] as Record<string, unknown>, `${here}[].`) : [])];
+    if (v && typeof v === 'object') return [here, ...fieldPaths(v as Record<string, unknown>, `${here}.`)];
+    return [here];
+  });
+}
