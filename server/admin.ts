@@ -1,7 +1,7 @@
-// The operator's routes, built from the server's state: the admin JSON API (every room with its
-// sessions and their link figures, one room's entities) and its actions (kick a session, close a
-// room) carried out by the inbound side's session life cycle; and the admin token gate.
-// Everything answers 404 while config.adminToken is empty.
+// The operator's routes, built from the server's state: the monitor page, the admin JSON API (every
+// room with its sessions and their link figures, one room's entities) and its actions (kick a
+// session, close a room) carried out by the inbound side's session life cycle; and the admin
+// token gate. Everything answers 404 while config.adminToken is empty.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
@@ -29,6 +29,35 @@ export interface AdminSources extends RouteSources {
   readonly actions: AdminActions;
 }
 
+/** The monitor page: its HTML and script. */
+export interface MonitorBundle {
+  readonly html: string;
+  readonly js: string;
+}
+
+/** Builds the monitor page (monitor/build.ts, bundled with esbuild once per process, on first use). */
+export type MonitorLoader = () => Promise<MonitorBundle>;
+
+let monitorOnce: Promise<MonitorBundle> | undefined;
+
+/** The monitor page built from monitor/ (cached: one build per process; a failed build is retried next time). */
+export const loadMonitor: MonitorLoader = () => {
+  if (!monitorOnce) {
+    monitorOnce = import('../monitor/build.ts').then((m) => m.buildMonitor());
+    monitorOnce.catch(() => {
+      monitorOnce = undefined;
+    });
+  }
+  return monitorOnce;
+};
+
+/** Headers of the monitor page: its own script and the admin API only, never framed, no referrer. */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
 /**
  * The admin gate: enabled when `token` is set; a header authorizes when it is `Bearer <token>`,
  * compared as SHA-256 digests in constant time (neither the token's length nor a prefix leaks).
@@ -49,9 +78,19 @@ export function adminGate(token: string, onDenied: () => void): AdminGate {
 }
 
 /** The operator's routes and their gate (HttpRoutes.table and .admin). */
-export function adminRoutes(src: AdminSources): { table: HttpRoute[]; admin: AdminGate } {
+export function adminRoutes(src: AdminSources, monitor: MonitorLoader = loadMonitor): { table: HttpRoute[]; admin: AdminGate } {
   const admin = adminGate(src.config.adminToken, () => src.stats.adminUnauthorized++);
+  const page = (pick: (b: MonitorBundle) => string, contentType: string) => async (): Promise<RouteReply> => {
+    try {
+      return { status: 200, body: pick(await monitor()), contentType, headers: PAGE_HEADERS };
+    } catch (err) {
+      src.log.error({ err }, 'monitor page failed to build');
+      return { status: 500, body: 'monitor page unavailable', contentType: 'text/plain; charset=utf-8' };
+    }
+  };
   const table: HttpRoute[] = [
+    { method: 'GET', path: ADMIN_PATHS.monitor, auth: 'admin-page', handler: page((b) => b.html, 'text/html; charset=utf-8') },
+    { method: 'GET', path: ADMIN_PATHS.monitorScript, auth: 'admin-page', handler: page((b) => b.js, 'text/javascript; charset=utf-8') },
     { method: 'GET', path: ADMIN_PATHS.rooms, auth: 'admin', handler: () => ({ status: 200, json: roomsReply(src) }) },
     { method: 'GET', path: ADMIN_PATHS.entities, auth: 'admin', handler: (req) => entitiesReply(src, req.query) },
     {

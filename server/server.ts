@@ -138,7 +138,7 @@ export class TickwireServer implements ServerApi {
     const c = this.config;
     this.state = 'running';
     const port = this.http?.port;
-    this.log.info({ http: port ? `http://${c.host}:${port}/` : null, ws: port ? `ws://${c.host}:${port}/ws` : null, reliable: this.reliable?.kind, signalingPort: this.rtc?.signalingPort ?? null, udpPorts: this.rtc ? `${c.udpPortMin}-${c.udpPortMax}` : null, game: this.game.name, tickRateHz: c.net.tickRateHz, snapshotRateHz: c.net.snapshotRateHz }, 'tickwire listening');
+    this.log.info({ http: port ? `http://${c.host}:${port}/` : null, monitor: port && c.adminToken ? `http://${c.host}:${port}/monitor` : null, ws: port ? `ws://${c.host}:${port}/ws` : null, reliable: this.reliable?.kind, signalingPort: this.rtc?.signalingPort ?? null, udpPorts: this.rtc ? `${c.udpPortMin}-${c.udpPortMax}` : null, game: this.game.name, tickRateHz: c.net.tickRateHz, snapshotRateHz: c.net.snapshotRateHz }, 'tickwire listening');
     if (this.opts.autoTick !== false) {
       this.scheduler = startScheduler(this.loop, this.clock, (step) => this.frame(step), (err) => this.log.error({ err }, 'tick failed'));
     }

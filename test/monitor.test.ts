@@ -1,31 +1,38 @@
 // The operator's side against a real server: kicks and room closes through the session life cycle
 // (bye codes, sessions and rooms gone); the admin routes' gate (404 while off, 401 without the
-// token) and hostile requests (bad JSON, huge bodies, wrong methods).
+// token) and hostile requests (bad JSON, huge bodies, wrong methods); and the monitor page in
+// headless Chromium (Debian's chromium, driven by playwright-core): log in, see rooms and players
+// with measured RTT and bytes, open a room's entity table, kick a player, close a room. Screenshot:
+// test/artifacts/monitor.png, and the path in MONITOR_SCREENSHOT when set (the README's image:
+// `MONITOR_SCREENSHOT=docs/images/monitor.png npx vitest run test/monitor.test.ts`).
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { request } from 'node:http';
-import { afterAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../netcode/connection.ts';
 import type { TickwireServer } from '../server/server.ts';
-import type { AdminRoomsReply } from '../shared/protocol/admin.ts';
+import type { AdminEntitiesReply, AdminRoomsReply } from '../shared/protocol/admin.ts';
 import { CloseCode } from '../shared/protocol/ids.ts';
 import { repoFile } from './helpers/docs.ts';
+import { monitorScene, type MonitorScene, type ScenePlayer } from './helpers/monitor-scene.ts';
 import { connectClient, startTestServer, urlOf, waitFor } from './helpers/server.ts';
 
+const ARTIFACTS = join(import.meta.dirname, 'artifacts');
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const TOKEN = 'monitor-test-token-0123456789abcdef';
 
 const servers: TickwireServer[] = [];
 const clients: Connection[] = [];
+let browser: Browser | undefined;
+let scene: MonitorScene | undefined;
 
 afterAll(async () => {
+  await browser?.close();
+  await scene?.stop();
   for (const c of clients) c.close();
   for (const s of servers) await s.stop();
 });
-
-/** A client and how it ended (its bye code and reason), if it did. */
-interface ScenePlayer {
-  readonly name: string;
-  c: Connection;
-  closed: { code: number; reason: string } | undefined;
-}
 
 /** A client that records the bye code it ends with. */
 async function player(srv: TickwireServer, name: string, room: string): Promise<ScenePlayer> {
@@ -81,10 +88,10 @@ describe('operator actions', () => {
 });
 
 describe('admin routes', () => {
-  it('do not exist without an admin token: 404 for every admin route', async () => {
+  it('do not exist without an admin token: 404 for the page, its script and every admin route', async () => {
     const srv = await startTestServer();
     servers.push(srv);
-    for (const [method, path] of [['GET', '/admin/rooms'], ['GET', '/admin/entities?room=x'], ['POST', '/admin/kick'], ['POST', '/admin/close-room']]) {
+    for (const [method, path] of [['GET', '/monitor'], ['GET', '/monitor/monitor.js'], ['GET', '/admin/rooms'], ['GET', '/admin/entities?room=x'], ['POST', '/admin/kick'], ['POST', '/admin/close-room']]) {
       const r = await raw(srv, { method, path, headers: bearer(''), body: method === 'POST' ? '{}' : undefined });
       expect(r.status, `${method} ${path}`).toBe(404);
     }
@@ -104,6 +111,12 @@ describe('admin routes', () => {
     }
     expect(srv.stats.adminUnauthorized).toBe(wrong.length * 4);
     expect(p.c.state).toBe('active');
+    // The page itself needs no header (a browser opens it) and is served with a strict policy.
+    const page = await fetch(`${urlOf(srv)}/monitor`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(await page.text()).toContain('monitor/monitor.js');
+    expect((await fetch(`${urlOf(srv)}/monitor/monitor.js`)).headers.get('content-type')).toContain('javascript');
 
     const ok = bearer(TOKEN);
     const json = { ...ok, 'content-type': 'application/json' };
@@ -170,3 +183,111 @@ function fieldPaths(o: Record<string, unknown>, prefix = ''): string[] {
     return [here];
   });
 }
+
+describe('monitor page (headless Chromium)', () => {
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: LAUNCH_ARGS, timeout: 15_000 });
+    await mkdir(ARTIFACTS, { recursive: true });
+  }, 30_000);
+
+  it('shows rooms and players with measured RTT and bytes, a room\'s entities; kicks a player and closes a room', async () => {
+    scene = await monitorScene({ adminToken: TOKEN });
+    const { srv, arena, duel, hideout } = scene;
+    const url = urlOf(srv);
+    // Wait until the server has measured every player and sampled byte rates twice.
+    await waitFor(() => srv.rooms.list.every((r) => r.players.every((p) => p.link.rttSamples > 5 && p.link.settled > 0)), 10_000, 'round trips and settled snapshots');
+    await waitFor(() => [...srv.sessions.values()].every((s) => s.bytesInPerSec > 0 && s.bytesOutPerSec > 0), 5000, 'byte rates');
+
+    const ctx = await browser!.newContext({ viewport: { width: 1440, height: 900 } });
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    // Resource errors are expected (the favicon is 404; the wrong token below is 401); anything else is a bug.
+    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
+    const prompts: string[] = [];
+    page.on('dialog', (d) => {
+      prompts.push(d.message());
+      void d.accept(prompts.length === 1 ? 'kicked by the monitor test' : 'closed by the monitor test');
+    });
+    await page.goto(`${url}/monitor`, { timeout: 10_000 });
+
+    // A wrong token is refused and asked for again; the right one opens the monitor.
+    await page.fill('#token', 'wrong-token-0123456789abcdef');
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('login-error')?.textContent?.includes('refused'), undefined, { timeout: 5000 });
+    await page.fill('#token', TOKEN);
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => Number(document.body.dataset.updates ?? 0) >= 2, undefined, { timeout: 10_000 });
+    expect(await page.evaluate(() => sessionStorage.getItem('tickwire.adminToken'))).toBe(TOKEN);
+    expect(page.url()).not.toContain(TOKEN);
+
+    // Rooms: all three, with who made them and whether they are listed.
+    const roomRow = (name: string) => page.locator(`#rooms tbody tr[data-room="${name}"]`);
+    for (const name of [arena, duel, hideout]) await expect.poll(() => roomRow(name).count()).toBe(1);
+    expect(await roomRow(arena).innerText()).toMatch(/\bserver\b/);
+    expect(await roomRow(duel).innerText()).toContain('eve (#');
+    expect(await roomRow(duel).innerText()).toMatch(/\blisted\b/);
+    expect(await roomRow(hideout).innerText()).toMatch(/\bunlisted\b/);
+
+    // Players: every session, with a measured RTT and bytes per second both ways.
+    const rows = await page.$$eval('#players tbody tr[data-session]', (trs) => trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells, (td) => td.textContent ?? '')));
+    expect(rows.length).toBe(srv.sessions.size);
+    for (const cells of rows) {
+      const [, , name, transport, state, rtt, , , inRate, outRate] = cells;
+      expect(state, name).toBe('active');
+      expect(['ws', 'webrtc'], name).toContain(transport);
+      expect(parseFloat(rtt), `${name} RTT`).toBeGreaterThan(0);
+      expect(parseFloat(inRate), `${name} bytes in/s`).toBeGreaterThan(0);
+      expect(parseFloat(outRate), `${name} bytes out/s`).toBeGreaterThan(0);
+    }
+    expect(rows.map((c) => c[3])).toContain('webrtc');
+    // The slow client's RTT is its link's (40 ms each way).
+    const slow = rows.find((c) => c[2] === 'slow') as string[];
+    expect(parseFloat(slow[5])).toBeGreaterThan(70);
+
+    // The entity table of the busy room: every networked field, the player entities marked.
+    await roomRow(arena).locator('button[data-action="entities"]').click();
+    await page.waitForFunction(() => (document.querySelector('#entities tbody')?.children.length ?? 0) > 0, undefined, { timeout: 5000 });
+    const entities = (await (await fetch(`${url}/admin/entities?room=${arena}`, { headers: bearer(TOKEN) })).json()) as AdminEntitiesReply;
+    const head = await page.$$eval('#entities thead th', (ths) => ths.map((th) => th.textContent));
+    expect(head).toEqual(['id', 'player', ...entities.columns]);
+    expect(entities.count).toBeGreaterThan(40); // 40 NPCs and the players
+    await page.waitForFunction(() => /\b\d+ entities/.test(document.getElementById('entities-count')?.textContent ?? ''), undefined, { timeout: 5000 });
+    const shown = Number(/(\d+) entities/.exec((await page.textContent('#entities-count')) ?? '')?.[1]);
+    expect(shown).toBeGreaterThan(40);
+    await expect.poll(() => page.locator('#entities tbody tr').count()).toBe(Math.min(200, shown));
+    expect(await page.locator('#entities tbody tr', { hasText: `#${scene.players[arena][0].c.welcome!.sessionId}` }).count()).toBe(1);
+
+    await page.screenshot({ path: join(ARTIFACTS, 'monitor.png'), fullPage: true });
+    const docsShot = process.env.MONITOR_SCREENSHOT;
+    if (docsShot) {
+      const path = resolve(import.meta.dirname, '..', docsShot);
+      await mkdir(dirname(path), { recursive: true });
+      await page.screenshot({ path });
+    }
+
+    // Kick: the player gets bye Kicked with the reason typed into the prompt; the session is gone.
+    const victim = scene.players[arena][1];
+    const before = srv.sessions.size;
+    await page.locator(`#players tbody tr[data-session="${victim.c.welcome!.sessionId}"] button[data-action="kick"]`).click();
+    await waitFor(() => victim.closed !== undefined, 5000, 'the kicked client hears bye');
+    expect(victim.closed).toEqual({ code: CloseCode.Kicked, reason: 'kicked by the monitor test' });
+    await waitFor(() => srv.sessions.size === before - 1, 3000, 'the session count drops');
+    await expect.poll(() => page.locator(`#players tbody tr[data-session="${victim.c.welcome!.sessionId}"]`).count()).toBe(0);
+
+    // Close the duel room: each of its clients gets bye RoomClosed, and the room leaves GET /rooms.
+    const listed = async (): Promise<string[]> => ((await (await fetch(`${url}/rooms`)).json()) as { rooms: { name: string }[] }).rooms.map((r) => r.name);
+    expect(await listed()).toEqual([arena, duel]);
+    await roomRow(duel).locator('button[data-action="close"]').click();
+    for (const p of scene.players[duel]) await waitFor(() => p.closed !== undefined, 5000, `${p.name} hears bye`);
+    for (const p of scene.players[duel]) expect(p.closed).toEqual({ code: CloseCode.RoomClosed, reason: 'closed by the monitor test' });
+    expect(srv.rooms.get(duel)).toBeUndefined();
+    expect(await listed()).toEqual([arena]);
+    await expect.poll(() => roomRow(duel).count()).toBe(0);
+    expect(scene.players[hideout][0].c.state).toBe('active');
+    expect(prompts).toHaveLength(2);
+    for (const p of scene.players[arena]) if (p !== victim) expect(p.c.state).toBe('active');
+    expect(errors).toEqual([]);
+    await ctx.close();
+  }, 60_000);
+});
