@@ -17,13 +17,14 @@ const BOUNDARIES = {
   netcode: { why: 'netcode/ is the client netcode library (browser client and bots): shared/ and netcode/ only, no I/O', folders: ['shared', 'netcode'], packages: [] },
   games: { why: 'games/ are written on the public game API (shared/) only', folders: ['shared', 'games'], packages: ['bitecs'] },
   client: { why: 'client/ is the browser client: it never imports server/ or tools/', folders: ['client', 'netcode', 'shared', 'games'], packages: ['@geckos.io/client'] },
-  server: { why: 'server/ never imports the client side (client/, netcode/) or the tools', folders: ['server', 'shared', 'games'], packages: ['*'] },
+  server: { why: 'server/ never imports the client side (client/, netcode/) or the tools; it builds the monitor page (monitor/build.ts)', folders: ['server', 'shared', 'games', 'monitor'], packages: ['*'] },
+  monitor: { why: 'monitor/ is the operator page the server serves: browser code on the admin API (shared/protocol/admin.ts), no server/, client/ or netcode/', folders: ['monitor', 'shared'], packages: [] },
   tools: { why: 'tools/ (bots, measurement) run clients against a server process: no server/ internals, no tests', folders: ['tools', 'netcode', 'shared', 'games'], packages: ['*'] },
   bench: { why: 'bench/ holds benchmarks; tests never depend on it and it does not depend on tests', folders: ['bench', 'tools', 'netcode', 'shared', 'games', 'server'], packages: ['*'] },
   test: { why: 'tests must not depend on bench/', folders: ['test', 'tools', 'netcode', 'shared', 'games', 'server', 'client'], packages: ['*'] },
 };
 /** Files that run in Node to build or serve a folder, with extra packages they may use. */
-const EXTRA_PACKAGES = { 'client/build.ts': ['node:', 'esbuild'] };
+const EXTRA_PACKAGES = { 'client/build.ts': ['node:', 'esbuild'], 'monitor/build.ts': ['node:', 'esbuild'] };
 
 function topFolder(absPath) {
   const rel = relative(ROOT, absPath);

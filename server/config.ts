@@ -93,6 +93,11 @@ export interface ServerConfig {
   readonly maxReceiverBacklog: number;
   /** Parameters of rooms clients create by naming them, over gameParams. Env TICKWIRE_CLIENT_ROOM_PARAMS (JSON). Default: the game's clientRooms.params. */
   readonly clientRoomParams: Readonly<Record<string, number>> | undefined;
+  /**
+   * Bearer token of the monitor page and the /admin/* routes (16..1024 visible ASCII characters);
+   * empty turns them off (they answer 404). Env TICKWIRE_ADMIN_TOKEN. Default ''.
+   */
+  readonly adminToken: string;
   /** Directory of the bundled browser client served at `/`. Default 'client/dist'. */
   readonly clientDir: string;
   /** pino log level. Env LOG_LEVEL. Default 'info'. */
@@ -147,6 +152,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   eventsPerSec: 30,
   maxReceiverBacklog: 128,
   clientRoomParams: undefined,
+  adminToken: '',
   clientDir: 'client/dist',
   logLevel: 'info',
   net: DEFAULT_NET_CONFIG,
@@ -186,6 +192,7 @@ export const OTHER_ENV = {
   allowedOrigins: 'TICKWIRE_ALLOWED_ORIGINS',
   gameParams: 'TICKWIRE_GAME_PARAMS',
   clientRoomParams: 'TICKWIRE_CLIENT_ROOM_PARAMS',
+  adminToken: 'TICKWIRE_ADMIN_TOKEN',
 } as const satisfies Partial<Record<keyof ServerConfig, string>>;
 
 /** Spellings of a boolean environment variable (compared in lower case). */
@@ -285,6 +292,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   }
   const origins = e('allowedOrigins');
   if (origins) cfg.allowedOrigins = origins.split(',').map((s) => s.trim()).filter(Boolean);
+  const adminToken = e('adminToken');
+  if (adminToken) cfg.adminToken = adminToken;
   for (const key of ['gameParams', 'clientRoomParams'] as const) {
     const raw = e(key);
     if (!raw) continue;
@@ -357,6 +366,7 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   if (cfg.clientRoomParams !== undefined && (typeof cfg.clientRoomParams !== 'object' || cfg.clientRoomParams === null || Object.values(cfg.clientRoomParams).some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
     errors.push('clientRoomParams must be an object of finite numbers');
   }
+  if (typeof cfg.adminToken !== 'string' || (cfg.adminToken !== '' && !/^[\x21-\x7e]{16,1024}$/.test(cfg.adminToken))) errors.push('adminToken must be empty (off) or 16..1024 visible ASCII characters');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);
   if (typeof cfg.gameParams !== 'object' || cfg.gameParams === null || Object.values(cfg.gameParams).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
     errors.push('gameParams must be an object of finite numbers');

@@ -1,7 +1,8 @@
 // Everything a client sends (Quake III's sv_client.c): admission of new connections, the inbox that
 // transport callbacks fill, and its dispatch at the start of every tick: rate limit, decode,
 // handshake (hello, authenticate, join, resume), control messages, inputs and snapshot acks; plus
-// the session life cycle (timeouts, resume windows, disconnects) that follows from them.
+// the session life cycle (timeouts, resume windows, disconnects, an operator's kicks and room
+// closes) that follows from them.
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION } from '../shared/config.ts';
 import { decodeClientControl, type ClientControl, type ServerControl, type SessionInfo } from '../shared/protocol/control.ts';
@@ -20,7 +21,7 @@ import { Inbox, NetEvent, type NetEventKind } from './net/inbox.ts';
 import type { ConnectRequest, Transport, TransportEvents } from './net/transport.ts';
 import type { Outbound, OutboundHost } from './outbound.ts';
 import { Player } from './player.ts';
-import type { RoomManager } from './rooms.ts';
+import type { Room, RoomManager } from './rooms.ts';
 import type { Conn, ConnTable, Session, SessionTable } from './sessions.ts';
 import { SnapshotAckReceiver } from './snapshots.ts';
 
@@ -66,9 +67,11 @@ export interface TransportRef {
   current: Transport | undefined;
 }
 
-/** A disconnect requested while rooms or players were being iterated; carried out after. */
+/** A disconnect (or a room close) requested while rooms or players were being iterated, or from outside the frame; carried out after. */
 interface Deferred {
-  s: Session;
+  s: Session | undefined;
+  /** A room to close: every session in it ends with `code`, then the room is disposed. */
+  room?: Room;
   code: CloseCodeId;
   reason: string;
   /** Close the connection only, keeping the session for a resume. */
@@ -119,7 +122,7 @@ export class Inbound implements OutboundHost {
   }
 
   private push(kind: NetEventKind, connId: number, bytes?: Uint8Array): void {
-    if (!this.inbox.push(kind, connId, bytes)) this.ctx.stats.queueDropped++;
+    if (!this.inbox.push(kind, connId, bytes, this.ctx.clock.nowMs())) this.ctx.stats.queueDropped++;
   }
 
   // ---- admission (runs inside transport callbacks: checks only) ----
@@ -206,7 +209,7 @@ export class Inbound implements OutboundHost {
     this.runDeferred();
   }
 
-  private readonly handleEvent = (kind: NetEventKind, connId: number, buf: Uint8Array, start: number, end: number): void => {
+  private readonly handleEvent = (kind: NetEventKind, connId: number, buf: Uint8Array, start: number, end: number, atMs: number): void => {
     const c = this.ctx.conns.get(connId);
     if (!c) return;
     switch (kind) {
@@ -221,7 +224,7 @@ export class Inbound implements OutboundHost {
         stats.bytesIn[kindName] += end - start;
         if (c.session) c.session.bytesIn += end - start;
         if (this.rateLimited(c)) return;
-        this.handleMessage(c, buf, start, end);
+        this.handleMessage(c, buf, start, end, atMs);
         return;
       }
       case NetEvent.Close:
@@ -259,7 +262,8 @@ export class Inbound implements OutboundHost {
     return true;
   }
 
-  private handleMessage(c: Conn, buf: Uint8Array, start: number, end: number): void {
+  /** One message; `atMs` is when it arrived (a snapshot ack's round-trip sample ends there). */
+  private handleMessage(c: Conn, buf: Uint8Array, start: number, end: number, atMs: number): void {
     const type = end > start ? buf[start] : 0;
     try {
       if (end <= start) throw new DecodeError('type', 0, 'empty or text frame');
@@ -272,7 +276,7 @@ export class Inbound implements OutboundHost {
         const n = this.inputs.receive(s.player.inputs, buf, start, end, s.room.ctx.tick);
         if (n < 0) this.ctx.stats.inputsTickRejected++;
       } else if (type === MsgType.SnapshotAck) {
-        if (s && s.state === 'active' && s.player && s.room) this.acks.receive(s.player, buf, start, end, s.room.ctx.tick, this.ctx.clock.nowMs());
+        if (s && s.state === 'active' && s.player && s.room) this.acks.receive(s.player, buf, start, end, s.room.ctx.tick, atMs, s.room.sendTimes);
         else readSnapshotAck(buf, this.ackScratch, start, end);
       } else {
         throw new DecodeError('type', 0, `unknown message type ${type}`);
@@ -428,6 +432,7 @@ export class Inbound implements OutboundHost {
       params: hello.params,
       unlisted: hello.private === true,
       mayCreate: () => this.mayCreateRoom(s.addressKey),
+      creator: { sessionId: s.id, name: s.name },
     });
     if (typeof room === 'number') return this.reject(s, room, REJECT_REASONS[room] ?? 'no room available');
     const taken = new Set(room.players.map((p) => nameKey(p.name)));
@@ -505,7 +510,7 @@ export class Inbound implements OutboundHost {
     c.limits = old.limits;
     sessions.rotateToken(old);
     old.state = 'active';
-    old.player.resetAcks();
+    old.player.resetAcks(old.room.ctx.tick);
     if (msg.a !== undefined) old.reliableOut.ack(msg.a);
     stats.resumes++;
     out.sendControl(old, { t: 'resumed', ...this.sessionInfo(old) });
@@ -586,7 +591,10 @@ export class Inbound implements OutboundHost {
   housekeeping(now: number): void {
     const { sessions, conns, config, stats, log } = this.ctx;
     this.addresses.prune(now);
-    for (const s of sessions.values()) if (s.state === 'resuming' && now >= s.resumeDeadlineMs) this.endSession(s, 'resume window expired');
+    for (const s of sessions.values()) {
+      s.sampleRates(now);
+      if (s.state === 'resuming' && now >= s.resumeDeadlineMs) this.endSession(s, 'resume window expired');
+    }
     // A playing client that acknowledged no snapshot for clientTimeoutMs has stopped reading (or its
     // link is half-open): its connection is closed, which keeps the session resumable and stops the
     // server buffering bytes for it.
@@ -656,14 +664,58 @@ export class Inbound implements OutboundHost {
   }
 
   /**
+   * Ends a session for an operator (bye `Kicked` with `reason`) at the next safe point: the end
+   * of this frame, or the next drain. False when there is no such session.
+   */
+  kick(sessionId: number, reason: string): boolean {
+    const s = this.ctx.sessions.get(sessionId);
+    if (!s || s.state === 'gone') return false;
+    this.deferred.push({ s, code: CloseCode.Kicked, reason, resumable: false });
+    return true;
+  }
+
+  /**
+   * Closes a room for an operator at the next safe point: every session in it gets bye
+   * `RoomClosed` with `reason` and ends, then the room is disposed. Returns the players it held
+   * now, or -1 when there is no such room.
+   */
+  closeRoom(name: string, reason: string): number {
+    const room = this.ctx.rooms.get(name);
+    if (!room) return -1;
+    this.deferred.push({ s: undefined, room, code: CloseCode.RoomClosed, reason, resumable: false });
+    return room.players.length;
+  }
+
+  /** Ends every session in `room` (never while its players are iterated: each end removes one), then disposes it. */
+  private endRoom(room: Room, code: CloseCodeId, reason: string): void {
+    const { rooms, sessions, clock, log } = this.ctx;
+    if (rooms.get(room.name) !== room) return;
+    const players = room.players;
+    const held = players.length;
+    while (players.length > 0) {
+      const p = players[players.length - 1];
+      const s = sessions.get(p.id);
+      if (s && s.player === p) this.disconnect(s, code, reason);
+      if (players.length > 0 && players[players.length - 1] === p) room.removePlayer(p, clock.nowMs());
+    }
+    rooms.dispose(room);
+    log.info({ room: room.name, players: held, reason }, 'room closed');
+  }
+
+  /**
    * Carries out the disconnects requested while players were being iterated (fan-outs, snapshot
-   * sends), where removing a player at once would skip another. Runs after every drain, every
-   * housekeeping pass and every frame.
+   * sends), where removing a player at once would skip another, and those requested from outside
+   * the frame (an operator's kicks and room closes). Runs after every drain, every housekeeping
+   * pass and every frame.
    */
   runDeferred(): void {
     while (this.deferred.length > 0) {
       const d = this.deferred.shift() as Deferred;
-      if (d.s.state === 'gone') continue;
+      if (d.room) {
+        this.endRoom(d.room, d.code, d.reason);
+        continue;
+      }
+      if (!d.s || d.s.state === 'gone') continue;
       if (d.resumable) {
         if (d.s.state === 'active') this.closeResumable(d.s, d.code, d.reason);
       } else {

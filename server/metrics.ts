@@ -99,6 +99,8 @@ export class ServerStats {
   inputsTickRejected = 0;
   /** Shared by every room's snapshot encoder. */
   readonly encoder = newEncoderStats();
+  /** Admin requests refused for a missing or wrong bearer token (401). */
+  adminUnauthorized = 0;
 
   /** Inputs received, every redundant copy included. */
   get inputsReceived(): number {
@@ -169,6 +171,7 @@ export function createRegistry(
     s({ outcome: 'ok' }, stats.resumes);
     s({ outcome: 'failed' }, stats.resumesFailed);
   });
+  counter('tickwire_admin_unauthorized_total', 'Admin API requests refused (401) for a missing or wrong bearer token.', [], (s) => s({}, stats.adminUnauthorized));
   counter('tickwire_bad_message_disconnects_total', 'Clients disconnected for too many bad messages.', [], (s) => s({}, stats.disconnectsForBadMessages));
   counter(
     'tickwire_inputs_total',

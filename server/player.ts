@@ -1,9 +1,10 @@
-// A player as a room holds it: the entity, the input buffer, the snapshot-ack state and a way to
-// send it unreliable packets. No sockets and no session here, so a room can be listed, serialised,
+// A player as a room holds it: the entity, the input buffer, the snapshot-ack state and what the
+// server measures of its snapshot stream (round trip, loss, kinds), and a way to send it unreliable
+// packets. No sockets and no session here, so a room can be listed, serialised,
 // moved or benchmarked without any network object; sessions (server/sessions.ts) map connections
 // to players.
 import { InputBuffer, type InputStats } from './inputs.ts';
-import type { SnapshotClient } from './snapshots.ts';
+import { ClientLinkStats, type SnapshotClient } from './snapshots.ts';
 
 /** One player in one room. */
 export class Player implements SnapshotClient {
@@ -21,6 +22,8 @@ export class Player implements SnapshotClient {
   lastAckMs = 0;
   /** Pending inputs, one applied per tick. */
   readonly inputs: InputBuffer;
+  /** Round trip, snapshot loss and snapshot kinds of this player's stream (restarted at join and resume). */
+  readonly link = new ClientLinkStats();
   /** Sends one unreliable packet (snapshot) to the player's client; bound once by whoever connects it. */
   send: (bytes: Uint8Array) => void = () => undefined;
 
@@ -41,10 +44,11 @@ export class Player implements SnapshotClient {
     this.inputs = new InputBuffer(inputFieldCount, inputBufferMax, inputTotals);
   }
 
-  /** Forgets the snapshot-ack state (a new connection starts from a full snapshot). */
-  resetAcks(): void {
+  /** Forgets the snapshot-ack state (a new connection starts from a full snapshot); loss counts again from `roomTick`. */
+  resetAcks(roomTick: number): void {
     this.ackedTick = -1;
     this.ackedBits = 0;
     this.lastAckMs = 0;
+    this.link.restart(roomTick);
   }
 }

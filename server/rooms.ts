@@ -1,7 +1,7 @@
 // Rooms: one match each, with its own bitecs world, systems, players, snapshot history and
 // encoder. The manager matches players into rooms, creates the rooms clients name (private to
 // their creator's address for matchmaking, at a bounded rate, with the game's client-room
-// parameters), enforces capacity, lists the public ones and disposes empty rooms.
+// parameters), enforces capacity, lists the public ones and disposes empty (or closed) rooms.
 import { hasComponent } from 'bitecs';
 import { createGameContext, networkedTerm, type AnyGame, type Component, type Components, type GameContext, type System, type Store } from '../shared/sim/game.ts';
 import { bindFieldStores, type NetSchema } from '../shared/protocol/schema.ts';
@@ -10,7 +10,7 @@ import type { NetConfig } from '../shared/config.ts';
 import { MAX_EVENT_NAME_LENGTH } from '../shared/protocol/control.ts';
 import { RejectCode, type RejectCodeId } from '../shared/protocol/ids.ts';
 import { SnapshotHistory } from './history.ts';
-import type { EncoderStats, SnapshotEncoder } from './snapshots.ts';
+import { SnapshotSendTimes, type EncoderStats, type SnapshotEncoder } from './snapshots.ts';
 import type { Player } from './player.ts';
 
 /** Builds the snapshot encoder of a room. */
@@ -54,6 +54,14 @@ export interface RoomOrigin {
   readonly listed: boolean;
   /** Matchmaking may place players from any address here (else only the owner's address). */
   readonly matchmade: boolean;
+  /** The session whose hello named it, if one did. */
+  readonly creator?: RoomCreator;
+}
+
+/** The session that created a room by naming it. */
+export interface RoomCreator {
+  readonly sessionId: number;
+  readonly name: string;
 }
 
 /** A room made by the server itself or by matchmaking: public. */
@@ -76,6 +84,8 @@ export class Room {
   readonly input: Record<string, number>;
   /** Ticks between snapshots. */
   readonly snapshotEvery: number;
+  /** When each recent snapshot tick went out (round-trip samples from the acks). */
+  readonly sendTimes: SnapshotSendTimes;
   /** When the room became empty (ms, server clock), or undefined while occupied. */
   emptySinceMs: number | undefined;
   /** Ticks run with at least one player in the room (a room never really played is disposed sooner). */
@@ -121,6 +131,7 @@ export class Room {
     this.presence = new Uint8Array(game.maxEntities);
     this.input = Object.fromEntries(schema.inputFields.map((f) => [f.name, 0]));
     this.snapshotEvery = net.tickRateHz / net.snapshotRateHz;
+    this.sendTimes = new SnapshotSendTimes(this.snapshotEvery);
     game.setup?.(this.ctx);
     this.systems = game.systems(this.ctx);
     this.emptySinceMs = nowMs;
@@ -138,6 +149,7 @@ export class Room {
     const eid = this.game.spawnPlayer(this.ctx, { sessionId: p.id, name: p.name });
     this.players.push(p);
     p.eid = eid;
+    p.link.restart(this.ctx.tick);
     this.emptySinceMs = undefined;
     if (this.players.length === 1) this.onOccupancyChange?.(this);
     return eid;
@@ -206,6 +218,8 @@ export interface RoomRequest {
   readonly params?: Readonly<Record<string, number>>;
   /** Create the named room unlisted (hello.private). */
   readonly unlisted?: boolean;
+  /** Recorded as the creator of a room this request creates. */
+  readonly creator?: RoomCreator;
 }
 
 /** Creates, matches, lists and disposes rooms. */
@@ -249,7 +263,7 @@ export class RoomManager {
         const params = this.clientParams(req.params);
         if (params === undefined) return RejectCode.BadRoomParams;
         if (req.mayCreate && !req.mayCreate()) return RejectCode.RoomCreateLimit;
-        const origin: RoomOrigin = { clientNamed: true, ownerKey: req.addressKey, listed: req.unlisted !== true, matchmade: this.o.game.clientRooms?.matchmade === true };
+        const origin: RoomOrigin = { clientNamed: true, ownerKey: req.addressKey, listed: req.unlisted !== true, matchmade: this.o.game.clientRooms?.matchmade === true, creator: req.creator };
         room = this.create(requested, nowMs, params, origin);
       }
       if (room === undefined) return RejectCode.ServerFull;
@@ -311,6 +325,19 @@ export class RoomManager {
     }
     if (gone.length > 0) this.refreshAwake();
     return gone;
+  }
+
+  /**
+   * Removes a room now, players or not (an operator closed it; its sessions were ended first).
+   * Not while the rooms are being ticked: the caller runs between ticks. False if it was not open.
+   */
+  dispose(room: Room): boolean {
+    const i = this.list.indexOf(room);
+    if (i < 0) return false;
+    this.list.splice(i, 1);
+    this.byName.delete(room.name);
+    this.refreshAwake();
+    return true;
   }
 
   /** The listed rooms (rooms created with hello.private are not shown). */

@@ -13,6 +13,7 @@ import type { AnyGame } from '../shared/sim/game.ts';
 import type { ServerConfig } from './config.ts';
 import type { ServerApi } from './hooks.ts';
 import type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
+import { adminRoutes } from './admin.ts';
 import { httpRoutes, type RouteSources } from './http.ts';
 import { Inbound, type TransportRef } from './inbound.ts';
 import { FixedStepLoop, startScheduler, systemClock, type Clock, type LoopStep, type Scheduler } from './loop.ts';
@@ -55,7 +56,7 @@ export class TickwireServer implements ServerApi {
   private scheduler: Scheduler | undefined;
   private readonly startedMs: number;
   private lastHousekeepingMs = 0;
-  private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list'] };
+  private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list']; nowMs: () => number };
   private readonly conditioner: TransportConditioner | undefined;
   private readonly routeSources: RouteSources;
 
@@ -97,7 +98,7 @@ export class TickwireServer implements ServerApi {
       },
       this.stats.inputs,
     );
-    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.awake };
+    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.awake, nowMs: () => this.clock.nowMs() };
     const c = opts.conditioner;
     this.conditioner = c ? new TransportConditioner(c.settings, c.seed, () => this.clock.nowMs(), (err, conn) => this.log.error({ err, conn }, 'bug in a conditioned delivery')) : undefined;
     this.routeSources = {
@@ -111,7 +112,8 @@ export class TickwireServer implements ServerApi {
   async start(): Promise<void> {
     const c = this.config;
     const defaults = await import('./transports.ts');
-    const uws: TransportStarter = async (events) => (this.http = await defaults.startUws(c, events, httpRoutes(this.routeSources)));
+    const routes = { ...httpRoutes(this.routeSources), ...adminRoutes({ ...this.routeSources, log: this.log, clock: this.clock, actions: this.inbound }) };
+    const uws: TransportStarter = async (events) => (this.http = await defaults.startUws(c, events, routes));
     this.reliable = await this.startTransport(this.opts.reliableTransport ?? uws);
     if (c.webrtc) {
       try {
@@ -142,7 +144,7 @@ export class TickwireServer implements ServerApi {
     const c = this.config;
     this.state = 'running';
     const port = this.http?.port;
-    this.log.info({ http: port ? `http://${c.host}:${port}/` : null, ws: port ? `ws://${c.host}:${port}/ws` : null, reliable: this.reliable?.kind, signalingPort: this.rtc?.signalingPort ?? null, udpPorts: this.rtc ? `${c.udpPortMin}-${c.udpPortMax}` : null, game: this.game.name, tickRateHz: c.net.tickRateHz, snapshotRateHz: c.net.snapshotRateHz }, 'tickwire listening');
+    this.log.info({ http: port ? `http://${c.host}:${port}/` : null, monitor: port && c.adminToken ? `http://${c.host}:${port}/monitor` : null, ws: port ? `ws://${c.host}:${port}/ws` : null, reliable: this.reliable?.kind, signalingPort: this.rtc?.signalingPort ?? null, udpPorts: this.rtc ? `${c.udpPortMin}-${c.udpPortMax}` : null, game: this.game.name, tickRateHz: c.net.tickRateHz, snapshotRateHz: c.net.snapshotRateHz }, 'tickwire listening');
     if (this.opts.autoTick !== false) {
       this.scheduler = startScheduler(this.loop, this.clock, (step) => this.frame(step), (err) => this.log.error({ err }, 'tick failed'));
     }

@@ -88,8 +88,15 @@ export class Session {
   /** The player this session controls, once it joined a room. */
   player: Player | undefined;
   room: Room | undefined;
+  /** Payload bytes received from and sent to the client, both channels. */
   bytesIn = 0;
   bytesOut = 0;
+  /** Bytes per second in and out between the last two sampleRates calls (housekeeping: once a second). */
+  bytesInPerSec = 0;
+  bytesOutPerSec = 0;
+  private rateAtMs = -1;
+  private rateBytesIn = 0;
+  private rateBytesOut = 0;
   /** Chat and game-event budgets (chatPerSec, eventsPerSec). */
   readonly chatBucket: TokenBucket;
   readonly eventBucket: TokenBucket;
@@ -121,6 +128,18 @@ export class Session {
   /** The player's input buffer, when in a room. */
   get inputs(): InputBuffer | undefined {
     return this.player?.inputs;
+  }
+
+  /** Turns the byte counters into per-second rates since the previous call. */
+  sampleRates(nowMs: number): void {
+    if (this.rateAtMs >= 0 && nowMs > this.rateAtMs) {
+      const perMs = 1000 / (nowMs - this.rateAtMs);
+      this.bytesInPerSec = (this.bytesIn - this.rateBytesIn) * perMs;
+      this.bytesOutPerSec = (this.bytesOut - this.rateBytesOut) * perMs;
+    }
+    this.rateAtMs = nowMs;
+    this.rateBytesIn = this.bytesIn;
+    this.rateBytesOut = this.bytesOut;
   }
 
   /** Which channel carries this session's unreliable traffic now. */

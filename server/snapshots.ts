@@ -2,7 +2,8 @@
 // client's packets. The delta encoder picks each client's baseline from its acks, encodes the entity
 // section once per distinct baseline (shared by every client with that baseline), and only patches
 // each client's header; full snapshots are the explicit, counted fallback. The ack receiver beside
-// it records what each client acknowledged.
+// it records what each client acknowledged, and what the server measures of each client's stream
+// from those acks (round trip, snapshots never acknowledged).
 import { DEFAULT_NET_CONFIG, type NetConfig } from '../shared/config.ts';
 import { BitWriter } from '../shared/protocol/bits.ts';
 import { SectionEncoder, SectionParts } from '../shared/protocol/delta.ts';
@@ -20,6 +21,8 @@ export interface SnapshotClient {
   inputAck: number;
   /** False until the first input was applied. */
   hasInputAck: boolean;
+  /** Where the encoder counts the client's full and delta snapshots, if anywhere. */
+  readonly link?: ClientLinkStats;
 }
 
 /** A client's ack state as the ack receiver updates it. */
@@ -28,22 +31,160 @@ export interface AckedClient extends SnapshotClient {
   lastAckMs: number;
 }
 
+/** Snapshots an ack speaks for before its newest tick (the bits of SnapshotAck). */
+const ACK_WINDOW = 32;
+
+/** Slots of a room's send-time ring: round trips up to this many snapshots long are measured. */
+const SEND_TIME_SLOTS = 64;
+
+/** When a room sent each of its recent snapshot ticks (server clock, ms): the start of a round-trip sample. */
+export class SnapshotSendTimes {
+  private readonly ticks = new Float64Array(SEND_TIME_SLOTS).fill(-1);
+  private readonly ms = new Float64Array(SEND_TIME_SLOTS);
+
+  /** @param every ticks between two snapshots of the room */
+  constructor(readonly every: number) {}
+
+  /** Records that snapshot `tick` went out at `ms`. */
+  record(tick: number, ms: number): void {
+    const i = Math.floor(tick / this.every) % SEND_TIME_SLOTS;
+    this.ticks[i] = tick;
+    this.ms[i] = ms;
+  }
+
+  /** When snapshot `tick` went out, or -1 when it is not one of the recent ones. */
+  sentMs(tick: number): number {
+    const i = Math.floor(tick / this.every) % SEND_TIME_SLOTS;
+    return this.ticks[i] === tick ? this.ms[i] : -1;
+  }
+}
+
+/**
+ * What the server measures of one client's snapshot stream, from its acks, allocating nothing:
+ * the round trip from a snapshot's send to the arrival of the first ack naming it as the newest
+ * complete snapshot, the snapshots no ack ever named, and the full and delta snapshots sent.
+ *
+ * Loss: an ack names its newest complete tick and which of the 32 snapshots before it arrived
+ * complete. The acks since the stream started are merged (a client forgets old snapshots, so a
+ * later ack may no longer name one an earlier ack did); a snapshot is settled when it falls
+ * out of the newest ack's window, lost if no ack named it. Loss therefore lags 33 snapshots.
+ */
+export class ClientLinkStats {
+  /** Smoothed round trip, ms (gain 1/8, TCP's SRTT); 0 before the first sample. */
+  rttMs = 0;
+  /** The latest round-trip sample, ms. */
+  lastRttMs = 0;
+  /** Round-trip samples taken. */
+  rttSamples = 0;
+  /** Snapshot ticks settled: no later ack can speak for them. */
+  settled = 0;
+  /** Settled snapshot ticks that no ack named: lost, or arrived incomplete or too late. */
+  lost = 0;
+  /** Snapshots sent to the client as full snapshots, and as deltas (counted by the encoder). */
+  fullSnapshots = 0;
+  deltaSnapshots = 0;
+  /** Room tick the stream (re)started at; snapshots after it count. */
+  private startTick = 0;
+  /** First snapshot tick not yet settled, -1 before the first ack since the start. */
+  private next = -1;
+  /** Newest tick any ack named since the start (-1 before any), and which of the 32 snapshots before it any ack named. */
+  private seenTick = -1;
+  private seenBits = 0;
+
+  /** Starts counting afresh from `roomTick` (a join, or a resume on a new connection). */
+  restart(roomTick: number): void {
+    this.startTick = roomTick;
+    this.next = -1;
+    this.seenTick = -1;
+    this.seenBits = 0;
+  }
+
+  /** Records a round-trip sample, ms. */
+  rttSample(ms: number): void {
+    this.lastRttMs = ms;
+    this.rttMs = this.rttSamples === 0 ? ms : this.rttMs + (ms - this.rttMs) / 8;
+    this.rttSamples++;
+  }
+
+  /** Share of settled snapshots that were lost, 0..1 (0 before any settled). */
+  lossShare(): number {
+    return this.settled === 0 ? 0 : this.lost / this.settled;
+  }
+
+  /**
+   * Merges one ack: `tick` the newest complete snapshot the client names, `bits` the 32 before it,
+   * on a stream with `every` ticks between snapshots. Ticks that are not snapshot ticks, or that
+   * the room has not reached, are ignored (a hostile client can only spoil its own figures).
+   */
+  ack(tick: number, bits: number, every: number, roomTick: number): void {
+    if (tick > roomTick || tick % every !== 0 || tick <= this.startTick) return;
+    if (this.next < 0) this.next = (Math.floor(this.startTick / every) + 1) * every;
+    const seen = this.seenTick;
+    if (seen < 0) {
+      this.seenTick = tick;
+      this.seenBits = bits >>> 0;
+    } else if (tick > seen) {
+      this.settle(tick - ACK_WINDOW * every, every);
+      const k = (tick - seen) / every;
+      const shifted = k >= ACK_WINDOW ? 0 : this.seenBits << k;
+      const old = k > ACK_WINDOW ? 0 : 1 << (k - 1);
+      this.seenTick = tick;
+      this.seenBits = (shifted | old | bits) >>> 0;
+    } else {
+      const d = (seen - tick) / every;
+      let merged = this.seenBits;
+      if (d === 0) merged |= bits;
+      else if (d <= ACK_WINDOW) merged |= (1 << (d - 1)) | (d < ACK_WINDOW ? bits << d : 0);
+      this.seenBits = merged >>> 0;
+    }
+  }
+
+  /** Settles every unsettled snapshot tick below `below` against what the acks so far named. */
+  private settle(below: number, every: number): void {
+    const top = this.seenTick;
+    let s = this.next;
+    while (s < below) {
+      const d = (top - s) / every;
+      if (d < 0 || d > ACK_WINDOW) {
+        // No ack ever spoke for these: all lost, counted at once.
+        const end = d < 0 ? below : Math.min(below, top - ACK_WINDOW * every);
+        const n = Math.ceil((end - s) / every);
+        this.settled += n;
+        this.lost += n;
+        s += n * every;
+        continue;
+      }
+      this.settled++;
+      if (d !== 0 && ((this.seenBits >>> (d - 1)) & 1) === 0) this.lost++;
+      s += every;
+    }
+    this.next = s;
+  }
+}
+
 /** Reads snapshot acks into the acking client's state; one per server, its scratch reused. */
 export class SnapshotAckReceiver {
   private readonly ack: SnapshotAck = { tick: 0, bits: 0 };
 
   /**
    * Decodes the ack in buf[start, end) and records it on `client`: any ack counts as hearing from
-   * the client (`lastAckMs`); only a newer tick the room has reached moves `ackedTick`/`ackedBits`.
-   * Throws DecodeError on malformed bytes, before anything changes.
+   * the client (`lastAckMs`); only a newer tick the room has reached moves `ackedTick`/`ackedBits`,
+   * and with the room's send times that move is a round-trip sample (`nowMs`: when the ack
+   * arrived). Throws DecodeError on malformed bytes, before anything changes.
    */
-  receive(client: AckedClient, buf: Uint8Array, start: number, end: number, roomTick: number, nowMs: number): void {
+  receive(client: AckedClient, buf: Uint8Array, start: number, end: number, roomTick: number, nowMs: number, sent?: SnapshotSendTimes): void {
     const a = readSnapshotAck(buf, this.ack, start, end);
     client.lastAckMs = nowMs;
+    const link = client.link;
     if ((client.ackedTick < 0 || a.tick > client.ackedTick) && a.tick <= roomTick) {
       client.ackedTick = a.tick;
       client.ackedBits = a.bits;
+      if (link && sent) {
+        const at = sent.sentMs(a.tick);
+        if (at >= 0 && nowMs >= at) link.rttSample(nowMs - at);
+      }
     }
+    if (link && sent) link.ack(a.tick, a.bits, sent.every, roomTick);
   }
 }
 
@@ -178,8 +319,13 @@ export class DeltaSnapshotEncoder implements SnapshotEncoder {
     const parts = section.parts;
     const bytes = section.w.bytes;
     const stats = this.stats;
+    const link = client.link;
     if (base) stats.deltaSnapshots++;
     else stats.fullSnapshots++;
+    if (link) {
+      if (base) link.deltaSnapshots++;
+      else link.fullSnapshots++;
+    }
     if (parts.count > 1) stats.splitSnapshots++;
     for (let p = 0; p < parts.count; p++) {
       patchSnapshotClientFields(bytes, parts.start[p], client.inputAck, client.hasInputAck);

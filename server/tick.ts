@@ -12,6 +12,8 @@ export interface TickHost {
   drainNetEvents(): void;
   /** The rooms, in tick order. */
   readonly rooms: readonly Room[];
+  /** The server clock, ms, read once per snapshot tick of a room (when snapshots go out); none: no round trips measured. */
+  nowMs?(): number;
 }
 
 /** Runs one server tick over all rooms. */
@@ -26,7 +28,7 @@ export function runTick(host: TickHost): void {
     if (room.events.length > 0) flushEvents(room);
     snapState(room);
     room.ctx.tick++;
-    if (room.ctx.tick % room.snapshotEvery === 0) sendSnapshots(room);
+    if (room.ctx.tick % room.snapshotEvery === 0) sendSnapshots(room, host.nowMs ? host.nowMs() : -1);
     else if ((room.ctx.tick + 1) % room.snapshotEvery === 0) captureRates(room);
   }
 }
@@ -69,11 +71,13 @@ export function snapState(room: Room): void {
 /**
  * Captures the frame into history (quantized state plus each rated field's change over the last
  * tick) and hands every player their snapshot packets; the encoder shares each entity section
- * between players with the same baseline.
+ * between players with the same baseline. `nowMs` (server clock; -1: unknown) is when they went
+ * out, the start of each player's round-trip sample.
  */
-export function sendSnapshots(room: Room): void {
+export function sendSnapshots(room: Room, nowMs = -1): void {
   const history = room.history;
   const frame = history.claim(room.ctx.tick);
+  if (nowMs >= 0) room.sendTimes.record(room.ctx.tick, nowMs);
   captureFrame(room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame, history.rates);
   const encoder = room.encoder;
   encoder.begin(frame, history);

@@ -191,6 +191,7 @@ function sampleValues(option: string, def: unknown): string[] {
   if (option === 'logLevel') return ['debug'];
   if (option === 'host') return ['127.0.0.2'];
   if (option === 'game') return ['orbit'];
+  if (option === 'adminToken') return ['0123456789abcdef0123456789abcdef'];
   return [];
 }
 
@@ -257,6 +258,7 @@ describe('README: Configuration', () => {
       const literal = /^`([^`]*)`/.exec(cell)?.[1];
       const number = /^(\d+)/.exec(cell)?.[1];
       if (typeof def === 'number') expect(Number(number ?? literal), `${r.option} default`).toBe(def);
+      else if (def === '') expect(cell, `${r.option} default`).toMatch(/^empty\b/);
       else if (typeof def === 'string') expect(literal, `${r.option} default`).toBe(def);
       else expect(literal, `${r.option} default`).toBe(JSON.stringify(def));
     }

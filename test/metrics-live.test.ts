@@ -53,6 +53,7 @@ const TARGETS: [string, Record<string, string>][] = [
   ['tickwire_room_creates_refused_total', { budget: 'address' }],
   ['tickwire_room_creates_refused_total', { budget: 'server' }],
   ['tickwire_connections_refused_total', { reason: 'token' }],
+  ['tickwire_admin_unauthorized_total', {}],
 ];
 
 const schema = compileSchema(arena);
@@ -123,7 +124,7 @@ describe('no dead metrics', () => {
     const t0 = Date.now();
     srv = await startTestServer({
       webrtc: true, clientTimeoutMs: 1000, handshakeTimeoutMs: 500, inboxBytes: 64 * 1024, resumeGraceMs: 10_000, gameParams: { npcs: 200 },
-      roomCreatesPerAddressPerMin: 1, roomCreatesPerSec: 1, maxReceiverBacklog: 16, clientRoomParams: { npcs: 200 },
+      roomCreatesPerAddressPerMin: 1, roomCreatesPerSec: 1, maxReceiverBacklog: 16, clientRoomParams: { npcs: 200 }, adminToken: 'soak-admin-token-0123456789',
     });
     const server = srv;
     const stats = server.stats;
@@ -239,6 +240,9 @@ describe('no dead metrics', () => {
       const bad = await fetch(`http://127.0.0.1:${server.rtc!.signalingPort}/.wrtc/v2/connections`, { method: 'POST', headers: { authorization: 'f'.repeat(32) } });
       expect(bad.status).toBe(401);
       expect(stats.refused.token).toBeGreaterThan(0);
+      // An admin request with a wrong token.
+      const guess = await fetch(`${urlOf(server)}/admin/rooms`, { headers: { authorization: 'Bearer not-the-admin-token' } });
+      expect(guess.status).toBe(401);
       await waitFor(() => stats.inputs.dropped > 0 && stats.inputs.repeated > 0, 5000, 'lost and repeated inputs');
       expect(stats.sendFailures.ws, 'a send to a closed connection').toBeGreaterThan(0);
 

@@ -1,6 +1,7 @@
 // The reliable transport and HTTP: uWebSockets.js serving the WebSocket at /ws (the Transport
-// contract, kind 'ws'), the bundled client, /healthz, /metrics, /rooms and /config. Socket
-// callbacks only ask for admission or hand bytes to the transport events.
+// contract, kind 'ws'), the bundled client, /healthz, /metrics, /rooms and /config, and a table of
+// further GET and POST routes (JSON bodies read with a size cap, admin routes behind a bearer
+// token). Socket callbacks only ask for admission or hand bytes to the transport events.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import uWS from 'uWebSockets.js';
@@ -36,6 +37,48 @@ export interface HttpServerOptions {
   clientDir: string;
 }
 
+/** A request to a table route, read before anything asynchronous (uWS requests live only during the callback). */
+export interface RouteRequest {
+  /** The parsed JSON body of a POST (undefined when empty, and for GET). Hostile: check every field. */
+  readonly body: unknown;
+  /** The raw query string, without `?` ('' when none). */
+  readonly query: string;
+  /** The peer's address as uWS saw it. */
+  readonly remoteAddress: string;
+}
+
+/** What a table route answers: a JSON value, or a body with its content type; plus extra headers. */
+export type RouteReply =
+  | { readonly status: number; readonly json: unknown; readonly headers?: Readonly<Record<string, string>> }
+  | { readonly status: number; readonly body: string | Uint8Array; readonly contentType: string; readonly headers?: Readonly<Record<string, string>> };
+
+/**
+ * One table route. `auth: 'admin'` needs `Authorization: Bearer <admin token>` (401 otherwise,
+ * before any body is read); `auth: 'admin-page'` is a page a browser opens (it cannot send the
+ * header; the page asks for the token and sends it on its own requests). Both answer 404 while the
+ * server has no admin token. Without `auth` a route is public.
+ */
+export interface HttpRoute {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly auth?: 'admin' | 'admin-page';
+  /** POST: the largest body read, bytes (413 beyond). Default MAX_ROUTE_BODY_BYTES. */
+  readonly maxBodyBytes?: number;
+  /** Answers the request; a throw or a rejection answers 500. */
+  handler(req: RouteRequest): RouteReply | Promise<RouteReply>;
+}
+
+/** The admin gate of routes with `auth`. */
+export interface AdminGate {
+  /** False: every route with `auth` answers 404 (no admin token set). */
+  readonly enabled: boolean;
+  /** True when the Authorization header carries the admin token (compared in constant time). */
+  authorize(authorization: string): boolean;
+}
+
+/** Default cap of a table route's POST body, bytes. */
+export const MAX_ROUTE_BODY_BYTES = 16 * 1024;
+
 /** What the HTTP routes answer. None of these may throw. */
 export interface HttpRoutes {
   /** GET /healthz body; answered with 503 unless `status` is 'ok'. */
@@ -46,6 +89,10 @@ export interface HttpRoutes {
   config(): object;
   /** GET /metrics body (Prometheus text). */
   metrics(): Promise<string>;
+  /** Further GET and POST routes (the admin API, the monitor page). */
+  readonly table?: readonly HttpRoute[];
+  /** Gate of the table routes with `auth`; absent: they answer 404. */
+  readonly admin?: AdminGate;
 }
 
 /** The running HTTP server and its WebSocket transport. */
@@ -83,6 +130,117 @@ const MISSING_CLIENT = '<!doctype html><title>Tickwire</title><p>The browser cli
 
 const EMPTY = new Uint8Array(0);
 
+const STATUS_LINES: Record<number, string> = {
+  200: '200 OK', 202: '202 Accepted', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
+  405: '405 Method Not Allowed', 409: '409 Conflict', 413: '413 Payload Too Large', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};
+
+/** The HTTP status line of a status code. */
+function statusLine(status: number): string {
+  return STATUS_LINES[status] ?? `${Math.trunc(status)} Status`;
+}
+
+/**
+ * Registers the table routes on `app`: the admin gate (404 while off, 401 without the token, both
+ * before any body is read), POST bodies read up to their cap (413 beyond, and the connection
+ * closed) and parsed as JSON (400 when they are not), the handler's reply or 500 when it throws.
+ * A client that goes away meanwhile is never answered.
+ */
+function serveTable(app: uWS.TemplatedApp, table: readonly HttpRoute[], gate: AdminGate | undefined): void {
+  for (const route of table) {
+    const serve = (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
+      const authorization = req.getHeader('authorization');
+      const contentLength = req.getHeader('content-length');
+      const query = req.getQuery() ?? '';
+      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+      let done = false;
+      res.onAborted(() => {
+        done = true;
+      });
+      const reply = (r: RouteReply, close = false): void => {
+        if (done) return;
+        done = true;
+        let body: string | Uint8Array;
+        let type: string;
+        try {
+          if ('json' in r) {
+            body = JSON.stringify(r.json) ?? 'null';
+            type = 'application/json';
+          } else {
+            body = r.body;
+            type = r.contentType;
+          }
+        } catch {
+          r = { status: 500, json: { error: 'internal error' } };
+          body = '{"error":"internal error"}';
+          type = 'application/json';
+        }
+        res.cork(() => {
+          res.writeStatus(statusLine(r.status)).writeHeader('content-type', type).writeHeader('cache-control', 'no-store').writeHeader('x-content-type-options', 'nosniff');
+          for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
+          res.end(body, close);
+        });
+      };
+      const fail = (status: number, error: string, close = false): void => reply({ status, json: { error } }, close);
+      if (route.auth) {
+        if (!gate?.enabled) {
+          if (done) return;
+          done = true;
+          res.cork(() => res.writeStatus('404 Not Found').end('not found', route.method === 'POST'));
+          return;
+        }
+        if (route.auth === 'admin' && !gate.authorize(authorization)) {
+          reply({ status: 401, json: { error: 'unauthorized' }, headers: { 'www-authenticate': 'Bearer realm="tickwire-admin"' } }, route.method === 'POST');
+          return;
+        }
+      }
+      const run = (body: unknown): void => {
+        let out: RouteReply | Promise<RouteReply>;
+        try {
+          out = route.handler({ body, query, remoteAddress });
+        } catch {
+          fail(500, 'internal error');
+          return;
+        }
+        if (out instanceof Promise) out.then((r) => reply(r), () => fail(500, 'internal error'));
+        else reply(out);
+      };
+      if (route.method === 'GET') {
+        run(undefined);
+        return;
+      }
+      const cap = route.maxBodyBytes ?? MAX_ROUTE_BODY_BYTES;
+      if (contentLength !== '' && !(Number(contentLength) <= cap)) {
+        fail(413, `body larger than ${cap} bytes`, true);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.onData((chunk, isLast) => {
+        if (done) return;
+        size += chunk.byteLength;
+        if (size > cap) {
+          fail(413, `body larger than ${cap} bytes`, true);
+          return;
+        }
+        // uWS reuses the chunk's memory after this callback: copy it.
+        chunks.push(Buffer.from(new Uint8Array(chunk)));
+        if (!isLast) return;
+        let body: unknown;
+        try {
+          body = size === 0 ? undefined : JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+        } catch {
+          fail(400, 'body is not JSON');
+          return;
+        }
+        run(body);
+      });
+    };
+    if (route.method === 'GET') app.get(route.path, serve);
+    else app.post(route.path, serve);
+  }
+}
+
 /**
  * Starts the HTTP + WebSocket server. A WebSocket upgrade is admitted through `events.admit`
  * (synchronously or not; a client that aborts while it waits is dropped); a text frame reaches
@@ -108,6 +266,7 @@ export function startHttpServer(o: HttpServerOptions, events: TransportEvents, r
     else res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify(body)));
   });
   app.get('/rooms', (res) => json(res, routes.rooms()));
+  serveTable(app, routes.table ?? [], routes.admin);
   app.get('/config', (res) => json(res, routes.config()));
   app.get('/metrics', (res) => {
     let aborted = false;

@@ -48,5 +48,7 @@ export const CloseCode = {
   ResendOverflow: 8,
   /** The session was resumed on another connection. */
   Replaced: 9,
+  /** An operator closed the room (POST /admin/close-room); the room is disposed. */
+  RoomClosed: 10,
 } as const;
 export type CloseCodeId = (typeof CloseCode)[keyof typeof CloseCode];
