@@ -27,6 +27,8 @@ export interface WorkerInit {
   transport: 'ws' | 'webrtc';
   /** Game name (must match the server's). */
   game: string;
+  /** Module whose `GAMES` registry holds the game, as an absolute path (default: this package's games/index.ts). */
+  gamesModule?: string;
   /** Script name. */
   script: string;
   /** Modules to import first (they may call registerScript), as paths. */
@@ -88,8 +90,10 @@ export class BotWorker {
    */
   static async create(init: WorkerInit, fullClient?: FullClientFactory): Promise<BotWorker> {
     for (const m of init.scriptModules) await import(pathToFileURL(resolve(m)).href);
-    const game = GAMES[init.game];
-    if (!game) throw new Error(`unknown game ${JSON.stringify(init.game)}; known: ${Object.keys(GAMES).join(', ')}`);
+    const games = init.gamesModule ? ((await import(pathToFileURL(resolve(init.gamesModule)).href)) as { GAMES?: Readonly<Record<string, AnyGame>> }).GAMES : GAMES;
+    if (!games) throw new Error(`${init.gamesModule} exports no GAMES registry`);
+    const game = Object.hasOwn(games, init.game) ? games[init.game] : undefined;
+    if (!game) throw new Error(`unknown game ${JSON.stringify(init.game)}; known: ${Object.keys(games).join(', ')}`);
     const script = getScript(init.script);
     const w = new BotWorker(init, nodeClientIO({ webrtc: init.transport === 'webrtc', ...(init.origin ? { origin: init.origin } : {}) }), fullClient, game);
     if (init.transport === 'webrtc') {
