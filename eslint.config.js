@@ -21,7 +21,10 @@ const BOUNDARIES = {
   monitor: { why: 'monitor/ is the operator page the server serves: browser code on the admin API (shared/protocol/admin.ts), no server/, client/ or netcode/', folders: ['monitor', 'shared'], packages: [] },
   tools: { why: 'tools/ (bots, measurement) run clients against a server process: no server/ internals, no tests', folders: ['tools', 'netcode', 'shared', 'games'], packages: ['*'] },
   bench: { why: 'bench/ holds benchmarks; tests never depend on it and it does not depend on tests', folders: ['bench', 'tools', 'netcode', 'shared', 'games', 'server'], packages: ['*'] },
-  test: { why: 'tests must not depend on bench/', folders: ['test', 'tools', 'netcode', 'shared', 'games', 'server', 'client'], packages: ['*'] },
+  test: { why: 'tests must not depend on bench/', folders: ['test', 'tools', 'netcode', 'shared', 'games', 'server', 'client', 'cli', 'testing'], packages: ['*'] },
+  testing: { why: 'testing/ is the published test kit: the server and the client netcode in one process, no tools or tests', folders: ['testing', 'server', 'netcode', 'shared', 'games'], packages: ['*'] },
+  cli: { why: 'cli/ is the tickwire command: it drives the server, the client build, the bots and the creator, never tests or benchmarks', folders: ['cli', 'server', 'client', 'tools', 'shared', 'games', 'create'], packages: ['*'] },
+  create: { why: 'create/ is the create-tickwire package and its templates: Node built-ins and tickwire\'s public entry points (tickwire/...) only', folders: ['create'], packages: ['node:', 'tickwire'] },
 };
 /** Files that run in Node to build or serve a folder, with extra packages they may use. */
 const EXTRA_PACKAGES = { 'client/build.ts': ['node:', 'esbuild'], 'monitor/build.ts': ['node:', 'esbuild'] };
@@ -65,7 +68,7 @@ const boundaryRule = {
 };
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'client/dist/**', 'bench/results/**', 'bench/compare/**/node_modules/**', 'test/artifacts/**', 'templates/**/node_modules/**'] },
+  { ignores: ['**/node_modules/**', 'client/dist/**', 'bench/results/**', 'bench/compare/**/node_modules/**', 'test/artifacts/**', 'templates/**/node_modules/**', '**/.tickwire/**', 'types/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

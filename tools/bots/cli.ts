@@ -13,7 +13,7 @@ import { GAMES } from '../../games/index.ts';
 
 const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --seconds S --transport webrtc|ws
          [--ramp PER_SEC] [--script NAME] [--script-module PATH] [--seed K] [--full N]
-         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--room NAME] [--origin URL] [--json]
+         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--room NAME] [--origin URL] [--games PATH] [--json]
 
   --url          server base URL (HTTP port; the WebSocket is at /ws)         required
   --count        number of bots                                               default 10
@@ -29,6 +29,7 @@ const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --se
   --loss-pct     datagrams dropped each way, percent (WebRTC channel)         default 0
   --room         room to join (created if missing); default matchmaking
   --origin       Origin header of the bots' WebSockets (a server with TICKWIRE_ALLOWED_ORIGINS checks it)
+  --games        module exporting the GAMES registry that holds the server's game (a game project's games.ts)
   --json         print only the summary as one JSON object`;
 
 /** Parsed command line of the bots CLI. */
@@ -48,7 +49,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
       transport: { type: 'string', default: 'ws' }, ramp: { type: 'string', default: '50' }, script: { type: 'string' },
       'script-module': { type: 'string', multiple: true }, seed: { type: 'string', default: '1' }, full: { type: 'string' },
       'latency-ms': { type: 'string', default: '0' }, 'jitter-ms': { type: 'string', default: '0' }, 'loss-pct': { type: 'string', default: '0' },
-      room: { type: 'string' }, origin: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      room: { type: 'string' }, origin: { type: 'string' }, games: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
       'bots-per-process': { type: 'string' },
     },
     strict: true,
@@ -76,6 +77,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
   if (latencyMs > 0 || jitterMs > 0 || lossPct > 0) opts.conditions = { latencyMs, jitterMs, lossPct };
   if (values.room !== undefined) opts.room = values.room;
   if (values.origin !== undefined) opts.origin = values.origin;
+  if (values.games !== undefined) opts.gamesModule = resolve(values.games);
   return opts;
 }
 

@@ -33,6 +33,8 @@ export interface BotRunOptions {
   scriptModules?: string[];
   /** Game name; must match the server's. Default 'arena-v1'. */
   game?: string;
+  /** Module exporting the `GAMES` registry that holds the game (a game project's games.ts). Default: this package's games/index.ts. */
+  gamesModule?: string;
   /** Run seed. Default 1. */
   seed?: number;
   /** Connects started per second. Default 50. */
@@ -125,6 +127,7 @@ export class BotPool {
       ...(opts.conditions ? { conditions: opts.conditions } : {}),
       ...(opts.room !== undefined ? { room: opts.room } : {}),
       ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
+      ...(opts.gamesModule !== undefined ? { gamesModule: resolve(opts.gamesModule) } : {}),
     });
     if (opts.inProcess) {
       const w = await BotWorker.create(initFor(plan[0]), opts.fullClient ?? defaultFullClient());

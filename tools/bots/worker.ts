@@ -41,6 +41,8 @@ export interface WorkerInit {
   transport: 'ws' | 'webrtc';
   /** Game name (must match the server's). */
   game: string;
+  /** Module whose `GAMES` registry holds the game, as an absolute path (default: this package's games/index.ts). */
+  gamesModule?: string;
   /** Script name. */
   script: string;
   /** Modules to import first (they may call registerScript), as absolute paths (or relative to the working directory). */
@@ -102,8 +104,10 @@ export class BotWorker {
    */
   static async create(init: WorkerInit, fullClient?: FullClientFactory): Promise<BotWorker> {
     await loadScriptModules(init.scriptModules);
-    const game = GAMES[init.game];
-    if (!game) throw new Error(`unknown game ${JSON.stringify(init.game)}; known: ${Object.keys(GAMES).join(', ')}`);
+    const games = init.gamesModule ? ((await import(pathToFileURL(resolve(init.gamesModule)).href)) as { GAMES?: Readonly<Record<string, AnyGame>> }).GAMES : GAMES;
+    if (!games) throw new Error(`${init.gamesModule} exports no GAMES registry`);
+    const game = Object.hasOwn(games, init.game) ? games[init.game] : undefined;
+    if (!game) throw new Error(`unknown game ${JSON.stringify(init.game)}; known: ${Object.keys(games).join(', ')}`);
     const script = getScript(init.script, game.name);
     // the client netcode predicts and interpolates the game's declared position: without one every bot runs thin
     if (!game.position) fullClient = undefined;
