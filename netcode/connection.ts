@@ -42,6 +42,10 @@ export interface ConnectionOptions {
   resume?: boolean;
   /** With no message from the server for this long, the link is taken as dead and resumed, ms. Default 5000. */
   silenceTimeoutMs?: number;
+  /** A seat from the matchmaker (netcode/matchmake.ts) for `room`: the hello carries it. */
+  seat?: string;
+  /** Resume attempts whose connection never opened (the server is gone) before giving up: the client then goes back to the matchmaker. Default: keep trying for the whole resume window. */
+  resumeAttempts?: number;
 }
 
 /**
@@ -133,6 +137,7 @@ export class Connection {
       if (this.opts.privateRoom) hello.private = true;
       if (this.opts.roomParams) hello.params = { ...this.opts.roomParams };
       if (this.opts.transport === 'ws') hello.wsOnly = true;
+      if (this.opts.seat !== undefined) hello.seat = this.opts.seat;
       this.sendControl(hello);
     });
   }
@@ -192,7 +197,8 @@ export class Connection {
 
   private scheduleResume(): void {
     const now = this.io.nowMs();
-    if (now >= this.resumeDeadlineMs) {
+    const limit = this.opts.resumeAttempts;
+    if (now >= this.resumeDeadlineMs || (limit !== undefined && this.resumeAttempt >= limit)) {
       this.closed('could not resume the session', 4000);
       return;
     }

@@ -98,6 +98,22 @@ export interface ServerConfig {
    * empty turns them off (they answer 404). Env TICKWIRE_ADMIN_TOKEN. Default ''.
    */
   readonly adminToken: string;
+  /** Redis of the fleet this process joins (redis://host:port[/db]); empty: a fleet of one, in memory. Env TICKWIRE_REDIS_URL. Default ''. */
+  readonly redisUrl: string;
+  /** HTTP base URL clients reach this process at (matchmaking sends them there); empty: derived from host and port. Env TICKWIRE_PUBLIC_URL. Default ''. */
+  readonly publicUrl: string;
+  /** This member's id in the fleet (letters, digits, '.', '_', '-'); empty: host name, port and a random suffix. Env TICKWIRE_MEMBER_ID. Default ''. */
+  readonly memberId: string;
+  /** Prefix of every fleet key in Redis. Env TICKWIRE_FLEET_PREFIX. Default 'tw:'. */
+  readonly fleetPrefix: string;
+  /** Lease of a fleet member and its rooms, ms; renewed every third of it. Env TICKWIRE_FLEET_LEASE_MS. Default 5000. */
+  readonly fleetLeaseMs: number;
+  /** How long a seat POST /matchmake grants stays valid, ms. Env TICKWIRE_SEAT_TTL_MS. Default 10000. */
+  readonly seatTtlMs: number;
+  /** Matchmaking requests one address may make per second (burst of four seconds' worth); excess gets 429. Env TICKWIRE_MATCHMAKE_PER_SEC. Default 10. */
+  readonly matchmakePerSec: number;
+  /** A draining process closes its last sessions and exits after this, ms (its rooms may end sooner). Env TICKWIRE_DRAIN_MS. Default 300000. */
+  readonly drainMs: number;
   /** Directory of the bundled browser client served at `/`. Default 'client/dist'. */
   readonly clientDir: string;
   /** pino log level. Env LOG_LEVEL. Default 'info'. */
@@ -153,6 +169,14 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   maxReceiverBacklog: 128,
   clientRoomParams: undefined,
   adminToken: '',
+  redisUrl: '',
+  publicUrl: '',
+  memberId: '',
+  fleetPrefix: 'tw:',
+  fleetLeaseMs: 5000,
+  seatTtlMs: 10_000,
+  matchmakePerSec: 10,
+  drainMs: 300_000,
   clientDir: 'client/dist',
   logLevel: 'info',
   net: DEFAULT_NET_CONFIG,
@@ -175,6 +199,7 @@ export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['maxPendingPeersPerAddress', 'TICKWIRE_MAX_PENDING_PEERS_PER_ADDRESS'], ['roomCreatesPerAddressPerMin', 'TICKWIRE_ROOM_CREATES_PER_ADDRESS_PER_MIN'],
   ['roomCreatesPerSec', 'TICKWIRE_ROOM_CREATES_PER_SEC'], ['roomUnusedGraceMs', 'TICKWIRE_ROOM_UNUSED_GRACE_MS'], ['chatPerSec', 'TICKWIRE_CHAT_PER_SEC'],
   ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
+  ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
 ];
 /** Netcode options (`net.*`) and the environment variable that sets each. */
 export const NET_ENV: readonly (readonly [keyof NetConfig, string])[] = [
@@ -193,6 +218,10 @@ export const OTHER_ENV = {
   gameParams: 'TICKWIRE_GAME_PARAMS',
   clientRoomParams: 'TICKWIRE_CLIENT_ROOM_PARAMS',
   adminToken: 'TICKWIRE_ADMIN_TOKEN',
+  redisUrl: 'TICKWIRE_REDIS_URL',
+  publicUrl: 'TICKWIRE_PUBLIC_URL',
+  memberId: 'TICKWIRE_MEMBER_ID',
+  fleetPrefix: 'TICKWIRE_FLEET_PREFIX',
 } as const satisfies Partial<Record<keyof ServerConfig, string>>;
 
 /** Spellings of a boolean environment variable (compared in lower case). */
@@ -294,6 +323,10 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (origins) cfg.allowedOrigins = origins.split(',').map((s) => s.trim()).filter(Boolean);
   const adminToken = e('adminToken');
   if (adminToken) cfg.adminToken = adminToken;
+  for (const key of ['redisUrl', 'publicUrl', 'memberId', 'fleetPrefix'] as const) {
+    const v = e(key);
+    if (v) cfg[key] = v;
+  }
   for (const key of ['gameParams', 'clientRoomParams'] as const) {
     const raw = e(key);
     if (!raw) continue;
@@ -366,6 +399,14 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   if (cfg.clientRoomParams !== undefined && (typeof cfg.clientRoomParams !== 'object' || cfg.clientRoomParams === null || Object.values(cfg.clientRoomParams).some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
     errors.push('clientRoomParams must be an object of finite numbers');
   }
+  if (typeof cfg.redisUrl !== 'string' || (cfg.redisUrl !== '' && !/^rediss?:\/\/[^\s]+$/.test(cfg.redisUrl))) errors.push(`redisUrl must be empty (no fleet) or redis://host:port[/db] (got ${JSON.stringify(cfg.redisUrl)})`);
+  if (typeof cfg.publicUrl !== 'string' || (cfg.publicUrl !== '' && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(cfg.publicUrl))) errors.push(`publicUrl must be empty (derived) or an http(s):// URL (got ${JSON.stringify(cfg.publicUrl)})`);
+  if (typeof cfg.memberId !== 'string' || !/^[A-Za-z0-9._-]{0,64}$/.test(cfg.memberId)) errors.push(`memberId must be at most 64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(cfg.memberId)})`);
+  if (typeof cfg.fleetPrefix !== 'string' || !/^[A-Za-z0-9:._-]{1,32}$/.test(cfg.fleetPrefix)) errors.push(`fleetPrefix must be 1..32 letters, digits, ':', '.', '_' or '-' (got ${JSON.stringify(cfg.fleetPrefix)})`);
+  checkInt(errors, 'fleetLeaseMs', cfg.fleetLeaseMs, 600, 600_000);
+  checkInt(errors, 'seatTtlMs', cfg.seatTtlMs, 1000, 600_000);
+  checkInt(errors, 'matchmakePerSec', cfg.matchmakePerSec, 1, 1_000_000);
+  checkInt(errors, 'drainMs', cfg.drainMs, 0, 86_400_000);
   if (typeof cfg.adminToken !== 'string' || (cfg.adminToken !== '' && !/^[\x21-\x7e]{16,1024}$/.test(cfg.adminToken))) errors.push('adminToken must be empty (off) or 16..1024 visible ASCII characters');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);
   if (typeof cfg.gameParams !== 'object' || cfg.gameParams === null || Object.values(cfg.gameParams).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {

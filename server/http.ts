@@ -7,6 +7,7 @@ import type { RoomManager } from './rooms.ts';
 import type { SessionTable } from './sessions.ts';
 import type { ServerConfig } from './config.ts';
 import type { Registry } from 'prom-client';
+import type { FleetHost } from './fleet/host.ts';
 
 /** What the routes read. */
 export interface RouteSources {
@@ -22,13 +23,19 @@ export interface RouteSources {
   uptimeSec(): number;
   /** The datagram channel's signaling port, 0 when there is none. */
   datagramPort(): number;
+  /** The fleet: GET /rooms lists every room of it; POST /matchmake, GET /fleet, POST /admin/drain. */
+  readonly fleet: FleetHost;
 }
 
 /** The route handlers of one server. */
 export function httpRoutes(src: RouteSources): HttpRoutes {
   return {
-    health: () => ({ status: src.status(), uptimeSec: src.uptimeSec(), rooms: src.rooms.size, sessions: src.sessions.size, webrtc: src.datagramPort() !== 0 }),
-    rooms: () => ({ rooms: src.rooms.infos() }),
+    health: () => ({
+      status: src.status(), uptimeSec: src.uptimeSec(), rooms: src.rooms.size, sessions: src.sessions.size, webrtc: src.datagramPort() !== 0,
+      member: src.fleet.memberId, fleet: src.fleet.fleet.mode, fleetState: src.fleet.fleet.state(),
+    }),
+    rooms: () => src.fleet.listing(),
+    table: src.fleet.routes(),
     config: () => publicConfig(src),
     metrics: () => renderMetrics(src.registry, src.stats),
   };

@@ -22,6 +22,7 @@ import type { ConnectRequest, Transport, TransportEvents } from './net/transport
 import type { Outbound, OutboundHost } from './outbound.ts';
 import { Player } from './player.ts';
 import type { Room, RoomManager } from './rooms.ts';
+import type { ClaimOutcome, ClaimResult } from './fleet/fleet.ts';
 import type { Conn, ConnTable, Session, SessionTable } from './sessions.ts';
 import { SnapshotAckReceiver } from './snapshots.ts';
 
@@ -46,7 +47,28 @@ export interface InboundContext {
   running(): boolean;
   /** What welcome says of the datagram channel: its signaling port, or 0 when there is none. */
   datagramPort(): number;
+  /** Seats: a hello with one is placed in the room the fleet granted it in. */
+  readonly seats: SeatChecker;
+  /** True while the process drains: it takes no new player without a seat. */
+  draining(): boolean;
 }
+
+/** What the inbound side asks of the fleet (server/fleet/host.ts). */
+export interface SeatChecker {
+  /** True when a hello must carry a seat (a member of a fleet on Redis: rooms are placed by the fleet). */
+  requiresSeat(): boolean;
+  /** Takes a seat; `done` ends the time the seat counts toward its room's occupancy. */
+  claim(seat: string, room: string | undefined): Promise<{ room: string; result: ClaimResult; done: () => void }>;
+}
+
+/** What a refused seat claim tells the client. */
+const SEAT_REFUSALS: Record<Exclude<ClaimOutcome, 'ok'>, [RejectCodeId, string]> = {
+  unknown_seat: [RejectCode.SeatRefused, 'that seat is unknown, used or expired: ask POST /matchmake again'],
+  wrong_room: [RejectCode.SeatRefused, 'that seat is for another room'],
+  not_owner: [RejectCode.SeatRefused, 'this server does not own that room: ask POST /matchmake again'],
+  fenced: [RejectCode.SeatRefused, 'this server lost its fleet lease and grants no seats until it holds one again: ask POST /matchmake again'],
+  unavailable: [RejectCode.FleetUnavailable, 'the fleet registry cannot be reached to check the seat; try again shortly'],
+};
 
 /**
  * A session's WebRTC peer still connecting after this long is replaced by a new offer from the
@@ -405,6 +427,9 @@ export class Inbound implements OutboundHost {
       if (s.state !== 'authenticating') return; // closed meanwhile
       if (result === false) return this.reject(s, RejectCode.AuthFailed, 'authentication failed');
       if (typeof result === 'object' && result.name) s.name = cleanName(result.name) || s.name;
+      if (msg.seat !== undefined) return this.joinSeated(s, msg.seat, msg.room);
+      if (this.ctx.seats.requiresSeat()) return this.reject(s, RejectCode.SeatRequired, 'this server is a fleet member: ask POST /matchmake for a seat and say hello with it');
+      if (this.ctx.draining()) return this.reject(s, RejectCode.ShuttingDown, 'this server is draining: it takes no new players');
       this.join(s, msg.room, msg);
     };
     if (!auth) return finish(true);
@@ -426,7 +451,7 @@ export class Inbound implements OutboundHost {
   }
 
   private join(s: Session, roomName: string | undefined, hello: Extract<ClientControl, { t: 'hello' }>): void {
-    const { rooms, config, schema, clock, out, log, sessions } = this.ctx;
+    const { rooms, clock } = this.ctx;
     const room = rooms.match(roomName, clock.nowMs(), {
       addressKey: s.addressKey,
       params: hello.params,
@@ -435,6 +460,45 @@ export class Inbound implements OutboundHost {
       creator: { sessionId: s.id, name: s.name },
     });
     if (typeof room === 'number') return this.reject(s, room, REJECT_REASONS[room] ?? 'no room available');
+    this.enter(s, room);
+  }
+
+  /**
+   * A hello with a seat: the fleet takes it (once, before it expires, for the room it was granted
+   * in, and only while this process owns that room under its current lease), then the player
+   * enters that room, opened here with the origin the fleet registered if it is not open yet.
+   */
+  private joinSeated(s: Session, seat: string, roomName: string | undefined): void {
+    const { rooms, clock, log } = this.ctx;
+    this.ctx.seats.claim(seat, roomName).then(
+      ({ room: name, result, done }) => {
+        try {
+          if (s.state !== 'authenticating') return; // closed meanwhile: the seat is spent, the next heartbeat corrects the count
+          if (result.outcome !== 'ok') {
+            const [code, reason] = SEAT_REFUSALS[result.outcome];
+            return this.reject(s, code, reason);
+          }
+          const matchmade = result.matchmade !== false;
+          const room = rooms.seated(name, clock.nowMs(), {
+            clientNamed: !matchmade, matchmade, listed: result.listed !== false, ownerKey: result.ownerKey ?? '',
+            ...(matchmade ? {} : { creator: { sessionId: s.id, name: s.name } }),
+          });
+          if (typeof room === 'number') return this.reject(s, room, REJECT_REASONS[room] ?? 'no room available');
+          this.enter(s, room);
+        } finally {
+          done();
+        }
+      },
+      (err: unknown) => {
+        log.warn({ err, session: s.id }, 'seat claim failed');
+        if (s.state === 'authenticating') this.reject(s, RejectCode.FleetUnavailable, SEAT_REFUSALS.unavailable[1]);
+      },
+    );
+  }
+
+  /** Puts an authenticated session's player into `room` and tells everyone. */
+  private enter(s: Session, room: Room): void {
+    const { config, schema, out, log, sessions } = this.ctx;
     const taken = new Set(room.players.map((p) => nameKey(p.name)));
     s.name = uniqueName(s.name, taken);
     const player = new Player(s.id, s.name, schema.inputFields.length, config.net.inputBufferMax, this.inputTotals);

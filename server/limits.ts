@@ -25,6 +25,11 @@ export class TokenBucket {
     this.tokens -= 1;
     return true;
   }
+
+  /** True when the bucket would be full at `nowMs` (an idle client's bucket can be dropped). */
+  full(nowMs: number): boolean {
+    return this.lastMs < 0 || this.tokens + ((nowMs - this.lastMs) * this.ratePerSec) / 1000 >= this.burst;
+  }
 }
 
 /**

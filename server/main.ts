@@ -5,6 +5,7 @@ import { GAMES } from '../games/index.ts';
 import { ConfigError, loadServerConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { TickwireServer } from './server.ts';
+import { handleSignals } from './signals.ts';
 
 const bootLog = createLogger('info');
 
@@ -35,26 +36,7 @@ async function main(): Promise<void> {
     server.log.fatal({ err: (err as Error).message }, 'server failed to start');
     process.exit(1);
   }
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    server.log.info({ signal }, 'shutting down');
-    const hard = setTimeout(() => {
-      server.log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, config.shutdownMs + 500);
-    hard.unref();
-    server.stop(`server received ${signal}`).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        server.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  handleSignals(server);
 }
 
 void main();

@@ -4,6 +4,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { newInputStats } from './inputs.ts';
 import { newEncoderStats } from './snapshots.ts';
 import { CHANNEL_KINDS, type ChannelKind, type ProcessMemory } from './net/transport.ts';
+import { FLEET_STATES, type FleetState, type FleetStats } from './fleet/fleet.ts';
 
 /** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
 export class FixedHistogram {
@@ -56,6 +57,9 @@ export class FixedHistogram {
 /** Tick duration buckets in seconds (fine-grained below the 16.7 ms budget of 60 Hz). */
 export const TICK_BUCKETS_SEC = [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.03, 0.05, 0.1];
 
+/** Matchmaking latency buckets in seconds (a Redis round trip is about a millisecond here). */
+export const MATCHMAKE_BUCKETS_SEC = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
 /** A counter per channel kind. */
 export type PerChannel = Record<ChannelKind, number>;
 
@@ -101,6 +105,8 @@ export class ServerStats {
   readonly encoder = newEncoderStats();
   /** Admin requests refused for a missing or wrong bearer token (401). */
   adminUnauthorized = 0;
+  /** Time POST /matchmake took, seconds. */
+  readonly matchmakeSeconds = new FixedHistogram(MATCHMAKE_BUCKETS_SEC);
 
   /** Inputs received, every redundant copy included. */
   get inputsReceived(): number {
@@ -111,7 +117,10 @@ export class ServerStats {
 /** Creates the Prometheus registry reading from `stats` and the live gauges given. */
 export function createRegistry(
   stats: ServerStats,
-  live: { rooms(): number; sessions(transport: ChannelKind): number; rtcPeers(): number; pendingPeers(): number; handshakes(): number; queueBytes(): number; rtcProcessMemory?(): ProcessMemory | undefined },
+  live: {
+    rooms(): number; sessions(transport: ChannelKind): number; rtcPeers(): number; pendingPeers(): number; handshakes(): number; queueBytes(): number;
+    rtcProcessMemory?(): ProcessMemory | undefined; fleet?(): { state: FleetState; stats: FleetStats };
+  },
 ): Registry {
   const registry = new Registry();
   // prom-client's default names already start with process_ or nodejs_: prefix only the project.
@@ -223,6 +232,23 @@ export function createRegistry(
     for (const [type, n] of counts) s({ type }, n);
   });
   gauge('tickwire_inbox_bytes', 'Bytes waiting in the inbox.', [], (s) => s({}, live.queueBytes()));
+  const fleet = (read: (f: FleetStats) => number) => (s: (labels: Record<string, string>, v: number) => void): void => {
+    const f = live.fleet?.();
+    if (f) s({}, read(f.stats));
+  };
+  gauge('tickwire_fleet_state', 'This member\'s fleet state: 1 for the current one of serving, draining, lost (its lease lapsed), unavailable (Redis unreachable), stopped.', ['state'], (s) => {
+    const f = live.fleet?.();
+    if (f) for (const state of FLEET_STATES) s({ state }, f.state === state ? 1 : 0);
+  });
+  counter('tickwire_fleet_lease_renewals_total', 'Fleet lease renewals (heartbeats) that succeeded.', [], fleet((f) => f.leaseRenewals));
+  counter('tickwire_fleet_lease_failures_total', 'Fleet heartbeats that failed (Redis unreachable or slow).', [], fleet((f) => f.leaseFailures));
+  counter('tickwire_fleet_leases_lost_total', 'Fleet leases found lapsed at renewal (a new one is taken and the rooms registered again).', [], fleet((f) => f.leasesLost));
+  counter('tickwire_fleet_seats_granted_total', 'Seats POST /matchmake granted on this member (for rooms anywhere in the fleet).', [], fleet((f) => f.seatsGranted));
+  counter('tickwire_fleet_seats_refused_total', 'Matchmaking requests on this member that got no seat (fleet full, room full, draining, registry unreachable).', [], fleet((f) => f.seatsRefused));
+  counter('tickwire_fleet_seats_claimed_total', 'Seats presented in a hello and taken.', [], fleet((f) => f.seatsClaimed));
+  counter('tickwire_fleet_seats_claim_refused_total', 'Seats presented in a hello and refused (unknown, used, expired, another room, fenced, registry unreachable).', [], fleet((f) => f.seatsClaimRefused));
+  counter('tickwire_fleet_seats_expired_total', 'Seats that expired unused (seen by this member\'s matchmaking and heartbeats).', [], fleet((f) => f.seatsExpired));
+  counter('tickwire_fleet_room_conflicts_total', 'Rooms this member ended because the fleet gave their name to another member while it was cut off.', [], fleet((f) => f.roomConflicts));
   return registry;
 }
 
@@ -240,5 +266,9 @@ export function renderHistogram(name: string, help: string, h: FixedHistogram): 
 
 /** Full /metrics body: the registry plus the tick histogram. */
 export async function renderMetrics(registry: Registry, stats: ServerStats): Promise<string> {
-  return (await registry.metrics()) + renderHistogram('tickwire_tick_duration_seconds', 'Duration of one simulation frame tick over all rooms.', stats.tickSeconds);
+  return (
+    (await registry.metrics()) +
+    renderHistogram('tickwire_tick_duration_seconds', 'Duration of one simulation frame tick over all rooms.', stats.tickSeconds) +
+    renderHistogram('tickwire_matchmake_duration_seconds', 'Duration of POST /matchmake on this member (the fleet\'s atomic step included).', stats.matchmakeSeconds)
+  );
 }

@@ -206,6 +206,8 @@ export interface RoomManagerOptions {
   unusedGraceMs?: number;
   /** Ticks with a player after which a room counts as played. Default 5 s of ticks. */
   usedAfterTicks?: number;
+  /** Told the name of every room removed (idle or closed): the fleet releases it. */
+  onDisposed?: (name: string) => void;
 }
 
 /** Who asks for a room, for the rules on client-created rooms. */
@@ -321,6 +323,7 @@ export class RoomManager {
         this.list.splice(i, 1);
         this.byName.delete(r.name);
         gone.push(r.name);
+        this.o.onDisposed?.(r.name);
       }
     }
     if (gone.length > 0) this.refreshAwake();
@@ -337,7 +340,19 @@ export class RoomManager {
     this.list.splice(i, 1);
     this.byName.delete(room.name);
     this.refreshAwake();
+    this.o.onDisposed?.(room.name);
     return true;
+  }
+
+  /**
+   * The room a claimed seat is for: the open room of that name, or a new one with the origin the
+   * fleet registered it with (a room a client named gets the client-room parameters). Returns a
+   * reject code when it cannot be opened or is full.
+   */
+  seated(name: string, nowMs: number, origin: RoomOrigin): Room | RejectCodeId {
+    const room = this.byName.get(name) ?? this.create(name, nowMs, origin.clientNamed ? (this.clientParams(undefined) ?? this.o.params) : this.o.params, origin);
+    if (!room) return RejectCode.ServerFull;
+    return room.hasSpace() ? room : RejectCode.RoomFull;
   }
 
   /** The listed rooms (rooms created with hello.private are not shown). */

@@ -14,6 +14,7 @@ import type { ServerConfig } from './config.ts';
 import type { ServerApi } from './hooks.ts';
 import type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
 import { adminRoutes } from './admin.ts';
+import { FleetHost } from './fleet/host.ts';
 import { httpRoutes, type RouteSources } from './http.ts';
 import { Inbound, type TransportRef } from './inbound.ts';
 import { FixedStepLoop, startScheduler, systemClock, type Clock, type LoopStep, type Scheduler } from './loop.ts';
@@ -46,6 +47,8 @@ export class TickwireServer implements ServerApi {
   readonly registry: Registry;
   readonly out: Outbound;
   readonly inbound: Inbound;
+  /** This process's fleet: a fleet of one in memory, or a member of a fleet on Redis (config.redisUrl). */
+  readonly fleet: FleetHost;
   state: ServerState = 'starting';
   /** The reliable transport (the WebSocket, or a loopback in tests). */
   reliable: Transport | undefined;
@@ -76,6 +79,7 @@ export class TickwireServer implements ServerApi {
       emptyGraceMs: config.roomEmptyGraceMs, unusedGraceMs: config.roomUnusedGraceMs, seed: config.seed, params: config.gameParams, clientRoomParams: config.clientRoomParams,
       encoderFactory: opts.encoderFactory ?? ((schema, net, stats) => new DeltaSnapshotEncoder(schema, net, stats, encoderOptions)),
       encoderStats: this.stats.encoder,
+      onDisposed: (name) => this.fleet.released(name),
       onGameEvent: (room, name, data) => {
         for (const p of room.players) {
           const s = this.sessions.get(p.id);
@@ -88,13 +92,18 @@ export class TickwireServer implements ServerApi {
       rooms: () => this.rooms.size, sessions: (t) => this.sessions.countOn(t), rtcPeers: () => this.rtc?.connectionCount() ?? 0,
       rtcProcessMemory: () => this.rtc?.processMemory?.(), queueBytes: () => this.inbound.inbox.usedBytes(),
       pendingPeers: () => this.inbound.pendingDatagrams(), handshakes: () => this.inbound.handshakes,
+      fleet: () => ({ state: this.fleet.fleet.state(), stats: this.fleet.fleet.stats }),
+    });
+    this.fleet = new FleetHost({
+      config, gameName: this.game.name, log: this.log, rooms: this.rooms, matchmakeSeconds: this.stats.matchmakeSeconds, sessionCount: () => this.sessions.size,
+      httpPort: () => this.http?.port ?? config.port, signalingPort: () => this.rtc?.signalingPort ?? 0, closeRoom: (name, reason) => this.inbound.closeRoom(name, reason),
     });
     this.out = new Outbound(this.stats);
     this.inbound = new Inbound(
       {
         config, schema: this.schema, hash: this.hash, gameName: this.game.name, stats: this.stats, log: this.log, clock: this.clock,
         sessions: this.sessions, conns: this.conns, rooms: this.rooms, out: this.out, hooks: opts.hooks, api: this,
-        running: () => this.state === 'running', datagramPort: () => this.rtc?.signalingPort ?? 0,
+        running: () => this.state === 'running', datagramPort: () => this.rtc?.signalingPort ?? 0, seats: this.fleet, draining: () => this.fleet.draining,
       },
       this.stats.inputs,
     );
@@ -103,8 +112,8 @@ export class TickwireServer implements ServerApi {
     this.conditioner = c ? new TransportConditioner(c.settings, c.seed, () => this.clock.nowMs(), (err, conn) => this.log.error({ err, conn }, 'bug in a conditioned delivery')) : undefined;
     this.routeSources = {
       config, gameName: this.game.name, hash: this.hash, stats: this.stats, registry: this.registry, rooms: this.rooms, sessions: this.sessions,
-      status: () => (this.state === 'running' ? 'ok' : this.state), uptimeSec: () => Math.round((this.clock.nowMs() - this.startedMs) / 1000),
-      datagramPort: () => this.rtc?.signalingPort ?? 0,
+      status: () => (this.state !== 'running' ? this.state : this.fleet.draining ? 'draining' : 'ok'), uptimeSec: () => Math.round((this.clock.nowMs() - this.startedMs) / 1000),
+      datagramPort: () => this.rtc?.signalingPort ?? 0, fleet: this.fleet,
     };
   }
 
@@ -112,7 +121,9 @@ export class TickwireServer implements ServerApi {
   async start(): Promise<void> {
     const c = this.config;
     const defaults = await import('./transports.ts');
-    const routes = { ...httpRoutes(this.routeSources), ...adminRoutes({ ...this.routeSources, log: this.log, clock: this.clock, actions: this.inbound }) };
+    const base = httpRoutes(this.routeSources);
+    const admin = adminRoutes({ ...this.routeSources, log: this.log, clock: this.clock, actions: this.inbound });
+    const routes = { ...base, ...admin, table: [...(base.table ?? []), ...admin.table] };
     const uws: TransportStarter = async (events) => (this.http = await defaults.startUws(c, events, routes));
     this.reliable = await this.startTransport(this.opts.reliableTransport ?? uws);
     if (c.webrtc) {
@@ -122,6 +133,7 @@ export class TickwireServer implements ServerApi {
         this.log.error({ err }, 'WebRTC transport failed to start; clients will use the WebSocket');
       }
     }
+    await this.fleet.start();
     this.running();
   }
 
@@ -177,6 +189,7 @@ export class TickwireServer implements ServerApi {
       this.lastHousekeepingMs = now;
       this.inbound.housekeeping(now);
       for (const name of this.rooms.disposeIdle(now)) this.log.info({ room: name }, 'room disposed');
+      if (this.fleet.drainCheck(Date.now()) === 'done' && this.state === 'running') void this.stop('drained', CloseCode.Drained);
     }
     this.inbound.runDeferred();
   }
@@ -206,13 +219,14 @@ export class TickwireServer implements ServerApi {
    * Graceful stop: refuse new clients, tell connected ones, finish the current tick, close the
    * transports, and resolve within shutdownMs.
    */
-  async stop(reason = 'server shutting down'): Promise<void> {
+  async stop(reason = 'server shutting down', code: CloseCodeId = CloseCode.Shutdown): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
     this.http?.stopListening();
     this.scheduler?.stop();
     const deadline = Date.now() + this.config.shutdownMs;
-    this.inbound.disconnectAll(CloseCode.Shutdown, reason);
+    this.inbound.disconnectAll(code, code === CloseCode.Drained ? 'server drained: join again through the matchmaker' : reason);
+    const left = this.fleet.stop();
     // Let the close frames flush.
     while (this.reliable && this.reliable.connectionCount() > 0 && Date.now() < deadline - 500) await new Promise((r) => setTimeout(r, 20));
     const until = (ms: number): Promise<unknown> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -223,6 +237,7 @@ export class TickwireServer implements ServerApi {
         this.log.warn({ err, transport: t?.kind }, 'transport stop failed');
       }
     }
+    await Promise.race([left, until(Math.max(0, deadline - Date.now()))]);
     this.state = 'stopped';
     this.log.info({ reason }, 'tickwire stopped');
   }

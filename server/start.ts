@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import type { AnyGame } from '../shared/sim/game.ts';
 import { DEFAULT_SERVER_CONFIG, loadServerConfig, OTHER_ENV, type ServerConfig } from './config.ts';
 import { TickwireServer, type ServerOptions } from './server.ts';
+import { handleSignals } from './signals.ts';
 
 export { TickwireServer } from './server.ts';
 export type { AuthResult, ServerApi, ServerHooks, ServerOptions, ServerState } from './server.ts';
@@ -55,8 +56,8 @@ export async function startServer(o: StartOptions): Promise<TickwireServer> {
 
 /**
  * Runs a server as this process: a rejected config or an unknown game exits with code 2, a failed
- * start with 1; SIGTERM and SIGINT stop it gracefully (every client told) within shutdownMs, then
- * the process exits 0.
+ * start with 1; SIGTERM drains it (server/signals.ts), SIGINT stops it gracefully (every client
+ * told) within shutdownMs; then the process exits 0.
  */
 export async function runServer(o: StartOptions): Promise<TickwireServer> {
   const bootLog: Logger = o.logger ?? pino({ base: { service: 'tickwire' } });
@@ -77,25 +78,6 @@ export async function runServer(o: StartOptions): Promise<TickwireServer> {
     server.log.fatal({ err: (err as Error).message }, 'server failed to start');
     process.exit(1);
   }
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    server.log.info({ signal }, 'shutting down');
-    const hard = setTimeout(() => {
-      server.log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, config.shutdownMs + 500);
-    hard.unref();
-    server.stop(`server received ${signal}`).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        server.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  handleSignals(server);
   return server;
 }

@@ -97,7 +97,8 @@ describe('server entry: the hosted game', () => {
 
   it('hosts the registry\'s first game when nothing names one and the default is not registered', () => {
     expect(configFor(own, {}).game).toBe('own');
-    expect(configFor(GAMES, {}).game).toBe('arena-v1');
+    // this package's registry holds the default (tag, the demo)
+    expect(configFor(GAMES, {}).game).toBe('tag');
   });
 
   it('keeps a game named by TICKWIRE_GAME or an override, and refuses one not registered', () => {

@@ -1,7 +1,8 @@
 // `npm run fleet -- --processes N [--port 8080] [--webrtc]`: a fleet on one machine. Starts N server
 // processes on consecutive ports (HTTP/WebSocket on port + 2k, signaling on port + 2k + 1, each its
 // own UDP range) against the Redis named by TICKWIRE_REDIS_URL, prefixes each one's log lines with
-// its member id, and stops them all on Ctrl-C (SIGINT/SIGTERM: each drains and exits).
+// its member id, and stops them all on Ctrl-C (SIGINT: each stops now, every client told); SIGTERM
+// drains them (each exits once its rooms empty or its drain limit passes).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,11 +65,11 @@ for (let i = 0; i < n; i++) {
 const stop = (signal: NodeJS.Signals): void => {
   if (stopping) return;
   stopping = true;
-  for (const c of children) if (c.exitCode === null) c.kill(signal === 'SIGINT' ? 'SIGTERM' : signal);
+  for (const c of children) if (c.exitCode === null) c.kill(signal);
   const deadline = setTimeout(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     process.exit(1);
-  }, 60_000);
+  }, signal === 'SIGINT' ? 15_000 : 600_000);
   deadline.unref();
   Promise.all(children.map((c) => (c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))))).then(() => process.exit(0));
 };

@@ -15,6 +15,8 @@ export interface RoomReport {
   readonly matchmade: boolean;
   /** Address key of the client that created it ('' for rooms matchmaking made). */
   readonly ownerKey: string;
+  /** The room's listing details (GET /rooms: entities, tick, inputs) as JSON, shown by every member. */
+  readonly info?: string;
 }
 
 /** A matchmaking request (POST /matchmake). */
@@ -80,6 +82,8 @@ export interface FleetRoom {
   readonly listed: boolean;
   /** Seats granted and not yet claimed or expired. */
   readonly seats: number;
+  /** The owner's last report of the room's details (RoomReport.info). */
+  readonly info?: string;
 }
 
 /** One member of the fleet (GET /fleet). */

@@ -146,7 +146,7 @@ export class LocalFleet implements Fleet {
   async rooms(): Promise<FleetRoom[]> {
     const seats = this.seatCounts();
     const url = this.o.publicUrl();
-    return this.o.report().map((r) => ({ name: r.name, game: r.game, players: r.players, capacity: r.capacity, owner: this.memberId, ownerUrl: url, listed: r.listed, seats: seats.get(r.name) ?? 0 }));
+    return this.o.report().map((r) => ({ name: r.name, game: r.game, players: r.players, capacity: r.capacity, owner: this.memberId, ownerUrl: url, listed: r.listed, seats: seats.get(r.name) ?? 0, ...(r.info ? { info: r.info } : {}) }));
   }
 
   async members(): Promise<FleetMember[]> {

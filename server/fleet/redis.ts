@@ -103,7 +103,7 @@ export class RedisFleet implements Fleet {
         this.token = String(await this.run('ACQUIRE', [o.memberId, o.publicUrl, o.wsUrl, String(o.signalingPort), String(o.capacity), String(o.maxRooms), String(o.leaseMs)]));
         this.o.log.info({ member: o.memberId, token: this.token }, 'fleet: lease acquired');
       }
-      const reports = this.o.report().map((r) => ({ n: r.name, g: r.game, p: r.players, c: r.capacity, l: r.listed ? 1 : 0, m: r.matchmade ? 1 : 0, k: r.ownerKey }));
+      const reports = this.o.report().map((r) => ({ n: r.name, g: r.game, p: r.players, c: r.capacity, l: r.listed ? 1 : 0, m: r.matchmade ? 1 : 0, k: r.ownerKey, x: r.info ?? '' }));
       const res = (await this.run('RENEW', [this.memberId, this.token, String(this.o.leaseMs), this.draining ? 'draining' : 'serving', JSON.stringify(reports), String(UNCLAIMED_ROOM_MS)])) as string[];
       if (res[0] === 'lost') {
         this.stats.leasesLost++;
@@ -193,8 +193,9 @@ export class RedisFleet implements Fleet {
   async rooms(): Promise<FleetRoom[]> {
     const flat = (await this.run('ROOMS', [])) as string[];
     const out: FleetRoom[] = [];
-    for (let i = 0; i + 7 < flat.length; i += 8) {
-      out.push({ name: flat[i], game: flat[i + 1], players: Number(flat[i + 2]), capacity: Number(flat[i + 3]), owner: flat[i + 4], listed: flat[i + 5] === '1', ownerUrl: flat[i + 6], seats: Number(flat[i + 7]) });
+    for (let i = 0; i + 8 < flat.length; i += 9) {
+      const room: FleetRoom = { name: flat[i], game: flat[i + 1], players: Number(flat[i + 2]), capacity: Number(flat[i + 3]), owner: flat[i + 4], listed: flat[i + 5] === '1', ownerUrl: flat[i + 6], seats: Number(flat[i + 7]) };
+      out.push(flat[i + 8] ? { ...room, info: flat[i + 8] } : room);
     }
     return out;
   }

@@ -22,9 +22,12 @@ local function players(name)
   return tonumber(redis.call('HGET', P .. 'r:' .. name, 'players') or '0')
 end
 -- A member that holds its lease and serves: its fields, or nil.
+-- A member that missed a heartbeat (no renewal for two thirds of its lease) gets no new seats:
+-- it may be gone, and its listings are left to expire with its lease.
 local function serving(id)
-  local m = redis.call('HMGET', P .. 'm:' .. id, 'state', 'token', 'url', 'ws', 'sig', 'cap', 'maxRooms')
+  local m = redis.call('HMGET', P .. 'm:' .. id, 'state', 'token', 'url', 'ws', 'sig', 'cap', 'maxRooms', 'renewed', 'lease')
   if not m[2] or m[1] ~= 'serving' then return nil end
+  if m[8] and m[9] and NOW - tonumber(m[8]) > 2 * tonumber(m[9]) / 3 then return nil end
   return m
 end
 -- Lists forget members and rooms whose lease ran out (their keys expire by themselves).
@@ -82,7 +85,7 @@ for _, r in ipairs(report) do
   if owner ~= id then
     table.insert(out, r.n)
   else
-    redis.call('HSET', rk, 'players', r.p, 'cap', r.c, 'listed', r.l)
+    redis.call('HSET', rk, 'players', r.p, 'cap', r.c, 'listed', r.l, 'info', r.x or '')
     total = total + r.p
   end
 end
@@ -113,7 +116,7 @@ for _, name in ipairs(redis.call('SMEMBERS', set)) do
   end
 end
 redis.call('PEXPIRE', set, lease)
-redis.call('HSET', key, 'state', state, 'players', total, 'rooms', redis.call('SCARD', set), 'renewed', NOW)
+redis.call('HSET', key, 'state', state, 'players', total, 'rooms', redis.call('SCARD', set), 'renewed', NOW, 'lease', lease)
 redis.call('PEXPIRE', key, lease)
 redis.call('ZADD', P .. 'members', NOW + lease, id)
 table.insert(out, 1, 'expired:' .. EXPIRED)
@@ -173,9 +176,11 @@ local function create(room, owner, m)
   local rk = P .. 'r:' .. room
   redis.call('HSET', rk, 'name', room, 'game', game, 'owner', owner, 'token', m[2], 'players', 0, 'cap', cap,
     'listed', listed, 'matchmade', matchmade, 'key', key, 'created', NOW)
-  redis.call('PEXPIRE', rk, lease)
+  -- a new room lives no longer than its owner's lease: the owner's next renewal extends both
+  local ends = math.min(NOW + lease, tonumber(redis.call('ZSCORE', P .. 'members', owner) or (NOW + lease)))
+  redis.call('PEXPIRE', rk, math.max(1, ends - NOW))
   redis.call('SADD', P .. 'm:' .. owner .. ':rooms', room)
-  redis.call('ZADD', P .. 'rooms', NOW + lease, room)
+  redis.call('ZADD', P .. 'rooms', ends, room)
   return grant(room, owner, m)
 end
 if name ~= '' then
@@ -274,12 +279,12 @@ export const ROOMS = `${PRELUDE}
 cleanup()
 local out = {}
 for _, room in ipairs(redis.call('ZRANGEBYSCORE', P .. 'rooms', NOW, '+inf')) do
-  local r = redis.call('HMGET', P .. 'r:' .. room, 'name', 'game', 'players', 'cap', 'owner', 'listed')
+  local r = redis.call('HMGET', P .. 'r:' .. room, 'name', 'game', 'players', 'cap', 'owner', 'listed', 'info')
   if r[1] then
     local url = redis.call('HGET', P .. 'm:' .. r[5], 'url') or ''
     table.insert(out, r[1]); table.insert(out, r[2]); table.insert(out, r[3]); table.insert(out, r[4])
     table.insert(out, r[5]); table.insert(out, r[6]); table.insert(out, url)
-    table.insert(out, tostring(seats(room)))
+    table.insert(out, tostring(seats(room))); table.insert(out, r[7] or '')
   end
 end
 return out

@@ -83,8 +83,8 @@ export const MAX_ROUTE_BODY_BYTES = 16 * 1024;
 export interface HttpRoutes {
   /** GET /healthz body; answered with 503 unless `status` is 'ok'. */
   health(): { status: string } & Record<string, unknown>;
-  /** GET /rooms body. */
-  rooms(): object;
+  /** GET /rooms body (the fleet-wide listing: asynchronous on a fleet on Redis). */
+  rooms(): object | Promise<object>;
   /** GET /config body. */
   config(): object;
   /** GET /metrics body (Prometheus text). */
@@ -265,7 +265,20 @@ export function startHttpServer(o: HttpServerOptions, events: TransportEvents, r
     if (body.status === 'ok') json(res, body);
     else res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify(body)));
   });
-  app.get('/rooms', (res) => json(res, routes.rooms()));
+  app.get('/rooms', (res) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    Promise.resolve(routes.rooms()).then(
+      (body) => {
+        if (!aborted) json(res, body);
+      },
+      () => {
+        if (!aborted) res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'application/json').end('{"error":"unavailable"}'));
+      },
+    );
+  });
   serveTable(app, routes.table ?? [], routes.admin);
   app.get('/config', (res) => json(res, routes.config()));
   app.get('/metrics', (res) => {

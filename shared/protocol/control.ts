@@ -17,6 +17,11 @@ export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_EVENT_NAME_LENGTH = 32;
 /** Deepest nesting of game event data. */
 export const MAX_EVENT_DATA_DEPTH = 32;
+/** Longest seat token (POST /matchmake hands out 24 base64url characters). */
+export const MAX_SEAT_LENGTH = 64;
+/** What a seat token looks like: base64url characters. */
+const SEAT_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
+
 /** Most room parameters a hello may ask for. */
 export const MAX_ROOM_PARAMS = 8;
 /** Allowed room parameter names. */
@@ -38,7 +43,7 @@ export const SEQUENCED_TYPES: ReadonlySet<string> = new Set(['chat', 'event', 'j
 /** Messages a client sends. */
 export type ClientControl = Sequencing &
   (
-    | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean; private?: boolean; params?: Record<string, number> }
+    | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean; private?: boolean; params?: Record<string, number>; seat?: string }
     | { t: 'resume'; v: number; hash: number; token: string }
     | { t: 'chat'; text: string }
     | { t: 'ping'; id: number; ms: number }
@@ -213,6 +218,9 @@ const CLIENT_DECODERS: ClientBodyDecoders = {
     const priv = bool(o, 'private');
     if (priv !== undefined) msg.private = priv;
     if (o.params !== undefined) msg.params = roomParams(o.params);
+    const seat = str(o, 'seat', MAX_SEAT_LENGTH, true);
+    if (seat !== undefined && !SEAT_PATTERN.test(seat)) throw new DecodeError('seat', 8, 'not a seat token');
+    if (seat !== undefined) msg.seat = seat;
     return msg;
   },
   resume: (o) => ({ t: 'resume', v: uint32(o, 'v'), hash: uint32(o, 'hash'), token: token32(o) }),

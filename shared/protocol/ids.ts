@@ -31,6 +31,12 @@ export const RejectCode = {
   RoomCreateLimit: 11,
   /** The hello asked for room parameters the game does not let clients set, or out of range. */
   BadRoomParams: 12,
+  /** The seat in the hello is unknown, used, expired or for another room, or this server no longer owns its room (POST /matchmake again). */
+  SeatRefused: 13,
+  /** This server is a fleet member: a hello needs a seat from POST /matchmake. */
+  SeatRequired: 14,
+  /** The fleet registry cannot be reached to check the seat just now; try again shortly. */
+  FleetUnavailable: 15,
 } as const;
 export type RejectCodeId = (typeof RejectCode)[keyof typeof RejectCode];
 
@@ -50,5 +56,7 @@ export const CloseCode = {
   Replaced: 9,
   /** An operator closed the room (POST /admin/close-room); the room is disposed. */
   RoomClosed: 10,
+  /** The process drained (SIGTERM or POST /admin/drain) and its drain limit passed: join again through the matchmaker. */
+  Drained: 11,
 } as const;
 export type CloseCodeId = (typeof CloseCode)[keyof typeof CloseCode];

@@ -88,6 +88,13 @@ export interface BotOptions {
   connectTimeoutMs?: number;
   /** WebRTC set-up time allowed before falling back to the WebSocket, ms. Default 5000. */
   webrtcTimeoutMs?: number;
+  /** The seat the matchmaker granted for `room` at `url` (--matchmake). */
+  seat?: string;
+  /**
+   * Called instead of counting an error when the bot loses its server for good (its resume failed,
+   * its room ended, the server drained or refused the seat): the worker matchmakes it again.
+   */
+  onLost?: (reason: string) => void;
 }
 
 /** Reads TCP byte counters of a `ws` WebSocket (its private net.Socket), when present. */
@@ -233,6 +240,8 @@ export class Bot {
   /** Complete snapshots decoded (decoding bots; thin bots count in their ThinConnection). */
   completeSnapshots = 0;
   fellBackToWs = false;
+  /** This bot lost its server and a new one (matchmade again) took its place: its traffic still counts, not as a bot. */
+  replaced = false;
   /** The link conditioner, when conditions are applied. */
   readonly link: ConditionedIO | undefined;
   private readonly world: FrameWorld | undefined;
@@ -284,6 +293,11 @@ export class Bot {
       url: opts.url, name: `bot-${opts.index}`, transport: opts.transport, webrtcTimeoutMs: opts.webrtcTimeoutMs ?? 5000,
     };
     if (opts.room !== undefined) copts.room = opts.room;
+    if (opts.seat !== undefined) {
+      copts.seat = opts.seat;
+      // a server that is gone does not come back: a few failed reconnects, then the matchmaker
+      copts.resumeAttempts = 3;
+    }
     if (opts.mode === 'full') {
       if (!opts.fullClient) throw new Error('full bots need a FullClientFactory (the shared client netcode)');
       this.full = opts.fullClient(opts.game, this.io, copts);
@@ -367,6 +381,14 @@ export class Bot {
   }
 
   private onClosed(reason: string): void {
+    if (this.opts.onLost && !this.stopping && (this.state === 'active' || this.state === 'connecting')) {
+      if (this.state === 'active') this.activeMsDone += this.io.nowMs() - this.activeSinceMs;
+      this.activeSinceMs = -1;
+      this.state = 'closed';
+      this.replaced = true;
+      this.opts.onLost(reason);
+      return;
+    }
     if (this.state === 'connecting') {
       this.state = 'failed';
       this.failReason = reason.replace(/\d+/g, 'N').slice(0, 120) || 'closed';
@@ -443,14 +465,17 @@ export class Bot {
   addTo(t: BotTotals, nowMs: number): void {
     const c = this.conn.counters;
     const activeMs = this.activeMsDone + (this.activeSinceMs >= 0 ? nowMs - this.activeSinceMs : 0);
-    t.bots++;
-    if (this.full) t.fullBots++;
+    if (this.replaced) t.rejoins++;
+    else {
+      t.bots++;
+      if (this.full) t.fullBots++;
+    }
     if (this.state === 'connecting') t.connecting++;
     if (this.state === 'active') {
       t.active++;
       if (this.conn.transport === 'webrtc') t.activeWebrtc++;
     }
-    if (this.state === 'active' || this.state === 'closed') t.connectedTotal++;
+    if ((this.state === 'active' || this.state === 'closed') && !this.replaced) t.connectedTotal++;
     if (this.state === 'failed') {
       t.failed++;
       countReason(t.failReasons, this.failReason || 'unknown');

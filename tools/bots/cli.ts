@@ -28,6 +28,8 @@ const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --se
   --jitter-ms    each message's delay varies by uniform -J..+J around it      default 0
   --loss-pct     datagrams dropped each way, percent (WebRTC channel)         default 0
   --room         room to join (created if missing); default matchmaking
+  --matchmake    a fleet member's URL: each bot gets a seat from its POST /matchmake and connects
+                 wherever the seat is, and joins again through it when it loses its server
   --origin       Origin header of the bots' WebSockets (a server with TICKWIRE_ALLOWED_ORIGINS checks it)
   --games        module exporting the GAMES registry that holds the server's game (a game project's games.ts)
   --json         print only the summary as one JSON object`;
@@ -50,12 +52,13 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
       'script-module': { type: 'string', multiple: true }, seed: { type: 'string', default: '1' }, full: { type: 'string' },
       'latency-ms': { type: 'string', default: '0' }, 'jitter-ms': { type: 'string', default: '0' }, 'loss-pct': { type: 'string', default: '0' },
       room: { type: 'string' }, origin: { type: 'string' }, games: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
-      'bots-per-process': { type: 'string' },
+      'bots-per-process': { type: 'string' }, matchmake: { type: 'string' },
     },
     strict: true,
   });
   if (values.help) throw new Error(USAGE);
-  if (!values.url) throw new Error(`--url is required\n${USAGE}`);
+  if (values.url === undefined) values.url = values.matchmake;
+  if (!values.url) throw new Error(`--url (or --matchmake) is required\n${USAGE}`);
   const num = (name: string, raw: string | undefined, min: number, max: number, int = true): number => {
     const v = Number(raw);
     if (!Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) throw new Error(`--${name} must be ${int ? 'an integer' : 'a number'} in ${min}..${max} (got ${JSON.stringify(raw)})`);
@@ -78,6 +81,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
   if (values.room !== undefined) opts.room = values.room;
   if (values.origin !== undefined) opts.origin = values.origin;
   if (values.games !== undefined) opts.gamesModule = resolve(values.games);
+  if (values.matchmake !== undefined) opts.matchmake = values.matchmake.replace(/\/$/, '');
   return opts;
 }
 
@@ -194,7 +198,7 @@ function printHuman(r: BotsRunResult): void {
   const s = r.summary;
   const lines = [
     `connected ${s.connected}, failed ${s.failed}${Object.keys(s.failReasons).length ? ` (${Object.entries(s.failReasons).map(([k, v]) => `${v}x ${k}`).join('; ')})` : ''}`,
-    `transport: ${s.webrtcAtEnd} on WebRTC at the end, ${s.fellBackToWs} fell back to the WebSocket`,
+    `transport: ${s.webrtcAtEnd} on WebRTC at the end, ${s.fellBackToWs} fell back to the WebSocket${s.rejoins > 0 ? `; ${s.rejoins} rejoined through the matchmaker after losing their server` : ''}`,
     `RTT p50 ${s.rttMs.p50} ms, p99 ${s.rttMs.p99} ms; connect p50 ${s.connectMs.p50} ms, p99 ${s.connectMs.p99} ms`,
     `per client per second: ${s.snapshotsPerClientPerSec} snapshots, down ${s.downPayloadBytesPerClientPerSec} B payload` +
       `${s.downWireBytesPerClientPerSec !== null ? ` (${s.downWireBytesPerClientPerSec} B wire)` : ''}, up ${s.upPayloadBytesPerClientPerSec} B payload` +

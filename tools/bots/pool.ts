@@ -5,9 +5,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultFullClient, type BotLinkConditions, type FullClientFactory } from './bot.ts';
 import { sumTotals, type BotTotals } from '../measure/totals.ts';
-import { BotWorker, loadScriptModules, type BotSpec, type FromWorker, type ToWorker, type WorkerInit } from './worker.ts';
+import { BotWorker, gameOf, loadGames, loadScriptModules, type BotSpec, type FromWorker, type ToWorker, type WorkerInit } from './worker.ts';
 import { defaultScriptName, getScript } from './scripts.ts';
-import { GAMES } from '../../games/index.ts';
 
 /** Repository root (the bots' processes run from it). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,6 +32,8 @@ export interface BotRunOptions {
   scriptModules?: string[];
   /** Game name; must match the server's. Default 'arena-v1'. */
   game?: string;
+  /** Matchmaker base URL: every bot asks its POST /matchmake for a seat (and again after losing its server). */
+  matchmake?: string;
   /** Module exporting the `GAMES` registry that holds the game (a game project's games.ts). Default: this package's games/index.ts. */
   gamesModule?: string;
   /** Run seed. Default 1. */
@@ -112,8 +113,9 @@ export class BotPool {
     const scriptModules = (opts.scriptModules ?? []).map((m) => resolve(m));
     await loadScriptModules(scriptModules);
     const game = opts.game ?? 'arena-v1';
-    if (!GAMES[game]) throw new Error(`unknown game ${JSON.stringify(game)}; known: ${Object.keys(GAMES).join(', ')}`);
-    const script = getScript(opts.script ?? defaultScriptName(game), game).name;
+    const games = await loadGames(opts.gamesModule);
+    gameOf(games, game);
+    const script = getScript(opts.script ?? defaultScriptName(game, games), game).name;
     const perProcess = opts.botsPerProcess ?? (opts.transport === 'webrtc' ? WEBRTC_BOTS_PER_PROCESS : WS_BOTS_PER_PROCESS);
     const processes = opts.inProcess ? 1 : Math.max(1, Math.ceil(opts.count / perProcess));
     const fullBots = Math.min(opts.count, opts.fullBots ?? fullSampleSize(opts.count));
@@ -128,6 +130,7 @@ export class BotPool {
       ...(opts.room !== undefined ? { room: opts.room } : {}),
       ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
       ...(opts.gamesModule !== undefined ? { gamesModule: resolve(opts.gamesModule) } : {}),
+      ...(opts.matchmake !== undefined ? { matchmake: opts.matchmake } : {}),
     });
     if (opts.inProcess) {
       const w = await BotWorker.create(initFor(plan[0]), opts.fullClient ?? defaultFullClient());

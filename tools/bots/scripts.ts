@@ -75,7 +75,7 @@ export function defaultScriptName(game: string, games: Readonly<Record<string, A
 
 /** The game a script runs for (from the registry of games by the context's name); throws for an unknown one. */
 export function scriptGame(ctx: BotScriptContext): AnyGame {
-  const g = GAMES[ctx.gameName];
+  const g = registeredGames.get(ctx.gameName) ?? (Object.hasOwn(GAMES, ctx.gameName) ? GAMES[ctx.gameName] : undefined);
   if (!g) throw new Error(`bot script: unknown game ${JSON.stringify(ctx.gameName)}; known: ${Object.keys(GAMES).join(', ')}`);
   return g;
 }
@@ -220,6 +220,9 @@ function nearestPlayer(world: ScriptWorld, me: number, mx: number, my: number): 
   return best;
 }
 
+/** Games whose scripts were registered, by name (scriptGame finds a game project's games here). */
+const registeredGames = new Map<string, AnyGame>();
+
 /**
  * Registers the bot script each game ships (`client.bot`); done for the games of games/index.ts
  * when this module loads. A name another script already has is an error naming both, so a game
@@ -227,6 +230,7 @@ function nearestPlayer(world: ScriptWorld, me: number, mx: number, my: number): 
  */
 export function registerGameScripts(games: Readonly<Record<string, AnyGame>> = GAMES): void {
   for (const game of Object.values(games)) {
+    registeredGames.set(game.name, game);
     const bot = game.client?.bot;
     if (!bot) continue;
     const origin = `game ${game.name}`;

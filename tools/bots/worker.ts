@@ -11,7 +11,9 @@ import { Bot, totalsOf, type BotLinkConditions, type BotMode, type FullClientFac
 import { SharedTruth } from '../measure/render-error.ts';
 import { countReason, emptyTotals, type BotTotals } from '../measure/totals.ts';
 import { nodeClientIO } from '../node-client/io.ts';
-import { getScript } from './scripts.ts';
+import { getScript, registerGameScripts } from './scripts.ts';
+import { MatchmakeError, requestSeat, type Seat } from '../../netcode/matchmake.ts';
+import type { BotScript } from '../../shared/sim/view.ts';
 
 /**
  * Imports modules that register bot scripts (paths resolved against the working directory), in
@@ -25,6 +27,30 @@ export async function loadScriptModules(paths: readonly string[]): Promise<void>
       throw new Error(`--script-module ${m}: ${(err as Error).message}`);
     }
   }
+}
+
+/**
+ * The registry that holds the server's game: this package's games/index.ts, or the `GAMES` a module
+ * exports (a game project's games.ts), whose games' bot scripts are then registered too.
+ */
+export async function loadGames(gamesModule?: string): Promise<Readonly<Record<string, AnyGame>>> {
+  if (gamesModule === undefined) return GAMES;
+  let mod: { GAMES?: Readonly<Record<string, AnyGame>> };
+  try {
+    mod = (await import(pathToFileURL(resolve(gamesModule)).href)) as typeof mod;
+  } catch (err) {
+    throw new Error(`--games ${gamesModule}: ${(err as Error).message}`);
+  }
+  if (!mod.GAMES || typeof mod.GAMES !== 'object') throw new Error(`--games ${gamesModule} exports no GAMES registry`);
+  registerGameScripts(mod.GAMES);
+  return mod.GAMES;
+}
+
+/** The named game of a registry; an unknown name is an error listing the known ones. */
+export function gameOf(games: Readonly<Record<string, AnyGame>>, name: string): AnyGame {
+  const game = Object.hasOwn(games, name) ? games[name] : undefined;
+  if (!game) throw new Error(`unknown game ${JSON.stringify(name)}; known: ${Object.keys(games).join(', ')}`);
+  return game;
 }
 
 /** One bot to run: its global index, its mode and when to start it. */
@@ -58,6 +84,8 @@ export interface WorkerInit {
   room?: string;
   /** Origin header of the bots' WebSockets. */
   origin?: string;
+  /** Matchmaker base URL (--matchmake): each bot asks it for a seat and connects wherever the seat is, and again when it loses its server. */
+  matchmake?: string;
 }
 
 /** Coordinator -> bot process. */
@@ -68,13 +96,23 @@ export type FromWorker =
   | { t: 'totals'; id: number; totals: BotTotals }
   | { t: 'fatal'; message: string };
 
+/** Times one bot may lose its server and matchmake again in a run. */
+const MAX_REJOINS = 20;
+
 /** Most input steps run back to back after the loop was late; later ones are skipped and counted. */
 const MAX_CATCH_UP_STEPS = 4;
 
 /** Runs a set of bots in this process. */
 export class BotWorker {
   readonly bots: Bot[] = [];
-  private readonly pending: { spec: BotSpec; bot: Bot }[] = [];
+  private readonly pending: { spec: BotSpec; bot: Bot | undefined }[] = [];
+  /** Bots that got no seat from the matchmaker, by reason (counted as failed bots). */
+  private readonly seatFailures: Record<string, number> = {};
+  private seatFailed = 0;
+  /** Rejoins per bot index (bounded, so a fleet that keeps refusing cannot spin a bot). */
+  private readonly rejoinCount = new Map<number, number>();
+  private script!: BotScript;
+  private mode: (spec: BotSpec) => BotMode = () => 'thin';
   private timer: NodeJS.Timeout | undefined;
   private t0 = 0;
   private steps = 0;
@@ -104,10 +142,7 @@ export class BotWorker {
    */
   static async create(init: WorkerInit, fullClient?: FullClientFactory): Promise<BotWorker> {
     await loadScriptModules(init.scriptModules);
-    const games = init.gamesModule ? ((await import(pathToFileURL(resolve(init.gamesModule)).href)) as { GAMES?: Readonly<Record<string, AnyGame>> }).GAMES : GAMES;
-    if (!games) throw new Error(`${init.gamesModule} exports no GAMES registry`);
-    const game = Object.hasOwn(games, init.game) ? games[init.game] : undefined;
-    if (!game) throw new Error(`unknown game ${JSON.stringify(init.game)}; known: ${Object.keys(games).join(', ')}`);
+    const game = gameOf(await loadGames(init.gamesModule), init.game);
     const script = getScript(init.script, game.name);
     // the client netcode predicts and interpolates the game's declared position: without one every bot runs thin
     if (!game.position) fullClient = undefined;
@@ -116,16 +151,12 @@ export class BotWorker {
       const { loadGeckosClient } = await import('../node-client/rtc.ts');
       await loadGeckosClient();
     }
+    w.script = script;
+    w.mode = (spec) => (spec.mode === 'full' && fullClient ? 'full' : 'thin');
     for (const spec of [...init.bots].sort((a, b) => a.startAtMs - b.startAtMs)) {
-      const mode: BotMode = spec.mode === 'full' && fullClient ? 'full' : 'thin';
-      const bot = new Bot({
-        url: init.url, index: spec.index, seed: init.seed, transport: init.transport, mode, script, game, io: w.io,
-        inputRateHz: init.inputRateHz, pingIntervalMs: init.pingIntervalMs, connectTimeoutMs: init.connectTimeoutMs, webrtcTimeoutMs: init.webrtcTimeoutMs,
-        ...(init.conditions ? { conditions: init.conditions } : {}),
-        ...(init.room !== undefined ? { room: init.room } : {}),
-        ...(fullClient ? { fullClient, sharedTruth: w.sharedTruth } : {}),
-      });
-      w.bots.push(bot);
+      // with a matchmaker the bot is made once it has a seat (it connects where the seat is)
+      const bot = init.matchmake ? undefined : w.makeBot(spec);
+      if (bot) w.bots.push(bot);
       w.pending.push({ spec, bot });
     }
     w.t0 = performance.now();
@@ -133,11 +164,61 @@ export class BotWorker {
     return w;
   }
 
+  private makeBot(spec: BotSpec, seat?: Seat): Bot {
+    const init = this.init;
+    const room = seat?.room ?? init.room;
+    return new Bot({
+      url: seat?.url ?? init.url, index: spec.index, seed: init.seed, transport: init.transport, mode: this.mode(spec), script: this.script, game: this.game, io: this.io,
+      inputRateHz: init.inputRateHz, pingIntervalMs: init.pingIntervalMs, connectTimeoutMs: init.connectTimeoutMs, webrtcTimeoutMs: init.webrtcTimeoutMs,
+      ...(init.conditions ? { conditions: init.conditions } : {}),
+      ...(room !== undefined ? { room } : {}),
+      ...(this.fullClient ? { fullClient: this.fullClient, sharedTruth: this.sharedTruth } : {}),
+      ...(seat ? { seat: seat.seat, onLost: () => this.rejoin(spec) } : {}),
+    });
+  }
+
+  /** A matchmade bot lost its server: ask the matchmaker again (at most MAX_REJOINS times per bot). */
+  private rejoin(spec: BotSpec): void {
+    const n = (this.rejoinCount.get(spec.index) ?? 0) + 1;
+    this.rejoinCount.set(spec.index, n);
+    if (n > MAX_REJOINS) return this.seatFailure(`lost its server more than ${MAX_REJOINS} times`);
+    // spread the returning bots over a moment: a member that died sends all of them back at once
+    setTimeout(() => void this.seatAndStart(spec), 50 + ((spec.index * 37) % 500)).unref();
+  }
+
+  private seatFailure(reason: string): void {
+    this.seatFailed++;
+    countReason(this.seatFailures, reason.replace(/\d+/g, 'N').slice(0, 120));
+  }
+
+  /** Asks the matchmaker for a seat (retrying while it says busy, full or unreachable, up to connectTimeoutMs), then starts a bot there. */
+  private async seatAndStart(spec: BotSpec): Promise<void> {
+    const deadline = Date.now() + this.init.connectTimeoutMs;
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const seat = await requestSeat(this.init.matchmake!, { name: `bot-${spec.index}`, game: this.game.name, ...(this.init.room !== undefined ? { room: this.init.room } : {}) });
+        if (this.stopped) return;
+        const bot = this.makeBot(spec, seat);
+        this.bots.push(bot);
+        bot.start();
+        return;
+      } catch (err) {
+        const e = err instanceof MatchmakeError ? err : new MatchmakeError('error', (err as Error).message, 0);
+        if (!e.retryable || Date.now() + 100 > deadline) return this.seatFailure(`matchmake: ${e.reason}`);
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt, Math.max(0, deadline - Date.now()))));
+      }
+    }
+  }
+
   private readonly loop = (): void => {
     if (this.stopped) return;
     const now = performance.now();
     const wall = Date.now();
-    while (this.pending.length > 0 && this.pending[0].spec.startAtMs <= wall) this.pending.shift()!.bot.start();
+    while (this.pending.length > 0 && this.pending[0].spec.startAtMs <= wall) {
+      const p = this.pending.shift()!;
+      if (p.bot) p.bot.start();
+      else void this.seatAndStart(p.spec);
+    }
     const due = Math.floor((now - this.t0) / this.stepMs);
     let n = due - this.steps;
     if (n > MAX_CATCH_UP_STEPS) {
@@ -163,6 +244,9 @@ export class BotWorker {
   /** Cumulative counters of this process's bots now. */
   async read(): Promise<BotTotals> {
     const t = totalsOf(this.bots, performance.now(), Date.now(), emptyTotals());
+    t.bots += this.seatFailed;
+    t.failed += this.seatFailed;
+    for (const [k, v] of Object.entries(this.seatFailures)) countReason(t.failReasons, k, v);
     const cpu = process.cpuUsage(this.cpu0);
     t.botCpuSec = (cpu.user + cpu.system) / 1e6;
     t.stepsSkipped = this.stepsSkipped;

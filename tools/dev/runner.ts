@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     server = undefined; // its exit is expected: not reported
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
+    child.kill('SIGINT'); // stop now (SIGTERM would drain: wait for open pages to leave)
     const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
     await exited;
     clearTimeout(timer);

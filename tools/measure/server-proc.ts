@@ -143,7 +143,7 @@ export class ServerProcess {
   }
 
   /**
-   * SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. Children the
+   * SIGINT (stop now, not drain), then SIGKILL after `graceMs`; resolves once the process has exited. Children the
    * server started (its WebRTC worker) that outlive it by 3 s are killed too, by PID.
    */
   async stop(graceMs = 8000): Promise<void> {
@@ -177,7 +177,7 @@ export class ServerProcess {
   private async stopRoot(graceMs: number): Promise<void> {
     const done = new Promise<void>((r) => this.child.once('exit', () => r()));
     try {
-      process.kill(this.pid, 'SIGTERM');
+      process.kill(this.pid, 'SIGINT');
     } catch {
       return;
     }

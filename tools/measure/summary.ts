@@ -24,6 +24,8 @@ export interface BotSummary {
   webrtcAtEnd: number;
   /** Bots that asked for WebRTC and fell back to the WebSocket. */
   fellBackToWs: number;
+  /** Bots that lost their server and joined again through the matchmaker (--matchmake). */
+  rejoins: number;
   /** Bots that ran the full client netcode. */
   fullBots: number;
   /** Round-trip time of pings on the WebSocket, ms. */
@@ -68,6 +70,7 @@ export function summarizeBots(w: BotTotals, windowSec: number): BotSummary {
     activeAtEnd: w.active,
     webrtcAtEnd: w.activeWebrtc,
     fellBackToWs: w.fellBackToWs,
+    rejoins: w.rejoins,
     fullBots: w.fullBots,
     rttMs: { p50: round(rtt.quantile(0.5)), p99: round(rtt.quantile(0.99)) },
     connectMs: { p50: round(connect.quantile(0.5)), p99: round(connect.quantile(0.99)) },

@@ -29,6 +29,8 @@ export interface BotTotals {
   failed: number;
   /** Bots that asked for WebRTC and fell back to the WebSocket. */
   fellBackToWs: number;
+  /** Times a bot lost its server (resume failed, room ended, server drained) and joined again through the matchmaker. */
+  rejoins: number;
   /** Failed connects by reason. */
   failReasons: Record<string, number>;
   /** Sum over bots of the time they were active, ms (the denominator of every per-client rate). */
@@ -79,7 +81,7 @@ export function newErrorHistogram(): LogHistogram {
 /** An all-zero reading. */
 export function emptyTotals(atMs = 0): BotTotals {
   return {
-    atMs, bots: 0, fullBots: 0, connecting: 0, active: 0, activeWebrtc: 0, connectedTotal: 0, failed: 0, fellBackToWs: 0, failReasons: {},
+    atMs, bots: 0, fullBots: 0, connecting: 0, active: 0, activeWebrtc: 0, connectedTotal: 0, failed: 0, fellBackToWs: 0, rejoins: 0, failReasons: {},
     activeClientMs: 0, fullActiveClientMs: 0, bytesDown: 0, bytesUp: 0, wireBytesDown: 0, wireBytesUp: 0, wireClientMs: 0,
     snapshots: 0, inputsSent: 0, inputsAcked: 0, corrections: 0, decodeErrors: 0, errors: 0, errorReasons: {},
     rttMs: newMsHistogram().toJSON(), connectMs: newMsHistogram().toJSON(), renderError: newErrorHistogram().toJSON(),
@@ -88,7 +90,7 @@ export function emptyTotals(atMs = 0): BotTotals {
 }
 
 const COUNTERS = [
-  'bots', 'fullBots', 'connecting', 'active', 'activeWebrtc', 'connectedTotal', 'failed', 'fellBackToWs', 'activeClientMs', 'fullActiveClientMs',
+  'bots', 'fullBots', 'connecting', 'active', 'activeWebrtc', 'connectedTotal', 'failed', 'fellBackToWs', 'rejoins', 'activeClientMs', 'fullActiveClientMs',
   'bytesDown', 'bytesUp', 'wireBytesDown', 'wireBytesUp', 'wireClientMs', 'snapshots', 'inputsSent', 'inputsAcked', 'corrections',
   'decodeErrors', 'errors', 'botCpuSec', 'stepsSkipped',
 ] as const;
