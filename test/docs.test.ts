@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_NET_CONFIG, PROTOCOL_VERSION } from '../shared/config.ts';
 import {
-  CLIENT_CONTROL_TYPES, MAX_CHAT_LENGTH, MAX_EVENT_DATA_DEPTH, MAX_EVENT_NAME_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_ROOM_PARAMS, MAX_TOKEN_LENGTH,
+  CLIENT_CONTROL_TYPES, MAX_CHAT_LENGTH, MAX_EVENT_DATA_DEPTH, MAX_EVENT_NAME_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_ROOM_PARAMS, MAX_SEAT_LENGTH, MAX_TOKEN_LENGTH,
   ROOM_NAME_PATTERN, SEQUENCED_TYPES, SERVER_CONTROL_TYPES,
 } from '../shared/protocol/control.ts';
 import { MAX_EG_PREFIX, MAX_RATE_AGE } from '../shared/protocol/delta.ts';
@@ -134,7 +134,7 @@ describe('PROTOCOL.md: reject and close codes', () => {
 describe('PROTOCOL.md: numbers that come from code', () => {
   /** Constants PROTOCOL.md quotes as `NAME` = value; every one must be quoted, with its value. */
   const constants: Record<string, number> = {
-    PROTOCOL_VERSION, MAX_NAME_LENGTH, MAX_CHAT_LENGTH, MAX_TOKEN_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_ROOM_PARAMS, MAX_EVENT_NAME_LENGTH, MAX_EVENT_DATA_DEPTH,
+    PROTOCOL_VERSION, MAX_NAME_LENGTH, MAX_CHAT_LENGTH, MAX_TOKEN_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_ROOM_PARAMS, MAX_SEAT_LENGTH, MAX_EVENT_NAME_LENGTH, MAX_EVENT_DATA_DEPTH,
     INPUT_HEADER_BYTES, MAX_INPUTS_PER_PACKET, SEQ_MODULO, SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, SNAPSHOT_FULL_HEADER_BYTES,
     SNAPSHOT_DELTA_HEADER_BYTES, MAX_SNAPSHOT_PARTS, MAX_BASELINE_AGE_TICKS, MAX_EG_PREFIX, MAX_RATE_AGE, DEFAULT_WEBRTC_TIMEOUT_MS,
   };
@@ -192,6 +192,10 @@ function sampleValues(option: string, def: unknown): string[] {
   if (option === 'host') return ['127.0.0.2'];
   if (option === 'game') return ['orbit'];
   if (option === 'adminToken') return ['0123456789abcdef0123456789abcdef'];
+  if (option === 'redisUrl') return ['redis://127.0.0.1:6379'];
+  if (option === 'publicUrl') return ['https://play.example'];
+  if (option === 'memberId') return ['m1'];
+  if (option === 'fleetPrefix') return ['game2:'];
   return [];
 }
 
