@@ -22,6 +22,10 @@ export class NetGraph {
     root.append(this.text, this.chart);
   }
 
+  /** Where the page plays (member and room, from the matchmaker) and how often it rejoined through it. */
+  where = '';
+  rejoins = 0;
+
   /** Shows the figures; call about ten times a second. */
   update(s: NetStats): void {
     const transport = s.transport === 'webrtc' ? 'WebRTC' : 'WebSocket';
@@ -41,6 +45,7 @@ export class NetGraph {
       `input wait  ${ms(s.inputWaitMs)} / ${ms(s.targetWaitMs)} ms  ${s.dilationPct >= 0 ? '+' : ''}${s.dilationPct.toFixed(1)} %`,
       `starved     ${s.starvations}  skipped ${s.skippedInputs}`,
       `server tick ${Number.isFinite(s.serverTick) ? s.serverTick.toFixed(1) : '-'}`,
+      `server      ${this.where || '-'}  rejoins ${this.rejoins}`,
     ].join('\n');
     this.lag[this.head] = Number.isFinite(s.renderLagMs) ? s.renderLagMs : 0;
     this.corr[this.head] = s.corrections - this.lastCorrections;

@@ -1,8 +1,12 @@
 // The browser client: asks the server which game it runs (GET /config), picks that game from the
-// bundle, joins a room over the shared client netcode, draws it on a canvas every animation frame
+// bundle, gets a seat from the matchmaker (POST /matchmake: in a fleet, the room may be on another
+// server) and joins that room over the shared client netcode, draws it on a canvas every animation frame
 // with names, the players table, chat and game events, shows the net graph and the toggles panel,
-// and reconnects with backoff when the server goes away. URL parameters are listed in docs/client.md.
+// and, when its server goes away for good, goes back to the matchmaker with backoff (the net graph
+// counts the rejoins). URL parameters are listed in docs/client.md.
 import { ClientNetcode, type NetcodeToggles } from '../netcode/netcode.ts';
+import type { ClientIO } from '../netcode/io.ts';
+import { requestSeat, type Seat } from '../netcode/matchmake.ts';
 import { defaultLinkSettings, type LinkSettings } from '../shared/net/link-conditioner.ts';
 import { conditionClientIO } from '../netcode/conditioned-io.ts';
 import { configHash } from '../shared/config.ts';
@@ -161,7 +165,24 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
     const io = conditionClientIO(browserClientIO({ webrtc: transport !== 'ws' }), {
       settings: link, seed: (seed + attempt) >>> 0, timers: { nowMs: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms) },
     }).io;
-    const n: ClientNetcode = new ClientNetcode(g, io, { url: location.origin, name, room, transport }, {
+    // Every join goes through the matchmaker (any server of a fleet, or the one server): it says
+    // which server owns the room and hands a single-use seat for the hello.
+    const asked = ++seatRequests;
+    requestSeat(location.origin, { name, game: g.name, ...(room !== undefined ? { room } : {}) }).then(
+      (seat) => {
+        if (asked === seatRequests) join(io, seat);
+      },
+      (err: unknown) => {
+        if (asked !== seatRequests) return;
+        lost(`matchmaking: ${(err as Error).message}`);
+      },
+    );
+  };
+  let seatRequests = 0;
+  let everPlayed = false;
+
+  const join = (io: ClientIO, seat: Seat): void => {
+    const n: ClientNetcode = new ClientNetcode(g, io, { url: seat.url, name, room: seat.room, seat: seat.seat, resumeAttempts: 3, transport }, {
       toggles,
       events: {
         onWelcome: (w) => {
@@ -172,7 +193,12 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
           roster.clear();
           roster.setSelf(w.eid, name);
           show('');
-          sidebar.line('system', `joined room ${w.room} as ${name}`);
+          graph.where = `${seat.owner} ${w.room}`;
+          if (everPlayed) {
+            graph.rejoins++;
+            sidebar.line('system', `rejoined through the matchmaker: room ${w.room} on ${seat.owner}`);
+          } else sidebar.line('system', `joined room ${w.room} as ${name}`);
+          everPlayed = true;
         },
         onControl: (msg) => {
           if (msg.t === 'reject') refusedBy = msg.code;

@@ -44,9 +44,15 @@ async function server(o: { webrtc: boolean }): Promise<TickwireServer> {
  * while the server behind it is replaced (a restarted server could not rebind the same port while
  * its old connections sit in TIME_WAIT).
  */
-async function relay(): Promise<{ port: number; target: number; close(): Promise<void> }> {
+async function relay(): Promise<{ port: number; target: number; close(): Promise<void>; cut(): void }> {
   const sockets = new Set<Socket>();
-  const state = { port: 0, target: 0, close: async (): Promise<void> => undefined };
+  const state = {
+    port: 0, target: 0, close: async (): Promise<void> => undefined,
+    /** Ends every relayed connection (the page's kept-alive HTTP ones too), as a server process that exits does. */
+    cut: (): void => {
+      for (const s of sockets) s.destroy();
+    },
+  };
   const srv: Server = createServer((down) => {
     const up = connect(state.target, '127.0.0.1');
     for (const s of [down, up]) {
@@ -168,6 +174,7 @@ describe('browser client (headless Chromium)', () => {
 
     // The server goes away: a clear message, then a reconnect once it is back.
     await srv.stop();
+    via.cut();
     servers.splice(servers.indexOf(srv), 1);
     const message = await until(a, () => (tickwire.phase === 'waiting' ? document.getElementById('overlay')?.textContent : ''), 'the reconnect message');
     expect(message).toMatch(/server went away.*Reconnecting in/i);
@@ -175,6 +182,9 @@ describe('browser client (headless Chromium)', () => {
     via.target = (await server({ webrtc: false })).http!.port;
     await until(a, () => tickwire.phase === 'playing', 'the reconnect', 20_000);
     expect(await a.evaluate(() => document.getElementById('overlay')?.style.display)).toBe('none');
+    // it went back to the matchmaker (the one server answers it too) and says so
+    await until(a, () => document.querySelector('#netgraph pre')?.textContent?.includes('rejoins 1') ?? false, 'the rejoin in the net graph');
+    expect(await a.evaluate(() => document.getElementById('feed')?.textContent ?? '')).toMatch(/rejoined through the matchmaker/);
     await a.context().close();
     await b.context().close();
     await via.close();
