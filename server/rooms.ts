@@ -155,6 +155,15 @@ export class Room {
     return eid;
   }
 
+  /** Seats a player whose entity already exists in this room's world (a restored room's players). */
+  adoptPlayer(p: Player, eid: number): void {
+    this.players.push(p);
+    p.eid = eid;
+    p.link.restart(this.ctx.tick);
+    this.emptySinceMs = undefined;
+    if (this.players.length === 1) this.onOccupancyChange?.(this);
+  }
+
   /** Removes the player and its entity; records when the room became empty. */
   removePlayer(p: Player, nowMs: number): void {
     const i = this.players.indexOf(p);

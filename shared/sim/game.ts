@@ -122,6 +122,17 @@ export interface GameDefinition<C extends Components, I extends InputValues> {
   spawnPlayer(ctx: GameContext<C>, info: { readonly sessionId: number; readonly name: string }): number;
   /** Removes a player's entity (default: despawn it). */
   despawnPlayer?(ctx: GameContext<C>, eid: number): void;
+  /**
+   * State the game keeps outside its component stores (in its systems' closures, say), for a room
+   * saved and restored elsewhere (server/room-state.ts). `save` returns plain data (JSON); `restore`
+   * puts it back into a freshly built room, after the stores, entities and tick are restored. A
+   * game that keeps all its state in its stores, as it should, needs neither. A game with such state
+   * that does not declare it fails `roomStateProblems` (a restored room drifts from the original).
+   */
+  readonly state?: {
+    save(ctx: GameContext<C>): unknown;
+    restore(ctx: GameContext<C>, data: unknown): void;
+  };
 }
 
 /** Identity helper that checks a game definition's types. */

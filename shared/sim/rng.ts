@@ -16,6 +16,20 @@ export class Rng {
     for (let i = 0; i < 15; i++) this.nextU32();
   }
 
+  /** The generator's whole state (four 32-bit words), to save a room and continue it elsewhere. */
+  getState(): [number, number, number, number] {
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
+  }
+
+  /** Continues from a state getState() returned. */
+  setState(s: readonly number[]): void {
+    if (s.length !== 4 || s.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw new RangeError('rng state must be four 32-bit words');
+    this.a = s[0] | 0;
+    this.b = s[1] | 0;
+    this.c = s[2] | 0;
+    this.d = s[3] | 0;
+  }
+
   /** Next unsigned 32-bit integer. */
   nextU32(): number {
     const t = (((this.a + this.b) | 0) + this.d) | 0;
