@@ -76,6 +76,7 @@ export class TickwireServer implements ServerApi {
       emptyGraceMs: config.roomEmptyGraceMs, unusedGraceMs: config.roomUnusedGraceMs, seed: config.seed, params: config.gameParams, clientRoomParams: config.clientRoomParams,
       encoderFactory: opts.encoderFactory ?? ((schema, net, stats) => new DeltaSnapshotEncoder(schema, net, stats, encoderOptions)),
       encoderStats: this.stats.encoder,
+      lagComp: { settings: { maxRewindMs: config.lagCompMaxRewindMs, maxInterpMs: config.lagCompMaxInterpMs, toleranceMs: config.lagCompToleranceMs }, stats: this.stats.lagComp },
       onGameEvent: (room, name, data) => {
         for (const p of room.players) {
           const s = this.sessions.get(p.id);
