@@ -173,7 +173,7 @@ const HANDSHAKE_FILE = /^seed-(hello|resume)/;
 export function serverCorpus(game: AnyGame = arena): ServerCorpus {
   const control = loadCorpus('control-client');
   return {
-    player: [...control.filter((e) => !HANDSHAKE_FILE.test(e.name)), ...loadCorpus(`input-${game.name}`), ...loadCorpus('ack'), ...loadCorpus('server')].map((e) => e.bytes),
+    player: [...control.filter((e) => !HANDSHAKE_FILE.test(e.name)), ...loadCorpus(`input-${game.name}`), ...loadCorpus('ack'), ...loadCorpus('view'), ...loadCorpus('server')].map((e) => e.bytes),
     handshake: control.filter((e) => HANDSHAKE_FILE.test(e.name)).map((e) => e.bytes),
   };
 }
