@@ -40,6 +40,11 @@ export interface GalleryShot {
   /** Entity hit with rewind and without (current positions), or -1. */
   readonly hitRewind: number;
   readonly hitLive: number;
+  /** The shot's segment. */
+  readonly x0: number;
+  readonly y0: number;
+  readonly x1: number;
+  readonly y1: number;
   /** The room's lag compensation, valid during the callback (for position look-ups and timing). */
   readonly lagComp: LagCompensation | undefined;
 }
@@ -113,7 +118,7 @@ function shootSystem(ctx: Ctx, o: GalleryOptions) {
           hitLive = all[k];
         }
       }
-      o.onShot?.({ shooter: s, seq, tick: x.tick, viewTick: lc ? lc.viewTick(s) : x.tick, hitRewind, hitLive, lagComp: lc });
+      o.onShot?.({ shooter: s, seq, tick: x.tick, viewTick: lc ? lc.viewTick(s) : x.tick, hitRewind, hitLive, x0, y0, x1, y1, lagComp: lc });
     }
   };
 }
