@@ -16,6 +16,8 @@ export class ViewClaimSender {
   private readonly frac = new Uint16Array(SLOTS);
   private readonly claims = createViewClaims();
   private readonly out = new Uint8Array(viewClaimBytes(MAX_VIEW_CLAIMS));
+  /** The message's view for each claim count, made once (a message allocates nothing). */
+  private readonly views = Array.from({ length: MAX_VIEW_CLAIMS + 1 }, (_, n) => this.out.subarray(0, viewClaimBytes(n)));
   /** Claims recorded and messages built. */
   recorded = 0;
   messages = 0;
@@ -61,6 +63,7 @@ export class ViewClaimSender {
     }
     if (c.count === 0) return undefined;
     this.messages++;
-    return writeViewClaims(this.out, c);
+    writeViewClaims(this.out, c);
+    return this.views[c.count];
   }
 }
