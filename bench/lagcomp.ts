@@ -4,13 +4,16 @@
 // 5% loss each way) that aim exactly at where they draw a target. For every shot that hits on the
 // shooter's screen, the server's verdict with rewind and without; the distance between the rewound
 // target and where the shooter drew it; what happened to the view claims; and the cost of one
-// rewound hit test, timed in place (wall clock of this machine).
-// `npm run bench:lagcomp -- [--shooters 8] [--seconds 60] [--rtt 150] [--jitter 20] [--loss 5] [--targets 6] [--seed 1] [--json] [--save]`
+// rewound hit test, timed in place (wall clock of this machine). With --cheaters N, N more
+// shooters forge their claims 600 ms older than what they drew and aim where the targets were
+// then: their claims are clamped and counted, and their hit rate is reported apart.
+// `npm run bench:lagcomp -- [--shooters 8] [--cheaters 0] [--seconds 60] [--rtt 150] [--jitter 20] [--loss 5] [--targets 6] [--seed 1] [--json] [--save]`
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGallery, SHOT_RANGE, TARGET_RADIUS, type GalleryShot } from '../games/gallery.ts';
 import { ClientNetcode } from '../netcode/netcode.ts';
+import { EntityView } from '../netcode/interpolation.ts';
 import { conditionClientIO, type ConditionedIO } from '../netcode/conditioned-io.ts';
 import { loadServerConfig } from '../server/config.ts';
 import { LoopbackTransport, loopbackClientIO } from '../server/net/loopback.ts';
@@ -24,12 +27,13 @@ import { percentile, round } from '../tools/measure/stats.ts';
 
 const { values } = parseArgs({
   options: {
-    shooters: { type: 'string', default: '8' }, seconds: { type: 'string', default: '60' }, rtt: { type: 'string', default: '150' },
+    shooters: { type: 'string', default: '8' }, cheaters: { type: 'string', default: '0' }, seconds: { type: 'string', default: '60' }, rtt: { type: 'string', default: '150' },
     jitter: { type: 'string', default: '20' }, loss: { type: 'string', default: '5' }, targets: { type: 'string', default: '6' },
     seed: { type: 'string', default: '1' }, json: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
   },
 });
 const shooters = Math.max(1, Math.min(32, Number(values.shooters)));
+const cheaters = Math.max(0, Math.min(8, Number(values.cheaters)));
 const seconds = Math.max(5, Math.min(600, Number(values.seconds)));
 const rttMs = Number(values.rtt);
 const jitterMs = Number(values.jitter);
@@ -43,6 +47,8 @@ const SHOT_EVERY_MS = 250;
 const WARMUP_MS = 2000;
 /** Rewound hit tests timed per shot (bounded). */
 const TIMED_REPS = 50;
+/** How much older than what they drew cheaters claim their view was, ticks (600 ms at 60 Hz). */
+const CHEAT_TICKS = 36;
 
 interface Aim {
   target: number;
@@ -52,6 +58,9 @@ interface Aim {
 }
 interface Shooter {
   readonly netcode: ClientNetcode;
+  readonly cheat: boolean;
+  /** What a cheater aims at: the world CHEAT_TICKS before what it draws. */
+  readonly past: EntityView;
   readonly link: ConditionedIO;
   readonly aims: Map<number, Aim>;
   pending: Aim | undefined;
@@ -67,7 +76,6 @@ const errors: number[] = [];
 const costUs: number[] = [];
 const rewindMs: number[] = [];
 const timedHit = newRayHit();
-const bySeq = new Map<number, Shooter>();
 let byEid: Map<number, Shooter> = new Map();
 const game = createGallery({
   onShot(s) {
@@ -75,7 +83,7 @@ const game = createGallery({
     const aim = sh?.aims.get(s.seq);
     results.push({ shot: s, aim });
     const lc = s.lagComp;
-    if (!lc) return;
+    if (!lc || sh?.cheat) return; // errors, rewinds and costs of honest shots only
     rewindMs.push((s.tick - s.viewTick) * (1000 / DEFAULT_NET_CONFIG.tickRateHz));
     const p = { x: 0, y: 0 };
     if (aim && lc.positionAt(s.shooter, aim.target, p)) errors.push(Math.hypot(p.x - aim.drawnX, p.y - aim.drawnY));
@@ -84,7 +92,6 @@ const game = createGallery({
     costUs.push(((performance.now() - t0) * 1000) / TIMED_REPS);
   },
 });
-void bySeq;
 
 const config = loadServerConfig({}, { webrtc: false, resumeGraceMs: 0, logLevel: 'silent', roomCapacity: 64, seed, gameParams: { targets }, game: 'gallery' });
 const server = new TickwireServer(config, { game, clock: { nowMs: () => nowMs }, autoTick: false });
@@ -93,11 +100,12 @@ server.startInProcess(transport);
 const ROOM = 'lagcomp';
 const settings = { ...defaultLinkSettings(), enabled: true, delayMs: rttMs / 2, jitterMs, lossPct };
 const clients: Shooter[] = [];
-for (let i = 0; i < shooters; i++) {
+for (let i = 0; i < shooters + cheaters; i++) {
   const inner = loopbackClientIO(transport, undefined, { nowMs: () => nowMs });
   const link = conditionClientIO({ nowMs: inner.nowMs, openWebSocket: inner.openWebSocket }, { settings, seed: seed * 1000 + i + 1, timers: { nowMs: () => nowMs }, lossyWebSocket: true });
   const netcode = new ClientNetcode(game, link.io, { url: 'http://loopback', name: `shooter${i}`, transport: 'ws', room: ROOM });
-  const sh: Shooter = { netcode, link, aims: new Map(), pending: undefined, input: { fire: 0, ax: 0, ay: 0 }, nextFrameMs: (i * 7.3) % 16, nextShotMs: WARMUP_MS + (i * SHOT_EVERY_MS) / shooters, shotsFired: 0 };
+  const cheat = i >= shooters;
+  const sh: Shooter = { netcode, cheat, past: new EntityView(netcode.connection.schema), link, aims: new Map(), pending: undefined, input: { fire: 0, ax: 0, ay: 0 }, nextFrameMs: (i * 7.3) % 16, nextShotMs: WARMUP_MS + (i * SHOT_EVERY_MS) / shooters, shotsFired: 0 };
   const conn = netcode.connection;
   const send = conn.sendInput.bind(conn);
   conn.sendInput = (input, target, flush) => {
@@ -108,13 +116,30 @@ for (let i = 0; i < shooters; i++) {
     }
     return seq;
   };
+  if (cheat) {
+    // The claim's tick (bytes 4..7 of each 9-byte claim from byte 2) moved CHEAT_TICKS back.
+    const claims = netcode.claims!;
+    const message = claims.message.bind(claims);
+    claims.message = (seq, count) => {
+      const m = message(seq, count);
+      if (!m) return m;
+      for (let b = 2; b + 9 <= m.length; b += 9) {
+        const t = Math.max(0, ((m[b + 2] | (m[b + 3] << 8) | (m[b + 4] << 16) | (m[b + 5] << 24)) >>> 0) - CHEAT_TICKS);
+        m[b + 2] = t & 0xff;
+        m[b + 3] = (t >>> 8) & 0xff;
+        m[b + 4] = (t >>> 16) & 0xff;
+        m[b + 5] = t >>> 24;
+      }
+      return m;
+    };
+  }
   clients.push(sh);
   netcode.connect();
 }
 
-/** Where `eid` is drawn by `sh` now (its remote view), into out; false when not drawn. */
+/** Where `eid` is drawn by `sh` now (its remote view; a cheater's view of the past), into out; false when not drawn. */
 function drawnAt(sh: Shooter, eid: number, out: { x: number; y: number }): boolean {
-  const v = sh.netcode.remote;
+  const v = sh.cheat ? sh.past : sh.netcode.remote;
   const row = v.indexOf(eid);
   if (row < 0) return false;
   out.x = v.values[row * v.fieldCount];
@@ -133,6 +158,7 @@ function aim(sh: Shooter, shooterEids: Set<number>): void {
   const v = sh.netcode.remote;
   if (!sh.netcode.localPosition(self) || v.count === 0) return;
   sh.nextShotMs += SHOT_EVERY_MS;
+  if (sh.cheat) sh.netcode.interpolator.sample(sh.netcode.timeline, v.tick - CHEAT_TICKS, sh.past);
   const ids: number[] = [];
   for (let i = 0; i < v.count; i++) if (!shooterEids.has(v.ids[i])) ids.push(v.ids[i]);
   if (ids.length === 0) return;
@@ -186,16 +212,19 @@ while (nowMs < endMs) {
 }
 const wallSec = (performance.now() - wallStart) / 1000;
 
-const fired = clients.reduce((a, c) => a + c.shotsFired, 0);
-const judged = results.filter((r) => r.aim !== undefined);
+const honest = clients.filter((c) => !c.cheat);
+const fired = honest.reduce((a, c) => a + c.shotsFired, 0);
+const isCheat = (r: (typeof results)[number]): boolean => byEid.get(r.shot.shooter)?.cheat === true;
+const judged = results.filter((r) => r.aim !== undefined && !isCheat(r));
+const cheatJudged = results.filter((r) => r.aim !== undefined && isCheat(r) && r.aim.screenHit >= 0);
 const screenHits = judged.filter((r) => r.aim!.screenHit >= 0);
 const rate = (f: (r: (typeof results)[number]) => boolean): number => (screenHits.length > 0 ? round(screenHits.filter(f).length / screenHits.length, 4) : 0);
 const claims = server.stats.lagComp.claims;
 const claimsClamped = claims.clamped_cap + claims.clamped_future + claims.clamped_inconsistent;
-const claimBytes = clients.reduce((a, c) => a + (c.netcode.claims?.messages ?? 0), 0);
+const claimBytes = honest.reduce((a, c) => a + (c.netcode.claims?.messages ?? 0), 0);
 const result = {
   scenario: 'gallery lag compensation', at: new Date().toISOString(), machine: machineInfo(),
-  command: `npm run bench:lagcomp -- --shooters ${shooters} --seconds ${seconds} --rtt ${rttMs} --jitter ${jitterMs} --loss ${lossPct} --targets ${targets} --seed ${seed}`,
+  command: `npm run bench:lagcomp -- --shooters ${shooters} --cheaters ${cheaters} --seconds ${seconds} --rtt ${rttMs} --jitter ${jitterMs} --loss ${lossPct} --targets ${targets} --seed ${seed}`,
   link: { rttMs, jitterMs, lossPct }, shooters, targets, seconds, targetSpeedUnitsPerSec: 240, targetRadiusUnits: TARGET_RADIUS,
   shotsFired: fired,
   shots: judged.length,
@@ -208,6 +237,7 @@ const result = {
   rewindMs: { p50: round(percentile(rewindMs, 0.5), 1), p99: round(percentile(rewindMs, 0.99), 1) },
   claimsClamped,
   claims: { ...claims },
+  cheaters: { shooters: cheaters, claimOlderMs: round((CHEAT_TICKS * 1000) / DEFAULT_NET_CONFIG.tickRateHz, 1), screenHits: cheatJudged.length, hitRateWithRewind: cheatJudged.length > 0 ? round(cheatJudged.filter((r) => r.shot.hitRewind === r.aim!.screenHit).length / cheatJudged.length, 4) : 0 },
   viewClaimMessagesPerShot: judged.length > 0 ? round(claimBytes / judged.length, 2) : 0,
   rewindCostUs: { perHitTestP50: round(percentile(costUs, 0.5), 3), perHitTestP99: round(percentile(costUs, 0.99), 3), timedPerShot: TIMED_REPS },
   wallSec: round(wallSec, 1),
