@@ -1,8 +1,11 @@
 // Tag, the demo game `npm start` hosts: one entity is "it" and passes it on by touching another;
 // every second not "it" scores a point. NPCs chase when "it" and flee otherwise; players spawn near
-// each other; every tag is a game event; the page shows names, a score table and the tags.
+// each other; every tag is a game event; the page shows names, a score table and the tags. "It"
+// may also tag at arm's length (Space towards the pointer): that reach is lag-compensated, so a
+// player on a slow link tags whom it saw there (ctx.lagComp, shared/sim/lagcomp.ts).
 import { addComponent, query } from 'bitecs';
 import { defineGame, type GameContext } from '../shared/sim/game.ts';
+import { newRayHit, segmentCircle } from '../shared/sim/lagcomp.ts';
 import { bool, fixed, int, uint } from '../shared/protocol/quantize.ts';
 import { moveAxes, type Axes, type BotBrain, type BotScript, type Controls, type DrawView, type ScriptWorld } from '../shared/sim/view.ts';
 
@@ -21,6 +24,8 @@ export const FLEE_RANGE = 320;
 /** Seconds the one who passed "it" on cannot be tagged back, and seconds before a new "it" may tag. */
 export const NO_TAG_BACK_SEC = 1.5;
 export const HANDOFF_SEC = 0.75;
+/** How far beyond a touch "it" reaches with a tag at range (Space): the segment from its centre. */
+export const TAG_REACH = 80;
 
 function components(n: number) {
   return {
@@ -31,10 +36,12 @@ function components(n: number) {
     Kind: { npc: new Uint8Array(n) },
     Wander: { heading: new Float32Array(n), nextTurnTick: new Uint32Array(n) },
     Player: {},
+    /** A player's reach this tick (from its input): tag 1 when it reaches towards (ax, ay). */
+    Reach: { tag: new Uint8Array(n), ax: new Float32Array(n), ay: new Float32Array(n) },
   };
 }
 type C = ReturnType<typeof components>;
-type Input = { mx: number; my: number };
+type Input = { mx: number; my: number; tag?: number; ax?: number; ay?: number };
 type Ctx = GameContext<C>;
 
 const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
@@ -121,6 +128,40 @@ function tagSystem(ctx: Ctx) {
   const noTagBack = ticksOf(NO_TAG_BACK_SEC, ctx.tickRateHz);
   const handoff = ticksOf(HANDOFF_SEC, ctx.tickRateHz);
   const touch2 = (2 * TAG_RADIUS) ** 2;
+  const hit = newRayHit();
+  let itNow = -1;
+  let cc: C;
+  const taggable = (e: number): boolean => e !== itNow && cc.Tag.cool[e] === 0;
+  /** The entity "it" reaches at range this tick (as its player saw the world), or -1. */
+  const reach = (x: Ctx, it: number): number => {
+    const c = x.c;
+    if (c.Reach.tag[it] === 0) return -1;
+    const x0 = c.Body.x[it];
+    const y0 = c.Body.y[it];
+    const dx = c.Reach.ax[it] - x0;
+    const dy = c.Reach.ay[it] - y0;
+    const len = Math.hypot(dx, dy);
+    if (len === 0) return -1;
+    const x1 = x0 + (dx / len) * (TAG_REACH + TAG_RADIUS);
+    const y1 = y0 + (dy / len) * (TAG_REACH + TAG_RADIUS);
+    itNow = it;
+    cc = c;
+    if (x.lagComp) return x.lagComp.raycast(it, x0, y0, x1, y1, hit, taggable);
+    // Without lag compensation (a room outside the server): the current positions.
+    const all = bodies();
+    let best = -1;
+    let bestT = 2;
+    for (let i = 0; i < all.length; i++) {
+      const e = all[i];
+      if (!taggable(e)) continue;
+      const t = segmentCircle(x0, y0, x1 - x0, y1 - y0, c.Body.x[e], c.Body.y[e], TAG_RADIUS);
+      if (t >= 0 && t < bestT) {
+        bestT = t;
+        best = e;
+      }
+    }
+    return best;
+  };
   return (x: Ctx): void => {
     const { c } = x;
     const all = bodies();
@@ -146,6 +187,13 @@ function tagSystem(ctx: Ctx) {
       x.emit?.('tag', { from: it, to: e });
       return;
     }
+    const e = reach(x, it);
+    if (e < 0) return;
+    c.Tag.it[it] = 0;
+    c.Tag.cool[it] = noTagBack;
+    c.Tag.it[e] = 1;
+    c.Tag.cool[e] = handoff;
+    x.emit?.('tag', { from: it, to: e, reach: true });
   };
 }
 
@@ -196,12 +244,22 @@ function spawnPoint(ctx: Ctx, out: { x: number; y: number }): void {
 // ---- the client view ----
 
 const axes: Axes = { x: 0, y: 0 };
-const steer: Input = { mx: 0, my: 0 };
+const steer: Input = { mx: 0, my: 0, tag: 0, ax: 0, ay: 0 };
 
 function controls(c: Controls): Input {
   moveAxes(c, axes);
   steer.mx = axes.x;
   steer.my = axes.y;
+  // Space (or F) reaches towards the pointer, else straight ahead.
+  steer.tag = c.keys.has('Space') || c.keys.has('KeyF') ? 1 : 0;
+  const self = c.self;
+  if (c.pointer) {
+    steer.ax = c.pointer.x;
+    steer.ay = c.pointer.y;
+  } else if (self) {
+    steer.ax = self.x + axes.x * TAG_REACH;
+    steer.ay = self.y + axes.y * TAG_REACH;
+  }
   return steer;
 }
 
@@ -253,6 +311,8 @@ export const tagBot: BotScript = {
   needsWorld: true,
   create(ctx): BotBrain {
     const out: Input = { mx: 0, my: 0 };
+    // The same steering plus a reach towards the target, returned when one is within reach.
+    const act: Input = { mx: 0, my: 0, tag: 1, ax: 0, ay: 0 };
     let wanderX = 0;
     let wanderY = 0;
     let nextTurnMs = 0;
@@ -301,8 +361,17 @@ export const tagBot: BotScript = {
         }
         const dx = (w.field(target, 'Body.x') ?? 0) - sx;
         const dy = (w.field(target, 'Body.y') ?? 0) - sy;
-        if (iAmIt) setDir(dx, dy);
-        else if (bestD < FLEE_RANGE) {
+        if (iAmIt) {
+          setDir(dx, dy);
+          if (bestD <= TAG_REACH + 2 * TAG_RADIUS) {
+            // Reach for it where it is drawn: lag compensation makes that count on a slow link.
+            act.mx = out.mx;
+            act.my = out.my;
+            act.ax = sx + dx;
+            act.ay = sy + dy;
+            return act;
+          }
+        } else if (bestD < FLEE_RANGE) {
           // Away from "it", off the walls.
           const wall = 120;
           let fx = -dx / (bestD || 1);
@@ -332,16 +401,18 @@ export const tag = defineGame<C, Input>({
     Score: { points: uint(16) },
     Kind: { npc: bool() },
   },
-  local: ['Wander', 'Player'],
-  input: { mx: int(-1, 1), my: int(-1, 1) },
+  local: ['Wander', 'Player', 'Reach'],
+  input: { mx: int(-1, 1), my: int(-1, 1), tag: bool(), ax: fixed(0, TAG_WIDTH, 1 / 4), ay: fixed(0, TAG_HEIGHT, 1 / 4) },
   defaultParams: { npcs: 5 },
   position: { x: 'Body.x', y: 'Body.y' },
+  // The reach is tested against every body as the reaching player drew it.
+  lagCompensation: { hitboxes: { Body: { kind: 'circle', radius: TAG_RADIUS } }, trigger: 'tag' },
   // Anyone may name a room; such a room starts with 4 NPCs, and its creator may ask for 0-12.
   clientRooms: { params: { npcs: 4 }, settable: { npcs: { min: 0, max: 12 } } },
   client: {
     world: { width: TAG_WIDTH, height: TAG_HEIGHT },
     controls,
-    help: 'WASD / arrows, or hold the mouse or a finger where to run. Red is "it": touch someone to pass it on; every second not "it" scores',
+    help: 'WASD / arrows, or hold the mouse or a finger where to run. Red is "it": touch someone to pass it on, or press Space to reach towards the pointer; every second not "it" scores',
     scoreboard: { field: 'Score.points', title: 'score', mark: { field: 'Tag.it', text: 'IT' } },
     describeEvent(name, data, nameOf) {
       if (name === 'tag') return `${who(eidOf(data, 'from'), nameOf)} tagged ${who(eidOf(data, 'to'), nameOf)}`;
@@ -356,6 +427,9 @@ export const tag = defineGame<C, Input>({
     bot: tagBot,
   },
   stepPlayer(c, eid, input, dtSec) {
+    c.Reach.tag[eid] = input.tag ?? 0;
+    c.Reach.ax[eid] = input.ax ?? 0;
+    c.Reach.ay[eid] = input.ay ?? 0;
     if (input.mx === 0 && input.my === 0) return;
     move(c, eid, input.mx, input.my, c.Tag.it[eid] === 1 ? IT_SPEED : RUN_SPEED, dtSec);
   },
@@ -379,6 +453,7 @@ export const tag = defineGame<C, Input>({
     const e = ctx.spawn();
     addBody(ctx, e, spot.x, spot.y);
     addComponent(ctx.world, e, ctx.c.Player);
+    addComponent(ctx.world, e, ctx.c.Reach);
     return e;
   },
 });

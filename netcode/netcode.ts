@@ -10,6 +10,7 @@ import { Connection, type ClientIO, type ConnectionEvents, type ConnectionOption
 import { DEFAULT_INTERPOLATION, EntityView, interpolationDelayMs, Interpolator, RenderClock, SnapshotTimeline, type InterpolationOptions, type SampleMode } from './interpolation.ts';
 import { DEFAULT_PREDICTION, Predictor, type PredictionOptions } from './prediction.ts';
 import { validateGame } from '../shared/sim/validate.ts';
+import { ViewClaimSender } from './view-claims.ts';
 
 /** Netcode features a developer can switch off to see what each does. All default true. */
 export interface NetcodeToggles {
@@ -112,6 +113,9 @@ export class ClientNetcode {
   private readonly interpOpts: InterpolationOptions;
   private readonly scratch: EntityView;
   private readonly inputAt: (seq: number, out: Record<string, number>) => Record<string, number>;
+  /** What was on screen when each input was made, for a game with lag compensation (else undefined). */
+  readonly claims: ViewClaimSender | undefined;
+  private readonly trigger: string | undefined;
   private tickRateHz: number = DEFAULT_NET_CONFIG.tickRateHz;
   private ticksPerSnapshot: number = DEFAULT_NET_CONFIG.tickRateHz / DEFAULT_NET_CONFIG.snapshotRateHz;
   private dtSec = 1 / DEFAULT_NET_CONFIG.tickRateHz;
@@ -171,6 +175,8 @@ export class ClientNetcode {
     this.interpolator = new Interpolator(schema, this.tickRateHz, this.interpOpts);
     const conn = this.connection;
     this.inputAt = (seq, out) => conn.inputAt(seq, out);
+    this.claims = game.lagCompensation ? new ViewClaimSender() : undefined;
+    this.trigger = game.lagCompensation?.trigger;
     this.stats = {
       state: 'connecting', transport: 'ws', rttMs: -1, rttJitterMs: 0, jitterMs: 0, lossPct: 0, snapshotRateHz: 0,
       bytesDownPerSec: 0, bytesUpPerSec: 0, interpDelayMs: 0, renderLagMs: 0, renderMode: 'empty',
@@ -304,6 +310,13 @@ export class ClientNetcode {
       const target = ic.takeTarget();
       const last = i === due - 1 || (due - 1 - i) % per === 0;
       const seq = this.connection.sendInput(input, target, last);
+      const claims = this.claims;
+      if (claims) {
+        // What the player was looking at when it made this input: the remote entities as last drawn.
+        claims.record(seq, this.remote, this.trigger === undefined || (input[this.trigger] ?? 0) !== 0);
+        const msg = last && this.connection.state === 'active' ? claims.message(seq, per) : undefined;
+        if (msg) this.connection.sendUnreliable(msg);
+      }
       ic.recordSend(seq, target, nowMs);
       this.predictor.predict(seq, this.inputAt, this.dtSec);
     }

@@ -53,6 +53,12 @@ export interface ServerConfig {
   readonly clientTimeoutMs: number;
   /** Messages per second a client may send (both channels); excess is dropped, sustained excess disconnects. Env TICKWIRE_MAX_MESSAGES_PER_SEC. Default 300. */
   readonly maxMessagesPerSec: number;
+  /** Longest lag-compensation rewind, ms (Source's sv_maxunlag); claims beyond it are clamped and counted; also the rewind history's length. Env TICKWIRE_LAGCOMP_MAX_REWIND_MS. Default 1000. */
+  readonly lagCompMaxRewindMs: number;
+  /** Longest interpolation delay a client may claim it drew with, ms; older claims are clamped and counted. Env TICKWIRE_LAGCOMP_MAX_INTERP_MS. Default 250. */
+  readonly lagCompMaxInterpMs: number;
+  /** Slack of the lag-compensation claim checks for jitter and clock error, ms. Env TICKWIRE_LAGCOMP_TOLERANCE_MS. Default 100. */
+  readonly lagCompToleranceMs: number;
   /** Time allowed for a graceful shutdown, ms. Env TICKWIRE_SHUTDOWN_MS. Default 5000. */
   readonly shutdownMs: number;
   /** A connection that sends no hello or resume within this long is closed, ms. Env TICKWIRE_HANDSHAKE_TIMEOUT_MS. Default 5000. */
@@ -148,6 +154,9 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   resumeGraceMs: 15_000,
   clientTimeoutMs: 5000,
   maxMessagesPerSec: 300,
+  lagCompMaxRewindMs: 1000,
+  lagCompMaxInterpMs: 250,
+  lagCompToleranceMs: 100,
   shutdownMs: 5000,
   handshakeTimeoutMs: 5000,
   maxInputTickSkewMs: 2000,
@@ -200,6 +209,7 @@ export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['roomCreatesPerSec', 'TICKWIRE_ROOM_CREATES_PER_SEC'], ['roomUnusedGraceMs', 'TICKWIRE_ROOM_UNUSED_GRACE_MS'], ['chatPerSec', 'TICKWIRE_CHAT_PER_SEC'],
   ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
   ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
+  ['lagCompMaxRewindMs', 'TICKWIRE_LAGCOMP_MAX_REWIND_MS'], ['lagCompMaxInterpMs', 'TICKWIRE_LAGCOMP_MAX_INTERP_MS'], ['lagCompToleranceMs', 'TICKWIRE_LAGCOMP_TOLERANCE_MS'],
 ];
 /** Netcode options (`net.*`) and the environment variable that sets each. */
 export const NET_ENV: readonly (readonly [keyof NetConfig, string])[] = [
@@ -378,6 +388,9 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'resumeGraceMs', cfg.resumeGraceMs, 0, 600_000);
   checkInt(errors, 'clientTimeoutMs', cfg.clientTimeoutMs, 1000, 600_000);
   checkInt(errors, 'maxMessagesPerSec', cfg.maxMessagesPerSec, 10, 100_000);
+  checkInt(errors, 'lagCompMaxRewindMs', cfg.lagCompMaxRewindMs, 0, 5000);
+  checkInt(errors, 'lagCompMaxInterpMs', cfg.lagCompMaxInterpMs, 0, 2000);
+  checkInt(errors, 'lagCompToleranceMs', cfg.lagCompToleranceMs, 0, 2000);
   checkInt(errors, 'handshakeTimeoutMs', cfg.handshakeTimeoutMs, 500, 600_000);
   checkInt(errors, 'maxInputTickSkewMs', cfg.maxInputTickSkewMs, 100, 60_000);
   checkInt(errors, 'inboxBytes', cfg.inboxBytes, 64 * 1024, 256 << 20);

@@ -10,6 +10,7 @@ import { DecodeError } from '../shared/protocol/errors.ts';
 import { CloseCode, MsgType, RejectCode, type CloseCodeId, type RejectCodeId } from '../shared/protocol/ids.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
 import { readSnapshotAck, type SnapshotAck } from '../shared/protocol/snapshot.ts';
+import { createViewClaims, readViewClaims } from '../shared/protocol/view-claim.ts';
 import type { ServerConfig } from './config.ts';
 import type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
 import { InputReceiver, type InputStats } from './inputs.ts';
@@ -106,6 +107,7 @@ export class Inbound implements OutboundHost {
   private readonly inputs: InputReceiver;
   private readonly acks = new SnapshotAckReceiver();
   private readonly ackScratch: SnapshotAck = { tick: 0, bits: 0 };
+  private readonly claimScratch = createViewClaims();
   private readonly deferred: Deferred[] = [];
   /** What each address holds now (handshakes, sessions, pending datagram channels, room budget). */
   readonly addresses: AddressBook;
@@ -300,6 +302,10 @@ export class Inbound implements OutboundHost {
       } else if (type === MsgType.SnapshotAck) {
         if (s && s.state === 'active' && s.player && s.room) this.acks.receive(s.player, buf, start, end, s.room.ctx.tick, atMs, s.room.sendTimes);
         else readSnapshotAck(buf, this.ackScratch, start, end);
+      } else if (type === MsgType.ViewClaim) {
+        // Decoded whatever the session's state (a bad one counts); kept only while playing.
+        readViewClaims(buf, this.claimScratch, start, end);
+        if (s && s.state === 'active' && s.player && s.room) s.player.claims.offer(this.claimScratch, s.room.ctx.tick);
       } else {
         throw new DecodeError('type', 0, `unknown message type ${type}`);
       }
@@ -314,6 +320,7 @@ export class Inbound implements OutboundHost {
     if (type === MsgType.Control) stats.decodeErrors.control++;
     else if (type === MsgType.Input) stats.decodeErrors.input++;
     else if (type === MsgType.SnapshotAck) stats.decodeErrors.ack++;
+    else if (type === MsgType.ViewClaim) stats.decodeErrors.view++;
     else stats.decodeErrors.unknown++;
     log.debug({ conn: c.id, session: c.session?.id, err: (err as Error).message }, 'dropped bad message');
     // A handshake that does not decode is refused with a reason instead of left hanging.

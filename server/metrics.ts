@@ -3,6 +3,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { newInputStats } from './inputs.ts';
 import { newEncoderStats } from './snapshots.ts';
+import { newLagCompStats } from './lagcomp.ts';
 import { CHANNEL_KINDS, type ChannelKind, type ProcessMemory } from './net/transport.ts';
 import { FLEET_STATES, type FleetState, type FleetStats } from './fleet/fleet.ts';
 
@@ -76,7 +77,7 @@ export class ServerStats {
   readonly bytesOut = perChannel();
   readonly messagesIn = perChannel();
   readonly messagesOut = perChannel();
-  readonly decodeErrors = { control: 0, input: 0, ack: 0, unknown: 0 };
+  readonly decodeErrors = { control: 0, input: 0, ack: 0, view: 0, unknown: 0 };
   readonly sendFailures = perChannel();
   queueDropped = 0;
   rejects = 0;
@@ -103,6 +104,8 @@ export class ServerStats {
   inputsTickRejected = 0;
   /** Shared by every room's snapshot encoder. */
   readonly encoder = newEncoderStats();
+  /** Lag compensation: the view claims hit tests used, by outcome, and the hit tests answered. */
+  readonly lagComp = newLagCompStats();
   /** Admin requests refused for a missing or wrong bearer token (401). */
   adminUnauthorized = 0;
   /** Time POST /matchmake took, seconds. */
@@ -196,6 +199,10 @@ export function createRegistry(
       s({ outcome: 'repeated' }, i.repeated);
     },
   );
+  counter('tickwire_lagcomp_claims_total', 'View claims (what a client drew when it made an input) used by lag-compensated hit tests, by outcome: accepted, clamped_cap (beyond lagCompMaxRewindMs), clamped_inconsistent (older than the client\'s round trip and interpolation delay allow), clamped_future (newer than the client could have drawn), estimated (no claim arrived in time).', ['outcome'], (s) => {
+    for (const [k, v] of Object.entries(stats.lagComp.claims)) s({ outcome: k }, v);
+  });
+  counter('tickwire_lagcomp_hit_tests_total', 'Lag-compensated hit tests (raycasts and position look-ups) the games asked for.', [], (s) => s({}, stats.lagComp.hitTests));
   counter('tickwire_input_packets_rejected_total', 'Input packets dropped for claiming a tick too far from the room tick (maxInputTickSkewMs either way).', [], (s) => s({}, stats.inputsTickRejected));
   counter('tickwire_snapshots_total', 'Snapshots sent by kind.', ['kind'], (s) => {
     s({ kind: 'full' }, stats.encoder.fullSnapshots);

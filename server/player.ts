@@ -5,6 +5,7 @@
 // to players.
 import { InputBuffer, type InputStats } from './inputs.ts';
 import { ClientLinkStats, type SnapshotClient } from './snapshots.ts';
+import { ClaimRing } from './lagcomp.ts';
 
 /** One player in one room. */
 export class Player implements SnapshotClient {
@@ -24,6 +25,10 @@ export class Player implements SnapshotClient {
   readonly inputs: InputBuffer;
   /** Round trip, snapshot loss and snapshot kinds of this player's stream (restarted at join and resume). */
   readonly link = new ClientLinkStats();
+  /** True when the input applied this tick is new, false when the previous one was repeated (tick.ts applyInputs). */
+  freshInput = false;
+  /** What the client says it was drawing when it made each recent input (lag compensation). */
+  readonly claims = new ClaimRing();
   /** Sends one unreliable packet (snapshot) to the player's client; bound once by whoever connects it. */
   send: (bytes: Uint8Array) => void = () => undefined;
 
@@ -50,5 +55,6 @@ export class Player implements SnapshotClient {
     this.ackedBits = 0;
     this.lastAckMs = 0;
     this.link.restart(roomTick);
+    this.claims.clear();
   }
 }

@@ -12,6 +12,13 @@ import { RejectCode, type RejectCodeId } from '../shared/protocol/ids.ts';
 import { SnapshotHistory } from './history.ts';
 import { SnapshotSendTimes, type EncoderStats, type SnapshotEncoder } from './snapshots.ts';
 import type { Player } from './player.ts';
+import { RoomLagComp, type LagCompSettings, type LagCompStats } from './lagcomp.ts';
+
+/** Lag compensation settings and the counters every room shares. */
+export interface RoomLagCompOptions {
+  readonly settings: LagCompSettings;
+  readonly stats: LagCompStats;
+}
 
 /** Builds the snapshot encoder of a room. */
 export type EncoderFactory = (schema: NetSchema, net: NetConfig, stats: EncoderStats) => SnapshotEncoder;
@@ -97,6 +104,8 @@ export class Room {
   /** Where flushed game events go (the server sends them to the room's players); none: dropped. */
   eventSink: GameEventSink | undefined;
   readonly hasNetComponent: (eid: number, compIndex: number) => boolean;
+  /** Rewind history and hit tests, for a game that declares lagCompensation (also ctx.lagComp). */
+  readonly lagComp: RoomLagComp | undefined;
 
   constructor(
     readonly name: string,
@@ -110,6 +119,7 @@ export class Room {
     nowMs: number,
     encoderStats: EncoderStats,
     readonly origin: RoomOrigin = PUBLIC_ROOM,
+    lagComp?: RoomLagCompOptions,
   ) {
     this.ctx = createGameContext(game, new Rng(seed), net.tickRateHz, { ...(game.defaultParams ?? {}), ...params });
     const events = this.events;
@@ -132,6 +142,10 @@ export class Room {
     this.input = Object.fromEntries(schema.inputFields.map((f) => [f.name, 0]));
     this.snapshotEvery = net.tickRateHz / net.snapshotRateHz;
     this.sendTimes = new SnapshotSendTimes(this.snapshotEvery);
+    this.lagComp = game.lagCompensation && lagComp
+      ? new RoomLagComp(game, schema, world, c, this.stores, this.players, this.replicated, this.ctx, net.tickRateHz, this.snapshotEvery, lagComp.settings, lagComp.stats)
+      : undefined;
+    if (this.lagComp) this.ctx.lagComp = this.lagComp;
     game.setup?.(this.ctx);
     this.systems = game.systems(this.ctx);
     this.emptySinceMs = nowMs;
@@ -217,6 +231,8 @@ export interface RoomManagerOptions {
   usedAfterTicks?: number;
   /** Told the name of every room removed (idle or closed): the fleet releases it. */
   onDisposed?: (name: string) => void;
+  /** Lag compensation of rooms whose game declares it; none: those rooms have no ctx.lagComp. */
+  lagComp?: RoomLagCompOptions;
 }
 
 /** Who asks for a room, for the rules on client-created rooms. */
@@ -309,7 +325,7 @@ export class RoomManager {
     if (this.list.length >= this.o.maxRooms) return undefined;
     const seed = this.created === 0 ? this.o.seed : deriveSeed(this.o.seed, this.created);
     this.created++;
-    const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin);
+    const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin, this.o.lagComp);
     room.onOccupancyChange = this.refreshAwake;
     room.eventSink = this.o.onGameEvent;
     this.list.push(room);

@@ -80,6 +80,7 @@ export class TickwireServer implements ServerApi {
       encoderFactory: opts.encoderFactory ?? ((schema, net, stats) => new DeltaSnapshotEncoder(schema, net, stats, encoderOptions)),
       encoderStats: this.stats.encoder,
       onDisposed: (name) => this.fleet.released(name),
+      lagComp: { settings: { maxRewindMs: config.lagCompMaxRewindMs, maxInterpMs: config.lagCompMaxInterpMs, toleranceMs: config.lagCompToleranceMs }, stats: this.stats.lagComp },
       onGameEvent: (room, name, data) => {
         for (const p of room.players) {
           const s = this.sessions.get(p.id);

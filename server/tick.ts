@@ -1,6 +1,7 @@
 // THE pipeline. One server tick, in order: drain the network inbox, then for every room apply one
 // input per player, run the game's systems, send the game events they emitted, snap state to the
-// wire grid, and every Nth tick capture history and send snapshots. Reading runTick explains the
+// wire grid, and every Nth tick capture history (and the lag-compensation history) and send
+// snapshots. Reading runTick explains the
 // server.
 import { snapToNetGrid } from '../shared/sim/netgrid.ts';
 import { captureFrame } from './history.ts';
@@ -40,7 +41,10 @@ export function applyInputs(room: Room): void {
   for (let p = 0; p < players.length; p++) {
     const pl = players[p];
     if (pl.eid < 0) continue;
+    const before = pl.inputs.lastAppliedSeq;
+    const had = pl.inputs.hasApplied;
     const values = pl.inputs.take();
+    pl.freshInput = pl.inputs.hasApplied && (!had || pl.inputs.lastAppliedSeq !== before);
     for (let f = 0; f < fields.length; f++) input[fields[f].name] = fields[f].q.dequantize(values[f]);
     game.stepPlayer(ctx.c, pl.eid, input, ctx.dtSec);
     pl.inputAck = pl.inputs.lastAppliedSeq;
@@ -79,6 +83,7 @@ export function sendSnapshots(room: Room, nowMs = -1): void {
   const frame = history.claim(room.ctx.tick);
   if (nowMs >= 0) room.sendTimes.record(room.ctx.tick, nowMs);
   captureFrame(room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame, history.rates);
+  room.lagComp?.capture(room.ctx.tick, room.replicated());
   const encoder = room.encoder;
   encoder.begin(frame, history);
   const players = room.players;

@@ -3,11 +3,13 @@ import type { AnyGame } from './sim/game.ts';
 import { validateGame } from './sim/validate.ts';
 
 export { defineGame } from './sim/game.ts';
-export type { AnyGame, ClientRoomRules, Component, Components, GameContext, GameDefinition, InputValues, NetworkedFields, Store, System } from './sim/game.ts';
+export type { AnyGame, ClientRoomRules, Component, Components, GameContext, GameDefinition, InputValues, LagCompensationRules, NetworkedFields, Store, System } from './sim/game.ts';
 export { angle, bool, fixed, int, uint } from './protocol/quantize.ts';
 export type { Quantizer } from './protocol/quantize.ts';
 export { keyAxes, moveAxes, pointerAxes } from './sim/view.ts';
 export type { BotBrain, BotScript, BotScriptContext, Controls, DrawView, GameClient, ScriptWorld } from './sim/view.ts';
+export { newRayHit, segmentBox, segmentCircle, segmentHitbox } from './sim/lagcomp.ts';
+export type { Hitbox, LagCompensation, RayHit } from './sim/lagcomp.ts';
 export { GameDefinitionError, gameProblems, validateGame } from './sim/validate.ts';
 export { unclassifiedComponents } from './protocol/schema.ts';
 export type { Rng } from './sim/rng.ts';

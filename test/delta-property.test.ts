@@ -177,7 +177,7 @@ describe('snapshot stream under loss, duplication and reordering', () => {
     expect(total.partial).toBeGreaterThan(0);
     expect(total.deltaUnacked).toBeGreaterThan(0);
     expect(total.largestPacketBytes).toBeLessThanOrEqual(1200);
-  });
+  }, 60_000); // 120 scenarios: seconds alone, more on a loaded machine
 
   it('keeps up through a long ack blackout by falling back to full snapshots, then returns to deltas', () => {
     const o = run({ seed: 42, game: 'arena', entities: 120, ticksPerSnapshot: 3, maxPacketBytes: 1200, historyFrames: 6, ringLength: 32, loss: 0.1, ackLoss: 0.95, dup: 0, maxDelay: 0, steps: 60 });

@@ -18,6 +18,10 @@ import { SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, writeSnapshotAck } from '../shar
 import { nodeClientIO } from '../tools/node-client/io.ts';
 import { promValue } from '../tools/measure/prom.ts';
 import { connectClient, cuttableIO, scrapeMetrics, startTestServer, urlOf, waitFor } from './helpers/server.ts';
+import { LoopbackWorld } from './helpers/client-loopback.ts';
+import { createGallery } from '../games/gallery.ts';
+import { parsePromText } from '../tools/measure/prom.ts';
+import type { ServerConfig } from '../server/config.ts';
 
 /**
  * Counter families this soak cannot move, each with the reason. Every other counter family must
@@ -30,6 +34,9 @@ const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   ['tickwire_fleet_lease_failures_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_leases_lost_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_room_conflicts_total', 'a member frozen past its lease (test/fleet-server.test.ts)'],
+  // arena-v1 declares no lag compensation: these move in the lag-compensation test below.
+  ['tickwire_lagcomp_claims_total', 'arena-v1 has no hitboxes; moved by "moves the lag-compensation counters" below'],
+  ['tickwire_lagcomp_hit_tests_total', 'arena-v1 has no hitboxes; moved by "moves the lag-compensation counters" below'],
 ]);
 
 /**
@@ -44,7 +51,7 @@ const TARGETS: [string, Record<string, string>][] = [
       ['tickwire_bytes_total', { direction, channel }],
       ['tickwire_messages_total', { direction, channel }],
     ])),
-  ...['control', 'input', 'ack', 'unknown'].map((message): [string, Record<string, string>] => ['tickwire_decode_errors_total', { message }]),
+  ...['control', 'input', 'ack', 'view', 'unknown'].map((message): [string, Record<string, string>] => ['tickwire_decode_errors_total', { message }]),
   ['tickwire_send_failures_total', { channel: 'ws' }],
   ['tickwire_resumes_total', { outcome: 'ok' }],
   ['tickwire_resumes_total', { outcome: 'failed' }],
@@ -201,6 +208,7 @@ describe('no dead metrics', () => {
       mal.send(new Uint8Array([MsgType.Control, 0xc1])); // not msgpack
       mal.send(new Uint8Array([MsgType.Input, 0, 0])); // short input packet
       mal.send(new Uint8Array([MsgType.SnapshotAck, 0, 0])); // short ack
+      mal.send(new Uint8Array([MsgType.ViewClaim, 0])); // view claims with no claim
       for (let i = 0; i < server.config.maxBadMessages; i++) mal.send(new Uint8Array([9, i])); // unknown type
       // A burst far above the rate limit.
       const burst = await rawJoin(server, 'burst');
@@ -298,5 +306,54 @@ describe('no dead metrics', () => {
     const flat = TARGETS.filter(([name, labels]) => promValue(samples, name, labels) === 0).map(([name, labels]) => `${name}${JSON.stringify(labels)}`);
     expect(flat, 'targeted samples still at 0').toEqual([]);
     expect(Date.now() - t0, 'soak wall time').toBeLessThan(40_000);
+  }, 60_000);
+});
+
+describe('no dead lag-compensation metrics', () => {
+  /**
+   * A gallery room on the loopback world (fake clock) with a shooter behind 150 ms RTT whose view
+   * claims are sent as made, or forged (too old, in the future), or dropped; returns the metrics.
+   */
+  async function shoot(config: Partial<ServerConfig>, forge: (tick: number, shot: number) => number | undefined): Promise<string> {
+    const w = new LoopbackWorld({ game: createGallery(), config });
+    const c = w.addClient({ seed: 5, link: { enabled: true, delayMs: 75 } });
+    const claims = c.netcode.claims!;
+    const message = claims.message.bind(claims);
+    let shot = 0;
+    claims.message = (seq, count) => {
+      const m = message(seq, count);
+      if (!m) return m;
+      // the claim's tick (bytes 4..7 of the first claim), rewritten or the message dropped
+      const tick = m[4] | (m[5] << 8) | (m[6] << 16) | (m[7] << 24);
+      const forged = forge(tick >>> 0, shot);
+      if (forged === undefined) return undefined;
+      m[4] = forged & 0xff;
+      m[5] = (forged >>> 8) & 0xff;
+      m[6] = (forged >>> 16) & 0xff;
+      m[7] = forged >>> 24;
+      m[8] = 0; // span 0: the forged tick is taken as a plain render tick
+      return m;
+    };
+    c.input = { fire: 0, ax: 500, ay: 100 };
+    let frame = 0;
+    w.run(8000, (cl, now) => {
+      frame++;
+      const fire = now > 2000 && frame % 15 === 0;
+      if (fire) shot++;
+      cl.input = { fire: fire ? 1 : 0, ax: 500, ay: 100 };
+    });
+    return w.server.metricsText();
+  }
+
+  it('moves the lag-compensation counters: every claim outcome and the hit tests', async () => {
+    // shots cycle: honest, far too old, in the future, claim dropped
+    const text = await shoot({}, (tick, n) => [tick, Math.max(0, tick - 50), tick + 60, undefined][n % 4]);
+    const capped = await shoot({ lagCompMaxRewindMs: 100 }, (tick) => tick);
+    const samples = [...parsePromText(text), ...parsePromText(capped)];
+    const sum = (name: string, labels: Record<string, string> = {}): number => samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+    for (const outcome of ['accepted', 'clamped_cap', 'clamped_inconsistent', 'clamped_future', 'estimated']) {
+      expect(sum('tickwire_lagcomp_claims_total', { outcome }), outcome).toBeGreaterThan(0);
+    }
+    expect(sum('tickwire_lagcomp_hit_tests_total')).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -2,14 +2,15 @@
 // event, no tag-backs, a point a second not "it"), spawns near the other players, a bot script
 // that chases and flees, and prediction that replays the server's steps exactly.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { tag, tagBot, TAG_HEIGHT, TAG_WIDTH } from '../games/tag.ts';
+import { tag, tagBot, TAG_HEIGHT, TAG_RADIUS, TAG_REACH, TAG_WIDTH } from '../games/tag.ts';
+import { segmentCircle } from '../shared/sim/lagcomp.ts';
 import { createGameContext } from '../shared/sim/game.ts';
 import { Rng } from '../shared/sim/rng.ts';
 import { gameProblems } from '../shared/sim/validate.ts';
 import type { ScriptWorld } from '../shared/sim/view.ts';
 import { LoopbackWorld } from './helpers/client-loopback.ts';
 
-type Input = { mx: number; my: number };
+type Input = { mx: number; my: number; tag?: number; ax?: number; ay?: number };
 
 /** A room of tag without a server: setup, players, and a step that runs inputs then the systems. */
 function room(npcs: number, seed = 1) {
@@ -127,5 +128,68 @@ describe('tag', () => {
     expect(c.netcode.predictor.stats.predicted).toBeGreaterThan(300);
     expect(c.netcode.predictor.predictedFields.some((b) => b === 1)).toBe(true);
     expect(c.netcode.corrections()).toBe(0);
+  });
+
+  it('"it" reaches at range towards the aim point, tagging the first taggable body on the way', () => {
+    const r = room(0);
+    const a = r.join('a');
+    r.step();
+    const b = r.join('b');
+    for (let t = 0; t < 60; t++) r.step(); // a's hand-off cool-down runs out
+    r.c.Body.x[a] = 300;
+    r.c.Body.y[a] = 300;
+    r.c.Body.x[b] = 300 + TAG_REACH;
+    r.c.Body.y[b] = 300;
+    r.c.Tag.cool[b] = 0;
+    r.step(new Map([[a, { mx: 0, my: 0, tag: 1, ax: 300, ay: 200 }]])); // aiming away: nothing
+    expect(r.c.Tag.it[b]).toBe(0);
+    r.step(new Map([[a, { mx: 0, my: 0, tag: 1, ax: 500, ay: 300 }]]));
+    expect(r.c.Tag.it[b]).toBe(1);
+    expect(r.events.at(-1)).toMatchObject({ name: 'tag', data: { from: a, to: b, reach: true } });
+  });
+
+  it('a reach on a 150 ms link tags whom "it" drew there, where the current positions would miss', () => {
+    const w = new LoopbackWorld({ game: tag, npcs: 0, seed: 2 });
+    const it = w.addClient({ seed: 8, link: { enabled: true, delayMs: 75, jitterMs: 20, lossPct: 5 } });
+    const runner = w.addClient({ seed: 9 });
+    it.input = { mx: 0, my: 0 };
+    runner.input = { mx: 0, my: 0 };
+    w.run(1500);
+    const c = w.room.ctx.c as unknown as { Body: { x: Float32Array; y: Float32Array }; Tag: { it: Uint8Array; cool: Uint8Array }; Reach: { ax: Float32Array; ay: Float32Array } };
+    const a = it.netcode.eid;
+    const b = runner.netcode.eid;
+    expect(a).toBeGreaterThanOrEqual(0);
+    expect(b).toBeGreaterThanOrEqual(0);
+    // "it" stands at (300, 400); the runner runs down past it, 70 units to the side.
+    c.Body.x[a] = 300;
+    c.Body.y[a] = 400;
+    c.Body.x[b] = 370;
+    c.Body.y[b] = 150;
+    c.Tag.it.fill(0);
+    c.Tag.it[a] = 1;
+    c.Tag.cool.fill(0);
+    runner.input = { mx: 0, my: 1 };
+    let liveMiss: boolean | undefined;
+    w.afterTick = () => {
+      if (liveMiss !== undefined || c.Tag.it[b] !== 1) return;
+      // The tick of the tag: the same reach against the runner's current position.
+      const dx = c.Reach.ax[a] - c.Body.x[a];
+      const dy = c.Reach.ay[a] - c.Body.y[a];
+      const k = (TAG_REACH + TAG_RADIUS) / Math.hypot(dx, dy);
+      liveMiss = segmentCircle(c.Body.x[a], c.Body.y[a], dx * k, dy * k, c.Body.x[b], c.Body.y[b], TAG_RADIUS) < 0;
+    };
+    w.run(4500, (cl) => {
+      if (cl !== it) return;
+      const v = cl.netcode.remote;
+      const row = v.indexOf(b);
+      cl.input = { mx: 0, my: 0 };
+      if (row < 0) return;
+      const x = v.values[row * v.fieldCount];
+      const y = v.values[row * v.fieldCount + 1];
+      if (Math.hypot(x - 300, y - 400) <= TAG_REACH + 2 * TAG_RADIUS) cl.input = { mx: 0, my: 0, tag: 1, ax: x, ay: y };
+    });
+    expect(c.Tag.it[b]).toBe(1);
+    expect(liveMiss).toBe(true);
+    expect(w.server.stats.lagComp.claims.accepted).toBeGreaterThan(0);
   });
 });

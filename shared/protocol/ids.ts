@@ -10,6 +10,8 @@ export const MsgType = {
   Snapshot: 3,
   /** Client -> server snapshot acknowledgement (unreliable channel, or WebSocket fallback). */
   SnapshotAck: 4,
+  /** Client -> server: what the client was drawing when it made recent inputs (lag compensation; shared/protocol/view-claim.ts). */
+  ViewClaim: 5,
 } as const;
 export type MsgTypeId = (typeof MsgType)[keyof typeof MsgType];
 

@@ -4,6 +4,7 @@ import { addEntity, createWorld, Or, registerQuery, commitRemovals, removeEntity
 import type { Quantizer } from '../protocol/quantize.ts';
 import type { Rng } from './rng.ts';
 import type { GameClient } from './view.ts';
+import type { Hitbox, LagCompensation } from './lagcomp.ts';
 
 /** A typed array holding one field of a component for every entity id (structure of arrays). */
 export type Store = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
@@ -54,6 +55,27 @@ export interface GameContext<C extends Components> {
    * server's rooms; absent where nobody listens, hence optional: call it as `ctx.emit?.(...)`.
    */
   emit?(name: string, data?: unknown): void;
+  /**
+   * Lag compensation: hit tests against the world as a player saw it when it acted (see
+   * shared/sim/lagcomp.ts). Present in the server's rooms of a game that declares
+   * `lagCompensation`; absent elsewhere (client prediction, unit tests), so a game falls back to
+   * the current positions when it is missing.
+   */
+  lagComp?: LagCompensation;
+}
+
+/** What a game declares for lag compensation (GameDefinition.lagCompensation). */
+export interface LagCompensationRules<C extends Components, I extends InputValues> {
+  /**
+   * The hitbox of every entity holding the component, centred on its position; an entity takes the
+   * first listed component it has. Only these entities are kept in the rewind history.
+   */
+  readonly hitboxes: { readonly [K in keyof C]?: Hitbox };
+  /**
+   * An input field that marks an action (a shot, a tag): clients report what they were drawing
+   * only for inputs where it is non-zero. Default: for every input.
+   */
+  readonly trigger?: keyof I & string;
 }
 
 /** How a game treats rooms its clients create by naming them (see GameDefinition.clientRooms). */
@@ -109,6 +131,11 @@ export interface GameDefinition<C extends Components, I extends InputValues> {
    * room sleeps (its tick does not advance) until a player joins, so idle rooms cost nothing.
    */
   readonly tickWhenEmpty?: boolean;
+  /**
+   * Lag compensation: the hitboxes hit tests run against, and which input marks an action. With
+   * it, rooms keep a history of those entities' positions and give systems `ctx.lagComp`.
+   */
+  readonly lagCompensation?: LagCompensationRules<C, I>;
   /**
    * Moves one player by one input over one fixed step. Runs on the server tick and in client
    * prediction, so it must be deterministic and touch only that entity's components.

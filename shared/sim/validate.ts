@@ -123,6 +123,23 @@ export function gameProblems(game: AnyGame): string[] {
       }
     }
   }
+  const lc = game.lagCompensation as { hitboxes?: Record<string, unknown>; trigger?: unknown } | undefined;
+  if (lc) {
+    if (!game.position) out.push('lagCompensation: needs position (hitboxes are centred on it)');
+    const boxes = Object.entries(lc.hitboxes ?? {});
+    if (boxes.length === 0) out.push('lagCompensation.hitboxes: declare at least one');
+    for (const [comp, h] of boxes) {
+      if (!(comp in c)) out.push(`lagCompensation.hitboxes.${comp}: components() has no such component`);
+      const box = h as { kind?: unknown; radius?: unknown; halfWidth?: unknown; halfHeight?: unknown } | undefined;
+      const pos = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+      if (box?.kind === 'circle') {
+        if (!pos(box.radius)) out.push(`lagCompensation.hitboxes.${comp}: radius must be a positive finite number`);
+      } else if (box?.kind === 'box') {
+        if (!pos(box.halfWidth) || !pos(box.halfHeight)) out.push(`lagCompensation.hitboxes.${comp}: halfWidth and halfHeight must be positive finite numbers`);
+      } else out.push(`lagCompensation.hitboxes.${comp}: kind must be 'circle' or 'box'`);
+    }
+    if (lc.trigger !== undefined && !(typeof lc.trigger === 'string' && lc.trigger in input)) out.push(`lagCompensation.trigger ${JSON.stringify(lc.trigger)}: not an input field`);
+  }
   const rules = game.clientRooms;
   for (const [k, v] of Object.entries(rules?.params ?? {})) if (!Number.isFinite(v)) out.push(`clientRooms.params.${k}: not a finite number`);
   for (const [k, r] of Object.entries(rules?.settable ?? {})) if (!(Number.isFinite(r.min) && Number.isFinite(r.max) && r.min <= r.max)) out.push(`clientRooms.settable.${k}: needs finite min <= max`);

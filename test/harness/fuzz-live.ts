@@ -15,6 +15,7 @@ import { configHash, PROTOCOL_VERSION } from '../../shared/config.ts';
 import type { AnyGame } from '../../shared/sim/game.ts';
 import { BitReader } from '../../shared/protocol/bits.ts';
 import { decodeClientControl, decodeServerControl, encodeControl, type ServerControl } from '../../shared/protocol/control.ts';
+import { createViewClaims, readViewClaims } from '../../shared/protocol/view-claim.ts';
 import { DecodeError } from '../../shared/protocol/errors.ts';
 import { createInputPacket, readInputPacket, type InputPacket } from '../../shared/protocol/input.ts';
 import { readSnapshotAck } from '../../shared/protocol/snapshot.ts';
@@ -117,7 +118,7 @@ export function summarizeHttp(r: HttpReport): string {
 
 function decodeErrorTotal(srv: TickwireServer): number {
   const d = srv.stats.decodeErrors;
-  return d.control + d.input + d.ack + d.unknown;
+  return d.control + d.input + d.ack + d.view + d.unknown;
 }
 
 /** The server counters a live fuzz run reports, read at its start; `finish` fills the report's window figures. */
@@ -173,7 +174,7 @@ const HANDSHAKE_FILE = /^seed-(hello|resume)/;
 export function serverCorpus(game: AnyGame = arena): ServerCorpus {
   const control = loadCorpus('control-client');
   return {
-    player: [...control.filter((e) => !HANDSHAKE_FILE.test(e.name)), ...loadCorpus(`input-${game.name}`), ...loadCorpus('ack'), ...loadCorpus('server')].map((e) => e.bytes),
+    player: [...control.filter((e) => !HANDSHAKE_FILE.test(e.name)), ...loadCorpus(`input-${game.name}`), ...loadCorpus('ack'), ...loadCorpus('view'), ...loadCorpus('server')].map((e) => e.bytes),
     handshake: control.filter((e) => HANDSHAKE_FILE.test(e.name)).map((e) => e.bytes),
   };
 }
@@ -196,6 +197,7 @@ export class InboxFuzzer {
   private readonly packet: InputPacket;
   private readonly reader = new BitReader();
   private readonly ack = { tick: 0, bits: 0 };
+  private readonly claims = createViewClaims();
 
   private constructor(
     readonly srv: TickwireServer,
@@ -294,6 +296,9 @@ export class InboxFuzzer {
           return false;
         case MsgType.SnapshotAck:
           readSnapshotAck(bytes, this.ack);
+          return false;
+        case MsgType.ViewClaim:
+          readViewClaims(bytes, this.claims);
           return false;
         default:
           return true; // empty, snapshots from a client, unknown types

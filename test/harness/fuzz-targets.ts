@@ -13,6 +13,7 @@ import { DecodeError } from '../../shared/protocol/errors.ts';
 import { createInputPacket, MAX_INPUTS_PER_PACKET, readInputPacket, writeInputPacket, type InputPacket } from '../../shared/protocol/input.ts';
 import { compileSchema } from '../../shared/protocol/schema.ts';
 import { readSnapshotAck, writeSnapshotAck, type SnapshotAck } from '../../shared/protocol/snapshot.ts';
+import { createViewClaims, MAX_VIEW_CLAIMS, readViewClaims, viewClaimBytes, writeViewClaims, type ViewClaims } from '../../shared/protocol/view-claim.ts';
 import { inputHash, Mutator } from './mutate.ts';
 
 /** Directory of the corpus kept in the repo: one sub-directory per target. */
@@ -120,6 +121,28 @@ export function ackSeeds(): [string, Uint8Array][] {
   ];
 }
 
+/** Valid view-claim messages: one claim, a redundant run of interpolated ones, a full message with extreme values, one extrapolating. */
+export function viewClaimSeeds(): [string, Uint8Array][] {
+  const out = new Uint8Array(viewClaimBytes(MAX_VIEW_CLAIMS));
+  const make = (rows: [number, number, number, number][]): Uint8Array => {
+    const c = createViewClaims();
+    c.count = rows.length;
+    rows.forEach(([seq, tick, span, frac], i) => {
+      c.seq[i] = seq;
+      c.tick[i] = tick;
+      c.span[i] = span;
+      c.frac[i] = frac;
+    });
+    return writeViewClaims(out, c).slice();
+  };
+  return [
+    ['one', make([[1, 99, 3, 128]])],
+    ['redundant', make([[300, 5001, 3, 700], [299, 5001, 3, 440], [298, 4998, 3, 700], [297, 4998, 3, 400]])],
+    ['full-max', make(Array.from({ length: MAX_VIEW_CLAIMS }, (_, i) => [65535 - i, 0xffffffff, 255, 255 * 256 - 1] as [number, number, number, number]))],
+    ['extrapolating', make([[0, 120, 0, 0xffff], [65535, 120, 0, 300]])],
+  ];
+}
+
 /** Raw HTTP/1.1 requests to the HTTP + WebSocket port: every route, methods, headers and bodies. */
 export function httpSeeds(): [string, Uint8Array][] {
   const req = (lines: string[], body = ''): Uint8Array => utf8(lines.join('\r\n') + '\r\n\r\n' + body);
@@ -190,6 +213,7 @@ export function buildSeeds(): Record<string, [string, Uint8Array][]> {
     'control-client': clientControlSeeds().map(([n, m]) => [n, encodeControl(m)]),
     'control-server': serverControlSeeds().map(([n, m]) => [n, encodeControl(m)]),
     ack: ackSeeds(),
+    view: viewClaimSeeds(),
     http: httpSeeds(),
     signaling: signalingSeeds(),
     server: serverSeeds(),
@@ -393,9 +417,28 @@ export function ackTarget(): DecoderTarget {
   };
 }
 
+/** View-claim messages (lag compensation), as the server decodes them. */
+export function viewClaimTarget(): DecoderTarget {
+  const out: ViewClaims = createViewClaims();
+  const ctxOut: ViewClaims = createViewClaims();
+  const scratch = new Uint8Array(viewClaimBytes(MAX_VIEW_CLAIMS));
+  const snapshot = (c: ViewClaims): unknown => ({ count: c.count, seq: Array.from(c.seq.subarray(0, c.count)), tick: Array.from(c.tick.subarray(0, c.count)), span: Array.from(c.span.subarray(0, c.count)), frac: Array.from(c.frac.subarray(0, c.count)) });
+  let junk = 0;
+  return {
+    name: 'view',
+    maxBytes: 256,
+    dictionary: BINARY_DICTIONARY,
+    decode: (bytes) => snapshot(readViewClaims(bytes, out)),
+    check(bytes, outcome) {
+      if (outcome.ok && Buffer.compare(writeViewClaims(scratch, out), bytes) !== 0) throw new FuzzCheckError('accepted view claims are not canonical');
+      inContext(bytes, (junk ^= 0xff), (buf, start, end) => sameOutcome(outcome, capture(() => snapshot(readViewClaims(buf, ctxOut, start, end))), 'view claims'));
+    },
+  };
+}
+
 /** Every pure decoder target except snapshots (see fuzz-snapshot in the tests and bench/fuzz.ts). */
 export function decoderTargets(): DecoderTarget[] {
-  return [clientControlTarget, serverControlTarget, ...Object.values(GAMES).map(inputTarget), ackTarget()];
+  return [clientControlTarget, serverControlTarget, ...Object.values(GAMES).map(inputTarget), ackTarget(), viewClaimTarget()];
 }
 
 // ---- the mutation loop ----

@@ -237,7 +237,7 @@ const jobs: Job[] = [];
 for (const g of groups) {
   if (g === 'control') jobs.push(...decoderTargets().filter((t) => t.name.startsWith('control-')).map((t) => decoderJob(t)));
   if (g === 'input') jobs.push(...decoderTargets().filter((t) => t.name.startsWith('input-')).map((t) => decoderJob(t)));
-  if (g === 'ack') jobs.push(...decoderTargets().filter((t) => t.name === 'ack').map((t) => decoderJob(t)));
+  if (g === 'ack') jobs.push(...decoderTargets().filter((t) => t.name === 'ack' || t.name === 'view').map((t) => decoderJob(t)));
   if (g === 'snapshot') jobs.push(...(await snapshotTargets()).map((s) => decoderJob(s.target, s.corpus)));
   if (g === 'server') jobs.push(...serverJobs());
   if (g === 'http') jobs.push(...httpJobs());
