@@ -243,9 +243,12 @@ describe('bots CLI arguments', () => {
     const d = parseBotsArgs(['--url', 'http://h:1']);
     expect(d).toMatchObject({ count: 10, seconds: 10, transport: 'ws', rampPerSec: 50, script: 'arena-v1', seed: 1, json: false, fullBots: 1 });
     expect(d.conditions).toBeUndefined();
+    // --matchmake: the bots get seats there, and --url defaults to it
+    expect(parseBotsArgs(['--matchmake', 'http://m:8080/'])).toMatchObject({ url: 'http://m:8080', matchmake: 'http://m:8080' });
+    expect(parseBotsArgs(['--url', 'http://a:1', '--matchmake', 'http://m:2'])).toMatchObject({ url: 'http://a:1', matchmake: 'http://m:2' });
   });
   it('rejects bad input with a message', () => {
-    expect(() => parseBotsArgs([])).toThrow(/--url is required/);
+    expect(() => parseBotsArgs([])).toThrow(/--url \(or --matchmake\) is required/);
     expect(() => parseBotsArgs(['--url', 'http://h:1', '--transport', 'udp'])).toThrow(/webrtc or ws/);
     expect(() => parseBotsArgs(['--url', 'http://h:1', '--count', '0'])).toThrow(/--count/);
     expect(() => parseBotsArgs(['--url', 'http://h:1', '--loss-pct', '120'])).toThrow(/--loss-pct/);
