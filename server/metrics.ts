@@ -3,6 +3,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { newInputStats } from './inputs.ts';
 import { newEncoderStats } from './snapshots.ts';
+import { newInterestStats } from './interest.ts';
 import { CHANNEL_KINDS, type ChannelKind, type ProcessMemory } from './net/transport.ts';
 
 /** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
@@ -99,6 +100,8 @@ export class ServerStats {
   inputsTickRejected = 0;
   /** Shared by every room's snapshot encoder. */
   readonly encoder = newEncoderStats();
+  /** Shared by every room's interest management (games with interest rules). */
+  readonly interest = newInterestStats();
   /** Admin requests refused for a missing or wrong bearer token (401). */
   adminUnauthorized = 0;
 

@@ -1,0 +1,586 @@
+// Interest management: what each player of a room sees. On every snapshot tick a spatial grid over
+// the game's position fields (bucketed from the captured, quantized frame) gives each player the
+// entities within its view radius, kept until they pass the leave radius (hysteresis), plus its
+// own entity, the game's global entities, and whatever the game's relevance hook lets through.
+// Each player's view is remembered per snapshot tick, so the view encoder can rebuild the exact
+// frame a client holds for any baseline it acknowledged: the room frame of that tick, restricted
+// to the view of that tick. Everything is preallocated; views grow by doubling, then never allocate.
+import { hasComponent } from 'bitecs';
+import { DEFAULT_NET_CONFIG, type NetConfig } from '../shared/config.ts';
+import { BitWriter } from '../shared/protocol/bits.ts';
+import { SectionEncoder, SectionParts } from '../shared/protocol/delta.ts';
+import { MAX_BASELINE_AGE_TICKS, patchSnapshotClientFields, SnapshotFrame } from '../shared/protocol/snapshot.ts';
+import type { NetSchema } from '../shared/protocol/schema.ts';
+import type { AnyGame, Component, Components, GameContext, InterestRules } from '../shared/sim/game.ts';
+import type { SnapshotHistory } from './history.ts';
+import { newEncoderStats, type DeltaEncoderOptions, type EncoderStats, type SnapshotClient, type SnapshotEncoder } from './snapshots.ts';
+
+/** Leave radius over view radius when the game does not say (InterestRules.leaveRadius). */
+export const DEFAULT_LEAVE_FACTOR = 1.1;
+
+/** Most grid cells per axis; a finer grid is coarsened to this. */
+const MAX_CELLS_PER_AXIS = 1024;
+
+/** What a room remembers of one player's view: its entity ids at each recent snapshot tick. */
+export class ClientView {
+  /** Snapshot tick of each ring slot, -1 when empty. */
+  readonly ticks: Float64Array;
+  /** Entity ids of each slot, ascending (the first counts[slot] entries). */
+  readonly ids: Uint16Array[];
+  readonly counts: Int32Array;
+  /** Slot of the newest view, -1 before the first. */
+  newest = -1;
+  /** Rows (of the newest room frame) of the newest view, ascending: what the encoder copies. */
+  rows: Int32Array = new Int32Array(64);
+  /** Tick of the last full snapshot sent to this client, or -1 (the view encoder's fallback state). */
+  fullTick = -1;
+  /** Views computed for this player (statistics). */
+  updates = 0;
+
+  /** @param length slots kept (the room's snapshot history length) */
+  constructor(readonly length: number) {
+    this.ticks = new Float64Array(length).fill(-1);
+    this.ids = Array.from({ length }, () => new Uint16Array(64));
+    this.counts = new Int32Array(length);
+  }
+
+  /** Ring slot of the view at snapshot `tick`, or -1 when not remembered. */
+  slotOf(tick: number): number {
+    for (let i = 0; i < this.length; i++) if (this.ticks[i] === tick) return i;
+    return -1;
+  }
+
+  /** Entities in the newest view. */
+  get size(): number {
+    return this.newest < 0 ? 0 : this.counts[this.newest];
+  }
+
+  /** True when entity `id` was in the view of `slot` (binary search). */
+  holds(slot: number, id: number): boolean {
+    const ids = this.ids[slot];
+    let lo = 0;
+    let hi = this.counts[slot] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = ids[mid];
+      if (v === id) return true;
+      if (v < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  }
+}
+
+/** Counters of a room's interest management. */
+export interface InterestStats {
+  /** Views computed (one per player per snapshot tick). */
+  views: number;
+  /** Entities in those views, summed. */
+  viewEntities: number;
+  /** Entities that entered a view, and that left one (against the same player's previous view). */
+  entered: number;
+  left: number;
+}
+
+/** Fresh zeroed interest counters. */
+export function newInterestStats(): InterestStats {
+  return { views: 0, viewEntities: 0, entered: 0, left: 0 };
+}
+
+/** A player as interest management sees it: its entity id (-1 before it has one). */
+export interface Viewer {
+  readonly eid: number;
+}
+
+/**
+ * The views of one room: a uniform grid over the position fields' quantizer range, rebuilt from
+ * each snapshot frame (counting sort of rows into cells), and one ClientView per player.
+ */
+export class InterestManager {
+  readonly stats: InterestStats;
+  private readonly rules: InterestRules<Components>;
+  private readonly fx: number;
+  private readonly fy: number;
+  private readonly posMask: number;
+  private readonly minX: number;
+  private readonly minY: number;
+  private readonly cellSize: number;
+  private readonly cols: number;
+  private readonly rowsN: number;
+  private readonly leaveFactor: number;
+  private readonly globals: Component[];
+  private readonly views = new WeakMap<Viewer, ClientView>();
+  /** Per row of the current frame: position (dequantized) and cell (-1: not placed). */
+  private px = new Float64Array(64);
+  private py = new Float64Array(64);
+  private cellOf = new Int32Array(64);
+  /** Counting sort of rows into cells: cellStart[c]..cellStart[c+1] index cellRows. */
+  private readonly cellStart: Int32Array;
+  private cellRows = new Int32Array(64);
+  /** Rows of the current frame's global entities, ascending. */
+  private globalRows = new Int32Array(16);
+  private globalCount = 0;
+  /** Stamp per entity id: equal to `stamp` when already in the view being built. */
+  private readonly seen: Int32Array;
+  private stamp = 0;
+  private frame: SnapshotFrame | undefined;
+
+  /**
+   * @param game the game (its interest rules and position fields)
+   * @param schema its compiled schema
+   * @param ctx the room's context (handed to the game's hooks; global components' world)
+   * @param historyLength snapshots each view remembers (the room's history length)
+   */
+  constructor(
+    game: AnyGame,
+    readonly schema: NetSchema,
+    private readonly ctx: GameContext<Components>,
+    readonly historyLength: number,
+    stats?: InterestStats,
+  ) {
+    const rules = game.interest as InterestRules<Components> | undefined;
+    if (!rules || !game.position) throw new Error(`${game.name}: interest management needs interest rules and position fields`);
+    this.rules = rules;
+    this.stats = stats ?? newInterestStats();
+    const field = (name: string): number => {
+      const i = schema.fields.findIndex((f) => `${f.component}.${f.field}` === name);
+      if (i < 0) throw new Error(`${game.name}: position field ${name} is not networked`);
+      return i;
+    };
+    this.fx = field(game.position.x);
+    this.fy = field(game.position.y);
+    this.posMask = ((1 << schema.fields[this.fx].compIndex) | (1 << schema.fields[this.fy].compIndex)) >>> 0;
+    const qx = schema.fields[this.fx].q;
+    const qy = schema.fields[this.fy].q;
+    this.minX = qx.min;
+    this.minY = qy.min;
+    const span = Math.max(qx.max - qx.min, qy.max - qy.min);
+    const leaveRadius = rules.leaveRadius ?? rules.viewRadius * DEFAULT_LEAVE_FACTOR;
+    this.leaveFactor = leaveRadius / rules.viewRadius;
+    this.cellSize = Math.max(rules.cellSize ?? leaveRadius / 2, span / MAX_CELLS_PER_AXIS);
+    this.cols = Math.floor((qx.max - qx.min) / this.cellSize) + 1;
+    this.rowsN = Math.floor((qy.max - qy.min) / this.cellSize) + 1;
+    this.cellStart = new Int32Array(this.cols * this.rowsN + 1);
+    this.globals = (rules.global ?? []).map((n) => ctx.c[n]);
+    this.seen = new Int32Array(schema.maxEntities);
+  }
+
+  /** The view of `viewer` (created on first use). */
+  viewOf(viewer: Viewer): ClientView {
+    let v = this.views.get(viewer);
+    if (!v) {
+      v = new ClientView(this.historyLength);
+      this.views.set(viewer, v);
+    }
+    return v;
+  }
+
+  /** The view of `viewer` if it has one. */
+  peek(viewer: Viewer): ClientView | undefined {
+    return this.views.get(viewer);
+  }
+
+  /** The frame the newest views were computed on. */
+  get current(): SnapshotFrame | undefined {
+    return this.frame;
+  }
+
+  /** Computes every viewer's view of `frame` (a snapshot tick's captured frame) and remembers it under frame.tick. */
+  update(frame: SnapshotFrame, viewers: readonly Viewer[]): void {
+    this.frame = frame;
+    this.bucket(frame);
+    for (let p = 0; p < viewers.length; p++) {
+      const viewer = viewers[p];
+      if (viewer.eid < 0) continue;
+      this.computeView(frame, viewer.eid, this.viewOf(viewer));
+    }
+  }
+
+  /** Places every row of the frame in its grid cell and lists the global entities' rows. */
+  private bucket(frame: SnapshotFrame): void {
+    const n = frame.count;
+    if (this.px.length < n) {
+      const cap = Math.max(n, this.px.length * 2);
+      this.px = new Float64Array(cap);
+      this.py = new Float64Array(cap);
+      this.cellOf = new Int32Array(cap);
+      this.cellRows = new Int32Array(cap);
+    }
+    const { fx, fy, posMask, minX, minY, cellSize, cols } = this;
+    const nf = frame.fieldCount;
+    const qx = this.schema.fields[fx].q;
+    const qy = this.schema.fields[fy].q;
+    const start = this.cellStart;
+    start.fill(0);
+    for (let i = 0; i < n; i++) {
+      if ((frame.masks[i] & posMask) !== posMask) {
+        this.cellOf[i] = -1;
+        continue;
+      }
+      const x = qx.dequantize(frame.values[i * nf + fx]);
+      const y = qy.dequantize(frame.values[i * nf + fy]);
+      this.px[i] = x;
+      this.py[i] = y;
+      const c = Math.floor((x - minX) / cellSize) + Math.floor((y - minY) / cellSize) * cols;
+      this.cellOf[i] = c;
+      start[c + 1]++;
+    }
+    for (let c = 1; c < start.length; c++) start[c] += start[c - 1];
+    // Fill in row order, so each cell lists its rows ascending; start[c] ends as the cell's end, shifted back below.
+    for (let i = 0; i < n; i++) {
+      const c = this.cellOf[i];
+      if (c >= 0) this.cellRows[start[c]++] = i;
+    }
+    for (let c = start.length - 1; c > 0; c--) start[c] = start[c - 1];
+    start[0] = 0;
+    this.globalCount = 0;
+    const globals = this.globals;
+    if (globals.length === 0) return;
+    const world = this.ctx.world;
+    for (let i = 0; i < n; i++) {
+      const e = frame.ids[i];
+      for (let g = 0; g < globals.length; g++) {
+        if (!hasComponent(world, e, globals[g])) continue;
+        if (this.globalCount === this.globalRows.length) {
+          const grown = new Int32Array(this.globalRows.length * 2);
+          grown.set(this.globalRows);
+          this.globalRows = grown;
+        }
+        this.globalRows[this.globalCount++] = i;
+        break;
+      }
+    }
+  }
+
+  /** One viewer's view of the frame, written into the next ring slot of `view`. */
+  private computeView(frame: SnapshotFrame, eid: number, view: ClientView): void {
+    const stamp = ++this.stamp;
+    const seen = this.seen;
+    const prev = view.newest;
+    let rows = view.rows;
+    if (rows.length < frame.count) rows = view.rows = new Int32Array(Math.max(frame.count, rows.length * 2));
+    let n = 0;
+    const self = frame.indexOf(eid);
+    if (self >= 0) {
+      rows[n++] = self;
+      seen[eid] = stamp;
+    }
+    for (let g = 0; g < this.globalCount; g++) {
+      const r = this.globalRows[g];
+      const e = frame.ids[r];
+      if (seen[e] === stamp) continue;
+      seen[e] = stamp;
+      rows[n++] = r;
+    }
+    if (self >= 0 && this.cellOf[self] >= 0) {
+      const rules = this.rules;
+      const radius = rules.radiusOf ? rules.radiusOf(this.ctx, eid) : rules.viewRadius;
+      const enter2 = radius * radius;
+      const leave = radius * this.leaveFactor;
+      const leave2 = leave * leave;
+      const px = this.px;
+      const py = this.py;
+      const ids = frame.ids;
+      const x = px[self];
+      const y = py[self];
+      const { minX, minY, cellSize, cols, rowsN } = this;
+      const c0 = Math.max(0, Math.floor((x - leave - minX) / cellSize));
+      const c1 = Math.min(cols - 1, Math.floor((x + leave - minX) / cellSize));
+      const r0 = Math.max(0, Math.floor((y - leave - minY) / cellSize));
+      const r1 = Math.min(rowsN - 1, Math.floor((y + leave - minY) / cellSize));
+      const start = this.cellStart;
+      const cellRows = this.cellRows;
+      const relevant = rules.relevant;
+      const ctx = this.ctx;
+      for (let cy = r0; cy <= r1; cy++) {
+        const rowBase = cy * cols;
+        for (let cx = c0; cx <= c1; cx++) {
+          const c = cx + rowBase;
+          const end = start[c + 1];
+          for (let k = start[c]; k < end; k++) {
+            const r = cellRows[k];
+            const dx = px[r] - x;
+            const dy = py[r] - y;
+            const d2 = dx * dx + dy * dy;
+            if (d2 > leave2) continue;
+            const e = ids[r];
+            if (seen[e] === stamp) continue;
+            if (d2 > enter2 && (prev < 0 || !view.holds(prev, e))) continue;
+            if (relevant && !relevant(ctx, eid, e)) continue;
+            seen[e] = stamp;
+            rows[n++] = r;
+          }
+        }
+      }
+    }
+    sortAscending(rows, n);
+    this.record(frame, view, rows, n, prev);
+  }
+
+  /** Stores the view's ids under frame.tick in the next slot, and counts entries and exits. */
+  private record(frame: SnapshotFrame, view: ClientView, rows: Int32Array, n: number, prev: number): void {
+    const slot = (view.newest + 1) % view.length;
+    let ids = view.ids[slot];
+    if (ids.length < n) ids = view.ids[slot] = new Uint16Array(Math.max(n, ids.length * 2));
+    for (let i = 0; i < n; i++) ids[i] = frame.ids[rows[i]];
+    view.counts[slot] = n;
+    view.ticks[slot] = frame.tick;
+    view.newest = slot;
+    view.updates++;
+    const st = this.stats;
+    st.views++;
+    st.viewEntities += n;
+    if (prev < 0) {
+      st.entered += n;
+      return;
+    }
+    // Both lists are ascending: one merge counts what entered and what left.
+    const old = view.ids[prev];
+    const m = view.counts[prev];
+    let i = 0;
+    let j = 0;
+    let same = 0;
+    while (i < n && j < m) {
+      if (ids[i] === old[j]) {
+        same++;
+        i++;
+        j++;
+      } else if (ids[i] < old[j]) i++;
+      else j++;
+    }
+    st.entered += n - same;
+    st.left += m - same;
+  }
+}
+
+/** Sorts a[0..n) ascending in place (insertion sort: views are small and mostly in order). */
+export function sortAscending(a: Int32Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const v = a[i];
+    let j = i - 1;
+    while (j >= 0 && a[j] > v) {
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = v;
+  }
+}
+
+/** Copies rows `rows[0..n)` (ascending) of `src` into `dst` (tick set by the caller). */
+function gatherRows(src: SnapshotFrame, dst: SnapshotFrame, n: number, rows: Int32Array): void {
+  dst.ensureCapacity(n);
+  const nf = src.fieldCount;
+  const nr = src.rateCount;
+  const sIds = src.ids;
+  const sMasks = src.masks;
+  const sv = src.values;
+  const sr = src.rates;
+  const dIds = dst.ids;
+  const dMasks = dst.masks;
+  const dv = dst.values;
+  const dr = dst.rates;
+  for (let i = 0; i < n; i++) {
+    const r = rows[i];
+    dIds[i] = sIds[r];
+    dMasks[i] = sMasks[r];
+    const so = r * nf;
+    const d = i * nf;
+    for (let f = 0; f < nf; f++) dv[d + f] = sv[so + f];
+    const sro = r * nr;
+    const dro = i * nr;
+    for (let k = 0; k < nr; k++) dr[dro + k] = sr[sro + k];
+  }
+  dst.count = n;
+  dst.complete = true;
+}
+
+/**
+ * Rows of `src` holding ids[0..n) (ascending, each present: a missing one is our bug and
+ * throws), into `out`: one merge walk, with a binary search to skip long stretches.
+ */
+function rowsOfIds(src: SnapshotFrame, ids: Uint16Array, n: number, out: Int32Array): void {
+  const sIds = src.ids;
+  const count = src.count;
+  let r = 0;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i];
+    if (r < count && sIds[r] !== id) r = src.lowerBound(id);
+    if (r >= count || sIds[r] !== id) throw new Error(`view entity ${id} missing from the frame of tick ${src.tick}`);
+    out[i] = r++;
+  }
+}
+
+/**
+ * Snapshots of each client's view: the room frame restricted to the client's view, as a delta
+ * against the client's newest acknowledged view still remembered (the room frame of that tick
+ * restricted to the view of that tick: exactly the frame the client decoded), with full snapshots
+ * of the view as the counted fallback. Entities that entered the view since the baseline are
+ * created records, those that left are removed records: the wire format and the client are the
+ * same as without views. Each client's section is encoded for it alone (see docs/snapshots.md).
+ */
+export class ViewSnapshotEncoder implements SnapshotEncoder {
+  private readonly codec: SectionEncoder;
+  private readonly w: BitWriter;
+  private readonly parts = new SectionParts();
+  private readonly target: SnapshotFrame;
+  private readonly base: SnapshotFrame;
+  private baseRows = new Int32Array(64);
+  /** Views of the writer's first bytes by length (part 0 starts at 0): no object per packet in steady state. */
+  private readonly headViews: (Uint8Array | undefined)[];
+  private readonly ticksPerSnapshot: number;
+  private readonly fullRetryTicks: number;
+  private frame: SnapshotFrame | undefined;
+  private history: SnapshotHistory | undefined;
+
+  /**
+   * @param schema the game's compiled schema
+   * @param interest the room's views (updated before each begin)
+   * @param net netcode settings (maxPacketBytes, rates); default DEFAULT_NET_CONFIG
+   * @param stats counters, usually shared by every room's encoder
+   * @param opts fullRetrySnapshots as for DeltaSnapshotEncoder (forceFull and maxSections do not apply)
+   */
+  constructor(
+    schema: NetSchema,
+    readonly interest: InterestManager,
+    net: NetConfig = DEFAULT_NET_CONFIG,
+    readonly stats: EncoderStats = newEncoderStats(),
+    opts: DeltaEncoderOptions = {},
+  ) {
+    this.codec = new SectionEncoder(schema, net.maxPacketBytes);
+    this.w = new BitWriter(this.codec.sectionCapacityBytes());
+    this.target = new SnapshotFrame(schema, 64);
+    this.base = new SnapshotFrame(schema, 64);
+    this.headViews = new Array<Uint8Array | undefined>(net.maxPacketBytes + 1).fill(undefined);
+    this.ticksPerSnapshot = net.tickRateHz / net.snapshotRateHz;
+    this.fullRetryTicks = Math.max(1, opts.fullRetrySnapshots ?? 8) * this.ticksPerSnapshot;
+  }
+
+  begin(frame: SnapshotFrame, history: SnapshotHistory): void {
+    this.frame = frame;
+    this.history = history;
+  }
+
+  encodeFor(client: SnapshotClient & Partial<Viewer>, send: (bytes: Uint8Array) => void): number {
+    const frame = this.frame;
+    if (!frame) throw new Error('encodeFor before begin');
+    const view = this.interest.peek(client as Viewer);
+    // A client without a view of this tick (no entity yet) gets nothing this tick.
+    if (!view || view.newest < 0 || view.ticks[view.newest] !== frame.tick) return 0;
+    const T = this.target;
+    gatherRows(frame, T, view.counts[view.newest], view.rows);
+    T.tick = frame.tick;
+    const B = this.chooseBaseline(client, view, frame);
+    const parts = this.parts;
+    this.codec.encode(T, B, this.w, parts);
+    const stats = this.stats;
+    const link = client.link;
+    stats.bodiesEncoded++;
+    if (B) stats.deltaSnapshots++;
+    else stats.fullSnapshots++;
+    if (link) {
+      if (B) link.deltaSnapshots++;
+      else link.fullSnapshots++;
+    }
+    if (parts.count > 1) stats.splitSnapshots++;
+    const bytes = this.w.bytes;
+    for (let p = 0; p < parts.count; p++) {
+      const start = parts.start[p];
+      const end = parts.end[p];
+      patchSnapshotClientFields(bytes, start, client.inputAck, client.hasInputAck);
+      let v: Uint8Array | undefined;
+      if (start === 0) v = this.headViews[end] ??= bytes.subarray(0, end);
+      else v = bytes.subarray(start, end);
+      stats.packetsOut++;
+      stats.bytesOut += v.length;
+      if (v.length > stats.largestPacketBytes) stats.largestPacketBytes = v.length;
+      send(v);
+    }
+    return parts.count;
+  }
+
+  /**
+   * The client's baseline view frame: its newest acknowledged snapshot whose room frame is still in
+   * the history and whose view is still remembered, rebuilt into `this.base`; or null for a full
+   * snapshot. While the ack of a full snapshot is pending (fullRetrySnapshots), deltas go against
+   * that full snapshot, as DeltaSnapshotEncoder does.
+   */
+  private chooseBaseline(client: SnapshotClient, view: ClientView, frame: SnapshotFrame): SnapshotFrame | null {
+    const history = this.history as SnapshotHistory;
+    let ackedTick = -1;
+    let ackedSlot = -1;
+    let acked: SnapshotFrame | undefined;
+    if (client.ackedTick >= 0) {
+      for (let i = -1; i < 32; i++) {
+        if (i >= 0 && ((client.ackedBits >>> i) & 1) === 0) continue;
+        const tick = client.ackedTick - (i + 1) * this.ticksPerSnapshot;
+        if (tick >= frame.tick) continue;
+        if (frame.tick - tick > MAX_BASELINE_AGE_TICKS || tick < 0) break;
+        const slot = view.slotOf(tick);
+        const room = slot >= 0 ? history.get(tick) : undefined;
+        if (room) {
+          ackedTick = tick;
+          ackedSlot = slot;
+          acked = room;
+          break;
+        }
+      }
+    }
+    const ft = view.fullTick;
+    if (ft >= 0 && (!acked || ackedTick < ft) && ft < frame.tick && frame.tick - ft <= this.fullRetryTicks) {
+      const slot = view.slotOf(ft);
+      const room = slot >= 0 ? history.get(ft) : undefined;
+      if (room) {
+        this.stats.deltaUnacked++;
+        return this.rebuild(room, view, slot);
+      }
+    }
+    if (acked) return this.rebuild(acked, view, ackedSlot);
+    if (client.ackedTick < 0) this.stats.fullNoAck++;
+    else this.stats.fullBaselineGone++;
+    view.fullTick = frame.tick;
+    return null;
+  }
+
+  /** The frame the client holds for the view in `slot`: the room frame of that tick restricted to that view. */
+  private rebuild(room: SnapshotFrame, view: ClientView, slot: number): SnapshotFrame {
+    const B = this.base;
+    const n = view.counts[slot];
+    if (this.baseRows.length < n) this.baseRows = new Int32Array(Math.max(n, this.baseRows.length * 2));
+    rowsOfIds(room, view.ids[slot], n, this.baseRows);
+    gatherRows(room, B, n, this.baseRows);
+    B.tick = room.tick;
+    return B;
+  }
+}
+
+/**
+ * Whether a frame a client decoded equals the server's quantized state of that client's view at
+ * the frame's tick (ids, component masks, values and rates): the room frame of `decoded.tick` in
+ * `history`, restricted to the view `interest` remembers for `viewer` (the whole frame without
+ * interest management). Undefined when the server no longer holds that tick or view. For tests and
+ * benchmarks; allocates nothing.
+ */
+export function viewFrameMatches(history: SnapshotHistory, interest: InterestManager | undefined, viewer: Viewer, decoded: SnapshotFrame): boolean | undefined {
+  const truth = history.get(decoded.tick);
+  if (!truth) return undefined;
+  let ids: ArrayLike<number> = truth.ids;
+  let n = truth.count;
+  if (interest) {
+    const view = interest.peek(viewer);
+    const slot = view ? view.slotOf(decoded.tick) : -1;
+    if (!view || slot < 0) return undefined;
+    ids = view.ids[slot];
+    n = view.counts[slot];
+  }
+  if (decoded.count !== n) return false;
+  const nf = truth.fieldCount;
+  const nr = truth.rateCount;
+  for (let i = 0; i < n; i++) {
+    if (decoded.ids[i] !== ids[i]) return false;
+    const r = truth.indexOf(ids[i]);
+    if (r < 0 || decoded.masks[i] !== truth.masks[r]) return false;
+    for (let f = 0; f < nf; f++) if (decoded.values[i * nf + f] !== truth.values[r * nf + f]) return false;
+    for (let k = 0; k < nr; k++) if (decoded.rates[i * nr + k] !== truth.rates[r * nr + k]) return false;
+  }
+  return true;
+}
