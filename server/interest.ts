@@ -7,9 +7,16 @@
 // to the view of that tick. Everything is preallocated; views grow by doubling, then never allocate.
 import { hasComponent } from 'bitecs';
 import { DEFAULT_NET_CONFIG, type NetConfig } from '../shared/config.ts';
-import { BitWriter } from '../shared/protocol/bits.ts';
+import { BitWriter, zigzag } from '../shared/protocol/bits.ts';
 import { SectionEncoder, SectionParts } from '../shared/protocol/delta.ts';
-import { MAX_BASELINE_AGE_TICKS, patchSnapshotClientFields, SnapshotFrame } from '../shared/protocol/snapshot.ts';
+import { egBits } from '../shared/protocol/exp-golomb.ts';
+import { ItemKind, SectionPlanner } from '../shared/protocol/section-planner.ts';
+import {
+  CodeOrders, CREATED, FieldWriter, K_CHOICES, REMOVED, SlotMode, UPDATED, ageBits, newPartPlacement, serializeOrders, serializePlacement, writeCount,
+} from '../shared/protocol/section-records.ts';
+import {
+  MAX_BASELINE_AGE_TICKS, patchSnapshotClientFields, SnapshotFrame, SnapshotKind, snapshotHeaderBytes, snapshotLayout, writeSnapshotHeader, type SnapshotLayout,
+} from '../shared/protocol/snapshot.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
 import type { AnyGame, Component, Components, GameContext, InterestRules } from '../shared/sim/game.ts';
 import type { SnapshotHistory } from './history.ts';
@@ -410,6 +417,84 @@ function rowsOfIds(src: SnapshotFrame, ids: Uint16Array, n: number, out: Int32Ar
   }
 }
 
+const { Same: ITEM_SAME, Updated: ITEM_UPDATED } = ItemKind;
+const { None: MODE_NONE, Rate: MODE_RATE, Raw: MODE_RAW } = SlotMode;
+
+/** Appends bits [bitOff, bitOff + bitLen) of `src` (LSB-first, as BitWriter writes) to `w`, 24 at a time. */
+function copyBits(w: BitWriter, src: Uint8Array, bitOff: number, bitLen: number): void {
+  let off = bitOff;
+  let left = bitLen;
+  while (left > 0) {
+    const take = left < 24 ? left : 24;
+    const i = off >>> 3;
+    const word = (src[i] | (src[i + 1] << 8) | (src[i + 2] << 16) | (src[i + 3] << 24)) >>> (off & 7);
+    w.writeBits((word & ((1 << take) - 1)) >>> 0, take);
+    off += take;
+    left -= take;
+  }
+}
+
+/**
+ * The shared work of one baseline tick at the current snapshot tick: the room frame planned once
+ * against the room frame of the baseline tick (every entity's item kind and slot codes, the rate
+ * orders), and every changed entity's record U header and body encoded once into `w`. A client
+ * whose view baseline has that tick copies the records of the entities it holds.
+ */
+class BaselineGroup {
+  /** Baseline tick, -2 when unused. */
+  baselineTick = -2;
+  /** Serial of the snapshot tick it was planned at. */
+  serial = -1;
+  lastUse = 0;
+  readonly plan: SectionPlanner;
+  readonly w: BitWriter;
+  /** Plan item of each target row. */
+  itemOfRow: Int32Array;
+  /** Per plan item (updated ones): bit offset and length of its record U header and body in `w`. */
+  hdrOff: Int32Array;
+  hdrLen: Int32Array;
+  bodyOff: Int32Array;
+  bodyLen: Int32Array;
+
+  constructor(layout: SnapshotLayout, maxPacketBytes: number, capacityBytes: number) {
+    this.plan = new SectionPlanner(layout, maxPacketBytes);
+    this.w = new BitWriter(capacityBytes);
+    const n = 2 * layout.schema.maxEntities;
+    this.itemOfRow = new Int32Array(layout.schema.maxEntities);
+    this.hdrOff = new Int32Array(n);
+    this.hdrLen = new Int32Array(n);
+    this.bodyOff = new Int32Array(n);
+    this.bodyLen = new Int32Array(n);
+  }
+
+  /** Plans `T` against `B` and encodes every updated record. */
+  prepare(T: SnapshotFrame, B: SnapshotFrame): void {
+    const plan = this.plan;
+    const dt = T.tick - B.tick;
+    plan.plan(T, B, dt, SnapshotKind.Delta);
+    const w = this.w;
+    w.reset();
+    const rec = plan.rec;
+    const ns = plan.layout.ns;
+    const aBits = ageBits(dt);
+    const { iKind, iRow, sFlag, sMode, sVal, iMaskChanged, iHasRate, iAge, orders } = plan;
+    for (let it = 0; it < plan.nItems; it++) {
+      const row = iRow[it];
+      if (row >= 0) this.itemOfRow[row] = it;
+      if (iKind[it] !== ITEM_UPDATED) continue;
+      const sb = it * ns;
+      let at = w.bitLength();
+      rec.writeUpdateHeader(w, false, iMaskChanged[it], T.masks[row], sFlag, sb);
+      this.hdrOff[it] = at;
+      this.hdrLen[it] = w.bitLength() - at;
+      at = w.bitLength();
+      rec.writeUpdateBody(w, orders, aBits, iHasRate[it], iAge[it], sMode, sVal, sb);
+      this.bodyOff[it] = at;
+      this.bodyLen[it] = w.bitLength() - at;
+    }
+  }
+}
+
 /**
  * Snapshots of each client's view: the room frame restricted to the client's view, as a delta
  * against the client's newest acknowledged view still remembered (the room frame of that tick
@@ -429,25 +514,55 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
   private readonly headViews: (Uint8Array | undefined)[];
   private readonly ticksPerSnapshot: number;
   private readonly fullRetryTicks: number;
+  private readonly layout: SnapshotLayout;
+  private readonly maxPacketBytes: number;
+  private readonly capacityBytes: number;
+  private readonly shared: boolean;
+  private readonly maxGroups: number;
+  private readonly groups: BaselineGroup[] = [];
+  private readonly fields = new FieldWriter();
+  private readonly place = newPartPlacement();
+  private readonly orders: CodeOrders;
+  private readonly zeroHeader: Uint8Array;
+  /** Per-client scratch of the shared path: removed baseline indices, created target rows, kept plan items. */
+  private removed = new Int32Array(64);
+  private created = new Int32Array(64);
+  private kept = new Int32Array(64);
+  private readonly skipCost = new Float64Array(K_CHOICES);
+  private readonly cMode: Uint8Array;
+  private readonly cVal: Float64Array;
   private frame: SnapshotFrame | undefined;
   private history: SnapshotHistory | undefined;
+  private serial = 0;
+  private uses = 0;
 
   /**
    * @param schema the game's compiled schema
    * @param interest the room's views (updated before each begin)
    * @param net netcode settings (maxPacketBytes, rates); default DEFAULT_NET_CONFIG
    * @param stats counters, usually shared by every room's encoder
-   * @param opts fullRetrySnapshots as for DeltaSnapshotEncoder (forceFull and maxSections do not apply)
+   * @param opts fullRetrySnapshots and maxSections (distinct baselines shared per snapshot tick) as
+   *   for DeltaSnapshotEncoder, forceFull does not apply; `shared: false` encodes every client's
+   *   section on its own (the reference the shared path is measured and tested against)
    */
   constructor(
     schema: NetSchema,
     readonly interest: InterestManager,
     net: NetConfig = DEFAULT_NET_CONFIG,
     readonly stats: EncoderStats = newEncoderStats(),
-    opts: DeltaEncoderOptions = {},
+    opts: DeltaEncoderOptions & { shared?: boolean } = {},
   ) {
     this.codec = new SectionEncoder(schema, net.maxPacketBytes);
-    this.w = new BitWriter(this.codec.sectionCapacityBytes());
+    this.capacityBytes = this.codec.sectionCapacityBytes();
+    this.w = new BitWriter(this.capacityBytes);
+    this.layout = snapshotLayout(schema);
+    this.maxPacketBytes = net.maxPacketBytes;
+    this.shared = opts.shared !== false;
+    this.maxGroups = Math.max(1, opts.maxSections ?? 8);
+    this.orders = new CodeOrders(this.layout.nr);
+    this.zeroHeader = new Uint8Array(snapshotHeaderBytes(SnapshotKind.Delta));
+    this.cMode = new Uint8Array(this.layout.ns);
+    this.cVal = new Float64Array(this.layout.ns);
     this.target = new SnapshotFrame(schema, 64);
     this.base = new SnapshotFrame(schema, 64);
     this.headViews = new Array<Uint8Array | undefined>(net.maxPacketBytes + 1).fill(undefined);
@@ -458,6 +573,7 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
   begin(frame: SnapshotFrame, history: SnapshotHistory): void {
     this.frame = frame;
     this.history = history;
+    this.serial++;
   }
 
   encodeFor(client: SnapshotClient & Partial<Viewer>, send: (bytes: Uint8Array) => void): number {
@@ -466,10 +582,12 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     const view = this.interest.peek(client as Viewer);
     // A client without a view of this tick (no entity yet) gets nothing this tick.
     if (!view || view.newest < 0 || view.ticks[view.newest] !== frame.tick) return 0;
+    const bt = this.chooseBaseline(client, view, frame);
+    if (bt >= 0 && this.shared && this.encodeShared(client, view, frame, bt, send)) return 1;
     const T = this.target;
     gatherRows(frame, T, view.counts[view.newest], view.rows);
     T.tick = frame.tick;
-    const B = this.chooseBaseline(client, view, frame);
+    const B = bt >= 0 ? this.rebuild(this.history!.get(bt) as SnapshotFrame, view, view.slotOf(bt)) : null;
     const parts = this.parts;
     this.codec.encode(T, B, this.w, parts);
     const stats = this.stats;
@@ -499,15 +617,13 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
   }
 
   /**
-   * The client's baseline view frame: its newest acknowledged snapshot whose room frame is still in
-   * the history and whose view is still remembered, rebuilt into `this.base`; or null for a full
-   * snapshot. While the ack of a full snapshot is pending (fullRetrySnapshots), deltas go against
+   * The client's baseline tick: its newest acknowledged snapshot whose room frame is still in the
+   * history and whose view is still remembered; or -1 for a full snapshot. While the ack of a full snapshot is pending (fullRetrySnapshots), deltas go against
    * that full snapshot, as DeltaSnapshotEncoder does.
    */
-  private chooseBaseline(client: SnapshotClient, view: ClientView, frame: SnapshotFrame): SnapshotFrame | null {
+  private chooseBaseline(client: SnapshotClient, view: ClientView, frame: SnapshotFrame): number {
     const history = this.history as SnapshotHistory;
     let ackedTick = -1;
-    let ackedSlot = -1;
     let acked: SnapshotFrame | undefined;
     if (client.ackedTick >= 0) {
       for (let i = -1; i < 32; i++) {
@@ -519,7 +635,6 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
         const room = slot >= 0 ? history.get(tick) : undefined;
         if (room) {
           ackedTick = tick;
-          ackedSlot = slot;
           acked = room;
           break;
         }
@@ -531,14 +646,169 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
       const room = slot >= 0 ? history.get(ft) : undefined;
       if (room) {
         this.stats.deltaUnacked++;
-        return this.rebuild(room, view, slot);
+        return ft;
       }
     }
-    if (acked) return this.rebuild(acked, view, ackedSlot);
+    if (acked) return ackedTick;
     if (client.ackedTick < 0) this.stats.fullNoAck++;
     else this.stats.fullBaselineGone++;
     view.fullTick = frame.tick;
-    return null;
+    return -1;
+  }
+
+  /**
+   * The shared path: the client's delta against its view at `bt` written from the baseline group's
+   * plan and pre-encoded records (its own removed and created records, run lengths and repeat bits
+   * written here). False when the snapshot would not fit one packet: the caller encodes it alone.
+   */
+  private encodeShared(client: SnapshotClient, view: ClientView, frame: SnapshotFrame, bt: number, send: (bytes: Uint8Array) => void): boolean {
+    const g = this.groupFor(frame, bt);
+    const slot = view.slotOf(bt);
+    const bIds = view.ids[slot];
+    const bn = view.counts[slot];
+    const rows = view.rows;
+    const tn = view.counts[view.newest];
+    if (this.kept.length < tn || this.removed.length < bn) {
+      const cap = Math.max(tn, bn) * 2;
+      this.removed = new Int32Array(cap);
+      this.created = new Int32Array(cap);
+      this.kept = new Int32Array(cap);
+    }
+    const { removed, created, kept } = this;
+    const plan = g.plan;
+    const iKind = plan.iKind;
+    const ids = frame.ids;
+    let nr = 0;
+    let nc = 0;
+    let nk = 0;
+    let nu = 0;
+    let i = 0;
+    let j = 0;
+    // Merge the view (target rows) with the baseline view (ids), both ascending.
+    while (i < tn || j < bn) {
+      const idT = i < tn ? ids[rows[i]] : 0x7fffffff;
+      const idB = j < bn ? bIds[j] : 0x7fffffff;
+      if (idB < idT) removed[nr++] = j++;
+      else if (idT < idB) created[nc++] = rows[i++];
+      else {
+        const it = g.itemOfRow[rows[i]];
+        if (iKind[it] === ITEM_UPDATED) nu++;
+        kept[nk++] = it;
+        i++;
+        j++;
+      }
+    }
+    // The run-length order this client's runs code cheapest in.
+    const skipCost = this.skipCost;
+    skipCost.fill(0);
+    let run = 0;
+    for (let k = 0; k < nk; k++) {
+      if (iKind[kept[k]] === ITEM_SAME) run++;
+      else {
+        for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
+        run = 0;
+      }
+    }
+    let skipK = 0;
+    for (let o = 1; o < K_CHOICES; o++) if (skipCost[o] < skipCost[skipK]) skipK = o;
+    const orders = this.orders;
+    orders.skipK = skipK;
+    orders.rateK.set(plan.orders.rateK);
+    const w = this.w;
+    const layout = this.layout;
+    const rec = plan.rec;
+    w.reset();
+    w.writeBytes(this.zeroHeader);
+    writeSnapshotHeader(w.bytes, SnapshotKind.Delta, frame.tick, 0, false, 0, 1, bt, 0);
+    serializePlacement(this.fields.to(w), layout, 1, this.place);
+    serializeOrders(this.fields, layout, orders);
+    writeCount(w, REMOVED, nr);
+    let last = -1;
+    for (let k = 0; k < nr; k++) {
+      rec.writeRemoved(w, removed[k] - last - 1);
+      last = removed[k];
+    }
+    writeCount(w, CREATED, nc);
+    let lastId = -1;
+    const { nr: nRates, nf, slotComp } = layout;
+    const mode = this.cMode;
+    const val = this.cVal;
+    for (let k = 0; k < nc; k++) {
+      const r = created[k];
+      const mask = frame.masks[r];
+      for (let q = 0; q < nRates; q++) {
+        if ((mask >>> slotComp[q]) & 1) {
+          mode[q] = MODE_RATE;
+          val[q] = zigzag(frame.rates[r * nRates + q]);
+        } else mode[q] = MODE_NONE;
+      }
+      for (let f = 0; f < nf; f++) {
+        if ((mask >>> slotComp[nRates + f]) & 1) {
+          mode[nRates + f] = MODE_RAW;
+          val[nRates + f] = frame.values[r * nf + f];
+        } else mode[nRates + f] = MODE_NONE;
+      }
+      rec.writeCreated(w, orders, ids[r] - lastId - 1, mask, mode, val, 0);
+      lastId = ids[r];
+    }
+    writeCount(w, UPDATED, nu);
+    const src = g.w.bytes;
+    let same = 0;
+    let prev = -1;
+    for (let k = 0; k < nk; k++) {
+      const it = kept[k];
+      if (iKind[it] === ITEM_SAME) {
+        same++;
+        continue;
+      }
+      rec.writeSkip(w, orders, same);
+      same = 0;
+      if (prev >= 0 && plan.repeatsHeader(it, prev)) w.writeBits(1, 1);
+      else copyBits(w, src, g.hdrOff[it], g.hdrLen[it]);
+      prev = it;
+      copyBits(w, src, g.bodyOff[it], g.bodyLen[it]);
+    }
+    w.alignToByte();
+    const end = w.byteLength();
+    if (end > this.maxPacketBytes) return false;
+    const bytes = w.bytes;
+    patchSnapshotClientFields(bytes, 0, client.inputAck, client.hasInputAck);
+    const v = (this.headViews[end] ??= bytes.subarray(0, end));
+    const stats = this.stats;
+    stats.deltaSnapshots++;
+    stats.packetsOut++;
+    stats.bytesOut += end;
+    if (end > stats.largestPacketBytes) stats.largestPacketBytes = end;
+    if (client.link) client.link.deltaSnapshots++;
+    send(v);
+    return true;
+  }
+
+  /** The baseline group of `bt` at this snapshot tick: planned already, or planned now in a free or least recently used group. */
+  private groupFor(frame: SnapshotFrame, bt: number): BaselineGroup {
+    const groups = this.groups;
+    let victim: BaselineGroup | undefined;
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i];
+      if (g.serial === this.serial && g.baselineTick === bt) {
+        g.lastUse = ++this.uses;
+        this.stats.sectionsShared++;
+        return g;
+      }
+      if (g.serial !== this.serial) {
+        if (!victim || victim.serial === this.serial) victim = g;
+      } else if (!victim || (victim.serial === this.serial && g.lastUse < victim.lastUse)) victim = g;
+    }
+    if (!victim || (victim.serial === this.serial && groups.length < this.maxGroups)) {
+      victim = new BaselineGroup(this.layout, this.maxPacketBytes, this.capacityBytes);
+      groups.push(victim);
+    }
+    victim.prepare(frame, this.history!.get(bt) as SnapshotFrame);
+    victim.baselineTick = bt;
+    victim.serial = this.serial;
+    victim.lastUse = ++this.uses;
+    this.stats.bodiesEncoded++;
+    return victim;
   }
 
   /** The frame the client holds for the view in `slot`: the room frame of that tick restricted to that view. */

@@ -200,12 +200,18 @@ describe('interest management: the server', () => {
     expect(r1.interest).toBeUndefined();
   });
 
-  it('every decoded frame equals the server state of the client view, under loss, duplication and reordering', async () => {
+  it.each([
+    ['shared records', true],
+    ['a section per client', false],
+  ])('every decoded frame equals the server state of the client view, under loss, duplication and reordering (%s)', async (_name, shared) => {
     let now = 0;
     const nowMs = (): number => now;
     const config = loadServerConfig({}, { webrtc: false, logLevel: 'silent', resumeGraceMs: 0, game: 'arena-v2', roomCapacity: 40, gameParams: { npcs: 300 } });
     // A smaller map than arena-v2's would need another game; 300 NPCs on arena-v2 leave views of a few entities, so players crowd a corner.
-    const server = new TickwireServer(config, { game: arenaV2, clock: { nowMs }, autoTick: false });
+    const server = new TickwireServer(config, {
+      game: arenaV2, clock: { nowMs }, autoTick: false,
+      encoderFactory: (schema, net, stats, interest) => new ViewSnapshotEncoder(schema, interest!, net, stats, { shared }),
+    });
     const link = { ...defaultLinkSettings(), enabled: true, delayMs: 30, jitterMs: 25, lossPct: 10, duplicatePct: 3, reorderPct: 10 };
     const transport = new LoopbackTransport({ reliable: true, manual: true, nowMs, link, lossyDatagrams: true });
     server.startInProcess(transport);
@@ -256,6 +262,9 @@ describe('interest management: the server', () => {
     expect(entered).toBeGreaterThan(clients.length * 5);
     expect(server.stats.interest.left).toBeGreaterThan(clients.length * 2);
     expect(server.stats.encoder.deltaSnapshots).toBeGreaterThan(server.stats.encoder.fullSnapshots * 5);
+    // shared: one plan per distinct baseline per snapshot tick, not one section per client
+    if (shared) expect(server.stats.encoder.bodiesEncoded).toBeLessThan(server.stats.encoder.deltaSnapshots / 4);
+    else expect(server.stats.encoder.bodiesEncoded).toBe(server.stats.encoder.deltaSnapshots + server.stats.encoder.fullSnapshots);
     for (const c of clients) c.conn.close();
     transport.pump();
     await server.stop();
