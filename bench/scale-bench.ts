@@ -36,6 +36,8 @@ export interface ScaleOptions {
   seed?: number;
   /** Clients joining per tick at the start. Default 50. */
   joinsPerTick?: number;
+  /** Snapshot bytes per second each view may take (ServerConfig.viewBudgetBytesPerSec); default the server's default. */
+  viewBudgetBytesPerSec?: number;
   /** Give up after this much wall time, ms. Default 15 minutes. */
   wallLimitMs?: number;
   /** Progress lines. */
@@ -80,6 +82,18 @@ export interface ScaleResult {
   /** Entities entering and leaving views per client per second. */
   viewEnteredPerClientPerSec: number;
   viewLeftPerClientPerSec: number;
+  /** Entities that waited a snapshot for their view's byte budget, per client per second. */
+  deferredEntriesPerClientPerSec: number;
+  /** Most snapshots an entity waited to enter a view in the window. */
+  maxEntryWaitSnapshots: number;
+  /**
+   * Longest time an entity in (or entitled to) a client's view went without its state reaching the
+   * client, ms: one snapshot interval for the entities held (every snapshot brings each one exactly
+   * up to date), plus the longest wait of an entity entering the view under the byte budget.
+   */
+  maxRefreshIntervalMs: number;
+  /** Snapshot bytes per second each view may take (ServerConfig.viewBudgetBytesPerSec). */
+  viewBudgetBytesPerSec: number;
   /** Full and delta snapshots sent in the window. */
   fullSnapshots: number;
   deltaSnapshots: number;
@@ -148,6 +162,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const config = loadServerConfig({}, {
     webrtc: false, logLevel: 'silent', resumeGraceMs: 0, game: game.name, seed, roomCapacity: Math.max(1, o.players), gameParams: params,
     maxSessions: Math.max(2000, o.players), maxSessionsPerAddress: 256,
+    ...(o.viewBudgetBytesPerSec !== undefined ? { viewBudgetBytesPerSec: o.viewBudgetBytesPerSec } : {}),
   });
   const server = new TickwireServer(config, { game, clock: { nowMs }, autoTick: false });
   const transport = new LoopbackTransport({ reliable: true, manual: true, nowMs });
@@ -254,6 +269,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const viewEnt0 = ist.viewEntities;
   const entered0 = ist.entered;
   const left0 = ist.left;
+  const deferred0 = ist.deferred;
+  ist.maxWaitSnapshots = 0;
   const cpu0 = process.cpuUsage();
   measuring = true;
   const ticks = Math.round(o.seconds * config.net.tickRateHz);
@@ -295,6 +312,10 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     meanViewEntities: views > 0 ? round((ist.viewEntities - viewEnt0) / views, 1) : entities,
     viewEnteredPerClientPerSec: round((ist.entered - entered0) / n / simSec, 2),
     viewLeftPerClientPerSec: round((ist.left - left0) / n / simSec, 2),
+    deferredEntriesPerClientPerSec: round((ist.deferred - deferred0) / n / simSec, 3),
+    maxEntryWaitSnapshots: ist.maxWaitSnapshots,
+    maxRefreshIntervalMs: round(((ist.maxWaitSnapshots + 1) * 1000) / config.net.snapshotRateHz, 1),
+    viewBudgetBytesPerSec: config.viewBudgetBytesPerSec,
     fullSnapshots: enc.fullSnapshots - full0,
     deltaSnapshots: enc.deltaSnapshots - delta0,
     sampledClients: clients.filter((c) => c.sampled).length,

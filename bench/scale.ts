@@ -1,5 +1,6 @@
 // `npm run bench:scale`: the server-side scale benchmark (tools/measure/scale-bench.ts) from the
 // command line: one point, printed as one JSON object with --json, stored in bench/results/ with --save.
+// --budget sets the per-client view byte budget (viewBudgetBytesPerSec) of the run.
 import { parseArgs } from 'node:util';
 import { arena } from '../games/arena.ts';
 import { arenaV2 } from '../games/arena-v2.ts';
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
     options: {
       scenario: { type: 'string', default: 'arena-v2' }, players: { type: 'string', default: '1000' }, npcs: { type: 'string' },
       seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '3' }, sample: { type: 'string', default: '20' },
-      seed: { type: 'string', default: '1' }, json: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
+      seed: { type: 'string', default: '1' }, budget: { type: 'string' }, json: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     game, players: int('players', values.players, 1, 1024), seconds: int('seconds', values.seconds, 1, 600), warmupSec: int('warmup', values.warmup, 0, 60),
     sample: int('sample', values.sample, 0, 1024), seed: int('seed', values.seed, 0, 0xffffffff), log,
     ...(values.npcs !== undefined ? { npcs: int('npcs', values.npcs, 0, 4000) } : {}),
+    ...(values.budget !== undefined ? { viewBudgetBytesPerSec: int('budget', values.budget, 0, 100_000_000) } : {}),
   });
   const out = { ...r, command: `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`.trim(), machine: machineInfo() };
   if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);

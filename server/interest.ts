@@ -43,6 +43,17 @@ export class ClientView {
   fullTick = -1;
   /** Views computed for this player (statistics). */
   updates = 0;
+  /** Byte budget left (bytes; refilled each snapshot, spent by the packets sent), and what the newest view let enter. */
+  tokens = -1;
+  lastBytes = 0;
+  lastEntered = 0;
+  /** Bytes of the created records of the last packet (measured by the shared encoder path, else estimated; -1 unknown). */
+  lastCreatedBytes = -1;
+  /** Entities waiting to enter the view (budget spent): ids, accumulated priority, snapshots waited. */
+  waitIds = new Uint16Array(16);
+  waitPri = new Float64Array(16);
+  waitAge = new Int32Array(16);
+  waitCount = 0;
 
   /** @param length slots kept (the room's snapshot history length) */
   constructor(readonly length: number) {
@@ -87,11 +98,15 @@ export interface InterestStats {
   /** Entities that entered a view, and that left one (against the same player's previous view). */
   entered: number;
   left: number;
+  /** Entities that could have entered a view but waited for its byte budget (once per snapshot waited). */
+  deferred: number;
+  /** Most snapshots an entity waited before entering a view (reset by whoever reads it per window). */
+  maxWaitSnapshots: number;
 }
 
 /** Fresh zeroed interest counters. */
 export function newInterestStats(): InterestStats {
-  return { views: 0, viewEntities: 0, entered: 0, left: 0 };
+  return { views: 0, viewEntities: 0, entered: 0, left: 0, deferred: 0, maxWaitSnapshots: 0 };
 }
 
 /** A player as interest management sees it: its entity id (-1 before it has one). */
@@ -131,12 +146,22 @@ export class InterestManager {
   private readonly seen: Int32Array;
   private stamp = 0;
   private frame: SnapshotFrame | undefined;
+  /** Bytes a view may take per snapshot (0: no budget), and the estimated bytes of one created record. */
+  private readonly budgetPerSnapshot: number;
+  private readonly createBytes: number;
+  /** Entrants of the view being built: rows, priority, snapshots waited. */
+  private entRow = new Int32Array(64);
+  private entPri = new Float64Array(64);
+  private entAge = new Int32Array(64);
 
   /**
    * @param game the game (its interest rules and position fields)
    * @param schema its compiled schema
    * @param ctx the room's context (handed to the game's hooks; global components' world)
    * @param historyLength snapshots each view remembers (the room's history length)
+   * @param stats counters, usually shared by every room
+   * @param budgetBytesPerSec snapshot bytes per second a view may take (0: no budget); ServerConfig.viewBudgetBytesPerSec
+   * @param snapshotRateHz snapshots per second (for the budget)
    */
   constructor(
     game: AnyGame,
@@ -144,6 +169,8 @@ export class InterestManager {
     private readonly ctx: GameContext<Components>,
     readonly historyLength: number,
     stats?: InterestStats,
+    budgetBytesPerSec = 0,
+    snapshotRateHz = 20,
   ) {
     const rules = game.interest as InterestRules<Components> | undefined;
     if (!rules || !game.position) throw new Error(`${game.name}: interest management needs interest rules and position fields`);
@@ -170,6 +197,11 @@ export class InterestManager {
     this.cellStart = new Int32Array(this.cols * this.rowsN + 1);
     this.globals = (rules.global ?? []).map((n) => ctx.c[n]);
     this.seen = new Int32Array(schema.maxEntities);
+    this.budgetPerSnapshot = budgetBytesPerSec > 0 ? budgetBytesPerSec / snapshotRateHz : 0;
+    const layout = snapshotLayout(schema);
+    let bits = layout.nc + 4 + 4 * layout.nr;
+    for (const f of schema.fields) bits += f.q.bits;
+    this.createBytes = Math.ceil(bits / 8);
   }
 
   /** The view of `viewer` (created on first use). */
@@ -267,6 +299,8 @@ export class InterestManager {
     let rows = view.rows;
     if (rows.length < frame.count) rows = view.rows = new Int32Array(Math.max(frame.count, rows.length * 2));
     let n = 0;
+    let ne = 0;
+    const budget = this.budgetPerSnapshot > 0;
     const self = frame.indexOf(eid);
     if (self >= 0) {
       rows[n++] = self;
@@ -299,6 +333,11 @@ export class InterestManager {
       const cellRows = this.cellRows;
       const relevant = rules.relevant;
       const ctx = this.ctx;
+      if (budget && this.entRow.length < frame.count) {
+        this.entRow = new Int32Array(frame.count);
+        this.entPri = new Float64Array(frame.count);
+        this.entAge = new Int32Array(frame.count);
+      }
       for (let cy = r0; cy <= r1; cy++) {
         const rowBase = cy * cols;
         for (let cx = c0; cx <= c1; cx++) {
@@ -312,7 +351,16 @@ export class InterestManager {
             if (d2 > leave2) continue;
             const e = ids[r];
             if (seen[e] === stamp) continue;
-            if (d2 > enter2 && (prev < 0 || !view.holds(prev, e))) continue;
+            if (d2 > enter2) {
+              if (prev < 0 || !view.holds(prev, e)) continue;
+            } else if (budget && (prev < 0 || !view.holds(prev, e))) {
+              if (relevant && !relevant(ctx, eid, e)) continue;
+              seen[e] = stamp;
+              this.entRow[ne] = r;
+              this.entPri[ne] = 2 - Math.sqrt(d2) / leave;
+              ne++;
+              continue;
+            }
             if (relevant && !relevant(ctx, eid, e)) continue;
             seen[e] = stamp;
             rows[n++] = r;
@@ -320,8 +368,78 @@ export class InterestManager {
         }
       }
     }
+    if (budget) n = this.admit(frame, view, rows, n, ne);
     sortAscending(rows, n);
     this.record(frame, view, rows, n, prev);
+  }
+
+  /**
+   * The byte budget (Glenn Fiedler's priority accumulator, on entries): each entrant's priority is
+   * what it accumulated while waiting plus a weight of 1..2 that grows as it comes closer; the
+   * highest enter while the view's budget (refilled by budgetPerSnapshot each snapshot, at most
+   * two snapshots' worth, spent by the packets sent) covers the kept entities' last cost and one
+   * created record each. At least one enters per snapshot, so a waiting entity's priority grows
+   * past any newcomer's and none waits forever. Kept entities are never held back: their updates
+   * are what keeps the client's frame the room's. Returns the new row count.
+   */
+  private admit(frame: SnapshotFrame, view: ClientView, rows: Int32Array, n: number, ne: number): number {
+    const per = this.budgetPerSnapshot;
+    view.tokens = view.tokens < 0 ? 2 * per : Math.min(2 * per, view.tokens + per);
+    const { entRow, entPri, entAge } = this;
+    const ids = frame.ids;
+    for (let k = 0; k < ne; k++) {
+      const e = ids[entRow[k]];
+      entAge[k] = 0;
+      for (let w = 0; w < view.waitCount; w++) {
+        if (view.waitIds[w] !== e) continue;
+        entPri[k] += view.waitPri[w];
+        entAge[k] = view.waitAge[w];
+        break;
+      }
+    }
+    // Highest priority first (insertion sort: entrants are a few per snapshot, a view's worth at a join).
+    for (let i = 1; i < ne; i++) {
+      const r = entRow[i];
+      const p = entPri[i];
+      const a = entAge[i];
+      let j = i - 1;
+      while (j >= 0 && entPri[j] < p) {
+        entRow[j + 1] = entRow[j];
+        entPri[j + 1] = entPri[j];
+        entAge[j + 1] = entAge[j];
+        j--;
+      }
+      entRow[j + 1] = r;
+      entPri[j + 1] = p;
+      entAge[j + 1] = a;
+    }
+    const measured = view.lastCreatedBytes >= 0 && view.lastEntered > 0;
+    const entryBytes = measured ? Math.max(1, view.lastCreatedBytes / view.lastEntered) : this.createBytes;
+    const createdBytes = view.lastCreatedBytes >= 0 ? view.lastCreatedBytes : view.lastEntered * this.createBytes;
+    const keptCost = Math.max(0, view.lastBytes - createdBytes);
+    let allowance = view.tokens - keptCost;
+    let k = 0;
+    const stats = this.stats;
+    while (k < ne && (k === 0 || allowance >= entryBytes)) {
+      allowance -= entryBytes;
+      if (entAge[k] > stats.maxWaitSnapshots) stats.maxWaitSnapshots = entAge[k];
+      rows[n++] = entRow[k++];
+    }
+    const waiting = ne - k;
+    if (view.waitIds.length < waiting) {
+      const cap = Math.max(waiting, view.waitIds.length * 2);
+      view.waitIds = new Uint16Array(cap);
+      view.waitPri = new Float64Array(cap);
+      view.waitAge = new Int32Array(cap);
+    }
+    for (let w = 0; w < waiting; w++) {
+      view.waitIds[w] = ids[entRow[k + w]];
+      view.waitPri[w] = entPri[k + w];
+      view.waitAge[w] = entAge[k + w] + 1;
+    }
+    view.waitCount = waiting;
+    stats.deferred += waiting;
+    return n;
   }
 
   /** Stores the view's ids under frame.tick in the next slot, and counts entries and exits. */
@@ -339,6 +457,7 @@ export class InterestManager {
     st.viewEntities += n;
     if (prev < 0) {
       st.entered += n;
+      view.lastEntered = n;
       return;
     }
     // Both lists are ascending: one merge counts what entered and what left.
@@ -357,6 +476,7 @@ export class InterestManager {
     }
     st.entered += n - same;
     st.left += m - same;
+    view.lastEntered = n - same;
   }
 }
 
@@ -600,6 +720,9 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
       else link.fullSnapshots++;
     }
     if (parts.count > 1) stats.splitSnapshots++;
+    view.tokens -= parts.bytes;
+    view.lastBytes = parts.bytes;
+    view.lastCreatedBytes = -1;
     const bytes = this.w.bytes;
     for (let p = 0; p < parts.count; p++) {
       const start = parts.start[p];
@@ -728,6 +851,7 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
       rec.writeRemoved(w, removed[k] - last - 1);
       last = removed[k];
     }
+    const createdFrom = w.bitLength();
     writeCount(w, CREATED, nc);
     let lastId = -1;
     const { nr: nRates, nf, slotComp } = layout;
@@ -751,6 +875,7 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
       rec.writeCreated(w, orders, ids[r] - lastId - 1, mask, mode, val, 0);
       lastId = ids[r];
     }
+    view.lastCreatedBytes = (w.bitLength() - createdFrom) / 8;
     writeCount(w, UPDATED, nu);
     const src = g.w.bytes;
     let same = 0;
@@ -780,6 +905,8 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     stats.bytesOut += end;
     if (end > stats.largestPacketBytes) stats.largestPacketBytes = end;
     if (client.link) client.link.deltaSnapshots++;
+    view.tokens -= end;
+    view.lastBytes = end;
     send(v);
     return true;
   }

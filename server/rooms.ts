@@ -117,6 +117,7 @@ export class Room {
     encoderStats: EncoderStats,
     readonly origin: RoomOrigin = PUBLIC_ROOM,
     interestStats?: InterestStats,
+    viewBudgetBytesPerSec = 0,
   ) {
     this.ctx = createGameContext(game, new Rng(seed), net.tickRateHz, { ...(game.defaultParams ?? {}), ...params });
     const events = this.events;
@@ -134,7 +135,7 @@ export class Room {
     const comps = this.netComponents;
     this.hasNetComponent = (eid, ci) => hasComponent(world, eid, comps[ci]);
     this.history = new SnapshotHistory(schema, Math.max(2, Math.ceil(net.snapshotHistoryTicks / (net.tickRateHz / net.snapshotRateHz))));
-    this.interest = game.interest ? new InterestManager(game, schema, this.ctx, this.history.length, interestStats) : undefined;
+    this.interest = game.interest ? new InterestManager(game, schema, this.ctx, this.history.length, interestStats, viewBudgetBytesPerSec, net.snapshotRateHz) : undefined;
     this.encoder = encoderFactory(schema, net, encoderStats, this.interest);
     this.presence = new Uint8Array(game.maxEntities);
     this.input = Object.fromEntries(schema.inputFields.map((f) => [f.name, 0]));
@@ -208,6 +209,8 @@ export interface RoomManagerOptions {
   encoderStats: EncoderStats;
   /** Counters shared by every room's interest management (games with interest rules). */
   interestStats?: InterestStats;
+  /** Snapshot bytes per second a client's view may take (ServerConfig.viewBudgetBytesPerSec); default 0, no budget. */
+  viewBudgetBytesPerSec?: number;
   /** Delivers the game events rooms emit (GameContext.emit); default none (dropped). */
   onGameEvent?: GameEventSink;
   /** Parameters of rooms clients create by naming them, over `params`; default the game's clientRooms.params. */
@@ -308,7 +311,7 @@ export class RoomManager {
     if (this.list.length >= this.o.maxRooms) return undefined;
     const seed = this.created === 0 ? this.o.seed : deriveSeed(this.o.seed, this.created);
     this.created++;
-    const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin, this.o.interestStats);
+    const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin, this.o.interestStats, this.o.viewBudgetBytesPerSec);
     room.onOccupancyChange = this.refreshAwake;
     room.eventSink = this.o.onGameEvent;
     this.list.push(room);

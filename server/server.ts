@@ -76,7 +76,7 @@ export class TickwireServer implements ServerApi {
       game: this.game, schema: this.schema, net: config.net, capacity: config.roomCapacity, maxRooms: config.maxRooms,
       emptyGraceMs: config.roomEmptyGraceMs, unusedGraceMs: config.roomUnusedGraceMs, seed: config.seed, params: config.gameParams, clientRoomParams: config.clientRoomParams,
       encoderFactory: opts.encoderFactory ?? ((schema, net, stats, interest) => (interest ? new ViewSnapshotEncoder(schema, interest, net, stats, encoderOptions) : new DeltaSnapshotEncoder(schema, net, stats, encoderOptions))),
-      encoderStats: this.stats.encoder, interestStats: this.stats.interest,
+      encoderStats: this.stats.encoder, interestStats: this.stats.interest, viewBudgetBytesPerSec: config.viewBudgetBytesPerSec,
       onGameEvent: (room, name, data) => {
         for (const p of room.players) {
           const s = this.sessions.get(p.id);

@@ -11,6 +11,7 @@ import { loadServerConfig } from '../server/config.ts';
 import { captureFrame } from '../server/history.ts';
 import { sortAscending, viewFrameMatches, ViewSnapshotEncoder, type Viewer } from '../server/interest.ts';
 import { LoopbackTransport, loopbackClientIO } from '../server/net/loopback.ts';
+import { Player } from '../server/player.ts';
 import { Room } from '../server/rooms.ts';
 import { TickwireServer } from '../server/server.ts';
 import { DeltaSnapshotEncoder, newEncoderStats } from '../server/snapshots.ts';
@@ -52,10 +53,10 @@ function dotsGame(interest: Partial<InterestRules<C>> = {}) {
   });
 }
 
-/** A room of `game` whose views the test computes itself, tick by tick. */
-function viewRoom(game = dotsGame()) {
+/** A room of `game` whose views the test computes itself, tick by tick (`budget`: view bytes per second, 0 none). */
+function viewRoom(game = dotsGame(), budget = 0) {
   const schema = compileSchema(game);
-  const room = new Room('t', game, schema, DEFAULT_NET_CONFIG, 8, 1, {}, (s, n, st, i) => new ViewSnapshotEncoder(s, i!, n, st), 0, newEncoderStats());
+  const room = new Room('t', game, schema, DEFAULT_NET_CONFIG, 8, 1, {}, (s, n, st, i) => new ViewSnapshotEncoder(s, i!, n, st), 0, newEncoderStats(), undefined, undefined, budget);
   const ctx = room.ctx as unknown as GameContext<C>;
   const spawn = (x: number, y: number, team = 0, beacon = false): number => {
     const e = ctx.spawn();
@@ -184,6 +185,69 @@ describe('interest management: views', () => {
     expect(gameProblems(dotsGame({ leaveRadius: 50 }))).toContain('interest.leaveRadius 50: a finite number above viewRadius');
     expect(gameProblems(dotsGame({ global: ['Nope' as 'Beacon'] }))).toContain('interest.global "Nope": components() has no such component');
     expect(gameProblems(dotsGame())).toEqual([]);
+  });
+});
+
+describe('interest management: byte budget and priority', () => {
+  /** A viewer whose client acknowledges every snapshot, in a crowd of `crowd` entities, with the bytes it was sent per snapshot. */
+  function crowd(budget: number, crowdSize: number, snapshots: number) {
+    const w = viewRoom(dotsGame(), budget);
+    const player = new Player(1, 'p', 1, 8);
+    w.room.addPlayer(player);
+    w.move(player.eid, 500, 500);
+    const rng = new Rng(5);
+    const others = Array.from({ length: crowdSize }, () => w.spawn(500 + rng.range(-70, 70), 500 + rng.range(-70, 70)));
+    const bytes: number[] = [];
+    const enteredAt = new Map<number, number>();
+    for (let s = 0; s < snapshots; s++) {
+      const frame = w.step(w.room.players);
+      w.room.encoder.begin(frame, w.room.history);
+      let b = 0;
+      w.room.encoder.encodeFor(player, (v) => (b += v.length));
+      bytes.push(b);
+      player.ackedTick = frame.tick;
+      player.ackedBits = 0xffffffff;
+      for (const id of w.viewIds(player)) if (!enteredAt.has(id)) enteredAt.set(id, s);
+    }
+    return { w, player, others, bytes, enteredAt };
+  }
+
+  it('lets a crowd into the view at the budget, at least one entity per snapshot, none starving', () => {
+    const { w, others, bytes, enteredAt } = crowd(1, 40, 60); // 1 B/s: only the one-per-snapshot minimum
+    for (const e of others) expect(enteredAt.has(e), `entity ${e}`).toBe(true);
+    expect(Math.max(...others.map((e) => enteredAt.get(e) as number))).toBeLessThanOrEqual(40);
+    expect(w.room.interest!.stats.maxWaitSnapshots).toBeLessThanOrEqual(40);
+    expect(w.room.interest!.stats.deferred).toBeGreaterThan(0);
+    expect(bytes.every((b) => b > 0)).toBe(true);
+  });
+
+  it('keeps the bytes of each second within the budget while entities wait', () => {
+    const budget = 800;
+    const per = budget / 20;
+    const { bytes, w } = crowd(budget, 300, 60);
+    expect(w.room.interest!.stats.deferred).toBeGreaterThan(0);
+    for (let s = 0; s + 20 <= bytes.length; s += 20) {
+      const second = bytes.slice(s, s + 20).reduce((a, b) => a + b, 0);
+      // admission works on estimates and lets one entity in per snapshot whatever the budget: within 10%, plus the bucket
+      expect(second).toBeLessThanOrEqual(budget * 1.1 + 2 * per);
+    }
+    expect(bytes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(3 * budget * 1.05 + 2 * per);
+    // without a budget the same crowd costs more than the budget in its first second
+    const free = crowd(0, 300, 20).bytes.reduce((a, b) => a + b, 0);
+    expect(free).toBeGreaterThan(budget * 1.5);
+  });
+
+  it('lets closer entities in first', () => {
+    const w = viewRoom(dotsGame(), 1);
+    const player = new Player(1, 'p', 1, 8);
+    w.room.addPlayer(player);
+    w.move(player.eid, 500, 500);
+    const far = w.spawn(590, 500);
+    const near = w.spawn(510, 500);
+    w.step(w.room.players);
+    expect(w.viewIds(player)).toEqual([player.eid, near].sort((a, b) => a - b));
+    w.step(w.room.players);
+    expect(w.viewIds(player)).toContain(far);
   });
 });
 
