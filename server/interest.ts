@@ -55,8 +55,15 @@ export class ClientView {
   waitAge = new Int32Array(16);
   waitCount = 0;
 
-  /** @param length slots kept (the room's snapshot history length) */
-  constructor(readonly length: number) {
+  /** Bit per entity id: set when the entity is in the newest view (hysteresis tests it). */
+  readonly member: Uint32Array;
+
+  /**
+   * @param length slots kept (the room's snapshot history length)
+   * @param maxEntities the game's entity id bound (default 65536)
+   */
+  constructor(readonly length: number, maxEntities = 65536) {
+    this.member = new Uint32Array((maxEntities + 31) >>> 5);
     this.ticks = new Float64Array(length).fill(-1);
     this.ids = Array.from({ length }, () => new Uint16Array(64));
     this.counts = new Int32Array(length);
@@ -71,6 +78,11 @@ export class ClientView {
   /** Entities in the newest view. */
   get size(): number {
     return this.newest < 0 ? 0 : this.counts[this.newest];
+  }
+
+  /** True when entity `id` is in the newest view (one bit test). */
+  inNewest(id: number): boolean {
+    return ((this.member[id >>> 5] >>> (id & 31)) & 1) === 1;
   }
 
   /** True when entity `id` was in the view of `slot` (binary search). */
@@ -142,9 +154,8 @@ export class InterestManager {
   /** Rows of the current frame's global entities, ascending. */
   private globalRows = new Int32Array(16);
   private globalCount = 0;
-  /** Stamp per entity id: equal to `stamp` when already in the view being built. */
-  private readonly seen: Int32Array;
-  private stamp = 0;
+  /** Bit per row of the frame: set when the row is in the view being built (dedupes, then yields the rows in order). */
+  private pick = new Uint32Array(2);
   private frame: SnapshotFrame | undefined;
   /** Bytes a view may take per snapshot (0: no budget), and the estimated bytes of one created record. */
   private readonly budgetPerSnapshot: number;
@@ -196,7 +207,6 @@ export class InterestManager {
     this.rowsN = Math.floor((qy.max - qy.min) / this.cellSize) + 1;
     this.cellStart = new Int32Array(this.cols * this.rowsN + 1);
     this.globals = (rules.global ?? []).map((n) => ctx.c[n]);
-    this.seen = new Int32Array(schema.maxEntities);
     this.budgetPerSnapshot = budgetBytesPerSec > 0 ? budgetBytesPerSec / snapshotRateHz : 0;
     const layout = snapshotLayout(schema);
     let bits = layout.nc + 4 + 4 * layout.nr;
@@ -208,7 +218,7 @@ export class InterestManager {
   viewOf(viewer: Viewer): ClientView {
     let v = this.views.get(viewer);
     if (!v) {
-      v = new ClientView(this.historyLength);
+      v = new ClientView(this.historyLength, this.schema.maxEntities);
       this.views.set(viewer, v);
     }
     return v;
@@ -293,25 +303,30 @@ export class InterestManager {
 
   /** One viewer's view of the frame, written into the next ring slot of `view`. */
   private computeView(frame: SnapshotFrame, eid: number, view: ClientView): void {
-    const stamp = ++this.stamp;
-    const seen = this.seen;
     const prev = view.newest;
     let rows = view.rows;
     if (rows.length < frame.count) rows = view.rows = new Int32Array(Math.max(frame.count, rows.length * 2));
+    const words = (frame.count + 31) >>> 5;
+    if (this.pick.length < words) this.pick = new Uint32Array(Math.max(words, this.pick.length * 2));
+    const pick = this.pick;
+    let lo = frame.count;
+    let hi = -1;
     let n = 0;
     let ne = 0;
     const budget = this.budgetPerSnapshot > 0;
     const self = frame.indexOf(eid);
     if (self >= 0) {
-      rows[n++] = self;
-      seen[eid] = stamp;
+      pick[self >>> 5] |= 1 << (self & 31);
+      lo = hi = self;
+      n++;
     }
     for (let g = 0; g < this.globalCount; g++) {
       const r = this.globalRows[g];
-      const e = frame.ids[r];
-      if (seen[e] === stamp) continue;
-      seen[e] = stamp;
-      rows[n++] = r;
+      if ((pick[r >>> 5] >>> (r & 31)) & 1) continue;
+      pick[r >>> 5] |= 1 << (r & 31);
+      if (r < lo) lo = r;
+      if (r > hi) hi = r;
+      n++;
     }
     if (self >= 0 && this.cellOf[self] >= 0) {
       const rules = this.rules;
@@ -322,6 +337,7 @@ export class InterestManager {
       const px = this.px;
       const py = this.py;
       const ids = frame.ids;
+      const member = view.member;
       const x = px[self];
       const y = py[self];
       const { minX, minY, cellSize, cols, rowsN } = this;
@@ -349,27 +365,52 @@ export class InterestManager {
             const dy = py[r] - y;
             const d2 = dx * dx + dy * dy;
             if (d2 > leave2) continue;
+            if ((pick[r >>> 5] >>> (r & 31)) & 1) continue;
             const e = ids[r];
-            if (seen[e] === stamp) continue;
+            const held = prev >= 0 && ((member[e >>> 5] >>> (e & 31)) & 1) === 1;
             if (d2 > enter2) {
-              if (prev < 0 || !view.holds(prev, e)) continue;
-            } else if (budget && (prev < 0 || !view.holds(prev, e))) {
+              if (!held) continue;
+            } else if (budget && !held) {
               if (relevant && !relevant(ctx, eid, e)) continue;
-              seen[e] = stamp;
               this.entRow[ne] = r;
               this.entPri[ne] = 2 - Math.sqrt(d2) / leave;
               ne++;
               continue;
             }
             if (relevant && !relevant(ctx, eid, e)) continue;
-            seen[e] = stamp;
-            rows[n++] = r;
+            pick[r >>> 5] |= 1 << (r & 31);
+            if (r < lo) lo = r;
+            if (r > hi) hi = r;
+            n++;
           }
         }
       }
     }
-    if (budget) n = this.admit(frame, view, rows, n, ne);
-    sortAscending(rows, n);
+    if (budget && ne > 0) {
+      const admitted = this.admit(frame, view, ne);
+      for (let k = 0; k < admitted; k++) {
+        const r = this.entRow[k];
+        pick[r >>> 5] |= 1 << (r & 31);
+        if (r < lo) lo = r;
+        if (r > hi) hi = r;
+        n++;
+      }
+    } else if (budget) view.waitCount = 0;
+    // The picked rows in ascending order (the frame's id order), clearing the bitmap as it goes.
+    let o = 0;
+    if (hi >= 0) {
+      for (let w = lo >>> 5; w <= hi >>> 5; w++) {
+        let v = pick[w];
+        if (v === 0) continue;
+        pick[w] = 0;
+        while (v !== 0) {
+          const low = v & -v;
+          rows[o++] = (w << 5) + 31 - Math.clz32(low);
+          v ^= low;
+        }
+      }
+    }
+    if (o !== n) throw new Error(`view of ${eid}: ${o} rows picked, ${n} counted`);
     this.record(frame, view, rows, n, prev);
   }
 
@@ -380,9 +421,10 @@ export class InterestManager {
    * two snapshots' worth, spent by the packets sent) covers the kept entities' last cost and one
    * created record each. At least one enters per snapshot, so a waiting entity's priority grows
    * past any newcomer's and none waits forever. Kept entities are never held back: their updates
-   * are what keeps the client's frame the room's. Returns the new row count.
+   * are what keeps the client's frame the room's. Sorts entRow by priority; returns how many of
+   * its first entries enter.
    */
-  private admit(frame: SnapshotFrame, view: ClientView, rows: Int32Array, n: number, ne: number): number {
+  private admit(frame: SnapshotFrame, view: ClientView, ne: number): number {
     const per = this.budgetPerSnapshot;
     view.tokens = view.tokens < 0 ? 2 * per : Math.min(2 * per, view.tokens + per);
     const { entRow, entPri, entAge } = this;
@@ -423,7 +465,7 @@ export class InterestManager {
     while (k < ne && (k === 0 || allowance >= entryBytes)) {
       allowance -= entryBytes;
       if (entAge[k] > stats.maxWaitSnapshots) stats.maxWaitSnapshots = entAge[k];
-      rows[n++] = entRow[k++];
+      k++;
     }
     const waiting = ne - k;
     if (view.waitIds.length < waiting) {
@@ -439,7 +481,7 @@ export class InterestManager {
     }
     view.waitCount = waiting;
     stats.deferred += waiting;
-    return n;
+    return k;
   }
 
   /** Stores the view's ids under frame.tick in the next slot, and counts entries and exits. */
@@ -448,6 +490,12 @@ export class InterestManager {
     let ids = view.ids[slot];
     if (ids.length < n) ids = view.ids[slot] = new Uint16Array(Math.max(n, ids.length * 2));
     for (let i = 0; i < n; i++) ids[i] = frame.ids[rows[i]];
+    const member = view.member;
+    if (prev >= 0) {
+      const old = view.ids[prev];
+      for (let i = 0; i < view.counts[prev]; i++) member[old[i] >>> 5] &= ~(1 << (old[i] & 31));
+    }
+    for (let i = 0; i < n; i++) member[ids[i] >>> 5] |= 1 << (ids[i] & 31);
     view.counts[slot] = n;
     view.ticks[slot] = frame.tick;
     view.newest = slot;
@@ -477,19 +525,6 @@ export class InterestManager {
     st.entered += n - same;
     st.left += m - same;
     view.lastEntered = n - same;
-  }
-}
-
-/** Sorts a[0..n) ascending in place (insertion sort: views are small and mostly in order). */
-export function sortAscending(a: Int32Array, n: number): void {
-  for (let i = 1; i < n; i++) {
-    const v = a[i];
-    let j = i - 1;
-    while (j >= 0 && a[j] > v) {
-      a[j + 1] = a[j];
-      j--;
-    }
-    a[j + 1] = v;
   }
 }
 

@@ -9,7 +9,7 @@ import { arenaV2 } from '../games/arena-v2.ts';
 import { Connection } from '../netcode/connection.ts';
 import { loadServerConfig } from '../server/config.ts';
 import { captureFrame } from '../server/history.ts';
-import { sortAscending, viewFrameMatches, ViewSnapshotEncoder, type Viewer } from '../server/interest.ts';
+import { viewFrameMatches, ViewSnapshotEncoder, type Viewer } from '../server/interest.ts';
 import { LoopbackTransport, loopbackClientIO } from '../server/net/loopback.ts';
 import { Player } from '../server/player.ts';
 import { Room } from '../server/rooms.ts';
@@ -172,12 +172,6 @@ describe('interest management: views', () => {
         }
       }
     }
-  });
-
-  it('sorts small arrays', () => {
-    const a = Int32Array.from([5, 3, 9, 1, 1, 0]);
-    sortAscending(a, 5);
-    expect(Array.from(a)).toEqual([1, 1, 3, 5, 9, 0]);
   });
 
   it('validates the interest rules', () => {
