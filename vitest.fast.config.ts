@@ -10,7 +10,7 @@ export const FAST_TESTS = [
   'test/config.test.ts', 'test/delta-codec.test.ts', 'test/game-api.test.ts', 'test/delta-property.test.ts', 'test/fuzz-corpus.test.ts', 'test/inputs.test.ts',
   'test/loop.test.ts', 'test/loopback-transport.test.ts', 'test/property-codecs.test.ts', 'test/property-control.test.ts',
   'test/property-snapshot.test.ts', 'test/property-snapshot-slots.test.ts', 'test/reliable.test.ts', 'test/rooms.test.ts', 'test/snapshot-encoder.test.ts',
-  'test/snapshot-golden.test.ts', 'test/snapshot-receiver.test.ts', 'test/link-stats.test.ts', 'test/interest.test.ts',
+  'test/snapshot-golden.test.ts', 'test/snapshot-receiver.test.ts', 'test/link-stats.test.ts', 'test/interest.test.ts', 'test/golden-stream.test.ts',
 ];
 
 export default defineConfig({ ...base, test: { ...base.test, include: FAST_TESTS } });
