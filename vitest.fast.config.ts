@@ -11,6 +11,7 @@ export const FAST_TESTS = [
   'test/loop.test.ts', 'test/loopback-transport.test.ts', 'test/property-codecs.test.ts', 'test/property-control.test.ts',
   'test/property-snapshot.test.ts', 'test/property-snapshot-slots.test.ts', 'test/reliable.test.ts', 'test/rooms.test.ts', 'test/snapshot-encoder.test.ts',
   'test/snapshot-golden.test.ts', 'test/snapshot-receiver.test.ts', 'test/link-stats.test.ts', 'test/lagcomp.test.ts', 'test/lagcomp-integration.test.ts',
+  'test/snapshot-golden.test.ts', 'test/snapshot-receiver.test.ts', 'test/link-stats.test.ts', 'test/interest.test.ts', 'test/golden-stream.test.ts',
 ];
 
 export default defineConfig({ ...base, test: { ...base.test, include: FAST_TESTS } });

@@ -1,8 +1,9 @@
-// The arena-v1 benchmark game (see docs/scenario-arena-v1.md), written only against the public game
-// API: players move by input, NPCs wander and reflect off the walls, and hp changes at random; its
-// client view draws facing lines and hp bars.
+// The arena benchmark games (see docs/scenario-arena-v1.md and docs/scenario-arena-v2.md), written
+// only against the public game API: players move by input, NPCs wander and reflect off the walls,
+// and hp changes at random; the client view draws facing lines and hp bars. arena-v1 is the small
+// arena where everyone sees everything; arenaGame() builds the same game on another map (arena-v2).
 import { addComponent } from 'bitecs';
-import { defineGame, type GameContext } from '../shared/sim/game.ts';
+import { defineGame, type GameContext, type GameDefinition, type InterestRules } from '../shared/sim/game.ts';
 import { angle, fixed, uint } from '../shared/protocol/quantize.ts';
 import { moveAxes, type Axes, type Controls, type DrawView } from '../shared/sim/view.ts';
 
@@ -46,21 +47,21 @@ type Ctx = GameContext<C>;
 
 const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
 
-function spawnNpc(ctx: Ctx, index: number, turnPeriodTicks: number): void {
+function spawnNpc(ctx: Ctx, index: number, turnPeriodTicks: number, size: number): void {
   const { c, world, rng } = ctx;
   const eid = ctx.spawn();
   for (const comp of [c.Kind, c.Position, c.Facing, c.Health, c.Velocity, c.Wander]) addComponent(world, eid, comp);
   c.Kind.value[eid] = KIND_NPC;
-  c.Position.x[eid] = rng.range(0, WORLD_SIZE);
-  c.Position.y[eid] = rng.range(0, WORLD_SIZE);
+  c.Position.x[eid] = rng.range(0, size);
+  c.Position.y[eid] = rng.range(0, size);
   c.Health.hp[eid] = 100;
   c.Velocity.x[eid] = 0;
   c.Velocity.y[eid] = 0;
   c.Wander.nextTurnTick[eid] = index % turnPeriodTicks; // phase offset per NPC
 }
 
-/** NPCs pick a new heading (or stop, p = 0.25) every NPC_TURN_SEC, move, and reflect off the bounds. */
-function npcSystem(ctx: Ctx) {
+/** NPCs pick a new heading (or stop, p = 0.25) every NPC_TURN_SEC, move, and reflect off the bounds of a square world of side `size`. */
+function npcSystem(ctx: Ctx, size: number) {
   const npcs = ctx.query([ctx.c.Wander]);
   const period = Math.round(NPC_TURN_SEC * ctx.tickRateHz);
   const speed = NPC_SPEED;
@@ -83,13 +84,13 @@ function npcSystem(ctx: Ctx) {
       }
       let nx = p.x[e] + v.x[e] * x.dtSec;
       let ny = p.y[e] + v.y[e] * x.dtSec;
-      if (nx < 0 || nx > WORLD_SIZE) {
-        nx = nx < 0 ? -nx : 2 * WORLD_SIZE - nx;
+      if (nx < 0 || nx > size) {
+        nx = nx < 0 ? -nx : 2 * size - nx;
         v.x[e] = -v.x[e];
         fa.angle[e] = Math.atan2(v.y[e], v.x[e]);
       }
-      if (ny < 0 || ny > WORLD_SIZE) {
-        ny = ny < 0 ? -ny : 2 * WORLD_SIZE - ny;
+      if (ny < 0 || ny > size) {
+        ny = ny < 0 ? -ny : 2 * size - ny;
         v.y[e] = -v.y[e];
         fa.angle[e] = Math.atan2(v.y[e], v.x[e]);
       }
@@ -163,56 +164,75 @@ function drawEntity(eid: number, x: number, y: number): void {
   if (name !== undefined) view.label(name, x, by);
 }
 
-/** The arena-v1 game definition. Parameter `npcs` (default 500) sets the NPC count. */
-export const arena = defineGame<C, Input>({
-  name: 'arena-v1',
-  maxEntities: 4096,
-  components,
-  networked: {
-    Kind: { value: uint(1) },
-    Position: { x: fixed(0, WORLD_SIZE, 1 / 16), y: fixed(0, WORLD_SIZE, 1 / 16) },
-    Facing: { angle: angle(8) },
-    Health: { hp: uint(7) },
-  },
-  local: ['Velocity', 'Wander', 'Player'],
-  input: { dir: uint(4) },
-  defaultParams: { npcs: 500 },
-  position: { x: 'Position.x', y: 'Position.y' },
-  // A room a client creates by naming it starts with 50 NPCs (its creator may ask for 0-100), not
-  // the benchmark's 500: anyone can name a room, so a named room must cost little.
-  clientRooms: { params: { npcs: 50 }, settable: { npcs: { min: 0, max: 100 } } },
-  client: {
-    world: { width: WORLD_SIZE, height: WORLD_SIZE },
-    controls,
-    help: 'WASD / arrows, or hold the mouse or a finger where to go',
-    draw(g2, v) {
-      g = g2;
-      view = v;
-      v.forEach(drawEntity);
+/** What distinguishes one arena from another. */
+export interface ArenaOptions {
+  /** Game name (part of the config hash). */
+  readonly name: string;
+  /** Side of the square world, world units. */
+  readonly worldSize: number;
+  /** Default NPC count (parameter `npcs`). */
+  readonly npcs: number;
+  /** What each player sees; omitted: everything. */
+  readonly interest?: InterestRules<C>;
+}
+
+/** An arena game on a square world of `worldSize` (arena-v1's rules on any map). Parameter `npcs` sets the NPC count. */
+export function arenaGame(o: ArenaOptions): GameDefinition<C, Input> {
+  const size = o.worldSize;
+  return defineGame<C, Input>({
+    name: o.name,
+    maxEntities: 4096,
+    components,
+    networked: {
+      Kind: { value: uint(1) },
+      Position: { x: fixed(0, size, 1 / 16), y: fixed(0, size, 1 / 16) },
+      Facing: { angle: angle(8) },
+      Health: { hp: uint(7) },
     },
-  },
-  stepPlayer(c, eid, input, dtSec) {
-    const dir = input.dir > 8 ? 0 : input.dir;
-    if (dir === 0) return;
-    c.Position.x[eid] = clamp(c.Position.x[eid] + DIR_X[dir] * PLAYER_SPEED * dtSec, 0, WORLD_SIZE);
-    c.Position.y[eid] = clamp(c.Position.y[eid] + DIR_Y[dir] * PLAYER_SPEED * dtSec, 0, WORLD_SIZE);
-    c.Facing.angle[eid] = DIR_ANGLE[dir];
-  },
-  setup(ctx) {
-    const npcs = clamp(Math.floor(ctx.params.npcs ?? 500), 0, 4000);
-    const period = Math.round(NPC_TURN_SEC * ctx.tickRateHz);
-    for (let i = 0; i < npcs; i++) spawnNpc(ctx, i, period);
-  },
-  systems: (ctx) => [npcSystem(ctx), hpSystem(ctx)],
-  spawnPlayer(ctx, _info) {
-    const { c, world, rng } = ctx;
-    const eid = ctx.spawn();
-    for (const comp of [c.Kind, c.Position, c.Facing, c.Health, c.Player]) addComponent(world, eid, comp);
-    c.Kind.value[eid] = KIND_PLAYER;
-    c.Position.x[eid] = rng.range(64, WORLD_SIZE - 64);
-    c.Position.y[eid] = rng.range(64, WORLD_SIZE - 64);
-    c.Facing.angle[eid] = 0;
-    c.Health.hp[eid] = 100;
-    return eid;
-  },
-});
+    local: ['Velocity', 'Wander', 'Player'],
+    input: { dir: uint(4) },
+    defaultParams: { npcs: o.npcs },
+    position: { x: 'Position.x', y: 'Position.y' },
+    ...(o.interest ? { interest: o.interest } : {}),
+    // A room a client creates by naming it starts with 50 NPCs (its creator may ask for 0-100), not
+    // the benchmark's 500: anyone can name a room, so a named room must cost little.
+    clientRooms: { params: { npcs: 50 }, settable: { npcs: { min: 0, max: 100 } } },
+    client: {
+      world: { width: size, height: size },
+      controls,
+      help: 'WASD / arrows, or hold the mouse or a finger where to go',
+      draw(g2, v) {
+        g = g2;
+        view = v;
+        v.forEach(drawEntity);
+      },
+    },
+    stepPlayer(c, eid, input, dtSec) {
+      const dir = input.dir > 8 ? 0 : input.dir;
+      if (dir === 0) return;
+      c.Position.x[eid] = clamp(c.Position.x[eid] + DIR_X[dir] * PLAYER_SPEED * dtSec, 0, size);
+      c.Position.y[eid] = clamp(c.Position.y[eid] + DIR_Y[dir] * PLAYER_SPEED * dtSec, 0, size);
+      c.Facing.angle[eid] = DIR_ANGLE[dir];
+    },
+    setup(ctx) {
+      const npcs = clamp(Math.floor(ctx.params.npcs ?? o.npcs), 0, 4000);
+      const period = Math.round(NPC_TURN_SEC * ctx.tickRateHz);
+      for (let i = 0; i < npcs; i++) spawnNpc(ctx, i, period, size);
+    },
+    systems: (ctx) => [npcSystem(ctx, size), hpSystem(ctx)],
+    spawnPlayer(ctx, _info) {
+      const { c, world, rng } = ctx;
+      const eid = ctx.spawn();
+      for (const comp of [c.Kind, c.Position, c.Facing, c.Health, c.Player]) addComponent(world, eid, comp);
+      c.Kind.value[eid] = KIND_PLAYER;
+      c.Position.x[eid] = rng.range(64, size - 64);
+      c.Position.y[eid] = rng.range(64, size - 64);
+      c.Facing.angle[eid] = 0;
+      c.Health.hp[eid] = 100;
+      return eid;
+    },
+  });
+}
+
+/** The arena-v1 game definition (docs/scenario-arena-v1.md). Parameter `npcs` (default 500) sets the NPC count. */
+export const arena = arenaGame({ name: 'arena-v1', worldSize: WORLD_SIZE, npcs: 500 });

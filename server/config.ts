@@ -75,6 +75,12 @@ export interface ServerConfig {
   readonly snapshotMaxSections: number;
   /** After a full snapshot, snapshots during which a client gets deltas against it while its ack is pending. Env TICKWIRE_SNAPSHOT_FULL_RETRY. Default 8. */
   readonly snapshotFullRetrySnapshots: number;
+  /**
+   * Snapshot bytes per second each client's view may take (games with interest rules): entities
+   * entering a view wait, most important first, while the budget is spent; 0 = no budget.
+   * Env TICKWIRE_VIEW_BUDGET_BYTES_PER_SEC. Default 4096.
+   */
+  readonly viewBudgetBytesPerSec: number;
   /** A WebRTC peer admitted but not open after this long is closed, ms. Env TICKWIRE_WEBRTC_PENDING_TIMEOUT_MS. Default 10000. */
   readonly webrtcPendingTimeoutMs: number;
   /** Connections still in the handshake (no hello yet) at once, all addresses; beyond it new ones get 503. Env TICKWIRE_MAX_HANDSHAKES. Default 512. */
@@ -165,6 +171,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   maxUnackedBytes: 512 * 1024,
   snapshotMaxSections: 8,
   snapshotFullRetrySnapshots: 8,
+  viewBudgetBytesPerSec: 4096,
   webrtcPendingTimeoutMs: 10_000,
   maxHandshakes: 512,
   maxHandshakesPerAddress: 32,
@@ -203,7 +210,7 @@ export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['maxMessagesPerSec', 'TICKWIRE_MAX_MESSAGES_PER_SEC'], ['clientTimeoutMs', 'TICKWIRE_CLIENT_TIMEOUT_MS'],
   ['handshakeTimeoutMs', 'TICKWIRE_HANDSHAKE_TIMEOUT_MS'], ['maxInputTickSkewMs', 'TICKWIRE_MAX_INPUT_TICK_SKEW_MS'], ['inboxBytes', 'TICKWIRE_INBOX_BYTES'],
   ['maxUnackedMessages', 'TICKWIRE_MAX_UNACKED_MESSAGES'], ['maxUnackedBytes', 'TICKWIRE_MAX_UNACKED_BYTES'], ['snapshotMaxSections', 'TICKWIRE_SNAPSHOT_MAX_SECTIONS'],
-  ['snapshotFullRetrySnapshots', 'TICKWIRE_SNAPSHOT_FULL_RETRY'], ['webrtcPendingTimeoutMs', 'TICKWIRE_WEBRTC_PENDING_TIMEOUT_MS'],
+  ['snapshotFullRetrySnapshots', 'TICKWIRE_SNAPSHOT_FULL_RETRY'], ['viewBudgetBytesPerSec', 'TICKWIRE_VIEW_BUDGET_BYTES_PER_SEC'], ['webrtcPendingTimeoutMs', 'TICKWIRE_WEBRTC_PENDING_TIMEOUT_MS'],
   ['maxHandshakes', 'TICKWIRE_MAX_HANDSHAKES'], ['maxHandshakesPerAddress', 'TICKWIRE_MAX_HANDSHAKES_PER_ADDRESS'], ['maxSessionsPerAddress', 'TICKWIRE_MAX_SESSIONS_PER_ADDRESS'],
   ['maxPendingPeersPerAddress', 'TICKWIRE_MAX_PENDING_PEERS_PER_ADDRESS'], ['roomCreatesPerAddressPerMin', 'TICKWIRE_ROOM_CREATES_PER_ADDRESS_PER_MIN'],
   ['roomCreatesPerSec', 'TICKWIRE_ROOM_CREATES_PER_SEC'], ['roomUnusedGraceMs', 'TICKWIRE_ROOM_UNUSED_GRACE_MS'], ['chatPerSec', 'TICKWIRE_CHAT_PER_SEC'],
@@ -398,6 +405,7 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'maxUnackedBytes', cfg.maxUnackedBytes, 4096, 256 << 20);
   checkInt(errors, 'snapshotMaxSections', cfg.snapshotMaxSections, 1, 64);
   checkInt(errors, 'snapshotFullRetrySnapshots', cfg.snapshotFullRetrySnapshots, 1, 64);
+  checkInt(errors, 'viewBudgetBytesPerSec', cfg.viewBudgetBytesPerSec, 0, 100_000_000);
   checkInt(errors, 'webrtcPendingTimeoutMs', cfg.webrtcPendingTimeoutMs, 1000, 120_000);
   checkInt(errors, 'maxHandshakes', cfg.maxHandshakes, 1, 100_000);
   checkInt(errors, 'maxHandshakesPerAddress', cfg.maxHandshakesPerAddress, 1, 100_000);

@@ -4,6 +4,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { newInputStats } from './inputs.ts';
 import { newEncoderStats } from './snapshots.ts';
 import { newLagCompStats } from './lagcomp.ts';
+import { newInterestStats } from './interest.ts';
 import { CHANNEL_KINDS, type ChannelKind, type ProcessMemory } from './net/transport.ts';
 import { FLEET_STATES, type FleetState, type FleetStats } from './fleet/fleet.ts';
 
@@ -106,6 +107,8 @@ export class ServerStats {
   readonly encoder = newEncoderStats();
   /** Lag compensation: the view claims hit tests used, by outcome, and the hit tests answered. */
   readonly lagComp = newLagCompStats();
+  /** Shared by every room's interest management (games with interest rules). */
+  readonly interest = newInterestStats();
   /** Admin requests refused for a missing or wrong bearer token (401). */
   adminUnauthorized = 0;
   /** Time POST /matchmake took, seconds. */

@@ -10,6 +10,7 @@ import type { NetConfig } from '../shared/config.ts';
 import { MAX_EVENT_NAME_LENGTH } from '../shared/protocol/control.ts';
 import { RejectCode, type RejectCodeId } from '../shared/protocol/ids.ts';
 import { SnapshotHistory } from './history.ts';
+import { InterestManager, type InterestStats } from './interest.ts';
 import { SnapshotSendTimes, type EncoderStats, type SnapshotEncoder } from './snapshots.ts';
 import type { Player } from './player.ts';
 import { RoomLagComp, type LagCompSettings, type LagCompStats } from './lagcomp.ts';
@@ -20,8 +21,11 @@ export interface RoomLagCompOptions {
   readonly stats: LagCompStats;
 }
 
-/** Builds the snapshot encoder of a room. */
-export type EncoderFactory = (schema: NetSchema, net: NetConfig, stats: EncoderStats) => SnapshotEncoder;
+/**
+ * Builds the snapshot encoder of a room; `interest` is the room's views when its game declares
+ * interest rules (an encoder that ignores it sends every client the whole world).
+ */
+export type EncoderFactory = (schema: NetSchema, net: NetConfig, stats: EncoderStats, interest?: InterestManager) => SnapshotEncoder;
 
 /** Delivers a game event a room's game emitted (GameContext.emit) to the room's players. */
 export type GameEventSink = (room: Room, name: string, data: unknown) => void;
@@ -84,6 +88,8 @@ export class Room {
   readonly netComponents: Component[];
   readonly replicated: () => readonly number[];
   readonly history: SnapshotHistory;
+  /** What each player sees, when the game declares interest rules (GameDefinition.interest). */
+  readonly interest: InterestManager | undefined;
   readonly encoder: SnapshotEncoder;
   /** Scratch for captureFrame: one byte per entity id. */
   readonly presence: Uint8Array;
@@ -120,6 +126,8 @@ export class Room {
     encoderStats: EncoderStats,
     readonly origin: RoomOrigin = PUBLIC_ROOM,
     lagComp?: RoomLagCompOptions,
+    interestStats?: InterestStats,
+    viewBudgetBytesPerSec = 0,
   ) {
     this.ctx = createGameContext(game, new Rng(seed), net.tickRateHz, { ...(game.defaultParams ?? {}), ...params });
     const events = this.events;
@@ -137,7 +145,8 @@ export class Room {
     const comps = this.netComponents;
     this.hasNetComponent = (eid, ci) => hasComponent(world, eid, comps[ci]);
     this.history = new SnapshotHistory(schema, Math.max(2, Math.ceil(net.snapshotHistoryTicks / (net.tickRateHz / net.snapshotRateHz))));
-    this.encoder = encoderFactory(schema, net, encoderStats);
+    this.interest = game.interest ? new InterestManager(game, schema, this.ctx, this.history.length, interestStats, viewBudgetBytesPerSec, net.snapshotRateHz) : undefined;
+    this.encoder = encoderFactory(schema, net, encoderStats, this.interest);
     this.presence = new Uint8Array(game.maxEntities);
     this.input = Object.fromEntries(schema.inputFields.map((f) => [f.name, 0]));
     this.snapshotEvery = net.tickRateHz / net.snapshotRateHz;
@@ -221,6 +230,10 @@ export interface RoomManagerOptions {
   encoderFactory: EncoderFactory;
   /** Counters shared by every room's encoder. */
   encoderStats: EncoderStats;
+  /** Counters shared by every room's interest management (games with interest rules). */
+  interestStats?: InterestStats;
+  /** Snapshot bytes per second a client's view may take (ServerConfig.viewBudgetBytesPerSec); default 0, no budget. */
+  viewBudgetBytesPerSec?: number;
   /** Delivers the game events rooms emit (GameContext.emit); default none (dropped). */
   onGameEvent?: GameEventSink;
   /** Parameters of rooms clients create by naming them, over `params`; default the game's clientRooms.params. */
@@ -325,7 +338,7 @@ export class RoomManager {
     if (this.list.length >= this.o.maxRooms) return undefined;
     const seed = this.created === 0 ? this.o.seed : deriveSeed(this.o.seed, this.created);
     this.created++;
-    const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin, this.o.lagComp);
+    const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin, this.o.lagComp, this.o.interestStats, this.o.viewBudgetBytesPerSec);
     room.onOccupancyChange = this.refreshAwake;
     room.eventSink = this.o.onGameEvent;
     this.list.push(room);

@@ -26,6 +26,7 @@ import { Outbound } from './outbound.ts';
 import { RoomManager } from './rooms.ts';
 import { ConnTable, SessionTable, type Session } from './sessions.ts';
 import { DeltaSnapshotEncoder } from './snapshots.ts';
+import { ViewSnapshotEncoder } from './interest.ts';
 import { runTick } from './tick.ts';
 
 export type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
@@ -77,10 +78,10 @@ export class TickwireServer implements ServerApi {
     this.rooms = new RoomManager({
       game: this.game, schema: this.schema, net: config.net, capacity: config.roomCapacity, maxRooms: config.maxRooms,
       emptyGraceMs: config.roomEmptyGraceMs, unusedGraceMs: config.roomUnusedGraceMs, seed: config.seed, params: config.gameParams, clientRoomParams: config.clientRoomParams,
-      encoderFactory: opts.encoderFactory ?? ((schema, net, stats) => new DeltaSnapshotEncoder(schema, net, stats, encoderOptions)),
-      encoderStats: this.stats.encoder,
       onDisposed: (name) => this.fleet.released(name),
       lagComp: { settings: { maxRewindMs: config.lagCompMaxRewindMs, maxInterpMs: config.lagCompMaxInterpMs, toleranceMs: config.lagCompToleranceMs }, stats: this.stats.lagComp },
+      encoderFactory: opts.encoderFactory ?? ((schema, net, stats, interest) => (interest ? new ViewSnapshotEncoder(schema, interest, net, stats, encoderOptions) : new DeltaSnapshotEncoder(schema, net, stats, encoderOptions))),
+      encoderStats: this.stats.encoder, interestStats: this.stats.interest, viewBudgetBytesPerSec: config.viewBudgetBytesPerSec,
       onGameEvent: (room, name, data) => {
         for (const p of room.players) {
           const s = this.sessions.get(p.id);

@@ -1,8 +1,7 @@
 // THE pipeline. One server tick, in order: drain the network inbox, then for every room apply one
 // input per player, run the game's systems, send the game events they emitted, snap state to the
-// wire grid, and every Nth tick capture history (and the lag-compensation history) and send
-// snapshots. Reading runTick explains the
-// server.
+// wire grid, and every Nth tick capture history (and the lag-compensation history), compute each
+// player's view (games with interest rules) and send snapshots. Reading runTick explains the server.
 import { snapToNetGrid } from '../shared/sim/netgrid.ts';
 import { captureFrame } from './history.ts';
 import type { Room } from './rooms.ts';
@@ -74,8 +73,9 @@ export function snapState(room: Room): void {
 
 /**
  * Captures the frame into history (quantized state plus each rated field's change over the last
- * tick) and hands every player their snapshot packets; the encoder shares each entity section
- * between players with the same baseline. `nowMs` (server clock; -1: unknown) is when they went
+ * tick), computes each player's view when the game declares interest rules, and hands every
+ * player their snapshot packets; without views the encoder shares each entity section between
+ * players with the same baseline. `nowMs` (server clock; -1: unknown) is when they went
  * out, the start of each player's round-trip sample.
  */
 export function sendSnapshots(room: Room, nowMs = -1): void {
@@ -84,6 +84,7 @@ export function sendSnapshots(room: Room, nowMs = -1): void {
   if (nowMs >= 0) room.sendTimes.record(room.ctx.tick, nowMs);
   captureFrame(room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame, history.rates);
   room.lagComp?.capture(room.ctx.tick, room.replicated());
+  room.interest?.update(frame, room.players);
   const encoder = room.encoder;
   encoder.begin(frame, history);
   const players = room.players;

@@ -3,7 +3,7 @@ import type { AnyGame } from './sim/game.ts';
 import { validateGame } from './sim/validate.ts';
 
 export { defineGame } from './sim/game.ts';
-export type { AnyGame, ClientRoomRules, Component, Components, GameContext, GameDefinition, InputValues, LagCompensationRules, NetworkedFields, Store, System } from './sim/game.ts';
+export type { AnyGame, ClientRoomRules, Component, Components, GameContext, GameDefinition, InputValues, InterestRules, LagCompensationRules, NetworkedFields, Store, System } from './sim/game.ts';
 export { angle, bool, fixed, int, uint } from './protocol/quantize.ts';
 export type { Quantizer } from './protocol/quantize.ts';
 export { keyAxes, moveAxes, pointerAxes } from './sim/view.ts';

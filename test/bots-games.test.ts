@@ -45,7 +45,8 @@ describe('bot scripts and games', () => {
   it('scripts declare their games: a script of another game is refused, unknown names list the game\'s scripts', () => {
     expect(getScript('chase-nearest', 'arena-v1').name).toBe('chase-nearest');
     expect(() => getScript('chase-nearest', 'orbit')).toThrow(/"chase-nearest" is written for arena-v1, not for orbit; scripts for orbit: .*random-input/);
-    expect(() => getScript('arena-v1', 'orbit')).toThrow(/written for arena-v1, not for orbit/);
+    expect(() => getScript('arena-v1', 'orbit')).toThrow(/written for arena-v1, arena-v2, not for orbit/);
+    expect(getScript('arena-v1', 'arena-v2').name).toBe('arena-v1');
     const forOrbit = scriptNames('orbit');
     expect(forOrbit).toEqual(expect.arrayContaining(['idle', 'random-input']));
     expect(forOrbit).not.toContain('chase-nearest');

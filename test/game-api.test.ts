@@ -68,7 +68,7 @@ describe('spawned entities start clean', () => {
 
 describe('game validation', () => {
   it('accepts every registered game and the small example', () => {
-    expect(Object.keys(GAMES).sort()).toEqual(['arena-v1', 'orbit', 'tag']);
+    expect(Object.keys(GAMES).sort()).toEqual(['arena-v1', 'arena-v2', 'orbit', 'tag']);
     for (const g of Object.values(GAMES)) expect(gameProblems(g)).toEqual([]);
     expect(gameProblems(plain)).toEqual([]);
   });

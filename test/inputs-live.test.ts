@@ -153,7 +153,7 @@ describe('inputs that miss their tick', () => {
       return out;
     };
     // every delivered input applied (the last ones may still wait for their tick)
-    await waitFor(() => sum('far').applied === lossy.delivered.length && sum('near').applied === clean.delivered.length, 3000, 'delivered inputs applied');
+    await waitFor(() => sum('far').applied === lossy.delivered.length && sum('near').applied === clean.delivered.length, 10_000, 'delivered inputs applied');
     const before = { far: sum('far'), near: sum('near') };
     const body = (await (await fetch(`${urlOf(srv)}/rooms`)).json()) as { rooms: RoomInfo[] };
     const after = { far: sum('far'), near: sum('near') };

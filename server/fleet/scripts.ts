@@ -22,12 +22,9 @@ local function players(name)
   return tonumber(redis.call('HGET', P .. 'r:' .. name, 'players') or '0')
 end
 -- A member that holds its lease and serves: its fields, or nil.
--- A member that missed a heartbeat (no renewal for two thirds of its lease) gets no new seats:
--- it may be gone, and its listings are left to expire with its lease.
 local function serving(id)
-  local m = redis.call('HMGET', P .. 'm:' .. id, 'state', 'token', 'url', 'ws', 'sig', 'cap', 'maxRooms', 'renewed', 'lease')
+  local m = redis.call('HMGET', P .. 'm:' .. id, 'state', 'token', 'url', 'ws', 'sig', 'cap', 'maxRooms')
   if not m[2] or m[1] ~= 'serving' then return nil end
-  if m[8] and m[9] and NOW - tonumber(m[8]) > 2 * tonumber(m[9]) / 3 then return nil end
   return m
 end
 -- Lists forget members and rooms whose lease ran out (their keys expire by themselves).

@@ -91,6 +91,36 @@ export interface ClientRoomRules {
   readonly matchmade?: boolean;
 }
 
+/**
+ * What each player sees (interest management; see docs/snapshots.md, "Views"). Without it every
+ * client receives every replicated entity. With it each client's snapshots hold only its view:
+ * entities within `viewRadius` of its player's position (GameDefinition.position, required), kept
+ * until they are beyond `leaveRadius` (hysteresis, so an entity at the edge does not flicker in
+ * and out), plus its own player and every entity with one of the `global` components. Views are
+ * computed on snapshot ticks from the quantized state, so what a client holds is exact.
+ */
+export interface InterestRules<C extends Components> {
+  /** An entity within this distance of the viewer enters its view, world units (> 0). */
+  readonly viewRadius: number;
+  /** An entity in the view leaves it beyond this distance, world units (> viewRadius). Default viewRadius * 1.1. */
+  readonly leaveRadius?: number;
+  /** Side of a cell of the spatial grid, world units. Default leaveRadius / 2. */
+  readonly cellSize?: number;
+  /** Components whose entities every player sees wherever they are (game objects marked global). */
+  readonly global?: readonly (keyof C & string)[];
+  /**
+   * A player's own view radius (the enter radius; the leave radius scales with it), world units;
+   * called once per player per snapshot tick. Default: viewRadius for everyone.
+   */
+  radiusOf?(ctx: GameContext<C>, viewerEid: number): number;
+  /**
+   * The game's own rule (teams, line of sight): called for each entity the radius lets into a
+   * view (not for the viewer itself or global entities); false keeps it out. Runs per player per
+   * candidate on snapshot ticks, so it must be cheap and must not allocate.
+   */
+  relevant?(ctx: GameContext<C>, viewerEid: number, eid: number): boolean;
+}
+
 /** A gameplay system: runs once per tick, in the order the game lists them. */
 export type System<C extends Components> = (ctx: GameContext<C>) => void;
 
@@ -118,6 +148,8 @@ export interface GameDefinition<C extends Components, I extends InputValues> {
   readonly position?: { readonly x: string; readonly y: string };
   /** Values a spawned entity's fields start at instead of 0 (by component and field). */
   readonly defaults?: { readonly [K in keyof C]?: { readonly [F in keyof C[K]]?: number } };
+  /** What each player sees (interest management); omitted: everyone sees every entity. */
+  readonly interest?: InterestRules<C>;
   /** How the bundled browser client and the bots show and drive the game (see shared/sim/view.ts). */
   readonly client?: GameClient<I>;
   /**

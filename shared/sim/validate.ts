@@ -140,6 +140,17 @@ export function gameProblems(game: AnyGame): string[] {
     }
     if (lc.trigger !== undefined && !(typeof lc.trigger === 'string' && lc.trigger in input)) out.push(`lagCompensation.trigger ${JSON.stringify(lc.trigger)}: not an input field`);
   }
+  const interest = game.interest;
+  if (interest) {
+    const r = interest.viewRadius;
+    if (!game.position) out.push('interest: needs the position fields (position) to place viewers and entities');
+    if (typeof r !== 'number' || !Number.isFinite(r) || r <= 0) out.push(`interest.viewRadius ${String(r)}: a positive finite number`);
+    const leave = interest.leaveRadius;
+    if (leave !== undefined && !(Number.isFinite(leave) && leave > r)) out.push(`interest.leaveRadius ${String(leave)}: a finite number above viewRadius`);
+    const cell = interest.cellSize;
+    if (cell !== undefined && !(Number.isFinite(cell) && cell > 0)) out.push(`interest.cellSize ${String(cell)}: a positive finite number`);
+    for (const g of interest.global ?? []) if (!(g in c)) out.push(`interest.global ${JSON.stringify(g)}: components() has no such component`);
+  }
   const rules = game.clientRooms;
   for (const [k, v] of Object.entries(rules?.params ?? {})) if (!Number.isFinite(v)) out.push(`clientRooms.params.${k}: not a finite number`);
   for (const [k, r] of Object.entries(rules?.settable ?? {})) if (!(Number.isFinite(r.min) && Number.isFinite(r.max) && r.min <= r.max)) out.push(`clientRooms.settable.${k}: needs finite min <= max`);

@@ -64,9 +64,9 @@ export function scriptNames(game?: string): string[] {
 
 /**
  * Default scripts of games whose behaviour a benchmark scenario fixes: arena-v1's bots walk as
- * docs/scenario-arena-v1.md says, whatever the game itself ships.
+ * docs/scenario-arena-v1.md says (and arena-v2's as arena-v1's, docs/scenario-arena-v2.md), whatever the game itself ships.
  */
-const SCENARIO_DEFAULTS: Readonly<Record<string, string>> = { 'arena-v1': 'arena-v1' };
+const SCENARIO_DEFAULTS: Readonly<Record<string, string>> = { 'arena-v1': 'arena-v1', 'arena-v2': 'arena-v1' };
 
 /** Script used when none is named: the scenario's for arena-v1, else the game's own `client.bot`, else `random-input`. */
 export function defaultScriptName(game: string, games: Readonly<Record<string, AnyGame>> = GAMES): string {
@@ -91,7 +91,7 @@ export const WALK_CHANGE_MAX_MS = 750;
 export const arenaWalk = registerScript({
   name: 'arena-v1',
   description: 'seeded random walk: a new direction (8 or idle) every 250..750 ms',
-  games: ['arena-v1'],
+  games: ['arena-v1', 'arena-v2'],
   needsWorld: false,
   create({ rng }) {
     const input = { dir: 0 };

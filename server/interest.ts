@@ -1,0 +1,1018 @@
+// Interest management: what each player of a room sees. On every snapshot tick a spatial grid over
+// the game's position fields (bucketed from the captured, quantized frame) gives each player the
+// entities within its view radius, kept until they pass the leave radius (hysteresis), plus its
+// own entity, the game's global entities, and whatever the game's relevance hook lets through.
+// Each player's view is remembered per snapshot tick, so the view encoder can rebuild the exact
+// frame a client holds for any baseline it acknowledged: the room frame of that tick, restricted
+// to the view of that tick. Everything is preallocated; views grow by doubling, then never allocate.
+import { hasComponent } from 'bitecs';
+import { DEFAULT_NET_CONFIG, type NetConfig } from '../shared/config.ts';
+import { BitWriter, zigzag } from '../shared/protocol/bits.ts';
+import { SectionEncoder, SectionParts } from '../shared/protocol/delta.ts';
+import { egBits } from '../shared/protocol/exp-golomb.ts';
+import { ItemKind, SectionPlanner } from '../shared/protocol/section-planner.ts';
+import {
+  CodeOrders, CREATED, FieldWriter, K_CHOICES, REMOVED, SlotMode, UPDATED, ageBits, newPartPlacement, serializeOrders, serializePlacement, writeCount,
+} from '../shared/protocol/section-records.ts';
+import {
+  MAX_BASELINE_AGE_TICKS, patchSnapshotClientFields, SnapshotFrame, SnapshotKind, snapshotHeaderBytes, snapshotLayout, writeSnapshotHeader, type SnapshotLayout,
+} from '../shared/protocol/snapshot.ts';
+import type { NetSchema } from '../shared/protocol/schema.ts';
+import type { AnyGame, Component, Components, GameContext, InterestRules } from '../shared/sim/game.ts';
+import type { SnapshotHistory } from './history.ts';
+import { newEncoderStats, type DeltaEncoderOptions, type EncoderStats, type SnapshotClient, type SnapshotEncoder } from './snapshots.ts';
+
+/** Leave radius over view radius when the game does not say (InterestRules.leaveRadius). */
+export const DEFAULT_LEAVE_FACTOR = 1.1;
+
+/** Most grid cells per axis; a finer grid is coarsened to this. */
+const MAX_CELLS_PER_AXIS = 1024;
+
+/** What a room remembers of one player's view: its entity ids at each recent snapshot tick. */
+export class ClientView {
+  /** Snapshot tick of each ring slot, -1 when empty. */
+  readonly ticks: Float64Array;
+  /** Entity ids of each slot, ascending (the first counts[slot] entries). */
+  readonly ids: Uint16Array[];
+  readonly counts: Int32Array;
+  /** Slot of the newest view, -1 before the first. */
+  newest = -1;
+  /** Rows (of the newest room frame) of the newest view, ascending: what the encoder copies. */
+  rows: Int32Array = new Int32Array(64);
+  /** Tick of the last full snapshot sent to this client, or -1 (the view encoder's fallback state). */
+  fullTick = -1;
+  /** Views computed for this player (statistics). */
+  updates = 0;
+  /** Byte budget left (bytes; refilled each snapshot, spent by the packets sent), and what the newest view let enter. */
+  tokens = -1;
+  lastBytes = 0;
+  lastEntered = 0;
+  /** Bytes of the created records of the last packet (measured by the shared encoder path, else estimated; -1 unknown). */
+  lastCreatedBytes = -1;
+  /** Entities waiting to enter the view (budget spent): ids, accumulated priority, snapshots waited. */
+  waitIds = new Uint16Array(16);
+  waitPri = new Float64Array(16);
+  waitAge = new Int32Array(16);
+  waitCount = 0;
+
+  /** Bit per entity id: set when the entity is in the newest view (hysteresis tests it). */
+  readonly member: Uint32Array;
+
+  /**
+   * @param length slots kept (the room's snapshot history length)
+   * @param maxEntities the game's entity id bound (default 65536)
+   */
+  constructor(readonly length: number, maxEntities = 65536) {
+    this.member = new Uint32Array((maxEntities + 31) >>> 5);
+    this.ticks = new Float64Array(length).fill(-1);
+    this.ids = Array.from({ length }, () => new Uint16Array(64));
+    this.counts = new Int32Array(length);
+  }
+
+  /** Ring slot of the view at snapshot `tick`, or -1 when not remembered. */
+  slotOf(tick: number): number {
+    for (let i = 0; i < this.length; i++) if (this.ticks[i] === tick) return i;
+    return -1;
+  }
+
+  /** Entities in the newest view. */
+  get size(): number {
+    return this.newest < 0 ? 0 : this.counts[this.newest];
+  }
+
+  /** True when entity `id` is in the newest view (one bit test). */
+  inNewest(id: number): boolean {
+    return ((this.member[id >>> 5] >>> (id & 31)) & 1) === 1;
+  }
+
+  /** True when entity `id` was in the view of `slot` (binary search). */
+  holds(slot: number, id: number): boolean {
+    const ids = this.ids[slot];
+    let lo = 0;
+    let hi = this.counts[slot] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = ids[mid];
+      if (v === id) return true;
+      if (v < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  }
+}
+
+/** Counters of a room's interest management. */
+export interface InterestStats {
+  /** Views computed (one per player per snapshot tick). */
+  views: number;
+  /** Entities in those views, summed. */
+  viewEntities: number;
+  /** Entities that entered a view, and that left one (against the same player's previous view). */
+  entered: number;
+  left: number;
+  /** Entities that could have entered a view but waited for its byte budget (once per snapshot waited). */
+  deferred: number;
+  /** Most snapshots an entity waited before entering a view (reset by whoever reads it per window). */
+  maxWaitSnapshots: number;
+}
+
+/** Fresh zeroed interest counters. */
+export function newInterestStats(): InterestStats {
+  return { views: 0, viewEntities: 0, entered: 0, left: 0, deferred: 0, maxWaitSnapshots: 0 };
+}
+
+/** A player as interest management sees it: its entity id (-1 before it has one). */
+export interface Viewer {
+  readonly eid: number;
+}
+
+/**
+ * The views of one room: a uniform grid over the position fields' quantizer range, rebuilt from
+ * each snapshot frame (counting sort of rows into cells), and one ClientView per player.
+ */
+export class InterestManager {
+  readonly stats: InterestStats;
+  private readonly rules: InterestRules<Components>;
+  private readonly fx: number;
+  private readonly fy: number;
+  private readonly posMask: number;
+  private readonly minX: number;
+  private readonly minY: number;
+  private readonly cellSize: number;
+  private readonly cols: number;
+  private readonly rowsN: number;
+  private readonly leaveFactor: number;
+  private readonly globals: Component[];
+  private readonly views = new WeakMap<Viewer, ClientView>();
+  /** Per row of the current frame: position (dequantized) and cell (-1: not placed). */
+  private px = new Float64Array(64);
+  private py = new Float64Array(64);
+  private cellOf = new Int32Array(64);
+  /** Counting sort of rows into cells: cellStart[c]..cellStart[c+1] index cellRows. */
+  private readonly cellStart: Int32Array;
+  private cellRows = new Int32Array(64);
+  /** Rows of the current frame's global entities, ascending. */
+  private globalRows = new Int32Array(16);
+  private globalCount = 0;
+  /** Bit per row of the frame: set when the row is in the view being built (dedupes, then yields the rows in order). */
+  private pick = new Uint32Array(2);
+  private frame: SnapshotFrame | undefined;
+  /** Bytes a view may take per snapshot (0: no budget), and the estimated bytes of one created record. */
+  private readonly budgetPerSnapshot: number;
+  private readonly createBytes: number;
+  /** Entrants of the view being built: rows, priority, snapshots waited. */
+  private entRow = new Int32Array(64);
+  private entPri = new Float64Array(64);
+  private entAge = new Int32Array(64);
+
+  /**
+   * @param game the game (its interest rules and position fields)
+   * @param schema its compiled schema
+   * @param ctx the room's context (handed to the game's hooks; global components' world)
+   * @param historyLength snapshots each view remembers (the room's history length)
+   * @param stats counters, usually shared by every room
+   * @param budgetBytesPerSec snapshot bytes per second a view may take (0: no budget); ServerConfig.viewBudgetBytesPerSec
+   * @param snapshotRateHz snapshots per second (for the budget)
+   */
+  constructor(
+    game: AnyGame,
+    readonly schema: NetSchema,
+    private readonly ctx: GameContext<Components>,
+    readonly historyLength: number,
+    stats?: InterestStats,
+    budgetBytesPerSec = 0,
+    snapshotRateHz = 20,
+  ) {
+    const rules = game.interest as InterestRules<Components> | undefined;
+    if (!rules || !game.position) throw new Error(`${game.name}: interest management needs interest rules and position fields`);
+    this.rules = rules;
+    this.stats = stats ?? newInterestStats();
+    const field = (name: string): number => {
+      const i = schema.fields.findIndex((f) => `${f.component}.${f.field}` === name);
+      if (i < 0) throw new Error(`${game.name}: position field ${name} is not networked`);
+      return i;
+    };
+    this.fx = field(game.position.x);
+    this.fy = field(game.position.y);
+    this.posMask = ((1 << schema.fields[this.fx].compIndex) | (1 << schema.fields[this.fy].compIndex)) >>> 0;
+    const qx = schema.fields[this.fx].q;
+    const qy = schema.fields[this.fy].q;
+    this.minX = qx.min;
+    this.minY = qy.min;
+    const span = Math.max(qx.max - qx.min, qy.max - qy.min);
+    const leaveRadius = rules.leaveRadius ?? rules.viewRadius * DEFAULT_LEAVE_FACTOR;
+    this.leaveFactor = leaveRadius / rules.viewRadius;
+    this.cellSize = Math.max(rules.cellSize ?? leaveRadius / 2, span / MAX_CELLS_PER_AXIS);
+    this.cols = Math.floor((qx.max - qx.min) / this.cellSize) + 1;
+    this.rowsN = Math.floor((qy.max - qy.min) / this.cellSize) + 1;
+    this.cellStart = new Int32Array(this.cols * this.rowsN + 1);
+    this.globals = (rules.global ?? []).map((n) => ctx.c[n]);
+    this.budgetPerSnapshot = budgetBytesPerSec > 0 ? budgetBytesPerSec / snapshotRateHz : 0;
+    const layout = snapshotLayout(schema);
+    let bits = layout.nc + 4 + 4 * layout.nr;
+    for (const f of schema.fields) bits += f.q.bits;
+    this.createBytes = Math.ceil(bits / 8);
+  }
+
+  /** The view of `viewer` (created on first use). */
+  viewOf(viewer: Viewer): ClientView {
+    let v = this.views.get(viewer);
+    if (!v) {
+      v = new ClientView(this.historyLength, this.schema.maxEntities);
+      this.views.set(viewer, v);
+    }
+    return v;
+  }
+
+  /** The view of `viewer` if it has one. */
+  peek(viewer: Viewer): ClientView | undefined {
+    return this.views.get(viewer);
+  }
+
+  /** The frame the newest views were computed on. */
+  get current(): SnapshotFrame | undefined {
+    return this.frame;
+  }
+
+  /** Computes every viewer's view of `frame` (a snapshot tick's captured frame) and remembers it under frame.tick. */
+  update(frame: SnapshotFrame, viewers: readonly Viewer[]): void {
+    this.frame = frame;
+    this.bucket(frame);
+    for (let p = 0; p < viewers.length; p++) {
+      const viewer = viewers[p];
+      if (viewer.eid < 0) continue;
+      this.computeView(frame, viewer.eid, this.viewOf(viewer));
+    }
+  }
+
+  /** Places every row of the frame in its grid cell and lists the global entities' rows. */
+  private bucket(frame: SnapshotFrame): void {
+    const n = frame.count;
+    if (this.px.length < n) {
+      const cap = Math.max(n, this.px.length * 2);
+      this.px = new Float64Array(cap);
+      this.py = new Float64Array(cap);
+      this.cellOf = new Int32Array(cap);
+      this.cellRows = new Int32Array(cap);
+    }
+    const { fx, fy, posMask, minX, minY, cellSize, cols } = this;
+    const nf = frame.fieldCount;
+    const qx = this.schema.fields[fx].q;
+    const qy = this.schema.fields[fy].q;
+    const start = this.cellStart;
+    start.fill(0);
+    for (let i = 0; i < n; i++) {
+      if ((frame.masks[i] & posMask) !== posMask) {
+        this.cellOf[i] = -1;
+        continue;
+      }
+      const x = qx.dequantize(frame.values[i * nf + fx]);
+      const y = qy.dequantize(frame.values[i * nf + fy]);
+      this.px[i] = x;
+      this.py[i] = y;
+      const c = Math.floor((x - minX) / cellSize) + Math.floor((y - minY) / cellSize) * cols;
+      this.cellOf[i] = c;
+      start[c + 1]++;
+    }
+    for (let c = 1; c < start.length; c++) start[c] += start[c - 1];
+    // Fill in row order, so each cell lists its rows ascending; start[c] ends as the cell's end, shifted back below.
+    for (let i = 0; i < n; i++) {
+      const c = this.cellOf[i];
+      if (c >= 0) this.cellRows[start[c]++] = i;
+    }
+    for (let c = start.length - 1; c > 0; c--) start[c] = start[c - 1];
+    start[0] = 0;
+    this.globalCount = 0;
+    const globals = this.globals;
+    if (globals.length === 0) return;
+    const world = this.ctx.world;
+    for (let i = 0; i < n; i++) {
+      const e = frame.ids[i];
+      for (let g = 0; g < globals.length; g++) {
+        if (!hasComponent(world, e, globals[g])) continue;
+        if (this.globalCount === this.globalRows.length) {
+          const grown = new Int32Array(this.globalRows.length * 2);
+          grown.set(this.globalRows);
+          this.globalRows = grown;
+        }
+        this.globalRows[this.globalCount++] = i;
+        break;
+      }
+    }
+  }
+
+  /** One viewer's view of the frame, written into the next ring slot of `view`. */
+  private computeView(frame: SnapshotFrame, eid: number, view: ClientView): void {
+    const prev = view.newest;
+    let rows = view.rows;
+    if (rows.length < frame.count) rows = view.rows = new Int32Array(Math.max(frame.count, rows.length * 2));
+    const words = (frame.count + 31) >>> 5;
+    if (this.pick.length < words) this.pick = new Uint32Array(Math.max(words, this.pick.length * 2));
+    const pick = this.pick;
+    let lo = frame.count;
+    let hi = -1;
+    let n = 0;
+    let ne = 0;
+    const budget = this.budgetPerSnapshot > 0;
+    const self = frame.indexOf(eid);
+    if (self >= 0) {
+      pick[self >>> 5] |= 1 << (self & 31);
+      lo = hi = self;
+      n++;
+    }
+    for (let g = 0; g < this.globalCount; g++) {
+      const r = this.globalRows[g];
+      if ((pick[r >>> 5] >>> (r & 31)) & 1) continue;
+      pick[r >>> 5] |= 1 << (r & 31);
+      if (r < lo) lo = r;
+      if (r > hi) hi = r;
+      n++;
+    }
+    if (self >= 0 && this.cellOf[self] >= 0) {
+      const rules = this.rules;
+      const radius = rules.radiusOf ? rules.radiusOf(this.ctx, eid) : rules.viewRadius;
+      const enter2 = radius * radius;
+      const leave = radius * this.leaveFactor;
+      const leave2 = leave * leave;
+      const px = this.px;
+      const py = this.py;
+      const ids = frame.ids;
+      const member = view.member;
+      const x = px[self];
+      const y = py[self];
+      const { minX, minY, cellSize, cols, rowsN } = this;
+      const c0 = Math.max(0, Math.floor((x - leave - minX) / cellSize));
+      const c1 = Math.min(cols - 1, Math.floor((x + leave - minX) / cellSize));
+      const r0 = Math.max(0, Math.floor((y - leave - minY) / cellSize));
+      const r1 = Math.min(rowsN - 1, Math.floor((y + leave - minY) / cellSize));
+      const start = this.cellStart;
+      const cellRows = this.cellRows;
+      const relevant = rules.relevant;
+      const ctx = this.ctx;
+      if (budget && this.entRow.length < frame.count) {
+        this.entRow = new Int32Array(frame.count);
+        this.entPri = new Float64Array(frame.count);
+        this.entAge = new Int32Array(frame.count);
+      }
+      for (let cy = r0; cy <= r1; cy++) {
+        const rowBase = cy * cols;
+        for (let cx = c0; cx <= c1; cx++) {
+          const c = cx + rowBase;
+          const end = start[c + 1];
+          for (let k = start[c]; k < end; k++) {
+            const r = cellRows[k];
+            const dx = px[r] - x;
+            const dy = py[r] - y;
+            const d2 = dx * dx + dy * dy;
+            if (d2 > leave2) continue;
+            if ((pick[r >>> 5] >>> (r & 31)) & 1) continue;
+            const e = ids[r];
+            const held = prev >= 0 && ((member[e >>> 5] >>> (e & 31)) & 1) === 1;
+            if (d2 > enter2) {
+              if (!held) continue;
+            } else if (budget && !held) {
+              if (relevant && !relevant(ctx, eid, e)) continue;
+              this.entRow[ne] = r;
+              this.entPri[ne] = 2 - Math.sqrt(d2) / leave;
+              ne++;
+              continue;
+            }
+            if (relevant && !relevant(ctx, eid, e)) continue;
+            pick[r >>> 5] |= 1 << (r & 31);
+            if (r < lo) lo = r;
+            if (r > hi) hi = r;
+            n++;
+          }
+        }
+      }
+    }
+    if (budget && ne > 0) {
+      const admitted = this.admit(frame, view, ne);
+      for (let k = 0; k < admitted; k++) {
+        const r = this.entRow[k];
+        pick[r >>> 5] |= 1 << (r & 31);
+        if (r < lo) lo = r;
+        if (r > hi) hi = r;
+        n++;
+      }
+    } else if (budget) view.waitCount = 0;
+    // The picked rows in ascending order (the frame's id order), clearing the bitmap as it goes.
+    let o = 0;
+    if (hi >= 0) {
+      for (let w = lo >>> 5; w <= hi >>> 5; w++) {
+        let v = pick[w];
+        if (v === 0) continue;
+        pick[w] = 0;
+        while (v !== 0) {
+          const low = v & -v;
+          rows[o++] = (w << 5) + 31 - Math.clz32(low);
+          v ^= low;
+        }
+      }
+    }
+    if (o !== n) throw new Error(`view of ${eid}: ${o} rows picked, ${n} counted`);
+    this.record(frame, view, rows, n, prev);
+  }
+
+  /**
+   * The byte budget (Glenn Fiedler's priority accumulator, on entries): each entrant's priority is
+   * what it accumulated while waiting plus a weight of 1..2 that grows as it comes closer; the
+   * highest enter while the view's budget (refilled by budgetPerSnapshot each snapshot, at most
+   * two snapshots' worth, spent by the packets sent) covers the kept entities' last cost and one
+   * created record each. At least one enters per snapshot, so a waiting entity's priority grows
+   * past any newcomer's and none waits forever. Kept entities are never held back: their updates
+   * are what keeps the client's frame the room's. Sorts entRow by priority; returns how many of
+   * its first entries enter.
+   */
+  private admit(frame: SnapshotFrame, view: ClientView, ne: number): number {
+    const per = this.budgetPerSnapshot;
+    view.tokens = view.tokens < 0 ? 2 * per : Math.min(2 * per, view.tokens + per);
+    const { entRow, entPri, entAge } = this;
+    const ids = frame.ids;
+    for (let k = 0; k < ne; k++) {
+      const e = ids[entRow[k]];
+      entAge[k] = 0;
+      for (let w = 0; w < view.waitCount; w++) {
+        if (view.waitIds[w] !== e) continue;
+        entPri[k] += view.waitPri[w];
+        entAge[k] = view.waitAge[w];
+        break;
+      }
+    }
+    // Highest priority first (insertion sort: entrants are a few per snapshot, a view's worth at a join).
+    for (let i = 1; i < ne; i++) {
+      const r = entRow[i];
+      const p = entPri[i];
+      const a = entAge[i];
+      let j = i - 1;
+      while (j >= 0 && entPri[j] < p) {
+        entRow[j + 1] = entRow[j];
+        entPri[j + 1] = entPri[j];
+        entAge[j + 1] = entAge[j];
+        j--;
+      }
+      entRow[j + 1] = r;
+      entPri[j + 1] = p;
+      entAge[j + 1] = a;
+    }
+    const measured = view.lastCreatedBytes >= 0 && view.lastEntered > 0;
+    const entryBytes = measured ? Math.max(1, view.lastCreatedBytes / view.lastEntered) : this.createBytes;
+    const createdBytes = view.lastCreatedBytes >= 0 ? view.lastCreatedBytes : view.lastEntered * this.createBytes;
+    const keptCost = Math.max(0, view.lastBytes - createdBytes);
+    let allowance = view.tokens - keptCost;
+    let k = 0;
+    const stats = this.stats;
+    while (k < ne && (k === 0 || allowance >= entryBytes)) {
+      allowance -= entryBytes;
+      if (entAge[k] > stats.maxWaitSnapshots) stats.maxWaitSnapshots = entAge[k];
+      k++;
+    }
+    const waiting = ne - k;
+    if (view.waitIds.length < waiting) {
+      const cap = Math.max(waiting, view.waitIds.length * 2);
+      view.waitIds = new Uint16Array(cap);
+      view.waitPri = new Float64Array(cap);
+      view.waitAge = new Int32Array(cap);
+    }
+    for (let w = 0; w < waiting; w++) {
+      view.waitIds[w] = ids[entRow[k + w]];
+      view.waitPri[w] = entPri[k + w];
+      view.waitAge[w] = entAge[k + w] + 1;
+    }
+    view.waitCount = waiting;
+    stats.deferred += waiting;
+    return k;
+  }
+
+  /** Stores the view's ids under frame.tick in the next slot, and counts entries and exits. */
+  private record(frame: SnapshotFrame, view: ClientView, rows: Int32Array, n: number, prev: number): void {
+    const slot = (view.newest + 1) % view.length;
+    let ids = view.ids[slot];
+    if (ids.length < n) ids = view.ids[slot] = new Uint16Array(Math.max(n, ids.length * 2));
+    for (let i = 0; i < n; i++) ids[i] = frame.ids[rows[i]];
+    const member = view.member;
+    if (prev >= 0) {
+      const old = view.ids[prev];
+      for (let i = 0; i < view.counts[prev]; i++) member[old[i] >>> 5] &= ~(1 << (old[i] & 31));
+    }
+    for (let i = 0; i < n; i++) member[ids[i] >>> 5] |= 1 << (ids[i] & 31);
+    view.counts[slot] = n;
+    view.ticks[slot] = frame.tick;
+    view.newest = slot;
+    view.updates++;
+    const st = this.stats;
+    st.views++;
+    st.viewEntities += n;
+    if (prev < 0) {
+      st.entered += n;
+      view.lastEntered = n;
+      return;
+    }
+    // Both lists are ascending: one merge counts what entered and what left.
+    const old = view.ids[prev];
+    const m = view.counts[prev];
+    let i = 0;
+    let j = 0;
+    let same = 0;
+    while (i < n && j < m) {
+      if (ids[i] === old[j]) {
+        same++;
+        i++;
+        j++;
+      } else if (ids[i] < old[j]) i++;
+      else j++;
+    }
+    st.entered += n - same;
+    st.left += m - same;
+    view.lastEntered = n - same;
+  }
+}
+
+/** Copies rows `rows[0..n)` (ascending) of `src` into `dst` (tick set by the caller). */
+function gatherRows(src: SnapshotFrame, dst: SnapshotFrame, n: number, rows: Int32Array): void {
+  dst.ensureCapacity(n);
+  const nf = src.fieldCount;
+  const nr = src.rateCount;
+  const sIds = src.ids;
+  const sMasks = src.masks;
+  const sv = src.values;
+  const sr = src.rates;
+  const dIds = dst.ids;
+  const dMasks = dst.masks;
+  const dv = dst.values;
+  const dr = dst.rates;
+  for (let i = 0; i < n; i++) {
+    const r = rows[i];
+    dIds[i] = sIds[r];
+    dMasks[i] = sMasks[r];
+    const so = r * nf;
+    const d = i * nf;
+    for (let f = 0; f < nf; f++) dv[d + f] = sv[so + f];
+    const sro = r * nr;
+    const dro = i * nr;
+    for (let k = 0; k < nr; k++) dr[dro + k] = sr[sro + k];
+  }
+  dst.count = n;
+  dst.complete = true;
+}
+
+/**
+ * Rows of `src` holding ids[0..n) (ascending, each present: a missing one is our bug and
+ * throws), into `out`: one merge walk, with a binary search to skip long stretches.
+ */
+function rowsOfIds(src: SnapshotFrame, ids: Uint16Array, n: number, out: Int32Array): void {
+  const sIds = src.ids;
+  const count = src.count;
+  let r = 0;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i];
+    if (r < count && sIds[r] !== id) r = src.lowerBound(id);
+    if (r >= count || sIds[r] !== id) throw new Error(`view entity ${id} missing from the frame of tick ${src.tick}`);
+    out[i] = r++;
+  }
+}
+
+const { Same: ITEM_SAME, Updated: ITEM_UPDATED } = ItemKind;
+const { None: MODE_NONE, Rate: MODE_RATE, Raw: MODE_RAW } = SlotMode;
+
+/** Appends bits [bitOff, bitOff + bitLen) of `src` (LSB-first, as BitWriter writes) to `w`, 24 at a time. */
+function copyBits(w: BitWriter, src: Uint8Array, bitOff: number, bitLen: number): void {
+  let off = bitOff;
+  let left = bitLen;
+  while (left > 0) {
+    const take = left < 24 ? left : 24;
+    const i = off >>> 3;
+    const word = (src[i] | (src[i + 1] << 8) | (src[i + 2] << 16) | (src[i + 3] << 24)) >>> (off & 7);
+    w.writeBits((word & ((1 << take) - 1)) >>> 0, take);
+    off += take;
+    left -= take;
+  }
+}
+
+/**
+ * The shared work of one baseline tick at the current snapshot tick: the room frame planned once
+ * against the room frame of the baseline tick (every entity's item kind and slot codes, the rate
+ * orders), and every changed entity's record U header and body encoded once into `w`. A client
+ * whose view baseline has that tick copies the records of the entities it holds.
+ */
+class BaselineGroup {
+  /** Baseline tick, -2 when unused. */
+  baselineTick = -2;
+  /** Serial of the snapshot tick it was planned at. */
+  serial = -1;
+  lastUse = 0;
+  readonly plan: SectionPlanner;
+  readonly w: BitWriter;
+  /** Plan item of each target row. */
+  itemOfRow: Int32Array;
+  /** Per plan item (updated ones): bit offset and length of its record U header and body in `w`. */
+  hdrOff: Int32Array;
+  hdrLen: Int32Array;
+  bodyOff: Int32Array;
+  bodyLen: Int32Array;
+
+  constructor(layout: SnapshotLayout, maxPacketBytes: number, capacityBytes: number) {
+    this.plan = new SectionPlanner(layout, maxPacketBytes);
+    this.w = new BitWriter(capacityBytes);
+    const n = 2 * layout.schema.maxEntities;
+    this.itemOfRow = new Int32Array(layout.schema.maxEntities);
+    this.hdrOff = new Int32Array(n);
+    this.hdrLen = new Int32Array(n);
+    this.bodyOff = new Int32Array(n);
+    this.bodyLen = new Int32Array(n);
+  }
+
+  /** Plans `T` against `B` and encodes every updated record. */
+  prepare(T: SnapshotFrame, B: SnapshotFrame): void {
+    const plan = this.plan;
+    const dt = T.tick - B.tick;
+    plan.plan(T, B, dt, SnapshotKind.Delta);
+    const w = this.w;
+    w.reset();
+    const rec = plan.rec;
+    const ns = plan.layout.ns;
+    const aBits = ageBits(dt);
+    const { iKind, iRow, sFlag, sMode, sVal, iMaskChanged, iHasRate, iAge, orders } = plan;
+    for (let it = 0; it < plan.nItems; it++) {
+      const row = iRow[it];
+      if (row >= 0) this.itemOfRow[row] = it;
+      if (iKind[it] !== ITEM_UPDATED) continue;
+      const sb = it * ns;
+      let at = w.bitLength();
+      rec.writeUpdateHeader(w, false, iMaskChanged[it], T.masks[row], sFlag, sb);
+      this.hdrOff[it] = at;
+      this.hdrLen[it] = w.bitLength() - at;
+      at = w.bitLength();
+      rec.writeUpdateBody(w, orders, aBits, iHasRate[it], iAge[it], sMode, sVal, sb);
+      this.bodyOff[it] = at;
+      this.bodyLen[it] = w.bitLength() - at;
+    }
+  }
+}
+
+/**
+ * Snapshots of each client's view: the room frame restricted to the client's view, as a delta
+ * against the client's newest acknowledged view still remembered (the room frame of that tick
+ * restricted to the view of that tick: exactly the frame the client decoded), with full snapshots
+ * of the view as the counted fallback. Entities that entered the view since the baseline are
+ * created records, those that left are removed records: the wire format and the client are the
+ * same as without views. Each client's section is encoded for it alone (see docs/snapshots.md).
+ */
+export class ViewSnapshotEncoder implements SnapshotEncoder {
+  private readonly codec: SectionEncoder;
+  private readonly w: BitWriter;
+  private readonly parts = new SectionParts();
+  private readonly target: SnapshotFrame;
+  private readonly base: SnapshotFrame;
+  private baseRows = new Int32Array(64);
+  /** Views of the writer's first bytes by length (part 0 starts at 0): no object per packet in steady state. */
+  private readonly headViews: (Uint8Array | undefined)[];
+  private readonly ticksPerSnapshot: number;
+  private readonly fullRetryTicks: number;
+  private readonly layout: SnapshotLayout;
+  private readonly maxPacketBytes: number;
+  private readonly capacityBytes: number;
+  private readonly shared: boolean;
+  private readonly maxGroups: number;
+  private readonly groups: BaselineGroup[] = [];
+  private readonly fields = new FieldWriter();
+  private readonly place = newPartPlacement();
+  private readonly orders: CodeOrders;
+  private readonly zeroHeader: Uint8Array;
+  /** Per-client scratch of the shared path: removed baseline indices, created target rows, kept plan items. */
+  private removed = new Int32Array(64);
+  private created = new Int32Array(64);
+  private kept = new Int32Array(64);
+  private readonly skipCost = new Float64Array(K_CHOICES);
+  private readonly cMode: Uint8Array;
+  private readonly cVal: Float64Array;
+  private frame: SnapshotFrame | undefined;
+  private history: SnapshotHistory | undefined;
+  private serial = 0;
+  private uses = 0;
+
+  /**
+   * @param schema the game's compiled schema
+   * @param interest the room's views (updated before each begin)
+   * @param net netcode settings (maxPacketBytes, rates); default DEFAULT_NET_CONFIG
+   * @param stats counters, usually shared by every room's encoder
+   * @param opts fullRetrySnapshots and maxSections (distinct baselines shared per snapshot tick) as
+   *   for DeltaSnapshotEncoder, forceFull does not apply; `shared: false` encodes every client's
+   *   section on its own (the reference the shared path is measured and tested against)
+   */
+  constructor(
+    schema: NetSchema,
+    readonly interest: InterestManager,
+    net: NetConfig = DEFAULT_NET_CONFIG,
+    readonly stats: EncoderStats = newEncoderStats(),
+    opts: DeltaEncoderOptions & { shared?: boolean } = {},
+  ) {
+    this.codec = new SectionEncoder(schema, net.maxPacketBytes);
+    this.capacityBytes = this.codec.sectionCapacityBytes();
+    this.w = new BitWriter(this.capacityBytes);
+    this.layout = snapshotLayout(schema);
+    this.maxPacketBytes = net.maxPacketBytes;
+    this.shared = opts.shared !== false;
+    this.maxGroups = Math.max(1, opts.maxSections ?? 8);
+    this.orders = new CodeOrders(this.layout.nr);
+    this.zeroHeader = new Uint8Array(snapshotHeaderBytes(SnapshotKind.Delta));
+    this.cMode = new Uint8Array(this.layout.ns);
+    this.cVal = new Float64Array(this.layout.ns);
+    this.target = new SnapshotFrame(schema, 64);
+    this.base = new SnapshotFrame(schema, 64);
+    this.headViews = new Array<Uint8Array | undefined>(net.maxPacketBytes + 1).fill(undefined);
+    this.ticksPerSnapshot = net.tickRateHz / net.snapshotRateHz;
+    this.fullRetryTicks = Math.max(1, opts.fullRetrySnapshots ?? 8) * this.ticksPerSnapshot;
+  }
+
+  begin(frame: SnapshotFrame, history: SnapshotHistory): void {
+    this.frame = frame;
+    this.history = history;
+    this.serial++;
+  }
+
+  encodeFor(client: SnapshotClient & Partial<Viewer>, send: (bytes: Uint8Array) => void): number {
+    const frame = this.frame;
+    if (!frame) throw new Error('encodeFor before begin');
+    const view = this.interest.peek(client as Viewer);
+    // A client without a view of this tick (no entity yet) gets nothing this tick.
+    if (!view || view.newest < 0 || view.ticks[view.newest] !== frame.tick) return 0;
+    const bt = this.chooseBaseline(client, view, frame);
+    if (bt >= 0 && this.shared && this.encodeShared(client, view, frame, bt, send)) return 1;
+    const T = this.target;
+    gatherRows(frame, T, view.counts[view.newest], view.rows);
+    T.tick = frame.tick;
+    const B = bt >= 0 ? this.rebuild(this.history!.get(bt) as SnapshotFrame, view, view.slotOf(bt)) : null;
+    const parts = this.parts;
+    this.codec.encode(T, B, this.w, parts);
+    const stats = this.stats;
+    const link = client.link;
+    stats.bodiesEncoded++;
+    if (B) stats.deltaSnapshots++;
+    else stats.fullSnapshots++;
+    if (link) {
+      if (B) link.deltaSnapshots++;
+      else link.fullSnapshots++;
+    }
+    if (parts.count > 1) stats.splitSnapshots++;
+    view.tokens -= parts.bytes;
+    view.lastBytes = parts.bytes;
+    view.lastCreatedBytes = -1;
+    const bytes = this.w.bytes;
+    for (let p = 0; p < parts.count; p++) {
+      const start = parts.start[p];
+      const end = parts.end[p];
+      patchSnapshotClientFields(bytes, start, client.inputAck, client.hasInputAck);
+      let v: Uint8Array | undefined;
+      if (start === 0) v = this.headViews[end] ??= bytes.subarray(0, end);
+      else v = bytes.subarray(start, end);
+      stats.packetsOut++;
+      stats.bytesOut += v.length;
+      if (v.length > stats.largestPacketBytes) stats.largestPacketBytes = v.length;
+      send(v);
+    }
+    return parts.count;
+  }
+
+  /**
+   * The client's baseline tick: its newest acknowledged snapshot whose room frame is still in the
+   * history and whose view is still remembered; or -1 for a full snapshot. While the ack of a full snapshot is pending (fullRetrySnapshots), deltas go against
+   * that full snapshot, as DeltaSnapshotEncoder does.
+   */
+  private chooseBaseline(client: SnapshotClient, view: ClientView, frame: SnapshotFrame): number {
+    const history = this.history as SnapshotHistory;
+    let ackedTick = -1;
+    let acked: SnapshotFrame | undefined;
+    if (client.ackedTick >= 0) {
+      for (let i = -1; i < 32; i++) {
+        if (i >= 0 && ((client.ackedBits >>> i) & 1) === 0) continue;
+        const tick = client.ackedTick - (i + 1) * this.ticksPerSnapshot;
+        if (tick >= frame.tick) continue;
+        if (frame.tick - tick > MAX_BASELINE_AGE_TICKS || tick < 0) break;
+        const slot = view.slotOf(tick);
+        const room = slot >= 0 ? history.get(tick) : undefined;
+        if (room) {
+          ackedTick = tick;
+          acked = room;
+          break;
+        }
+      }
+    }
+    const ft = view.fullTick;
+    if (ft >= 0 && (!acked || ackedTick < ft) && ft < frame.tick && frame.tick - ft <= this.fullRetryTicks) {
+      const slot = view.slotOf(ft);
+      const room = slot >= 0 ? history.get(ft) : undefined;
+      if (room) {
+        this.stats.deltaUnacked++;
+        return ft;
+      }
+    }
+    if (acked) return ackedTick;
+    if (client.ackedTick < 0) this.stats.fullNoAck++;
+    else this.stats.fullBaselineGone++;
+    view.fullTick = frame.tick;
+    return -1;
+  }
+
+  /**
+   * The shared path: the client's delta against its view at `bt` written from the baseline group's
+   * plan and pre-encoded records (its own removed and created records, run lengths and repeat bits
+   * written here). False when the snapshot would not fit one packet: the caller encodes it alone.
+   */
+  private encodeShared(client: SnapshotClient, view: ClientView, frame: SnapshotFrame, bt: number, send: (bytes: Uint8Array) => void): boolean {
+    const g = this.groupFor(frame, bt);
+    const slot = view.slotOf(bt);
+    const bIds = view.ids[slot];
+    const bn = view.counts[slot];
+    const rows = view.rows;
+    const tn = view.counts[view.newest];
+    if (this.kept.length < tn || this.removed.length < bn) {
+      const cap = Math.max(tn, bn) * 2;
+      this.removed = new Int32Array(cap);
+      this.created = new Int32Array(cap);
+      this.kept = new Int32Array(cap);
+    }
+    const { removed, created, kept } = this;
+    const plan = g.plan;
+    const iKind = plan.iKind;
+    const ids = frame.ids;
+    let nr = 0;
+    let nc = 0;
+    let nk = 0;
+    let nu = 0;
+    let i = 0;
+    let j = 0;
+    // Merge the view (target rows) with the baseline view (ids), both ascending.
+    while (i < tn || j < bn) {
+      const idT = i < tn ? ids[rows[i]] : 0x7fffffff;
+      const idB = j < bn ? bIds[j] : 0x7fffffff;
+      if (idB < idT) removed[nr++] = j++;
+      else if (idT < idB) created[nc++] = rows[i++];
+      else {
+        const it = g.itemOfRow[rows[i]];
+        if (iKind[it] === ITEM_UPDATED) nu++;
+        kept[nk++] = it;
+        i++;
+        j++;
+      }
+    }
+    // The run-length order this client's runs code cheapest in.
+    const skipCost = this.skipCost;
+    skipCost.fill(0);
+    let run = 0;
+    for (let k = 0; k < nk; k++) {
+      if (iKind[kept[k]] === ITEM_SAME) run++;
+      else {
+        for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
+        run = 0;
+      }
+    }
+    let skipK = 0;
+    for (let o = 1; o < K_CHOICES; o++) if (skipCost[o] < skipCost[skipK]) skipK = o;
+    const orders = this.orders;
+    orders.skipK = skipK;
+    orders.rateK.set(plan.orders.rateK);
+    const w = this.w;
+    const layout = this.layout;
+    const rec = plan.rec;
+    w.reset();
+    w.writeBytes(this.zeroHeader);
+    writeSnapshotHeader(w.bytes, SnapshotKind.Delta, frame.tick, 0, false, 0, 1, bt, 0);
+    serializePlacement(this.fields.to(w), layout, 1, this.place);
+    serializeOrders(this.fields, layout, orders);
+    writeCount(w, REMOVED, nr);
+    let last = -1;
+    for (let k = 0; k < nr; k++) {
+      rec.writeRemoved(w, removed[k] - last - 1);
+      last = removed[k];
+    }
+    const createdFrom = w.bitLength();
+    writeCount(w, CREATED, nc);
+    let lastId = -1;
+    const { nr: nRates, nf, slotComp } = layout;
+    const mode = this.cMode;
+    const val = this.cVal;
+    for (let k = 0; k < nc; k++) {
+      const r = created[k];
+      const mask = frame.masks[r];
+      for (let q = 0; q < nRates; q++) {
+        if ((mask >>> slotComp[q]) & 1) {
+          mode[q] = MODE_RATE;
+          val[q] = zigzag(frame.rates[r * nRates + q]);
+        } else mode[q] = MODE_NONE;
+      }
+      for (let f = 0; f < nf; f++) {
+        if ((mask >>> slotComp[nRates + f]) & 1) {
+          mode[nRates + f] = MODE_RAW;
+          val[nRates + f] = frame.values[r * nf + f];
+        } else mode[nRates + f] = MODE_NONE;
+      }
+      rec.writeCreated(w, orders, ids[r] - lastId - 1, mask, mode, val, 0);
+      lastId = ids[r];
+    }
+    view.lastCreatedBytes = (w.bitLength() - createdFrom) / 8;
+    writeCount(w, UPDATED, nu);
+    const src = g.w.bytes;
+    let same = 0;
+    let prev = -1;
+    for (let k = 0; k < nk; k++) {
+      const it = kept[k];
+      if (iKind[it] === ITEM_SAME) {
+        same++;
+        continue;
+      }
+      rec.writeSkip(w, orders, same);
+      same = 0;
+      if (prev >= 0 && plan.repeatsHeader(it, prev)) w.writeBits(1, 1);
+      else copyBits(w, src, g.hdrOff[it], g.hdrLen[it]);
+      prev = it;
+      copyBits(w, src, g.bodyOff[it], g.bodyLen[it]);
+    }
+    w.alignToByte();
+    const end = w.byteLength();
+    if (end > this.maxPacketBytes) return false;
+    const bytes = w.bytes;
+    patchSnapshotClientFields(bytes, 0, client.inputAck, client.hasInputAck);
+    const v = (this.headViews[end] ??= bytes.subarray(0, end));
+    const stats = this.stats;
+    stats.deltaSnapshots++;
+    stats.packetsOut++;
+    stats.bytesOut += end;
+    if (end > stats.largestPacketBytes) stats.largestPacketBytes = end;
+    if (client.link) client.link.deltaSnapshots++;
+    view.tokens -= end;
+    view.lastBytes = end;
+    send(v);
+    return true;
+  }
+
+  /** The baseline group of `bt` at this snapshot tick: planned already, or planned now in a free or least recently used group. */
+  private groupFor(frame: SnapshotFrame, bt: number): BaselineGroup {
+    const groups = this.groups;
+    let victim: BaselineGroup | undefined;
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i];
+      if (g.serial === this.serial && g.baselineTick === bt) {
+        g.lastUse = ++this.uses;
+        this.stats.sectionsShared++;
+        return g;
+      }
+      if (g.serial !== this.serial) {
+        if (!victim || victim.serial === this.serial) victim = g;
+      } else if (!victim || (victim.serial === this.serial && g.lastUse < victim.lastUse)) victim = g;
+    }
+    if (!victim || (victim.serial === this.serial && groups.length < this.maxGroups)) {
+      victim = new BaselineGroup(this.layout, this.maxPacketBytes, this.capacityBytes);
+      groups.push(victim);
+    }
+    victim.prepare(frame, this.history!.get(bt) as SnapshotFrame);
+    victim.baselineTick = bt;
+    victim.serial = this.serial;
+    victim.lastUse = ++this.uses;
+    this.stats.bodiesEncoded++;
+    return victim;
+  }
+
+  /** The frame the client holds for the view in `slot`: the room frame of that tick restricted to that view. */
+  private rebuild(room: SnapshotFrame, view: ClientView, slot: number): SnapshotFrame {
+    const B = this.base;
+    const n = view.counts[slot];
+    if (this.baseRows.length < n) this.baseRows = new Int32Array(Math.max(n, this.baseRows.length * 2));
+    rowsOfIds(room, view.ids[slot], n, this.baseRows);
+    gatherRows(room, B, n, this.baseRows);
+    B.tick = room.tick;
+    return B;
+  }
+}
+
+/**
+ * Whether a frame a client decoded equals the server's quantized state of that client's view at
+ * the frame's tick (ids, component masks, values and rates): the room frame of `decoded.tick` in
+ * `history`, restricted to the view `interest` remembers for `viewer` (the whole frame without
+ * interest management). Undefined when the server no longer holds that tick or view. For tests and
+ * benchmarks; allocates nothing.
+ */
+export function viewFrameMatches(history: SnapshotHistory, interest: InterestManager | undefined, viewer: Viewer, decoded: SnapshotFrame): boolean | undefined {
+  const truth = history.get(decoded.tick);
+  if (!truth) return undefined;
+  let ids: ArrayLike<number> = truth.ids;
+  let n = truth.count;
+  if (interest) {
+    const view = interest.peek(viewer);
+    const slot = view ? view.slotOf(decoded.tick) : -1;
+    if (!view || slot < 0) return undefined;
+    ids = view.ids[slot];
+    n = view.counts[slot];
+  }
+  if (decoded.count !== n) return false;
+  const nf = truth.fieldCount;
+  const nr = truth.rateCount;
+  for (let i = 0; i < n; i++) {
+    if (decoded.ids[i] !== ids[i]) return false;
+    const r = truth.indexOf(ids[i]);
+    if (r < 0 || decoded.masks[i] !== truth.masks[r]) return false;
+    for (let f = 0; f < nf; f++) if (decoded.values[i * nf + f] !== truth.values[r * nf + f]) return false;
+    for (let k = 0; k < nr; k++) if (decoded.rates[i * nr + k] !== truth.rates[r * nr + k]) return false;
+  }
+  return true;
+}
