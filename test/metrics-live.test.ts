@@ -30,6 +30,11 @@ const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   ['tickwire_fleet_lease_failures_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_leases_lost_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_room_conflicts_total', 'a member frozen past its lease (test/fleet-server.test.ts)'],
+  // The Agones lifecycle runs only with TICKWIRE_AGONES and an SDK sidecar: test/agones.test.ts (the
+  // real SDK client against an in-process gRPC sidecar) checks each of them moves.
+  ['tickwire_agones_health_pings_total', 'Agones health pings need the SDK sidecar (test/agones.test.ts)'],
+  ['tickwire_agones_stream_failures_total', 'a broken Agones health or watch stream (test/agones.test.ts)'],
+  ['tickwire_agones_label_updates_total', 'Agones labels need the SDK sidecar (test/agones.test.ts)'],
 ]);
 
 /**
