@@ -23,8 +23,11 @@ const LABEL_POLL_MS = 100;
 /** Wait before watching again after the watch stream failed, ms. */
 const WATCH_RETRY_MS = 1000;
 
-/** Longest wait for the sidecar's answer to Shutdown() while stopping, ms. */
-const SHUTDOWN_WAIT_MS = 2000;
+/**
+ * Longest wait for the sidecar's answer to Shutdown() while stopping, ms: within the 500 ms that
+ * server/signals.ts allows past shutdownMs (the sidecar is on localhost and answers in milliseconds).
+ */
+const SHUTDOWN_WAIT_MS = 400;
 
 /** Counters of the lifecycle (tickwire_agones_* metrics). */
 export interface AgonesStats {
@@ -86,10 +89,9 @@ export class AgonesLifecycle {
    * pings, the watch and the labels. Call once the server serves. Throws when the sidecar is not there.
    */
   async start(): Promise<void> {
-    if (!this.src.config.agones || this.sdk) return;
+    if (!this.src.config.agones || this.sdk || this.stopped) return;
     const { default: AgonesSDKClass } = await import('@google-cloud/agones-sdk');
     const sdk = new AgonesSDKClass();
-    this.sdk = sdk;
     const t0 = performance.now();
     try {
       await sdk.connect();
@@ -98,6 +100,7 @@ export class AgonesLifecycle {
       sdk.close();
       throw new Error(`Agones SDK server on localhost:${sdk.port} (AGONES_SDK_GRPC_PORT) did not answer: ${grpcError(err).err}`);
     }
+    this.sdk = sdk;
     this.src.log.info({ sdkPort: Number(sdk.port), ms: Math.round(performance.now() - t0), healthMs: this.src.config.agonesHealthMs }, 'agones: Ready sent');
     this.watch();
     this.ping();
