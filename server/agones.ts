@@ -77,7 +77,15 @@ export class AgonesLifecycle {
   private stopped = false;
   private drainAsked = false;
 
-  constructor(private readonly src: AgonesSources) {}
+  /** The SDK module, loading from construction (gRPC takes a few hundred ms to load) so Ready() is not later than it must be. */
+  private readonly sdkModule: Promise<typeof import('@google-cloud/agones-sdk')> | undefined;
+
+  constructor(private readonly src: AgonesSources) {
+    if (src.config.agones) {
+      this.sdkModule = import('@google-cloud/agones-sdk');
+      this.sdkModule.catch(() => undefined); // start() reports it
+    }
+  }
 
   /** The current state and the counters, for the registry. */
   metrics(): { state: string | undefined; stats: AgonesStats } | undefined {
@@ -89,8 +97,8 @@ export class AgonesLifecycle {
    * pings, the watch and the labels. Call once the server serves. Throws when the sidecar is not there.
    */
   async start(): Promise<void> {
-    if (!this.src.config.agones || this.sdk || this.stopped) return;
-    const { default: AgonesSDKClass } = await import('@google-cloud/agones-sdk');
+    if (!this.sdkModule || this.sdk || this.stopped) return;
+    const { default: AgonesSDKClass } = await this.sdkModule;
     const sdk = new AgonesSDKClass();
     const t0 = performance.now();
     try {
