@@ -10,7 +10,7 @@ import {
 } from '../shared/protocol/admin.ts';
 import type { RouteSources } from './http.ts';
 import type { Clock } from './loop.ts';
-import type { AdminGate, HttpRoute, RouteReply } from './net/uws.ts';
+import type { AdminGate, HttpRoute, HttpRoutes, RouteReply } from './net/uws.ts';
 import type { Player } from './player.ts';
 import type { Room } from './rooms.ts';
 
@@ -27,6 +27,12 @@ export interface AdminSources extends RouteSources {
   readonly log: Logger;
   readonly clock: Clock;
   readonly actions: AdminActions;
+}
+
+/** The server's routes with the operator's added: the monitor, /admin/* and the admin gate. */
+export function withAdminRoutes(base: HttpRoutes, src: AdminSources): HttpRoutes {
+  const admin = adminRoutes(src);
+  return { ...base, ...admin, table: [...(base.table ?? []), ...admin.table] };
 }
 
 /** The monitor page: its HTML and script. */

@@ -126,6 +126,10 @@ export interface ServerConfig {
   readonly matchmakePerSec: number;
   /** A draining process closes its last sessions and exits after this, ms (its rooms may end sooner). Env TICKWIRE_DRAIN_MS. Default 300000. */
   readonly drainMs: number;
+  /** Run the Agones game-server lifecycle through the SDK sidecar (server/agones.ts): Ready, health pings, labels, Shutdown. Env TICKWIRE_AGONES. Default false. */
+  readonly agones: boolean;
+  /** Milliseconds between Agones health pings. Env TICKWIRE_AGONES_HEALTH_MS. Default 2000. */
+  readonly agonesHealthMs: number;
   /** Directory of the bundled browser client served at `/`. Default 'client/dist'. */
   readonly clientDir: string;
   /** pino log level. Env LOG_LEVEL. Default 'info'. */
@@ -193,6 +197,8 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   seatTtlMs: 10_000,
   matchmakePerSec: 10,
   drainMs: 300_000,
+  agones: false,
+  agonesHealthMs: 2000,
   clientDir: 'client/dist',
   logLevel: 'info',
   net: DEFAULT_NET_CONFIG,
@@ -217,6 +223,7 @@ export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
   ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
   ['lagCompMaxRewindMs', 'TICKWIRE_LAGCOMP_MAX_REWIND_MS'], ['lagCompMaxInterpMs', 'TICKWIRE_LAGCOMP_MAX_INTERP_MS'], ['lagCompToleranceMs', 'TICKWIRE_LAGCOMP_TOLERANCE_MS'],
+  ['agonesHealthMs', 'TICKWIRE_AGONES_HEALTH_MS'],
 ];
 /** Netcode options (`net.*`) and the environment variable that sets each. */
 export const NET_ENV: readonly (readonly [keyof NetConfig, string])[] = [
@@ -231,6 +238,7 @@ export const OTHER_ENV = {
   logLevel: 'LOG_LEVEL',
   webrtc: 'TICKWIRE_WEBRTC',
   webrtcProcess: 'TICKWIRE_WEBRTC_PROCESS',
+  agones: 'TICKWIRE_AGONES',
   allowedOrigins: 'TICKWIRE_ALLOWED_ORIGINS',
   gameParams: 'TICKWIRE_GAME_PARAMS',
   clientRoomParams: 'TICKWIRE_CLIENT_ROOM_PARAMS',
@@ -331,7 +339,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (game) cfg.game = game;
   const logLevel = e('logLevel');
   if (logLevel) cfg.logLevel = logLevel as ServerConfig['logLevel'];
-  for (const key of ['webrtc', 'webrtcProcess'] as const) {
+  for (const key of ['webrtc', 'webrtcProcess', 'agones'] as const) {
     const raw = e(key);
     const v = raw === undefined ? undefined : envFlag(errors, OTHER_ENV[key], raw);
     if (v !== undefined) cfg[key] = v;
@@ -372,7 +380,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
 export function validateServerConfig(cfg: ServerConfig): string[] {
   const errors: string[] = [];
   if (typeof cfg.host !== 'string' || cfg.host.length === 0) errors.push('host must be a non-empty string');
-  for (const key of ['webrtc', 'webrtcProcess'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
+  for (const key of ['webrtc', 'webrtcProcess', 'agones'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
   for (const key of ['game', 'clientDir'] as const) if (typeof cfg[key] !== 'string' || cfg[key].length === 0) errors.push(`${key} must be a non-empty string (got ${JSON.stringify(cfg[key])})`);
   checkInt(errors, 'port', cfg.port, 0, 65535);
   checkInt(errors, 'signalingPort', cfg.signalingPort, 0, 65535);
@@ -428,6 +436,7 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'seatTtlMs', cfg.seatTtlMs, 1000, 600_000);
   checkInt(errors, 'matchmakePerSec', cfg.matchmakePerSec, 1, 1_000_000);
   checkInt(errors, 'drainMs', cfg.drainMs, 0, 86_400_000);
+  checkInt(errors, 'agonesHealthMs', cfg.agonesHealthMs, 100, 60_000);
   if (typeof cfg.adminToken !== 'string' || (cfg.adminToken !== '' && !/^[\x21-\x7e]{16,1024}$/.test(cfg.adminToken))) errors.push('adminToken must be empty (off) or 16..1024 visible ASCII characters');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);
   if (typeof cfg.gameParams !== 'object' || cfg.gameParams === null || Object.values(cfg.gameParams).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {

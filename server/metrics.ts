@@ -7,6 +7,7 @@ import { newLagCompStats } from './lagcomp.ts';
 import { newInterestStats } from './interest.ts';
 import { CHANNEL_KINDS, type ChannelKind, type ProcessMemory } from './net/transport.ts';
 import { FLEET_STATES, type FleetState, type FleetStats } from './fleet/fleet.ts';
+import { AGONES_STATES, type AgonesStats } from './agones.ts';
 
 /** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
 export class FixedHistogram {
@@ -126,6 +127,7 @@ export function createRegistry(
   live: {
     rooms(): number; sessions(transport: ChannelKind): number; rtcPeers(): number; pendingPeers(): number; handshakes(): number; queueBytes(): number;
     rtcProcessMemory?(): ProcessMemory | undefined; fleet?(): { state: FleetState; stats: FleetStats };
+    agones?(): { state: string | undefined; stats: AgonesStats } | undefined;
   },
 ): Registry {
   const registry = new Registry();
@@ -259,6 +261,20 @@ export function createRegistry(
   counter('tickwire_fleet_seats_claim_refused_total', 'Seats presented in a hello and refused (unknown, used, expired, another room, fenced, registry unreachable).', [], fleet((f) => f.seatsClaimRefused));
   counter('tickwire_fleet_seats_expired_total', 'Seats that expired unused (seen by this member\'s matchmaking and heartbeats).', [], fleet((f) => f.seatsExpired));
   counter('tickwire_fleet_room_conflicts_total', 'Rooms this member ended because the fleet gave their name to another member while it was cut off.', [], fleet((f) => f.roomConflicts));
+  gauge('tickwire_agones_state', 'The Agones GameServer state as the SDK watch last told it: 1 for the current one of ' + AGONES_STATES.join(', ') + ' (absent without TICKWIRE_AGONES or before the first update).', ['state'], (s) => {
+    const a = live.agones?.();
+    if (a?.state) for (const state of AGONES_STATES) s({ state }, a.state === state ? 1 : 0);
+  });
+  const agones = (read: (a: AgonesStats, s: (labels: Record<string, string>, v: number) => void) => void) => (s: (labels: Record<string, string>, v: number) => void): void => {
+    const a = live.agones?.();
+    if (a) read(a.stats, s);
+  };
+  counter('tickwire_agones_health_pings_total', 'Agones health pings written to the SDK health stream.', [], agones((a, s) => s({}, a.healthPings)));
+  counter('tickwire_agones_stream_failures_total', 'Agones SDK streams found broken and opened again: health (the health stream), watch (the GameServer watch).', ['stream'], agones((a, s) => {
+    s({ stream: 'health' }, a.streamFailures.health);
+    s({ stream: 'watch' }, a.streamFailures.watch);
+  }));
+  counter('tickwire_agones_label_updates_total', 'GameServer labels set through the Agones SDK (rooms and players, when they change, at most once a second).', [], agones((a, s) => s({}, a.labelUpdates)));
   return registry;
 }
 

@@ -13,7 +13,8 @@ import type { AnyGame } from '../shared/sim/game.ts';
 import type { ServerConfig } from './config.ts';
 import type { ServerApi } from './hooks.ts';
 import type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
-import { adminRoutes } from './admin.ts';
+import { withAdminRoutes } from './admin.ts';
+import { AgonesLifecycle } from './agones.ts';
 import { FleetHost } from './fleet/host.ts';
 import { httpRoutes, type RouteSources } from './http.ts';
 import { Inbound, type TransportRef } from './inbound.ts';
@@ -30,7 +31,6 @@ import { ViewSnapshotEncoder } from './interest.ts';
 import { runTick } from './tick.ts';
 
 export type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
-
 export type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
 
 /** One Tickwire server process. */
@@ -50,6 +50,7 @@ export class TickwireServer implements ServerApi {
   readonly inbound: Inbound;
   /** This process's fleet: a fleet of one in memory, or a member of a fleet on Redis (config.redisUrl). */
   readonly fleet: FleetHost;
+  readonly agones: AgonesLifecycle;
   state: ServerState = 'starting';
   /** The reliable transport (the WebSocket, or a loopback in tests). */
   reliable: Transport | undefined;
@@ -94,12 +95,13 @@ export class TickwireServer implements ServerApi {
       rooms: () => this.rooms.size, sessions: (t) => this.sessions.countOn(t), rtcPeers: () => this.rtc?.connectionCount() ?? 0,
       rtcProcessMemory: () => this.rtc?.processMemory?.(), queueBytes: () => this.inbound.inbox.usedBytes(),
       pendingPeers: () => this.inbound.pendingDatagrams(), handshakes: () => this.inbound.handshakes,
-      fleet: () => ({ state: this.fleet.fleet.state(), stats: this.fleet.fleet.stats }),
+      fleet: () => ({ state: this.fleet.fleet.state(), stats: this.fleet.fleet.stats }), agones: () => this.agones.metrics(),
     });
     this.fleet = new FleetHost({
       config, gameName: this.game.name, log: this.log, rooms: this.rooms, matchmakeSeconds: this.stats.matchmakeSeconds, sessionCount: () => this.sessions.size,
       httpPort: () => this.http?.port ?? config.port, signalingPort: () => this.rtc?.signalingPort ?? 0, closeRoom: (name, reason) => this.inbound.closeRoom(name, reason),
     });
+    this.agones = new AgonesLifecycle({ config, log: this.log, rooms: () => this.rooms.size, players: () => this.sessions.size, drain: (reason) => this.fleet.drain(reason) });
     this.out = new Outbound(this.stats);
     this.inbound = new Inbound(
       {
@@ -123,9 +125,7 @@ export class TickwireServer implements ServerApi {
   async start(): Promise<void> {
     const c = this.config;
     const defaults = await import('./transports.ts');
-    const base = httpRoutes(this.routeSources);
-    const admin = adminRoutes({ ...this.routeSources, log: this.log, clock: this.clock, actions: this.inbound });
-    const routes = { ...base, ...admin, table: [...(base.table ?? []), ...admin.table] };
+    const routes = withAdminRoutes(httpRoutes(this.routeSources), { ...this.routeSources, log: this.log, clock: this.clock, actions: this.inbound });
     const uws: TransportStarter = async (events) => (this.http = await defaults.startUws(c, events, routes));
     this.reliable = await this.startTransport(this.opts.reliableTransport ?? uws);
     if (c.webrtc) {
@@ -137,6 +137,7 @@ export class TickwireServer implements ServerApi {
     }
     await this.fleet.start();
     this.running();
+    await this.agones.start();
   }
 
   /**
@@ -240,6 +241,7 @@ export class TickwireServer implements ServerApi {
       }
     }
     await Promise.race([left, until(Math.max(0, deadline - Date.now()))]);
+    await this.agones.stop();
     this.state = 'stopped';
     this.log.info({ reason }, 'tickwire stopped');
   }

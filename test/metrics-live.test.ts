@@ -37,6 +37,11 @@ const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   // arena-v1 declares no lag compensation: these move in the lag-compensation test below.
   ['tickwire_lagcomp_claims_total', 'arena-v1 has no hitboxes; moved by "moves the lag-compensation counters" below'],
   ['tickwire_lagcomp_hit_tests_total', 'arena-v1 has no hitboxes; moved by "moves the lag-compensation counters" below'],
+  // The Agones lifecycle runs only with TICKWIRE_AGONES and an SDK sidecar: test/agones.test.ts (the
+  // real SDK client against an in-process gRPC sidecar) checks each of them moves.
+  ['tickwire_agones_health_pings_total', 'Agones health pings need the SDK sidecar (test/agones.test.ts)'],
+  ['tickwire_agones_stream_failures_total', 'a broken Agones health or watch stream (test/agones.test.ts)'],
+  ['tickwire_agones_label_updates_total', 'Agones labels need the SDK sidecar (test/agones.test.ts)'],
 ]);
 
 /**
