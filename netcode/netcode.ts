@@ -207,6 +207,7 @@ export class ClientNetcode {
     this.dtSec = 1 / w.tickRateHz;
     this.serverClock = new ServerClock(w.tickRateHz, this.opts.serverClock);
     this.inputClock = new InputClock(w.tickRateHz, this.opts.inputClock);
+    this.inputClock.holdTicks = this.connection.inputTicksPerPacket - 1;
     this.renderClock = new RenderClock(1000 / w.tickRateHz, this.interpOpts);
     this.interpolator = new Interpolator(this.connection.schema, w.tickRateHz, this.interpOpts);
     this.predictor.setEntity(w.eid);
@@ -280,6 +281,7 @@ export class ClientNetcode {
         this.nextPingMs = nowMs + (this.opts.pingIntervalMs ?? 250);
       }
       this.produceInputs(nowMs, input);
+      conn.pollAck(nowMs);
       this.predictor.decay(dtMs);
       this.updateRender(nowMs);
     }
@@ -297,13 +299,11 @@ export class ClientNetcode {
     } else {
       due = ic.advance(nowMs);
     }
-    // A burst (the prefill, or catching up after a slow frame) leaves in as few packets as the
-    // redundancy allows, so its inputs arrive together.
-    const per = Math.max(1, this.connection.inputRedundancy);
+    // A burst (the prefill, or catching up after a slow frame) leaves in as few packets as fit,
+    // so its inputs arrive together; otherwise the connection sends at its input packet rate.
     for (let i = 0; i < due; i++) {
       const target = ic.takeTarget();
-      const last = i === due - 1 || (due - 1 - i) % per === 0;
-      const seq = this.connection.sendInput(input, target, last);
+      const seq = this.connection.sendInput(input, target, i === due - 1);
       ic.recordSend(seq, target, nowMs);
       this.predictor.predict(seq, this.inputAt, this.dtSec);
     }

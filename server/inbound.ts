@@ -275,9 +275,16 @@ export class Inbound implements OutboundHost {
         if (!s || s.state !== 'active' || !s.player || !s.room) return;
         const n = this.inputs.receive(s.player.inputs, buf, start, end, s.room.ctx.tick);
         if (n < 0) this.ctx.stats.inputsTickRejected++;
+        // The snapshot ack riding in the packet counts whatever became of its inputs.
+        const p = this.inputs.packet;
+        if (p.hasAck) {
+          this.ctx.stats.acksInInput++;
+          this.acks.record(s.player, p.ackTick, p.ackBits, s.room.ctx.tick, atMs, s.room.sendTimes);
+        }
       } else if (type === MsgType.SnapshotAck) {
         if (s && s.state === 'active' && s.player && s.room) this.acks.receive(s.player, buf, start, end, s.room.ctx.tick, atMs, s.room.sendTimes);
         else readSnapshotAck(buf, this.ackScratch, start, end);
+        this.ctx.stats.acksStandalone++;
       } else {
         throw new DecodeError('type', 0, `unknown message type ${type}`);
       }

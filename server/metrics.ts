@@ -97,6 +97,10 @@ export class ServerStats {
   readonly inputs = newInputStats();
   /** Input packets dropped because the tick they claim is too far from the room's (maxInputTickSkewMs). */
   inputsTickRejected = 0;
+  /** Snapshot acks received inside input packets (PROTOCOL.md, Input). */
+  acksInInput = 0;
+  /** Snapshot acks received as their own datagram (SnapshotAck, type 4). */
+  acksStandalone = 0;
   /** Shared by every room's snapshot encoder. */
   readonly encoder = newEncoderStats();
   /** Admin requests refused for a missing or wrong bearer token (401). */
@@ -188,6 +192,10 @@ export function createRegistry(
     },
   );
   counter('tickwire_input_packets_rejected_total', 'Input packets dropped for claiming a tick too far from the room tick (maxInputTickSkewMs either way).', [], (s) => s({}, stats.inputsTickRejected));
+  counter('tickwire_snapshot_acks_total', 'Snapshot acks received, by carrier: input (inside an input packet) or standalone (a SnapshotAck datagram of its own).', ['carrier'], (s) => {
+    s({ carrier: 'input' }, stats.acksInInput);
+    s({ carrier: 'standalone' }, stats.acksStandalone);
+  });
   counter('tickwire_snapshots_total', 'Snapshots sent by kind.', ['kind'], (s) => {
     s({ kind: 'full' }, stats.encoder.fullSnapshots);
     s({ kind: 'delta' }, stats.encoder.deltaSnapshots);

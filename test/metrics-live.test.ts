@@ -44,6 +44,9 @@ const TARGETS: [string, Record<string, string>][] = [
   ['tickwire_resumes_total', { outcome: 'ok' }],
   ['tickwire_resumes_total', { outcome: 'failed' }],
   ...['received', 'applied', 'duplicate', 'late', 'lost', 'repeated'].map((outcome): [string, Record<string, string>] => ['tickwire_inputs_total', { outcome }]),
+  // the bots' acks ride in their input packets; the raw clients' acks travel alone
+  ['tickwire_snapshot_acks_total', { carrier: 'input' }],
+  ['tickwire_snapshot_acks_total', { carrier: 'standalone' }],
   ['tickwire_snapshots_total', { kind: 'full' }],
   ['tickwire_snapshots_total', { kind: 'delta' }],
   ['tickwire_snapshot_full_fallbacks_total', { reason: 'no_ack' }],

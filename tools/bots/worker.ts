@@ -51,6 +51,8 @@ export interface WorkerInit {
   bots: BotSpec[];
   /** Inputs per second per bot. */
   inputRateHz: number;
+  /** Input packets per second per bot; omitted = the netcode's default. */
+  inputPacketRateHz?: number;
   pingIntervalMs: number;
   connectTimeoutMs: number;
   webrtcTimeoutMs: number;
@@ -122,6 +124,7 @@ export class BotWorker {
         url: init.url, index: spec.index, seed: init.seed, transport: init.transport, mode, script, game, io: w.io,
         inputRateHz: init.inputRateHz, pingIntervalMs: init.pingIntervalMs, connectTimeoutMs: init.connectTimeoutMs, webrtcTimeoutMs: init.webrtcTimeoutMs,
         ...(init.conditions ? { conditions: init.conditions } : {}),
+        ...(init.inputPacketRateHz !== undefined ? { inputPacketRateHz: init.inputPacketRateHz } : {}),
         ...(init.room !== undefined ? { room: init.room } : {}),
         ...(fullClient ? { fullClient, sharedTruth: w.sharedTruth } : {}),
       });
