@@ -19,6 +19,11 @@ export interface ServerConfig {
   readonly webrtc: boolean;
   /** Runs WebRTC in a supervised child process, restarted on a crash. Env TICKWIRE_WEBRTC_PROCESS. Default true. */
   readonly webrtcProcess: boolean;
+  /**
+   * Hands the snapshot packets of a tick to the transports after its timed part (simulation and
+   * encoding), instead of one send per packet inside it. Env TICKWIRE_SENDS_AFTER_TICK. Default true.
+   */
+  readonly sendsAfterTick: boolean;
   /** Game hosted by every room. Env TICKWIRE_GAME. Default 'tag' (the demo; benchmarks set arena-v1). */
   readonly game: string;
   /** Game parameters for new rooms (e.g. { npcs: 500 }). Env TICKWIRE_GAME_PARAMS (JSON). Default {}. */
@@ -115,6 +120,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   udpPortMax: 20999,
   webrtc: true,
   webrtcProcess: true,
+  sendsAfterTick: true,
   game: 'tag',
   gameParams: {},
   seed: 1,
@@ -189,6 +195,7 @@ export const OTHER_ENV = {
   logLevel: 'LOG_LEVEL',
   webrtc: 'TICKWIRE_WEBRTC',
   webrtcProcess: 'TICKWIRE_WEBRTC_PROCESS',
+  sendsAfterTick: 'TICKWIRE_SENDS_AFTER_TICK',
   allowedOrigins: 'TICKWIRE_ALLOWED_ORIGINS',
   gameParams: 'TICKWIRE_GAME_PARAMS',
   clientRoomParams: 'TICKWIRE_CLIENT_ROOM_PARAMS',
@@ -285,7 +292,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (game) cfg.game = game;
   const logLevel = e('logLevel');
   if (logLevel) cfg.logLevel = logLevel as ServerConfig['logLevel'];
-  for (const key of ['webrtc', 'webrtcProcess'] as const) {
+  for (const key of ['webrtc', 'webrtcProcess', 'sendsAfterTick'] as const) {
     const raw = e(key);
     const v = raw === undefined ? undefined : envFlag(errors, OTHER_ENV[key], raw);
     if (v !== undefined) cfg[key] = v;
@@ -322,7 +329,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
 export function validateServerConfig(cfg: ServerConfig): string[] {
   const errors: string[] = [];
   if (typeof cfg.host !== 'string' || cfg.host.length === 0) errors.push('host must be a non-empty string');
-  for (const key of ['webrtc', 'webrtcProcess'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
+  for (const key of ['webrtc', 'webrtcProcess', 'sendsAfterTick'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
   for (const key of ['game', 'clientDir'] as const) if (typeof cfg[key] !== 'string' || cfg[key].length === 0) errors.push(`${key} must be a non-empty string (got ${JSON.stringify(cfg[key])})`);
   checkInt(errors, 'port', cfg.port, 0, 65535);
   checkInt(errors, 'signalingPort', cfg.signalingPort, 0, 65535);

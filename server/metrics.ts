@@ -68,6 +68,14 @@ export class ServerStats {
   ticks = 0;
   skippedTicks = 0;
   readonly tickSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
+  /** The part of each tick that is not snapshot encoding: inbox drain, inputs, systems, events, grid snap. */
+  readonly tickSimulateSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
+  /** Snapshot capture and encoding (and the copy into the send queue, or the sends without it), per tick that sent snapshots. */
+  readonly tickEncodeSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
+  /** Handing the queued snapshot packets to the transports after the timed tick, per tick that had any. */
+  readonly tickSendSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
+  /** From a tick's start to its last snapshot packet handed to a transport, per tick that sent snapshots. */
+  readonly tickHandoffSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
   readonly bytesIn = perChannel();
   readonly bytesOut = perChannel();
   readonly messagesIn = perChannel();
@@ -248,5 +256,10 @@ export function renderHistogram(name: string, help: string, h: FixedHistogram): 
 
 /** Full /metrics body: the registry plus the tick histogram. */
 export async function renderMetrics(registry: Registry, stats: ServerStats): Promise<string> {
-  return (await registry.metrics()) + renderHistogram('tickwire_tick_duration_seconds', 'Duration of one simulation frame tick over all rooms.', stats.tickSeconds);
+  return (await registry.metrics())
+    + renderHistogram('tickwire_tick_duration_seconds', 'Duration of one tick over all rooms: simulation and snapshot encoding (sends follow the tick unless sendsAfterTick is off).', stats.tickSeconds)
+    + renderHistogram('tickwire_tick_simulate_seconds', 'The simulation part of each tick: inbox drain, inputs, systems, events, grid snap.', stats.tickSimulateSeconds)
+    + renderHistogram('tickwire_tick_encode_seconds', 'Snapshot capture and encoding of a tick that sent snapshots (with the copy into the send queue).', stats.tickEncodeSeconds)
+    + renderHistogram('tickwire_tick_send_seconds', 'Handing a tick\'s queued snapshot packets to the transports, after the timed tick.', stats.tickSendSeconds)
+    + renderHistogram('tickwire_tick_handoff_seconds', 'From the start of a tick that sent snapshots to its last packet handed to a transport.', stats.tickHandoffSeconds);
 }

@@ -25,7 +25,9 @@ import { Outbound } from './outbound.ts';
 import { RoomManager } from './rooms.ts';
 import { ConnTable, SessionTable, type Session } from './sessions.ts';
 import { DeltaSnapshotEncoder } from './snapshots.ts';
-import { runTick } from './tick.ts';
+import { SendQueue } from './send-queue.ts';
+import type { TickPhases } from './tick.ts';
+import { runTimedTick } from './timed-tick.ts';
 
 export type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
 
@@ -56,7 +58,7 @@ export class TickwireServer implements ServerApi {
   private scheduler: Scheduler | undefined;
   private readonly startedMs: number;
   private lastHousekeepingMs = 0;
-  private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list']; nowMs: () => number };
+  private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list']; nowMs: () => number; phases: TickPhases };
   private readonly conditioner: TransportConditioner | undefined;
   private readonly routeSources: RouteSources;
 
@@ -89,7 +91,7 @@ export class TickwireServer implements ServerApi {
       rtcProcessMemory: () => this.rtc?.processMemory?.(), queueBytes: () => this.inbound.inbox.usedBytes(),
       pendingPeers: () => this.inbound.pendingDatagrams(), handshakes: () => this.inbound.handshakes,
     });
-    this.out = new Outbound(this.stats);
+    this.out = new Outbound(this.stats, config.sendsAfterTick ? new SendQueue() : undefined);
     this.inbound = new Inbound(
       {
         config, schema: this.schema, hash: this.hash, gameName: this.game.name, stats: this.stats, log: this.log, clock: this.clock,
@@ -98,7 +100,7 @@ export class TickwireServer implements ServerApi {
       },
       this.stats.inputs,
     );
-    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.awake, nowMs: () => this.clock.nowMs() };
+    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.awake, nowMs: () => this.clock.nowMs(), phases: { encodeMs: 0 } };
     const c = opts.conditioner;
     this.conditioner = c ? new TransportConditioner(c.settings, c.seed, () => this.clock.nowMs(), (err, conn) => this.log.error({ err, conn }, 'bug in a conditioned delivery')) : undefined;
     this.routeSources = {
@@ -181,13 +183,12 @@ export class TickwireServer implements ServerApi {
     this.inbound.runDeferred();
   }
 
-  /** One timed tick of every room. */
+  /** One timed tick of every room, then the hand-off of its snapshot packets (server/timed-tick.ts). */
   tickOnce(): void {
-    const t0 = performance.now();
-    runTick(this.tickHost);
-    this.stats.tickSeconds.observe((performance.now() - t0) / 1000);
-    this.stats.ticks++;
+    runTimedTick(this.tickHost, this.stats, this.flushQueued);
   }
+
+  private readonly flushQueued = (): number => this.out.flushQueued();
 
   sendControl(s: Session, msg: ServerControl): void {
     this.out.sendControl(s, msg);

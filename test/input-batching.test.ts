@@ -128,3 +128,52 @@ describe('input packets below the tick rate, acks inside them', () => {
     });
   }
 });
+
+describe('input delay by input packet rate', () => {
+  /**
+   * Sampling-to-application delay of one client's inputs, in-process on a fake clock (no load, no
+   * scheduling noise): when each input was sampled, against the time of the server tick that
+   * applied it. Returns the mean, ms.
+   */
+  function meanDelayMs(hz: number, link: object): number {
+    const w = new LoopbackWorld({ npcs: 10 });
+    const c = w.addClient({ connection: { inputPacketRateHz: hz }, link, framePhaseMs: 5.3, seed: 3 });
+    const tickTimes = new Map<number, number>();
+    w.afterTick = () => tickTimes.set(w.room.ctx.tick - 1, w.lastTickMs);
+    const conn = c.netcode.connection;
+    const sampledAt = new Map<number, number>();
+    const send = conn.sendInput.bind(conn);
+    conn.sendInput = (input, target, flush) => {
+      const seq = send(input, target, flush);
+      expect(conn.inputSampledAtMs(seq)).toBe(w.nowMs);
+      sampledAt.set(seq, w.nowMs);
+      return seq;
+    };
+    w.run(6000);
+    let sum = 0;
+    let n = 0;
+    for (const [seq, tick] of c.appliedTick) {
+      const sampled = sampledAt.get(seq) ?? NaN;
+      const at = tickTimes.get(tick);
+      if (!Number.isFinite(sampled) || at === undefined || at < 2000) continue;
+      sum += at - sampled;
+      n++;
+    }
+    expect(n).toBeGreaterThan(200);
+    return sum / n;
+  }
+
+  it('adds one tick per extra tick of input a packet carries (measured in-process: 60, 30, 20 packets a second)', () => {
+    const tickMs = 1000 / 60;
+    for (const link of [{}, { enabled: true, delayMs: 30, jitterMs: 5 }]) {
+      const d = [60, 30, 20].map((hz) => meanDelayMs(hz, link));
+      console.log(`input delay, link ${JSON.stringify(link)}: 60 Hz ${d[0].toFixed(1)} ms, 30 Hz ${d[1].toFixed(1)} ms, 20 Hz ${d[2].toFixed(1)} ms`);
+      // the input clock holds the oldest input of each packet as safe as a packet per tick would:
+      // a packet of k ticks adds k - 1 ticks to every input's delay (within half a tick)
+      expect(d[1] - d[0]).toBeGreaterThan(0.5 * tickMs);
+      expect(d[1] - d[0]).toBeLessThan(1.5 * tickMs);
+      expect(d[2] - d[0]).toBeGreaterThan(1.5 * tickMs);
+      expect(d[2] - d[0]).toBeLessThan(2.5 * tickMs);
+    }
+  });
+});

@@ -9,7 +9,7 @@ import { ClientNetcode, type NetcodeOptions } from '../../netcode/netcode.ts';
 import type { ConnectionOptions } from '../../netcode/connection.ts';
 import { defaultLinkSettings, type LinkSettings } from '../../shared/net/link-conditioner.ts';
 import { conditionClientIO, type ConditionedIO } from '../../netcode/conditioned-io.ts';
-import { loadServerConfig } from '../../server/config.ts';
+import { loadServerConfig, type ServerConfig } from '../../server/config.ts';
 import { LoopbackTransport, loopbackClientIO } from '../../server/net/loopback.ts';
 import type { Room } from '../../server/rooms.ts';
 import { TickwireServer } from '../../server/server.ts';
@@ -49,6 +49,8 @@ export interface LoopbackOptions {
   net?: Partial<NetConfig>;
   /** Offset of the server's first tick from time 0, ms. Default 3.3. */
   tickPhaseMs?: number;
+  /** Server options besides those the world sets. */
+  server?: Partial<ServerConfig>;
 }
 
 /** The real server on a fake clock with ClientNetcode clients over conditioned loopback connections. */
@@ -73,7 +75,7 @@ export class LoopbackWorld {
     this.schema = compileSchema(this.game);
     this.net = { ...DEFAULT_NET_CONFIG, ...o.net };
     this.tickMs = 1000 / this.net.tickRateHz;
-    const config = loadServerConfig({}, { webrtc: false, resumeGraceMs: 0, logLevel: 'silent', roomCapacity: 64, seed: o.seed ?? 1, gameParams: { npcs: o.npcs ?? 0 }, net: this.net });
+    const config = loadServerConfig({}, { webrtc: false, resumeGraceMs: 0, logLevel: 'silent', roomCapacity: 64, seed: o.seed ?? 1, gameParams: { npcs: o.npcs ?? 0 }, net: this.net, ...o.server });
     this.server = new TickwireServer(config, {
       game: this.game, clock: { nowMs: () => this.nowMs }, autoTick: false,
       encoderFactory: (schema, _net, stats) => new FullSnapshotEncoder(schema, stats),
