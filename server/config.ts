@@ -20,6 +20,12 @@ export interface ServerConfig {
   /** Runs WebRTC in a supervised child process, restarted on a crash. Env TICKWIRE_WEBRTC_PROCESS. Default true. */
   readonly webrtcProcess: boolean;
   /**
+   * Supervised WebRTC processes (with webrtcProcess): each has its own signaling port
+   * (signalingPort + i) and slice of the UDP range, and restarts on its own; sessions are spread
+   * over them. 0 = half the cores, 1..4. Env TICKWIRE_WEBRTC_PROCESSES. Default 0.
+   */
+  readonly webrtcProcesses: number;
+  /**
    * Hands the snapshot packets of a tick to the transports after its timed part (simulation and
    * encoding), instead of one send per packet inside it. Env TICKWIRE_SENDS_AFTER_TICK. Default true.
    */
@@ -120,6 +126,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   udpPortMax: 20999,
   webrtc: true,
   webrtcProcess: true,
+  webrtcProcesses: 0,
   sendsAfterTick: true,
   game: 'tag',
   gameParams: {},
@@ -169,7 +176,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Integer options and the environment variable that sets each. */
 export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['port', 'PORT'], ['signalingPort', 'TICKWIRE_SIGNALING_PORT'], ['udpPortMin', 'TICKWIRE_UDP_PORT_MIN'], ['udpPortMax', 'TICKWIRE_UDP_PORT_MAX'],
-  ['seed', 'TICKWIRE_SEED'], ['roomCapacity', 'TICKWIRE_ROOM_CAPACITY'], ['maxRooms', 'TICKWIRE_MAX_ROOMS'], ['maxSessions', 'TICKWIRE_MAX_SESSIONS'],
+  ['seed', 'TICKWIRE_SEED'], ['webrtcProcesses', 'TICKWIRE_WEBRTC_PROCESSES'], ['roomCapacity', 'TICKWIRE_ROOM_CAPACITY'], ['maxRooms', 'TICKWIRE_MAX_ROOMS'], ['maxSessions', 'TICKWIRE_MAX_SESSIONS'],
   ['roomEmptyGraceMs', 'TICKWIRE_ROOM_GRACE_MS'], ['maxCatchUpTicks', 'TICKWIRE_MAX_CATCHUP_TICKS'], ['wsMaxPayloadBytes', 'TICKWIRE_WS_MAX_PAYLOAD_BYTES'],
   ['wsMaxBackpressureBytes', 'TICKWIRE_WS_MAX_BACKPRESSURE_BYTES'], ['wsIdleTimeoutSec', 'TICKWIRE_WS_IDLE_TIMEOUT_SEC'], ['maxPendingPeers', 'TICKWIRE_MAX_PENDING_PEERS'],
   ['maxBadMessages', 'TICKWIRE_MAX_BAD_MESSAGES'], ['shutdownMs', 'TICKWIRE_SHUTDOWN_MS'], ['resumeGraceMs', 'TICKWIRE_RESUME_GRACE_MS'],
@@ -338,6 +345,11 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   if (cfg.udpPortMax < cfg.udpPortMin) errors.push('udpPortMax must be >= udpPortMin');
   if (cfg.port !== 0 && cfg.port === cfg.signalingPort) errors.push('signalingPort must differ from port');
   checkInt(errors, 'seed', cfg.seed, 0, 0xffffffff);
+  checkInt(errors, 'webrtcProcesses', cfg.webrtcProcesses, 0, 32);
+  if (errors.length === 0 && cfg.webrtcProcesses > cfg.udpPortMax - cfg.udpPortMin + 1) errors.push('webrtcProcesses must not exceed the UDP ports in udpPortMin..udpPortMax');
+  if (errors.length === 0 && cfg.port !== 0 && cfg.signalingPort !== 0 && cfg.port > cfg.signalingPort && cfg.port < cfg.signalingPort + Math.max(1, cfg.webrtcProcesses)) {
+    errors.push('the signaling ports signalingPort..signalingPort + webrtcProcesses - 1 must not include port');
+  }
   checkInt(errors, 'roomCapacity', cfg.roomCapacity, 1, 1024);
   checkInt(errors, 'maxRooms', cfg.maxRooms, 1, 10_000);
   checkInt(errors, 'maxSessions', cfg.maxSessions, 1, 100_000);

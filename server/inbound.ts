@@ -44,8 +44,8 @@ export interface InboundContext {
   readonly api: ServerApi;
   /** True while the server accepts clients. */
   running(): boolean;
-  /** What welcome says of the datagram channel: its signaling port, or 0 when there is none. */
-  datagramPort(): number;
+  /** What welcome says of the datagram channel: the signaling port for this session, or 0 when there is none. */
+  datagramPort(sessionId?: number): number;
 }
 
 /**
@@ -482,7 +482,7 @@ export class Inbound implements OutboundHost {
   sessionInfo(s: Session): SessionInfo {
     const { config } = this.ctx;
     const n = config.net;
-    const port = this.ctx.datagramPort();
+    const port = this.ctx.datagramPort(s.id);
     return {
       sessionId: s.id, token: s.token, room: s.room?.name ?? '', eid: s.eid, tick: s.room?.ctx.tick ?? 0,
       tickRateHz: n.tickRateHz, snapshotRateHz: n.snapshotRateHz, inputRedundancy: n.inputRedundancy, maxPacketBytes: n.maxPacketBytes,

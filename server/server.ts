@@ -96,7 +96,7 @@ export class TickwireServer implements ServerApi {
       {
         config, schema: this.schema, hash: this.hash, gameName: this.game.name, stats: this.stats, log: this.log, clock: this.clock,
         sessions: this.sessions, conns: this.conns, rooms: this.rooms, out: this.out, hooks: opts.hooks, api: this,
-        running: () => this.state === 'running', datagramPort: () => this.rtc?.signalingPort ?? 0,
+        running: () => this.state === 'running', datagramPort: (sessionId) => this.datagramPort(sessionId),
       },
       this.stats.inputs,
     );
@@ -140,6 +140,13 @@ export class TickwireServer implements ServerApi {
     this.reliable = wire(reliable);
     if (datagram) this.rtc = wire(datagram);
     this.running();
+  }
+
+  /** The signaling port a session's welcome names: its WebRTC process's (spread over several), or 0 without WebRTC. */
+  private datagramPort(sessionId?: number): number {
+    const rtc = this.rtc;
+    if (!rtc) return 0;
+    return rtc.signalingPortFor && sessionId !== undefined ? rtc.signalingPortFor(sessionId) : rtc.signalingPort;
   }
 
   private running(): void {

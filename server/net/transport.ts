@@ -80,4 +80,6 @@ export interface DatagramTransport extends Transport {
   readonly signalingPort: number;
   /** Memory of a separate process running the transport (last reported), if it runs in one. */
   processMemory?(): ProcessMemory | undefined;
+  /** The signaling port a new session's welcome names, when the transport spreads sessions over several (0: none up). */
+  signalingPortFor?(sessionId: number): number;
 }
