@@ -69,6 +69,12 @@ export interface PointResult {
   serverProcesses: { pid: number; role: string; cpuCoresUsed: number; peakRssMiB: number }[];
   /** Tick duration over the window, ms: p50/p99 interpolated from histogram buckets, max exact. */
   tickMs: { p50: number; p99: number; max: number };
+  /**
+   * The tick's phases over the window, ms (p50/p99 from histogram buckets): simulation, snapshot
+   * encoding, the hand-off of the queued packets after the tick, and tick start to the last packet
+   * handed off; null from a server without these histograms.
+   */
+  tickPhasesMs: Record<'simulate' | 'encode' | 'send' | 'handoff', { p50: number; p99: number }> | null;
   ticksPerSec: number;
   /** Ticks the loop skipped in the window (stalls beyond the catch-up bound). */
   ticksSkipped: number;
@@ -137,7 +143,7 @@ export function serverProcessFigures(a: ProcTreeSample, b: ProcTreeSample, role:
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Figures from the server's two scrapes around the window. */
-export function serverWindowFigures(a: { atMs: number; metrics: PromSample[] }, b: { atMs: number; metrics: PromSample[] }): { tickMs: { p50: number; p99: number; max: number }; ticksPerSec: number; ticksSkipped: number; bytesOut: number; messagesIn: number } {
+export function serverWindowFigures(a: { atMs: number; metrics: PromSample[] }, b: { atMs: number; metrics: PromSample[] }): { tickMs: { p50: number; p99: number; max: number }; tickPhasesMs: PointResult['tickPhasesMs']; ticksPerSec: number; ticksSkipped: number; bytesOut: number; messagesIn: number } {
   const name = 'tickwire_tick_duration_seconds';
   const ha = promHistogram(a.metrics, name);
   const hb = promHistogram(b.metrics, name);
@@ -150,8 +156,21 @@ export function serverWindowFigures(a: { atMs: number; metrics: PromSample[] }, 
     tickMs = { p50: round(histogramQuantile(d, 0.5, maxSec) * 1000, 3), p99: round(histogramQuantile(d, 0.99, maxSec) * 1000, 3), max: round(maxSec * 1000, 3) };
   }
   const delta = (metric: string, labels: Record<string, string> = {}): number => promValue(b.metrics, metric, labels) - promValue(a.metrics, metric, labels);
+  const phase = (which: string): { p50: number; p99: number } | undefined => {
+    const pa = promHistogram(a.metrics, `tickwire_tick_${which}_seconds`);
+    const pb = promHistogram(b.metrics, `tickwire_tick_${which}_seconds`);
+    if (!pa || !pb) return undefined;
+    const d = histogramDelta(pb, pa);
+    const max = histogramMaxBound(d);
+    return { p50: round(histogramQuantile(d, 0.5, max) * 1000, 3), p99: round(histogramQuantile(d, 0.99, max) * 1000, 3) };
+  };
+  const simulate = phase('simulate');
+  const encode = phase('encode');
+  const send = phase('send');
+  const handoff = phase('handoff');
   return {
     tickMs,
+    tickPhasesMs: simulate && encode && send && handoff ? { simulate, encode, send, handoff } : null,
     ticksPerSec: sec > 0 ? round(delta('tickwire_ticks_total') / sec, 2) : 0,
     ticksSkipped: delta('tickwire_ticks_skipped_total'),
     bytesOut: delta('tickwire_bytes_total', { direction: 'out' }),
@@ -208,6 +227,7 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
       serverPeakRssMiB: procs.peakRssMiB,
       serverProcesses: procs.processes,
       tickMs: srv.tickMs,
+      tickPhasesMs: srv.tickPhasesMs,
       ticksPerSec: srv.ticksPerSec,
       ticksSkipped: srv.ticksSkipped,
       renderErrorUnits: bots.renderErrorUnits,
