@@ -31,6 +31,8 @@ const transport: 'auto' | 'ws' | 'webrtc' = transportParam === 'ws' || transport
 const name = (params.get('name') ?? 'player').slice(0, 32) || 'player';
 const room = params.get('room') ?? undefined;
 const seed = num('seed', Math.floor(performance.now() * 1000) >>> 0);
+/** `?inputhz=H`: input packets per second (the netcode's inputPacketRateHz; default DEFAULT_INPUT_PACKET_RATE_HZ). */
+const inputPacketRateHz = params.has('inputhz') ? num('inputhz', 0) : undefined;
 
 const link: LinkSettings = {
   ...defaultLinkSettings(),
@@ -161,7 +163,7 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
     const io = conditionClientIO(browserClientIO({ webrtc: transport !== 'ws' }), {
       settings: link, seed: (seed + attempt) >>> 0, timers: { nowMs: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms) },
     }).io;
-    const n: ClientNetcode = new ClientNetcode(g, io, { url: location.origin, name, room, transport }, {
+    const n: ClientNetcode = new ClientNetcode(g, io, { url: location.origin, name, room, transport, ...(inputPacketRateHz && inputPacketRateHz > 0 ? { inputPacketRateHz } : {}) }, {
       toggles,
       events: {
         onWelcome: (w) => {
