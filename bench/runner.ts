@@ -16,7 +16,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '5' }, transport: { type: 'string' }, json: { type: 'boolean', default: false },
       sweep: { type: 'boolean', default: false }, capacity: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
       chart: { type: 'boolean', default: false },
-      seed: { type: 'string', default: '1' }, ramp: { type: 'string', default: '50' }, full: { type: 'string' },
+      seed: { type: 'string', default: '1' }, ramp: { type: 'string', default: '50' }, full: { type: 'string' }, 'input-packet-hz': { type: 'string' },
       'capacity-start': { type: 'string', default: '50' }, 'capacity-max': { type: 'string', default: '1000' }, 'capacity-resolution': { type: 'string', default: '25' },
     },
     strict: true,
@@ -100,7 +100,10 @@ async function main(): Promise<void> {
   const npcs = int('npcs', values.npcs, 0, 4000);
   for (const transport of transports) {
     const fullBots = values.full !== undefined ? int('full', values.full, 0, players) : undefined;
-    const r = await runPoint({ players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log, ...(fullBots !== undefined ? { fullBots } : {}) });
+    const inputPacketRateHz = values['input-packet-hz'] !== undefined ? int('input-packet-hz', values['input-packet-hz'], 1, 128) : undefined;
+    const r = await runPoint({
+      players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log, ...(fullBots !== undefined ? { fullBots } : {}), ...(inputPacketRateHz !== undefined ? { inputPacketRateHz } : {}),
+    });
     const old = storedPoint(players, npcs, transport);
     if (old) log(`compared with the stored result (${old.at}):\n${formatDifferences(compareResults(r, old, COMPARED_METRICS))}`);
     else log('no stored result for this point to compare with');

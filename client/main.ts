@@ -35,6 +35,8 @@ const transport: 'auto' | 'ws' | 'webrtc' = transportParam === 'ws' || transport
 const name = (params.get('name') ?? 'player').slice(0, 32) || 'player';
 const room = params.get('room') ?? undefined;
 const seed = num('seed', Math.floor(performance.now() * 1000) >>> 0);
+/** `?inputhz=H`: input packets per second (the netcode's inputPacketRateHz; default DEFAULT_INPUT_PACKET_RATE_HZ). */
+const inputPacketRateHz = params.has('inputhz') ? num('inputhz', 0) : undefined;
 
 const link: LinkSettings = {
   ...defaultLinkSettings(),
@@ -182,7 +184,7 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
   let everPlayed = false;
 
   const join = (io: ClientIO, seat: Seat): void => {
-    const n: ClientNetcode = new ClientNetcode(g, io, { url: seat.url, name, room: seat.room, seat: seat.seat, resumeAttempts: 3, transport }, {
+    const n: ClientNetcode = new ClientNetcode(g, io, { url: seat.url, name, room: seat.room, seat: seat.seat, resumeAttempts: 3, transport, ...(inputPacketRateHz && inputPacketRateHz > 0 ? { inputPacketRateHz } : {}) }, {
       toggles,
       events: {
         onWelcome: (w) => {

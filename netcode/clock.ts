@@ -223,6 +223,12 @@ export class InputClock {
   targetWaitMs = 0;
   /** Extra target wait after starvations, ticks. */
   bumpTicks = 0;
+  /**
+   * Ticks an input may wait at the client for its packet (input packets slower than the tick rate:
+   * ticks per packet - 1). The measured wait counts from sampling, so the target grows by this
+   * much to keep the oldest input of each packet as safe as a packet per tick would.
+   */
+  holdTicks = 0;
   /** Server steps that found no new input from this client (it repeated the last one). */
   starvations = 0;
   /** Inputs the server skipped (lost beyond redundancy, or dropped from an overfull buffer). */
@@ -380,9 +386,10 @@ export class InputClock {
     const o = this.o;
     if (starved > 0 && this.state === 'running') this.bumpTicks = Math.min(o.maxBumpTicks, this.bumpTicks + o.starvationBumpTicks);
     const t = this.tickMs;
-    const lossTicks = o.lossForExtraTick > 0 ? Math.min(1, this.lossRate / o.lossForExtraTick) : 0;
+    // A lost packet's inputs come with the next one, a packet interval (1 + holdTicks ticks) later.
+    const lossTicks = o.lossForExtraTick > 0 ? Math.min(1, this.lossRate / o.lossForExtraTick) * (1 + this.holdTicks) : 0;
     const want = (o.minSafetyTicks + lossTicks + this.bumpTicks) * t + o.jitterFactor * downJitterMs + 2 * this.productionJitterMs;
-    this.targetWaitMs = Math.min(o.maxSafetyTicks * t, want);
+    this.targetWaitMs = Math.min(o.maxSafetyTicks * t, want) + this.holdTicks * t;
     if (Number.isNaN(this.waitMs)) {
       this.dilation = 0;
       return;

@@ -213,6 +213,7 @@ export class ClientNetcode {
     this.dtSec = 1 / w.tickRateHz;
     this.serverClock = new ServerClock(w.tickRateHz, this.opts.serverClock);
     this.inputClock = new InputClock(w.tickRateHz, this.opts.inputClock);
+    this.inputClock.holdTicks = this.connection.inputTicksPerPacket - 1;
     this.renderClock = new RenderClock(1000 / w.tickRateHz, this.interpOpts);
     this.interpolator = new Interpolator(this.connection.schema, w.tickRateHz, this.interpOpts);
     this.predictor.setEntity(w.eid);
@@ -286,6 +287,7 @@ export class ClientNetcode {
         this.nextPingMs = nowMs + (this.opts.pingIntervalMs ?? 250);
       }
       this.produceInputs(nowMs, input);
+      conn.pollAck(nowMs);
       this.predictor.decay(dtMs);
       this.updateRender(nowMs);
     }
@@ -303,18 +305,20 @@ export class ClientNetcode {
     } else {
       due = ic.advance(nowMs);
     }
-    // A burst (the prefill, or catching up after a slow frame) leaves in as few packets as the
-    // redundancy allows, so its inputs arrive together.
-    const per = Math.max(1, this.connection.inputRedundancy);
+    // A burst (the prefill, or catching up after a slow frame) leaves in as few packets as fit,
+    // so its inputs arrive together; otherwise the connection sends at its input packet rate.
     for (let i = 0; i < due; i++) {
       const target = ic.takeTarget();
-      const last = i === due - 1 || (due - 1 - i) % per === 0;
-      const seq = this.connection.sendInput(input, target, last);
+      const packets = this.connection.counters.inputPackets;
+      const seq = this.connection.sendInput(input, target, i === due - 1);
       const claims = this.claims;
       if (claims) {
         // What the player was looking at when it made this input: the remote entities as last drawn.
         claims.record(seq, this.remote, this.trigger === undefined || (input[this.trigger] ?? 0) !== 0);
-        const msg = last && this.connection.state === 'active' ? claims.message(seq, per) : undefined;
+        // With each input packet, the claims of the inputs it carries (as redundant as the inputs).
+        const sent = this.connection.counters.inputPackets !== packets;
+        const per = Math.min(16, this.connection.inputRedundancy * this.connection.inputTicksPerPacket);
+        const msg = sent && this.connection.state === 'active' ? claims.message(seq, per) : undefined;
         if (msg) this.connection.sendUnreliable(msg);
       }
       ic.recordSend(seq, target, nowMs);

@@ -19,6 +19,17 @@ export interface ServerConfig {
   readonly webrtc: boolean;
   /** Runs WebRTC in a supervised child process, restarted on a crash. Env TICKWIRE_WEBRTC_PROCESS. Default true. */
   readonly webrtcProcess: boolean;
+  /**
+   * Supervised WebRTC processes (with webrtcProcess): each has its own signaling port
+   * (signalingPort + i) and slice of the UDP range, and restarts on its own; sessions are spread
+   * over them. 0 = half the cores, 1..4. Env TICKWIRE_WEBRTC_PROCESSES. Default 0.
+   */
+  readonly webrtcProcesses: number;
+  /**
+   * Hands the snapshot packets of a tick to the transports after its timed part (simulation and
+   * encoding), instead of one send per packet inside it. Env TICKWIRE_SENDS_AFTER_TICK. Default true.
+   */
+  readonly sendsAfterTick: boolean;
   /** Game hosted by every room. Env TICKWIRE_GAME. Default 'tag' (the demo; benchmarks set arena-v1). */
   readonly game: string;
   /** Game parameters for new rooms (e.g. { npcs: 500 }). Env TICKWIRE_GAME_PARAMS (JSON). Default {}. */
@@ -147,6 +158,8 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   udpPortMax: 20999,
   webrtc: true,
   webrtcProcess: true,
+  webrtcProcesses: 0,
+  sendsAfterTick: true,
   game: 'tag',
   gameParams: {},
   seed: 1,
@@ -209,7 +222,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Integer options and the environment variable that sets each. */
 export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['port', 'PORT'], ['signalingPort', 'TICKWIRE_SIGNALING_PORT'], ['udpPortMin', 'TICKWIRE_UDP_PORT_MIN'], ['udpPortMax', 'TICKWIRE_UDP_PORT_MAX'],
-  ['seed', 'TICKWIRE_SEED'], ['roomCapacity', 'TICKWIRE_ROOM_CAPACITY'], ['maxRooms', 'TICKWIRE_MAX_ROOMS'], ['maxSessions', 'TICKWIRE_MAX_SESSIONS'],
+  ['seed', 'TICKWIRE_SEED'], ['webrtcProcesses', 'TICKWIRE_WEBRTC_PROCESSES'], ['roomCapacity', 'TICKWIRE_ROOM_CAPACITY'], ['maxRooms', 'TICKWIRE_MAX_ROOMS'], ['maxSessions', 'TICKWIRE_MAX_SESSIONS'],
   ['roomEmptyGraceMs', 'TICKWIRE_ROOM_GRACE_MS'], ['maxCatchUpTicks', 'TICKWIRE_MAX_CATCHUP_TICKS'], ['wsMaxPayloadBytes', 'TICKWIRE_WS_MAX_PAYLOAD_BYTES'],
   ['wsMaxBackpressureBytes', 'TICKWIRE_WS_MAX_BACKPRESSURE_BYTES'], ['wsIdleTimeoutSec', 'TICKWIRE_WS_IDLE_TIMEOUT_SEC'], ['maxPendingPeers', 'TICKWIRE_MAX_PENDING_PEERS'],
   ['maxBadMessages', 'TICKWIRE_MAX_BAD_MESSAGES'], ['shutdownMs', 'TICKWIRE_SHUTDOWN_MS'], ['resumeGraceMs', 'TICKWIRE_RESUME_GRACE_MS'],
@@ -239,6 +252,7 @@ export const OTHER_ENV = {
   webrtc: 'TICKWIRE_WEBRTC',
   webrtcProcess: 'TICKWIRE_WEBRTC_PROCESS',
   agones: 'TICKWIRE_AGONES',
+  sendsAfterTick: 'TICKWIRE_SENDS_AFTER_TICK',
   allowedOrigins: 'TICKWIRE_ALLOWED_ORIGINS',
   gameParams: 'TICKWIRE_GAME_PARAMS',
   clientRoomParams: 'TICKWIRE_CLIENT_ROOM_PARAMS',
@@ -339,7 +353,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (game) cfg.game = game;
   const logLevel = e('logLevel');
   if (logLevel) cfg.logLevel = logLevel as ServerConfig['logLevel'];
-  for (const key of ['webrtc', 'webrtcProcess', 'agones'] as const) {
+  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'sendsAfterTick'] as const) {
     const raw = e(key);
     const v = raw === undefined ? undefined : envFlag(errors, OTHER_ENV[key], raw);
     if (v !== undefined) cfg[key] = v;
@@ -380,7 +394,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
 export function validateServerConfig(cfg: ServerConfig): string[] {
   const errors: string[] = [];
   if (typeof cfg.host !== 'string' || cfg.host.length === 0) errors.push('host must be a non-empty string');
-  for (const key of ['webrtc', 'webrtcProcess', 'agones'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
+  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'sendsAfterTick'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
   for (const key of ['game', 'clientDir'] as const) if (typeof cfg[key] !== 'string' || cfg[key].length === 0) errors.push(`${key} must be a non-empty string (got ${JSON.stringify(cfg[key])})`);
   checkInt(errors, 'port', cfg.port, 0, 65535);
   checkInt(errors, 'signalingPort', cfg.signalingPort, 0, 65535);
@@ -389,6 +403,11 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   if (cfg.udpPortMax < cfg.udpPortMin) errors.push('udpPortMax must be >= udpPortMin');
   if (cfg.port !== 0 && cfg.port === cfg.signalingPort) errors.push('signalingPort must differ from port');
   checkInt(errors, 'seed', cfg.seed, 0, 0xffffffff);
+  checkInt(errors, 'webrtcProcesses', cfg.webrtcProcesses, 0, 32);
+  if (errors.length === 0 && cfg.webrtcProcesses > cfg.udpPortMax - cfg.udpPortMin + 1) errors.push('webrtcProcesses must not exceed the UDP ports in udpPortMin..udpPortMax');
+  if (errors.length === 0 && cfg.port !== 0 && cfg.signalingPort !== 0 && cfg.port > cfg.signalingPort && cfg.port < cfg.signalingPort + Math.max(1, cfg.webrtcProcesses)) {
+    errors.push('the signaling ports signalingPort..signalingPort + webrtcProcesses - 1 must not include port');
+  }
   checkInt(errors, 'roomCapacity', cfg.roomCapacity, 1, 1024);
   checkInt(errors, 'maxRooms', cfg.maxRooms, 1, 10_000);
   checkInt(errors, 'maxSessions', cfg.maxSessions, 1, 100_000);

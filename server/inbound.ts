@@ -46,8 +46,8 @@ export interface InboundContext {
   readonly api: ServerApi;
   /** True while the server accepts clients. */
   running(): boolean;
-  /** What welcome says of the datagram channel: its signaling port, or 0 when there is none. */
-  datagramPort(): number;
+  /** What welcome says of the datagram channel: the signaling port for this session, or 0 when there is none. */
+  datagramPort(sessionId?: number): number;
   /** Seats: a hello with one is placed in the room the fleet granted it in. */
   readonly seats: SeatChecker;
   /** True while the process drains: it takes no new player without a seat. */
@@ -299,9 +299,16 @@ export class Inbound implements OutboundHost {
         if (!s || s.state !== 'active' || !s.player || !s.room) return;
         const n = this.inputs.receive(s.player.inputs, buf, start, end, s.room.ctx.tick);
         if (n < 0) this.ctx.stats.inputsTickRejected++;
+        // The snapshot ack riding in the packet counts whatever became of its inputs.
+        const p = this.inputs.packet;
+        if (p.hasAck) {
+          this.ctx.stats.acksInInput++;
+          this.acks.record(s.player, p.ackTick, p.ackBits, s.room.ctx.tick, atMs, s.room.sendTimes);
+        }
       } else if (type === MsgType.SnapshotAck) {
         if (s && s.state === 'active' && s.player && s.room) this.acks.receive(s.player, buf, start, end, s.room.ctx.tick, atMs, s.room.sendTimes);
         else readSnapshotAck(buf, this.ackScratch, start, end);
+        this.ctx.stats.acksStandalone++;
       } else if (type === MsgType.ViewClaim) {
         // Decoded whatever the session's state (a bad one counts); kept only while playing.
         readViewClaims(buf, this.claimScratch, start, end);
@@ -546,7 +553,7 @@ export class Inbound implements OutboundHost {
   sessionInfo(s: Session): SessionInfo {
     const { config } = this.ctx;
     const n = config.net;
-    const port = this.ctx.datagramPort();
+    const port = this.ctx.datagramPort(s.id);
     return {
       sessionId: s.id, token: s.token, room: s.room?.name ?? '', eid: s.eid, tick: s.room?.ctx.tick ?? 0,
       tickRateHz: n.tickRateHz, snapshotRateHz: n.snapshotRateHz, inputRedundancy: n.inputRedundancy, maxPacketBytes: n.maxPacketBytes,

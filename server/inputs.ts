@@ -172,7 +172,8 @@ export class InputBuffer {
  */
 export class InputReceiver {
   private readonly reader = new BitReader();
-  private readonly packet: InputPacket;
+  /** The packet receive() decoded last (its snapshot ack, when it carries one, is for the caller). */
+  readonly packet: InputPacket;
   private readonly fieldCount: number;
 
   /**
@@ -191,7 +192,8 @@ export class InputReceiver {
    * Decodes the input packet buf[start, end) and offers its inputs to `inputs`. Returns the number
    * of inputs offered, or -1 when the packet claims a tick more than maxTickSkew from `roomTick`
    * (forged or hopelessly out of sync; nothing is applied). Throws DecodeError on malformed bytes,
-   * before anything is offered.
+   * before anything is offered. The decoded packet (with its snapshot ack, if any) stays in
+   * `packet` until the next call.
    */
   receive(inputs: InputBuffer, buf: Uint8Array, start: number, end: number, roomTick: number): number {
     const p = readInputPacket(this.reader, buf, this.schema, this.packet, start, end);

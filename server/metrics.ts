@@ -75,6 +75,14 @@ export class ServerStats {
   ticks = 0;
   skippedTicks = 0;
   readonly tickSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
+  /** The part of each tick that is not snapshot encoding: inbox drain, inputs, systems, events, grid snap. */
+  readonly tickSimulateSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
+  /** Snapshot capture and encoding (and the copy into the send queue, or the sends without it), per tick that sent snapshots. */
+  readonly tickEncodeSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
+  /** Handing the queued snapshot packets to the transports after the timed tick, per tick that had any. */
+  readonly tickSendSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
+  /** From a tick's start to its last snapshot packet handed to a transport, per tick that sent snapshots. */
+  readonly tickHandoffSeconds = new FixedHistogram(TICK_BUCKETS_SEC);
   readonly bytesIn = perChannel();
   readonly bytesOut = perChannel();
   readonly messagesIn = perChannel();
@@ -104,6 +112,10 @@ export class ServerStats {
   readonly inputs = newInputStats();
   /** Input packets dropped because the tick they claim is too far from the room's (maxInputTickSkewMs). */
   inputsTickRejected = 0;
+  /** Snapshot acks received inside input packets (PROTOCOL.md, Input). */
+  acksInInput = 0;
+  /** Snapshot acks received as their own datagram (SnapshotAck, type 4). */
+  acksStandalone = 0;
   /** Shared by every room's snapshot encoder. */
   readonly encoder = newEncoderStats();
   /** Lag compensation: the view claims hit tests used, by outcome, and the hit tests answered. */
@@ -209,6 +221,10 @@ export function createRegistry(
   });
   counter('tickwire_lagcomp_hit_tests_total', 'Lag-compensated hit tests (raycasts and position look-ups) the games asked for.', [], (s) => s({}, stats.lagComp.hitTests));
   counter('tickwire_input_packets_rejected_total', 'Input packets dropped for claiming a tick too far from the room tick (maxInputTickSkewMs either way).', [], (s) => s({}, stats.inputsTickRejected));
+  counter('tickwire_snapshot_acks_total', 'Snapshot acks received, by carrier: input (inside an input packet) or standalone (a SnapshotAck datagram of its own).', ['carrier'], (s) => {
+    s({ carrier: 'input' }, stats.acksInInput);
+    s({ carrier: 'standalone' }, stats.acksStandalone);
+  });
   counter('tickwire_snapshots_total', 'Snapshots sent by kind.', ['kind'], (s) => {
     s({ kind: 'full' }, stats.encoder.fullSnapshots);
     s({ kind: 'delta' }, stats.encoder.deltaSnapshots);
@@ -294,7 +310,11 @@ export function renderHistogram(name: string, help: string, h: FixedHistogram): 
 export async function renderMetrics(registry: Registry, stats: ServerStats): Promise<string> {
   return (
     (await registry.metrics()) +
-    renderHistogram('tickwire_tick_duration_seconds', 'Duration of one simulation frame tick over all rooms.', stats.tickSeconds) +
+    renderHistogram('tickwire_tick_duration_seconds', 'Duration of one tick over all rooms: simulation and snapshot encoding (sends follow the tick unless sendsAfterTick is off).', stats.tickSeconds) +
+    renderHistogram('tickwire_tick_simulate_seconds', 'The simulation part of each tick: inbox drain, inputs, systems, events, grid snap.', stats.tickSimulateSeconds) +
+    renderHistogram('tickwire_tick_encode_seconds', 'Snapshot capture and encoding of a tick that sent snapshots (with the copy into the send queue).', stats.tickEncodeSeconds) +
+    renderHistogram('tickwire_tick_send_seconds', 'Handing a tick\'s queued snapshot packets to the transports, after the timed tick.', stats.tickSendSeconds) +
+    renderHistogram('tickwire_tick_handoff_seconds', 'From the start of a tick that sent snapshots to its last packet handed to a transport.', stats.tickHandoffSeconds) +
     renderHistogram('tickwire_matchmake_duration_seconds', 'Duration of POST /matchmake on this member (the fleet\'s atomic step included).', stats.matchmakeSeconds)
   );
 }

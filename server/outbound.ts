@@ -3,6 +3,7 @@
 // datagram channel with the reliable one as the fallback, and the byte and message counters.
 import { encodeControl, SEQUENCED_TYPES, type ServerControl } from '../shared/protocol/control.ts';
 import type { ServerStats } from './metrics.ts';
+import type { SendQueue } from './send-queue.ts';
 import type { Conn, Session } from './sessions.ts';
 
 /** What outbound needs from the session life cycle (inbound.ts). */
@@ -20,7 +21,21 @@ const KEPT_MESSAGE_BYTES = 64;
 export class Outbound {
   private host: OutboundHost | undefined;
 
-  constructor(private readonly stats: ServerStats) {}
+  /**
+   * @param queue where snapshot packets wait for the end of the timed tick (sendsAfterTick);
+   *   none: each is sent at once
+   */
+  constructor(
+    private readonly stats: ServerStats,
+    private readonly queue?: SendQueue,
+  ) {}
+
+  /** Hands the queued snapshot packets to the transports (after the timed part of a tick). Returns how many. */
+  flushQueued(): number {
+    return this.queue ? this.queue.drain(this.sendQueued) : 0;
+  }
+
+  private readonly sendQueued = (s: Session, bytes: Uint8Array): void => this.sendUnreliable(s, bytes);
 
   /** Connects the session life cycle (set once at wiring). */
   attach(host: OutboundHost): void {
@@ -81,9 +96,15 @@ export class Outbound {
     if (c) this.sendOn(s, c, bytes);
   }
 
-  /** Binds the session's player to its unreliable sender (once per session; no closure per snapshot). */
+  /**
+   * Binds the session's player to its unreliable sender (once per session; no closure per
+   * snapshot): the send queue when there is one, else the transport at once.
+   */
   bindPlayer(s: Session): void {
-    if (s.player) s.player.send = (bytes) => this.sendUnreliable(s, bytes);
+    const q = this.queue;
+    if (!s.player) return;
+    if (q) s.player.send = (bytes) => q.push(s, bytes);
+    else s.player.send = (bytes) => this.sendUnreliable(s, bytes);
   }
 
   private sendOn(s: Session, c: Conn, bytes: Uint8Array): boolean {

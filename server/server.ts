@@ -21,14 +21,16 @@ import { Inbound, type TransportRef } from './inbound.ts';
 import { FixedStepLoop, startScheduler, systemClock, type Clock, type LoopStep, type Scheduler } from './loop.ts';
 import { createRegistry, renderMetrics, ServerStats } from './metrics.ts';
 import { TransportConditioner, type ConditionerTotals } from './net/conditioned.ts';
-import type { DatagramTransport, Transport } from './net/transport.ts';
+import { signalingPortOf, type DatagramTransport, type Transport } from './net/transport.ts';
 import type { UwsServer } from './net/uws.ts';
 import { Outbound } from './outbound.ts';
 import { RoomManager } from './rooms.ts';
 import { ConnTable, SessionTable, type Session } from './sessions.ts';
 import { DeltaSnapshotEncoder } from './snapshots.ts';
 import { ViewSnapshotEncoder } from './interest.ts';
-import { runTick } from './tick.ts';
+import { SendQueue } from './send-queue.ts';
+import type { TickPhases } from './tick.ts';
+import { runTimedTick } from './timed-tick.ts';
 
 export type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
 export type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
@@ -61,7 +63,7 @@ export class TickwireServer implements ServerApi {
   private scheduler: Scheduler | undefined;
   private readonly startedMs: number;
   private lastHousekeepingMs = 0;
-  private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list']; nowMs: () => number };
+  private readonly tickHost: { drainNetEvents: () => void; rooms: TickwireServer['rooms']['list']; nowMs: () => number; phases: TickPhases };
   private readonly conditioner: TransportConditioner | undefined;
   private readonly routeSources: RouteSources;
 
@@ -102,16 +104,16 @@ export class TickwireServer implements ServerApi {
       httpPort: () => this.http?.port ?? config.port, signalingPort: () => this.rtc?.signalingPort ?? 0, closeRoom: (name, reason) => this.inbound.closeRoom(name, reason),
     });
     this.agones = new AgonesLifecycle({ config, log: this.log, rooms: () => this.rooms.size, players: () => this.sessions.size, drain: (reason) => this.fleet.drain(reason) });
-    this.out = new Outbound(this.stats);
+    this.out = new Outbound(this.stats, config.sendsAfterTick ? new SendQueue() : undefined);
     this.inbound = new Inbound(
       {
         config, schema: this.schema, hash: this.hash, gameName: this.game.name, stats: this.stats, log: this.log, clock: this.clock,
         sessions: this.sessions, conns: this.conns, rooms: this.rooms, out: this.out, hooks: opts.hooks, api: this,
-        running: () => this.state === 'running', datagramPort: () => this.rtc?.signalingPort ?? 0, seats: this.fleet, draining: () => this.fleet.draining,
+        running: () => this.state === 'running', datagramPort: (sessionId) => signalingPortOf(this.rtc, sessionId), seats: this.fleet, draining: () => this.fleet.draining,
       },
       this.stats.inputs,
     );
-    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.awake, nowMs: () => this.clock.nowMs() };
+    this.tickHost = { drainNetEvents: () => this.inbound.drain(), rooms: this.rooms.awake, nowMs: () => this.clock.nowMs(), phases: { encodeMs: 0 } };
     const c = opts.conditioner;
     this.conditioner = c ? new TransportConditioner(c.settings, c.seed, () => this.clock.nowMs(), (err, conn) => this.log.error({ err, conn }, 'bug in a conditioned delivery')) : undefined;
     this.routeSources = {
@@ -197,13 +199,11 @@ export class TickwireServer implements ServerApi {
     this.inbound.runDeferred();
   }
 
-  /** One timed tick of every room. */
+  /** One timed tick of every room, then the hand-off of its snapshot packets (server/timed-tick.ts). */
   tickOnce(): void {
-    const t0 = performance.now();
-    runTick(this.tickHost);
-    this.stats.tickSeconds.observe((performance.now() - t0) / 1000);
-    this.stats.ticks++;
+    runTimedTick(this.tickHost, this.stats, this.flushQueued);
   }
+  private readonly flushQueued = (): number => this.out.flushQueued();
 
   sendControl(s: Session, msg: ServerControl): void {
     this.out.sendControl(s, msg);

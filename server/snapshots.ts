@@ -174,17 +174,25 @@ export class SnapshotAckReceiver {
    */
   receive(client: AckedClient, buf: Uint8Array, start: number, end: number, roomTick: number, nowMs: number, sent?: SnapshotSendTimes): void {
     const a = readSnapshotAck(buf, this.ack, start, end);
+    this.record(client, a.tick, a.bits, roomTick, nowMs, sent);
+  }
+
+  /**
+   * Records an ack already decoded (a standalone SnapshotAck, or the one an input packet carries)
+   * on `client`, with the rules of receive().
+   */
+  record(client: AckedClient, tick: number, bits: number, roomTick: number, nowMs: number, sent?: SnapshotSendTimes): void {
     client.lastAckMs = nowMs;
     const link = client.link;
-    if ((client.ackedTick < 0 || a.tick > client.ackedTick) && a.tick <= roomTick) {
-      client.ackedTick = a.tick;
-      client.ackedBits = a.bits;
+    if ((client.ackedTick < 0 || tick > client.ackedTick) && tick <= roomTick) {
+      client.ackedTick = tick;
+      client.ackedBits = bits;
       if (link && sent) {
-        const at = sent.sentMs(a.tick);
+        const at = sent.sentMs(tick);
         if (at >= 0 && nowMs >= at) link.rttSample(nowMs - at);
       }
     }
-    if (link && sent) link.ack(a.tick, a.bits, sent.every, roomTick);
+    if (link && sent) link.ack(tick, bits, sent.every, roomTick);
   }
 }
 

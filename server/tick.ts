@@ -14,6 +14,13 @@ export interface TickHost {
   readonly rooms: readonly Room[];
   /** The server clock, ms, read once per snapshot tick of a room (when snapshots go out); none: no round trips measured. */
   nowMs?(): number;
+  /** When given, runTick adds the time each room spent capturing and encoding its snapshots (ms) to `encodeMs`. */
+  readonly phases?: TickPhases;
+}
+
+/** Time a tick spent encoding snapshots, ms (the rest of the tick is simulation). */
+export interface TickPhases {
+  encodeMs: number;
 }
 
 /** Runs one server tick over all rooms. */
@@ -28,8 +35,12 @@ export function runTick(host: TickHost): void {
     if (room.events.length > 0) flushEvents(room);
     snapState(room);
     room.ctx.tick++;
-    if (room.ctx.tick % room.snapshotEvery === 0) sendSnapshots(room, host.nowMs ? host.nowMs() : -1);
-    else if ((room.ctx.tick + 1) % room.snapshotEvery === 0) captureRates(room);
+    if (room.ctx.tick % room.snapshotEvery === 0) {
+      const phases = host.phases;
+      const t0 = phases ? performance.now() : 0;
+      sendSnapshots(room, host.nowMs ? host.nowMs() : -1);
+      if (phases) phases.encodeMs += performance.now() - t0;
+    } else if ((room.ctx.tick + 1) % room.snapshotEvery === 0) captureRates(room);
   }
 }
 

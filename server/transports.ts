@@ -16,7 +16,11 @@ export async function startUws(c: ServerConfig, events: TransportEvents, routes:
   );
 }
 
-/** Starts the WebRTC datagram transport (signaling on config.signalingPort, UDP in the configured range). */
+/**
+ * Starts the WebRTC datagram transport (signaling on config.signalingPort, UDP in the configured
+ * range): in webrtcProcesses supervised processes (process i signals on signalingPort + i and uses
+ * slice i of the UDP range), or in this process.
+ */
 export async function startWebRtc(c: ServerConfig, events: TransportEvents, log: Logger): Promise<DatagramTransport> {
   const geckos = {
     host: c.host, signalingPort: c.signalingPort, udpPortMin: c.udpPortMin, udpPortMax: c.udpPortMax, iceServers: [],
@@ -24,7 +28,14 @@ export async function startWebRtc(c: ServerConfig, events: TransportEvents, log:
   };
   if (c.webrtcProcess) {
     const { startRtcProcess } = await import('./net/rtc-process.ts');
-    return startRtcProcess({ geckos }, events, log);
+    const { startRtcPool, udpSlice, webrtcProcessCount } = await import('./net/rtc-pool.ts');
+    const n = webrtcProcessCount(c.webrtcProcesses);
+    if (n === 1) return startRtcProcess({ geckos }, events, log);
+    const pool = await startRtcPool(n, events, (i, ev) => startRtcProcess({
+      geckos: { ...geckos, ...udpSlice(c.udpPortMin, c.udpPortMax, i, n), signalingPort: c.signalingPort === 0 ? 0 : c.signalingPort + i },
+    }, ev, log.child({ webrtcProcess: i })));
+    log.info({ processes: n, signalingPorts: pool.processes.map((p) => p.signalingPort) }, 'webrtc processes up');
+    return pool;
   }
   const { startGeckosTransport } = await import('./net/geckos.ts');
   return startGeckosTransport(geckos, events, log);

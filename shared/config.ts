@@ -3,7 +3,7 @@
 import type { AnyGame } from './sim/game.ts';
 
 /** Wire protocol version; bumped on any incompatible change to PROTOCOL.md. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Netcode settings shared by server and clients. */
 export interface NetConfig {

@@ -7,7 +7,7 @@ import { orbit } from '../games/orbit.ts';
 import { BitReader, BitWriter, bitsFor, unzigzag, zigzag } from '../shared/protocol/bits.ts';
 import { decodeClientControl, decodeServerControl, encodeControl, type ClientControl, type ServerControl } from '../shared/protocol/control.ts';
 import { DecodeError } from '../shared/protocol/errors.ts';
-import { createInputPacket, readInputPacket, writeInputPacket } from '../shared/protocol/input.ts';
+import { createInputPacket, INPUT_ACK_BYTES, INPUT_HEADER_BYTES, readInputPacket, writeInputPacket } from '../shared/protocol/input.ts';
 import { angle, bool, fixed, int, uint } from '../shared/protocol/quantize.ts';
 import { compileSchema, unclassifiedComponents } from '../shared/protocol/schema.ts';
 import { readSnapshotAck, writeSnapshotAck } from '../shared/protocol/snapshot.ts';
@@ -152,6 +152,36 @@ describe('input packets', () => {
     expect([p.newestSeq, p.newestTick, p.count, ...p.values.subarray(0, 3)]).toEqual([65535, 1000, 3, 1, 0, 6]);
   });
 
+  it('golden bytes with a snapshot ack: count byte bit 7, then the ack tick and bits, then the inputs', () => {
+    const w = new BitWriter(64);
+    const bytes = writeInputPacket(w, schema, 65535, 1000, 3, [1, 0, 6], true, 999, 0x5);
+    expect(hex(bytes)).toBe('02ffffe803000083' + 'e7030000' + '05000000' + '0106');
+    const p = readInputPacket(new BitReader(), bytes, schema, createInputPacket(schema));
+    expect([p.newestSeq, p.newestTick, p.count, p.hasAck, p.ackTick, p.ackBits, ...p.values.subarray(0, 3)]).toEqual([65535, 1000, 3, true, 999, 5, 1, 0, 6]);
+    // the same packet without an ack is byte for byte the packet of protocol 1, and says so
+    const plain = readInputPacket(new BitReader(), writeInputPacket(w, schema, 65535, 1000, 3, [1, 0, 6]), schema, createInputPacket(schema));
+    expect([plain.hasAck, plain.ackTick, plain.ackBits]).toEqual([false, 0, 0]);
+  });
+
+  it('round-trips random packets of every game, with and without an ack', () => {
+    for (const game of [arena, orbit]) {
+      const s = compileSchema(game);
+      const nf = s.inputFields.length;
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 16 }), fc.boolean(), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.infiniteStream(fc.nat()), (count, hasAck, ackTick, ackBits, stream) => {
+          const vals: number[] = [];
+          for (let i = 0; i < count * nf; i++) vals.push(stream.next().value % (s.inputFields[i % nf].q.maxQ + 1));
+          const bytes = writeInputPacket(new BitWriter(256), s, 7, 70, count, vals, hasAck, ackTick, ackBits);
+          expect(bytes.length).toBe(Math.ceil((INPUT_HEADER_BYTES * 8 + (hasAck ? INPUT_ACK_BYTES * 8 : 0) + count * s.inputBits) / 8));
+          const p = readInputPacket(new BitReader(), bytes, s, createInputPacket(s));
+          expect([p.count, p.hasAck, p.ackTick, p.ackBits]).toEqual([count, hasAck, hasAck ? ackTick : 0, hasAck ? ackBits : 0]);
+          expect(Array.from(p.values.subarray(0, count * nf))).toEqual(vals);
+        }),
+        { numRuns: 2_000 },
+      );
+    }
+  });
+
   it('round-trips random packets of every game', () => {
     for (const game of [arena, orbit]) {
       const s = compileSchema(game);
@@ -196,6 +226,20 @@ describe('input packets', () => {
     expectField(good.subarray(0, 8), 'dir');
     expectField(new Uint8Array([...good, 0]), 'end');
     expectField(new Uint8Array([3, ...good.subarray(1)]), 'type');
+    // bits 5 and 6 of the count byte are reserved
+    for (const bit of [0x20, 0x40]) {
+      const reserved = good.slice();
+      reserved[7] |= bit;
+      expectField(reserved, 'flags');
+    }
+    // an ack flag without the ack's 8 bytes runs out in the ack
+    const noAck = good.slice();
+    noAck[7] |= 0x80;
+    expectField(noAck, 'ackTick');
+    const withAck = writeInputPacket(new BitWriter(64), schema, 1, 1, 2, [1, 2], true, 5, 1);
+    expectField(withAck.subarray(0, 12), 'ackBits');
+    expectField(withAck.subarray(0, 16), 'dir');
+    expectField(new Uint8Array([...withAck, 0]), 'end');
   });
 });
 

@@ -11,12 +11,12 @@ import {
 } from '../shared/protocol/control.ts';
 import { MAX_EG_PREFIX, MAX_RATE_AGE } from '../shared/protocol/delta.ts';
 import { CloseCode, MsgType, RejectCode } from '../shared/protocol/ids.ts';
-import { INPUT_HEADER_BYTES, MAX_INPUTS_PER_PACKET } from '../shared/protocol/input.ts';
+import { INPUT_ACK_BYTES, INPUT_HEADER_BYTES, MAX_INPUTS_PER_PACKET } from '../shared/protocol/input.ts';
 import {
   MAX_BASELINE_AGE_TICKS, MAX_SNAPSHOT_PARTS, SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, SNAPSHOT_DELTA_HEADER_BYTES, SNAPSHOT_FULL_HEADER_BYTES,
 } from '../shared/protocol/snapshot.ts';
 import { SEQ_MODULO } from '../shared/sequence.ts';
-import { DEFAULT_WEBRTC_TIMEOUT_MS } from '../netcode/connection.ts';
+import { DEFAULT_INPUT_PACKET_RATE_HZ, DEFAULT_WEBRTC_TIMEOUT_MS } from '../netcode/connection.ts';
 import { MAX_VIEW_CLAIMS, VIEW_CLAIM_BYTES } from '../shared/protocol/view-claim.ts';
 import { DEFAULT_SERVER_CONFIG, INT_ENV, loadServerConfig, NET_ENV, OTHER_ENV, type ServerConfig } from '../server/config.ts';
 import type { TickwireServer } from '../server/server.ts';
@@ -138,7 +138,7 @@ describe('PROTOCOL.md: numbers that come from code', () => {
     PROTOCOL_VERSION, MAX_NAME_LENGTH, MAX_CHAT_LENGTH, MAX_TOKEN_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_ROOM_PARAMS, MAX_SEAT_LENGTH, MAX_EVENT_NAME_LENGTH, MAX_EVENT_DATA_DEPTH,
     INPUT_HEADER_BYTES, MAX_INPUTS_PER_PACKET, SEQ_MODULO, SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, SNAPSHOT_FULL_HEADER_BYTES,
     SNAPSHOT_DELTA_HEADER_BYTES, MAX_SNAPSHOT_PARTS, MAX_BASELINE_AGE_TICKS, MAX_EG_PREFIX, MAX_RATE_AGE, DEFAULT_WEBRTC_TIMEOUT_MS,
-    MAX_VIEW_CLAIMS, VIEW_CLAIM_BYTES,
+    MAX_VIEW_CLAIMS, VIEW_CLAIM_BYTES, INPUT_ACK_BYTES, DEFAULT_INPUT_PACKET_RATE_HZ,
   };
 
   it('quotes every protocol constant with its value, and no constant that does not exist', () => {

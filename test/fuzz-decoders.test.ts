@@ -29,7 +29,7 @@ describe('decoder fuzzing', () => {
   fuzz(clientControlTarget, ['type', 'body', 't', 'name', 'token', 's', 'data']);
   // the server's messages are decoded by clients (browser and bots): same rules
   fuzz(serverControlTarget, ['type', 'body', 't', 'sessionId', 'token']);
-  for (const game of Object.values(GAMES)) fuzz(inputTarget(game), ['type', 'count', 'newestTick', 'end']);
+  for (const game of Object.values(GAMES)) fuzz(inputTarget(game), ['type', 'count', 'flags', 'newestTick', 'end']);
   fuzz(ackTarget(), ['length', 'type']);
   fuzz(viewClaimTarget(), ['length', 'type', 'count', 'frac']);
 });

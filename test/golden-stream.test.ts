@@ -2,7 +2,9 @@
 // simulated clock over the loopback, every snapshot packet the server sends hashed. Interest
 // management must leave such games' wire bytes exactly as they were; the hash changes only with a
 // deliberate change of the snapshot format or of what the stream reacts to (inputs, acks): then
-// update the constant and say why in the commit.
+// update the constant and say why in the commit. The clients send as clients did then (an input
+// packet a tick, every ack its own datagram): with the default 30 packets a second and acks inside
+// them the server acknowledges other baselines, and the stream differs for that reason alone.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
@@ -40,7 +42,7 @@ describe('golden snapshot stream (arena-v1, no interest rules)', () => {
     const rng = new Rng(9);
     const clients = Array.from({ length: 50 }, (_, i) => {
       const io = { ...loopbackClientIO(t, undefined, { nowMs, remoteAddress: `10.0.0.${i}` }), setTimeout: () => 0, clearTimeout: () => undefined };
-      const c = new Connection(arena, io, { url: 'http://loopback', name: `b${i}`, transport: 'ws' });
+      const c = new Connection(arena, io, { url: 'http://loopback', name: `b${i}`, transport: 'ws', inputPacketRateHz: 60, ackHoldMs: 0 });
       c.connect();
       return { c, dir: 0 };
     });

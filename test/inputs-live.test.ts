@@ -45,7 +45,7 @@ async function lossyClient(server: TickwireServer, o: { lossPct: number; seed: n
       ws.send = (bytes: Uint8Array) => {
         if (bytes[0] === MsgType.Input) {
           delivered.push(bytes[1] | (bytes[2] << 8));
-          counts.push(bytes[7]);
+          counts.push(bytes[7] & 0x1f); // bits 0-4: the count (bit 7: a snapshot ack rides along)
         }
         send(bytes);
       };
@@ -58,7 +58,8 @@ async function lossyClient(server: TickwireServer, o: { lossPct: number; seed: n
     timers: { nowMs: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms) },
     lossyWebSocket: true,
   });
-  const conn = new Connection(arena, link.io, { url: urlOf(server), name: o.name, transport: 'ws', room: o.room });
+  // one packet per tick: each input packet here is one input (the loss counts below rely on it)
+  const conn = new Connection(arena, link.io, { url: urlOf(server), name: o.name, transport: 'ws', room: o.room, inputPacketRateHz: 60 });
   conns.push(conn);
   conn.connect();
   await waitFor(() => conn.state === 'active', 5000, `${o.name} welcome`);

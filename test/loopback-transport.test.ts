@@ -253,11 +253,17 @@ describe('the real server over the loopback transport', { timeout: 60_000 }, () 
       expect(Math.min(...perSec)).toBeGreaterThan(15);
       expect(perSec.reduce((a, b) => a + b, 0) / N).toBeGreaterThan(18.5);
       const applied = room.players.map((p, i) => p.inputs.stats.applied - applied0[i]);
-      // 180 ticks in 3 s: one input applied per tick, but inputs lost on the datagram link (beyond redundancy) are skipped
-      expect(Math.min(...applied)).toBeGreaterThan(150);
+      // 180 ticks in 3 s: one input applied per tick, but inputs lost on the datagram link (beyond
+      // redundancy) are skipped, and at 30 input packets a second a late packet starves two ticks
+      expect(Math.min(...applied)).toBeGreaterThan(140);
       expect(compared).toBeGreaterThan(4 * 50);
       expect(mismatched).toBe(0);
-      expect(server.stats.messagesIn.loopback).toBeGreaterThan(N * 60 * 3);
+      // 30 input packets a second; a snapshot ack rides in one when it is due within ackHoldMs (20),
+      // else it travels alone: here frames follow the ticks, so about half of them ride
+      console.log(`loopback, ${N} clients: messages in ${server.stats.messagesIn.loopback}, acks in inputs ${server.stats.acksInInput}, alone ${server.stats.acksStandalone}`);
+      expect(server.stats.messagesIn.loopback).toBeGreaterThan(N * 30 * 3);
+      expect(server.stats.acksInInput).toBeGreaterThan(N * 5 * 3);
+      expect(server.stats.acksStandalone).toBeGreaterThan(0);
     } finally {
       for (const c of clients) c.connection.close();
     }

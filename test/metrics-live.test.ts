@@ -61,6 +61,9 @@ const TARGETS: [string, Record<string, string>][] = [
   ['tickwire_resumes_total', { outcome: 'ok' }],
   ['tickwire_resumes_total', { outcome: 'failed' }],
   ...['received', 'applied', 'duplicate', 'late', 'lost', 'repeated'].map((outcome): [string, Record<string, string>] => ['tickwire_inputs_total', { outcome }]),
+  // the bots' acks ride in their input packets; the raw clients' acks travel alone
+  ['tickwire_snapshot_acks_total', { carrier: 'input' }],
+  ['tickwire_snapshot_acks_total', { carrier: 'standalone' }],
   ['tickwire_snapshots_total', { kind: 'full' }],
   ['tickwire_snapshots_total', { kind: 'delta' }],
   ['tickwire_snapshot_full_fallbacks_total', { reason: 'no_ack' }],
@@ -310,6 +313,16 @@ describe('no dead metrics', () => {
     expect(dead, 'counter families still at 0').toEqual([]);
     const flat = TARGETS.filter(([name, labels]) => promValue(samples, name, labels) === 0).map(([name, labels]) => `${name}${JSON.stringify(labels)}`);
     expect(flat, 'targeted samples still at 0').toEqual([]);
+    // the tick's phases: every tick simulates; snapshot ticks encode and hand their queued packets off after the timed part
+    const count = (name: string): number => promValue(samples, `${name}_count`);
+    for (const name of ['tickwire_tick_simulate_seconds', 'tickwire_tick_encode_seconds', 'tickwire_tick_send_seconds', 'tickwire_tick_handoff_seconds']) {
+      expect(count(name), name).toBeGreaterThan(0);
+    }
+    expect(count('tickwire_tick_simulate_seconds')).toBe(count('tickwire_tick_duration_seconds'));
+    expect(count('tickwire_tick_handoff_seconds')).toBe(count('tickwire_tick_send_seconds'));
+    expect(count('tickwire_tick_encode_seconds')).toBeGreaterThanOrEqual(count('tickwire_tick_send_seconds'));
+    // the whole (tick start to the last packet handed off) is never shorter than the timed tick
+    expect(promValue(samples, 'tickwire_tick_handoff_seconds_sum')).toBeGreaterThan(promValue(samples, 'tickwire_tick_encode_seconds_sum'));
     expect(Date.now() - t0, 'soak wall time').toBeLessThan(40_000);
   }, 60_000);
 });

@@ -80,4 +80,12 @@ export interface DatagramTransport extends Transport {
   readonly signalingPort: number;
   /** Memory of a separate process running the transport (last reported), if it runs in one. */
   processMemory?(): ProcessMemory | undefined;
+  /** The signaling port a new session's welcome names, when the transport spreads sessions over several (0: none up). */
+  signalingPortFor?(sessionId: number): number;
+}
+
+/** The signaling port a session's welcome names: its WebRTC process's (sessions spread over several), or 0 without WebRTC. */
+export function signalingPortOf(rtc: DatagramTransport | undefined, sessionId?: number): number {
+  if (!rtc) return 0;
+  return rtc.signalingPortFor && sessionId !== undefined ? rtc.signalingPortFor(sessionId) : rtc.signalingPort;
 }

@@ -12,7 +12,7 @@ import { decodeClientControl, decodeServerControl, encodeControl, type ClientCon
 import { DecodeError } from '../../shared/protocol/errors.ts';
 import { createInputPacket, MAX_INPUTS_PER_PACKET, readInputPacket, writeInputPacket, type InputPacket } from '../../shared/protocol/input.ts';
 import { compileSchema } from '../../shared/protocol/schema.ts';
-import { readSnapshotAck, writeSnapshotAck, type SnapshotAck } from '../../shared/protocol/snapshot.ts';
+import { readSnapshotAck, SNAPSHOT_ACK_NONE, writeSnapshotAck, type SnapshotAck } from '../../shared/protocol/snapshot.ts';
 import { createViewClaims, MAX_VIEW_CLAIMS, readViewClaims, viewClaimBytes, writeViewClaims, type ViewClaims } from '../../shared/protocol/view-claim.ts';
 import { inputHash, Mutator } from './mutate.ts';
 
@@ -96,7 +96,11 @@ export function serverControlSeeds(): [string, ServerControl][] {
   ];
 }
 
-/** Valid input packets of a game: one input, a typical redundant packet, a full one with max values, and a wrapping sequence. */
+/**
+ * Valid input packets of a game: one input, a typical redundant packet, a full one with max values,
+ * a wrapping sequence, and packets carrying a snapshot ack (a batch of three ticks with its ack,
+ * the "no snapshot yet" ack, and a full packet with a full ack window).
+ */
 export function inputSeeds(game: AnyGame): [string, Uint8Array][] {
   const schema = compileSchema(game);
   const nf = schema.inputFields.length;
@@ -108,6 +112,9 @@ export function inputSeeds(game: AnyGame): [string, Uint8Array][] {
     ['redundant', writeInputPacket(w, schema, 300, 5000, 4, vals(4, (k, max) => k % (max + 1))).slice()],
     ['full-max', writeInputPacket(w, schema, 65535, 0xffffffff, MAX_INPUTS_PER_PACKET, vals(MAX_INPUTS_PER_PACKET, (_, max) => max)).slice()],
     ['wrap-zero', writeInputPacket(w, schema, 0, 0, 2, vals(2, () => 0)).slice()],
+    ['ack-batch', writeInputPacket(w, schema, 302, 5002, 9, vals(9, (k, max) => (k * 3) % (max + 1)), true, 4998, 0x0000000f).slice()],
+    ['ack-none', writeInputPacket(w, schema, 7, 40, 2, vals(2, () => 1), true, SNAPSHOT_ACK_NONE, 0).slice()],
+    ['ack-full-max', writeInputPacket(w, schema, 65535, 0xffffffff, MAX_INPUTS_PER_PACKET, vals(MAX_INPUTS_PER_PACKET, (_, max) => max), true, 0xfffffffe, 0xffffffff).slice()],
   ];
 }
 
@@ -380,7 +387,9 @@ export function inputTarget(game: AnyGame): DecoderTarget {
   const ctxPacket = createInputPacket(schema);
   const writer = new BitWriter(1024);
   let junk = 0; // alternates 0xff / 0x00 around the bytes of the context check
-  const snapshot = (p: InputPacket): unknown => ({ seq: p.newestSeq, tick: p.newestTick, count: p.count, values: Array.from(p.values.subarray(0, p.count * nf)) });
+  const snapshot = (p: InputPacket): unknown => ({
+    seq: p.newestSeq, tick: p.newestTick, count: p.count, hasAck: p.hasAck, ackTick: p.ackTick, ackBits: p.ackBits, values: Array.from(p.values.subarray(0, p.count * nf)),
+  });
   return {
     name: `input-${game.name}`,
     maxBytes: 1200,
@@ -389,7 +398,7 @@ export function inputTarget(game: AnyGame): DecoderTarget {
     check(bytes, outcome) {
       if (outcome.ok) {
         // canonical: an accepted packet re-encodes to exactly its bytes (no slack bits an attacker could vary)
-        const again = writeInputPacket(writer, schema, packet.newestSeq, packet.newestTick, packet.count, packet.values);
+        const again = writeInputPacket(writer, schema, packet.newestSeq, packet.newestTick, packet.count, packet.values, packet.hasAck, packet.ackTick, packet.ackBits);
         if (Buffer.compare(again, bytes) !== 0) throw new FuzzCheckError(`accepted input packet is not canonical: ${Buffer.from(bytes).toString('hex')} re-encodes to ${Buffer.from(again).toString('hex')}`);
       }
       inContext(bytes, (junk ^= 0xff), (buf, start, end) => {

@@ -6,6 +6,7 @@ import { DEFAULT_NET_CONFIG, type NetConfig } from '../../shared/config.ts';
 import type { AnyGame } from '../../shared/sim/game.ts';
 import { compileSchema, type NetSchema } from '../../shared/protocol/schema.ts';
 import { ClientNetcode, type NetcodeOptions } from '../../netcode/netcode.ts';
+import type { ConnectionOptions } from '../../netcode/connection.ts';
 import { defaultLinkSettings, type LinkSettings } from '../../shared/net/link-conditioner.ts';
 import { conditionClientIO, type ConditionedIO } from '../../netcode/conditioned-io.ts';
 import { loadServerConfig, type ServerConfig } from '../../server/config.ts';
@@ -50,6 +51,8 @@ export interface LoopbackOptions {
   tickPhaseMs?: number;
   /** Server config over the world's own. */
   config?: Partial<ServerConfig>;
+  /** Server options besides those the world sets. */
+  server?: Partial<ServerConfig>;
 }
 
 /** The real server on a fake clock with ClientNetcode clients over conditioned loopback connections. */
@@ -74,7 +77,7 @@ export class LoopbackWorld {
     this.schema = compileSchema(this.game);
     this.net = { ...DEFAULT_NET_CONFIG, ...o.net };
     this.tickMs = 1000 / this.net.tickRateHz;
-    const config = loadServerConfig({}, { webrtc: false, resumeGraceMs: 0, logLevel: 'silent', roomCapacity: 64, seed: o.seed ?? 1, gameParams: { npcs: o.npcs ?? 0 }, net: this.net, ...o.config });
+    const config = loadServerConfig({}, { webrtc: false, resumeGraceMs: 0, logLevel: 'silent', roomCapacity: 64, seed: o.seed ?? 1, gameParams: { npcs: o.npcs ?? 0 }, net: this.net, ...o.server, ...o.config });
     this.server = new TickwireServer(config, {
       game: this.game, clock: { nowMs: () => this.nowMs }, autoTick: false,
       encoderFactory: (schema, _net, stats) => new FullSnapshotEncoder(schema, stats),
@@ -94,11 +97,11 @@ export class LoopbackWorld {
   }
 
   /** Adds a client with the given link settings; it connects at once. */
-  addClient(o: { link?: Partial<LinkSettings>; seed?: number; frameHz?: number; framePhaseMs?: number; netcode?: NetcodeOptions; lossyWebSocket?: boolean } = {}): LoopbackClient {
+  addClient(o: { link?: Partial<LinkSettings>; seed?: number; frameHz?: number; framePhaseMs?: number; netcode?: NetcodeOptions; lossyWebSocket?: boolean; connection?: Partial<ConnectionOptions> } = {}): LoopbackClient {
     const settings: LinkSettings = { ...defaultLinkSettings(), ...o.link };
     const inner = loopbackClientIO(this.transport, undefined, { nowMs: () => this.nowMs });
     const link = conditionClientIO({ nowMs: inner.nowMs, openWebSocket: inner.openWebSocket }, { settings, seed: o.seed ?? 7, timers: { nowMs: () => this.nowMs }, lossyWebSocket: o.lossyWebSocket ?? true });
-    const netcode = new ClientNetcode(this.game, link.io, { url: 'http://loopback', name: `c${this.clients.length}`, transport: 'ws', room: ROOM }, o.netcode);
+    const netcode = new ClientNetcode(this.game, link.io, { url: 'http://loopback', name: `c${this.clients.length}`, transport: 'ws', room: ROOM, ...o.connection }, o.netcode);
     const frameMs = 1000 / (o.frameHz ?? 60);
     const client: LoopbackClient = {
       netcode, link, session: undefined, input: { dir: 0 }, frameMs, nextFrameMs: this.nowMs + (o.framePhaseMs ?? 0),

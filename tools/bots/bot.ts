@@ -82,6 +82,8 @@ export interface BotOptions {
   room?: string;
   /** Inputs per second (the bot's step rate). Default 60. */
   inputRateHz?: number;
+  /** Input packets per second (ConnectionOptions.inputPacketRateHz); omitted = the netcode's default. */
+  inputPacketRateHz?: number;
   /** Time between pings, ms. Default 1000. */
   pingIntervalMs?: number;
   /** A bot not welcomed within this many ms fails with reason 'timeout'. Default 20000. */
@@ -183,7 +185,7 @@ export class ThinConnection extends Connection {
       if (outcome === 'complete') this.counters.snapshots++;
       if (outcome === 'missingBaseline') this.missingBaseline++;
       if (outcome === 'complete' || outcome === 'partial') this.onThinSnapshot?.(tracker.header);
-      this.sendUnreliable(tracker.ack());
+      this.ackSnapshot(tracker.ack());
     } catch (err) {
       this.counters.decodeErrors++;
       this.events.onError?.(err as Error);
@@ -230,6 +232,8 @@ export class Bot {
   readonly brain: BotBrain;
   readonly rtt: LogHistogram = newMsHistogram();
   readonly connectMs: LogHistogram = newMsHistogram();
+  /** Input delay samples, ms (full bots only: see onSnapshotHeader). */
+  readonly inputDelay: LogHistogram = newMsHistogram();
   /** Render-error probe of a full bot (created at the welcome). */
   probe: RenderErrorProbe | undefined = undefined;
   /** Why the connect failed, when it did. */
@@ -258,6 +262,8 @@ export class Bot {
   private lastAckSeq = 0;
   private newestSnapTick = -1;
   private newestSnapMs = 0;
+  private delayPrevTick = -1;
+  private delayPrevAck = 0;
   private stopping = false;
   private readonly inputRateHz: number;
   private readonly pingIntervalMs: number;
@@ -298,6 +304,7 @@ export class Bot {
       // a server that is gone does not come back: a few failed reconnects, then the matchmaker
       copts.resumeAttempts = 3;
     }
+    if (opts.inputPacketRateHz !== undefined) copts.inputPacketRateHz = opts.inputPacketRateHz;
     if (opts.mode === 'full') {
       if (!opts.fullClient) throw new Error('full bots need a FullClientFactory (the shared client netcode)');
       this.full = opts.fullClient(opts.game, this.io, copts);
@@ -356,11 +363,13 @@ export class Bot {
   }
 
   private onSnapshotHeader(h: Readonly<SnapshotHeader>): void {
+    const now = this.io.nowMs();
     if (h.tick > this.newestSnapTick) {
       this.newestSnapTick = h.tick;
-      this.newestSnapMs = this.io.nowMs();
+      this.newestSnapMs = now;
     }
     if (!h.hasInputAck) return;
+    if (this.full) this.sampleInputDelay(h.tick, h.inputAck, now);
     if (this.ackBase < 0) {
       this.ackBase = 0;
       this.lastAckSeq = h.inputAck;
@@ -372,6 +381,24 @@ export class Bot {
       this.inputsAcked += d;
       this.lastAckSeq = h.inputAck;
     }
+  }
+
+  /**
+   * Input delay: the input the server acknowledges in the snapshot of tick T was applied at T
+   * (when the server applied one new input on every tick since the previous snapshot: no
+   * starvation, no skip), and that snapshot left the server about half a round trip before it
+   * arrived. The delay is then arrival - RTT / 2 - when the input was sampled.
+   */
+  private sampleInputDelay(tick: number, ack: number, nowMs: number): void {
+    const prevTick = this.delayPrevTick;
+    const prevAck = this.delayPrevAck;
+    if (tick <= prevTick) return;
+    this.delayPrevTick = tick;
+    this.delayPrevAck = ack;
+    if (prevTick < 0 || seqDiff(ack, prevAck) !== tick - prevTick) return;
+    const sampled = this.conn.inputSampledAtMs(ack);
+    const rtt = this.conn.rttMs > 0 ? this.conn.rttMs : 0;
+    if (Number.isFinite(sampled)) this.inputDelay.observe(Math.max(0, nowMs - rtt / 2 - sampled));
   }
 
   private error(message: string): void {
@@ -448,6 +475,7 @@ export class Bot {
     } else {
       // one tick of lead over the estimated server tick, as a client that sends ahead would
       this.conn.sendInput(input, Math.max(0, Math.round(this.estimatedServerTick(nowMs))) + 1);
+      this.conn.pollAck(nowMs);
     }
   }
 
@@ -496,6 +524,9 @@ export class Bot {
     t.snapshots += this.conn instanceof ThinConnection ? c.snapshots : this.completeSnapshots;
     t.inputsSent += c.inputsSent;
     t.inputsAcked += this.inputsAcked;
+    t.inputPackets += c.inputPackets;
+    t.acksInInput += c.acksInInput;
+    t.acksStandalone += c.acksStandalone;
     t.corrections += this.full ? this.full.corrections() : 0;
     t.decodeErrors += c.decodeErrors;
     t.errors += this.errors;
@@ -503,9 +534,10 @@ export class Bot {
   }
 
   /** Merges the bot's histograms into the given ones. */
-  addHistograms(rtt: LogHistogram, connect: LogHistogram, render: LogHistogram, counts: BotTotals['renderCounts']): void {
+  addHistograms(rtt: LogHistogram, connect: LogHistogram, render: LogHistogram, counts: BotTotals['renderCounts'], delay?: LogHistogram): void {
     rtt.merge(this.rtt);
     connect.merge(this.connectMs);
+    delay?.merge(this.inputDelay);
     if (this.probe) {
       render.merge(this.probe.errors);
       for (const k of ['ticksRendered', 'ticksCompared', 'samples', 'ticksUnverified'] as const) counts[k] += this.probe.counts[k];
@@ -518,10 +550,12 @@ export function totalsOf(bots: readonly Bot[], nowMs: number, atMs: number, base
   const rtt = newMsHistogram();
   const connect = newMsHistogram();
   const render = newErrorHistogram();
+  const delay = newMsHistogram();
   for (const b of bots) {
     b.addTo(base, nowMs);
-    b.addHistograms(rtt, connect, render, base.renderCounts);
+    b.addHistograms(rtt, connect, render, base.renderCounts, delay);
   }
+  base.inputDelayMs = delay.toJSON();
   base.atMs = atMs;
   base.rttMs = rtt.toJSON();
   base.connectMs = connect.toJSON();

@@ -49,6 +49,8 @@ export interface BotRunOptions {
   /** Full-client factory for in-process runs. Default: the shared client netcode. */
   fullClient?: FullClientFactory;
   inputRateHz?: number;
+  /** Input packets per second per bot (the netcode's inputPacketRateHz); omitted = its default. */
+  inputPacketRateHz?: number;
   pingIntervalMs?: number;
   connectTimeoutMs?: number;
   webrtcTimeoutMs?: number;
@@ -127,6 +129,7 @@ export class BotPool {
       seed: opts.seed ?? 1, bots, inputRateHz: opts.inputRateHz ?? 60, pingIntervalMs: opts.pingIntervalMs ?? 1000,
       connectTimeoutMs: opts.connectTimeoutMs ?? 20_000, webrtcTimeoutMs: opts.webrtcTimeoutMs ?? 5000,
       ...(opts.conditions ? { conditions: opts.conditions } : {}),
+      ...(opts.inputPacketRateHz !== undefined ? { inputPacketRateHz: opts.inputPacketRateHz } : {}),
       ...(opts.room !== undefined ? { room: opts.room } : {}),
       ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
       ...(opts.gamesModule !== undefined ? { gamesModule: resolve(opts.gamesModule) } : {}),

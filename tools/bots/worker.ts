@@ -77,6 +77,8 @@ export interface WorkerInit {
   bots: BotSpec[];
   /** Inputs per second per bot. */
   inputRateHz: number;
+  /** Input packets per second per bot; omitted = the netcode's default. */
+  inputPacketRateHz?: number;
   pingIntervalMs: number;
   connectTimeoutMs: number;
   webrtcTimeoutMs: number;
@@ -171,6 +173,7 @@ export class BotWorker {
       url: seat?.url ?? init.url, index: spec.index, seed: init.seed, transport: init.transport, mode: this.mode(spec), script: this.script, game: this.game, io: this.io,
       inputRateHz: init.inputRateHz, pingIntervalMs: init.pingIntervalMs, connectTimeoutMs: init.connectTimeoutMs, webrtcTimeoutMs: init.webrtcTimeoutMs,
       ...(init.conditions ? { conditions: init.conditions } : {}),
+      ...(init.inputPacketRateHz !== undefined ? { inputPacketRateHz: init.inputPacketRateHz } : {}),
       ...(room !== undefined ? { room } : {}),
       ...(this.fullClient ? { fullClient: this.fullClient, sharedTruth: this.sharedTruth } : {}),
       ...(seat ? { seat: seat.seat, onLost: () => this.rejoin(spec) } : {}),

@@ -38,6 +38,8 @@ export interface PointOptions {
   rampPerSec?: number;
   /** Full-netcode bots. Default 1 per 25 bots, 1..8. */
   fullBots?: number;
+  /** Input packets per second per bot (the netcode's inputPacketRateHz); omitted = its default. */
+  inputPacketRateHz?: number;
   /** Progress lines (stderr). */
   log?: (line: string) => void;
 }
@@ -67,6 +69,12 @@ export interface PointResult {
   serverProcesses: { pid: number; role: string; cpuCoresUsed: number; peakRssMiB: number }[];
   /** Tick duration over the window, ms: p50/p99 interpolated from histogram buckets, max exact. */
   tickMs: { p50: number; p99: number; max: number };
+  /**
+   * The tick's phases over the window, ms (p50/p99 from histogram buckets): simulation, snapshot
+   * encoding, the hand-off of the queued packets after the tick, and tick start to the last packet
+   * handed off; null from a server without these histograms.
+   */
+  tickPhasesMs: Record<'simulate' | 'encode' | 'send' | 'handoff', { p50: number; p99: number }> | null;
   ticksPerSec: number;
   /** Ticks the loop skipped in the window (stalls beyond the catch-up bound). */
   ticksSkipped: number;
@@ -81,6 +89,14 @@ export interface PointResult {
   errors: number;
   inputsSent: number;
   inputsAcked: number;
+  /** Input packets per second per bot asked for (null: the netcode's default, DEFAULT_INPUT_PACKET_RATE_HZ). */
+  inputPacketRateHz: number | null;
+  /** Input delay of the full bots, ms: sampling an input to the server tick that applied it (null without full bots). */
+  inputDelayMs: BotSummary['inputDelayMs'];
+  /** Client-side counts per client per second: input packets, snapshot acks inside them and alone, upstream datagrams (input packets + lone acks). */
+  upstream: { inputPackets: number; acksInInput: number; acksStandalone: number; datagrams: number };
+  /** Server-side count: messages the server received per connected client per second (every channel, control included). */
+  serverMessagesInPerClientPerSec: number;
   bots: { processes: number; fullBots: number; fullClientNetcode: boolean; cpuCoresUsed: number; stepsSkipped: number };
   machine: MachineInfo;
   /** The machine's 1-minute load average at the start and the end of the window (other work on the machine shows here). */
@@ -127,7 +143,7 @@ export function serverProcessFigures(a: ProcTreeSample, b: ProcTreeSample, role:
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Figures from the server's two scrapes around the window. */
-export function serverWindowFigures(a: { atMs: number; metrics: PromSample[] }, b: { atMs: number; metrics: PromSample[] }): { tickMs: { p50: number; p99: number; max: number }; ticksPerSec: number; ticksSkipped: number; bytesOut: number } {
+export function serverWindowFigures(a: { atMs: number; metrics: PromSample[] }, b: { atMs: number; metrics: PromSample[] }): { tickMs: { p50: number; p99: number; max: number }; tickPhasesMs: PointResult['tickPhasesMs']; ticksPerSec: number; ticksSkipped: number; bytesOut: number; messagesIn: number } {
   const name = 'tickwire_tick_duration_seconds';
   const ha = promHistogram(a.metrics, name);
   const hb = promHistogram(b.metrics, name);
@@ -140,11 +156,25 @@ export function serverWindowFigures(a: { atMs: number; metrics: PromSample[] }, 
     tickMs = { p50: round(histogramQuantile(d, 0.5, maxSec) * 1000, 3), p99: round(histogramQuantile(d, 0.99, maxSec) * 1000, 3), max: round(maxSec * 1000, 3) };
   }
   const delta = (metric: string, labels: Record<string, string> = {}): number => promValue(b.metrics, metric, labels) - promValue(a.metrics, metric, labels);
+  const phase = (which: string): { p50: number; p99: number } | undefined => {
+    const pa = promHistogram(a.metrics, `tickwire_tick_${which}_seconds`);
+    const pb = promHistogram(b.metrics, `tickwire_tick_${which}_seconds`);
+    if (!pa || !pb) return undefined;
+    const d = histogramDelta(pb, pa);
+    const max = histogramMaxBound(d);
+    return { p50: round(histogramQuantile(d, 0.5, max) * 1000, 3), p99: round(histogramQuantile(d, 0.99, max) * 1000, 3) };
+  };
+  const simulate = phase('simulate');
+  const encode = phase('encode');
+  const send = phase('send');
+  const handoff = phase('handoff');
   return {
     tickMs,
+    tickPhasesMs: simulate && encode && send && handoff ? { simulate, encode, send, handoff } : null,
     ticksPerSec: sec > 0 ? round(delta('tickwire_ticks_total') / sec, 2) : 0,
     ticksSkipped: delta('tickwire_ticks_skipped_total'),
     bytesOut: delta('tickwire_bytes_total', { direction: 'out' }),
+    messagesIn: delta('tickwire_messages_total', { direction: 'in' }),
   };
 }
 
@@ -158,7 +188,10 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
   try {
     const fullBots = Math.min(o.players, o.fullBots ?? fullSampleSize(o.players));
     const rampPerSec = o.rampPerSec ?? 50;
-    pool = await BotPool.start({ url: server.url, count: o.players, transport: o.transport, seed: o.seed ?? 1, rampPerSec, fullBots, script: 'arena-v1' });
+    pool = await BotPool.start({
+      url: server.url, count: o.players, transport: o.transport, seed: o.seed ?? 1, rampPerSec, fullBots, script: 'arena-v1',
+      ...(o.inputPacketRateHz !== undefined ? { inputPacketRateHz: o.inputPacketRateHz } : {}),
+    });
     log(`${tag} server PID ${server.pid}, ${pool.processCount} bot process(es) (PIDs ${pool.pids.join(', ')}), ramp ${rampPerSec}/s`);
     const deadline = Date.now() + 3000 + (o.players * 1000) / rampPerSec + 25_000;
     let t = await pool.read();
@@ -194,6 +227,7 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
       serverPeakRssMiB: procs.peakRssMiB,
       serverProcesses: procs.processes,
       tickMs: srv.tickMs,
+      tickPhasesMs: srv.tickPhasesMs,
       ticksPerSec: srv.ticksPerSec,
       ticksSkipped: srv.ticksSkipped,
       renderErrorUnits: bots.renderErrorUnits,
@@ -207,6 +241,10 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
       errors: bots.errors,
       inputsSent: bots.inputsSent,
       inputsAcked: bots.inputsAcked,
+      inputPacketRateHz: o.inputPacketRateHz ?? null,
+      inputDelayMs: bots.inputDelayMs,
+      upstream: { inputPackets: bots.inputPacketsPerClientPerSec, acksInInput: bots.acksInInputPerClientPerSec, acksStandalone: bots.acksStandalonePerClientPerSec, datagrams: bots.upDatagramsPerClientPerSec },
+      serverMessagesInPerClientPerSec: round(srv.messagesIn / clients / windowSec, 2),
       bots: { processes: pool.processCount, fullBots: pool.fullClientAvailable ? b.bots.fullBots : 0, fullClientNetcode: pool.fullClientAvailable, cpuCoresUsed: bots.botCpuCoresUsed, stepsSkipped: bots.botStepsSkipped },
       machine: machineInfo(),
       loadAverage1m: { start: round(loadStart, 2), end: round(loadavg()[0], 2) },

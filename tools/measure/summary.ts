@@ -47,6 +47,17 @@ export interface BotSummary {
   renderErrorSamples: number;
   inputsSent: number;
   inputsAcked: number;
+  /**
+   * Input delay of the full bots (the client netcode's input clock), ms: from sampling an input to
+   * the server tick that applied it; null without full bots.
+   */
+  inputDelayMs: { p50: number; p99: number; mean: number; samples: number } | null;
+  /** Input packets, snapshot acks inside them, and snapshot acks on their own, per client per second. */
+  inputPacketsPerClientPerSec: number;
+  acksInInputPerClientPerSec: number;
+  acksStandalonePerClientPerSec: number;
+  /** Datagrams on the unreliable channel upstream per client per second: input packets plus standalone acks. */
+  upDatagramsPerClientPerSec: number;
   errors: number;
   errorReasons: Record<string, number>;
   /** CPU cores the bot processes used (user + sys per wall second). */
@@ -63,6 +74,7 @@ export function summarizeBots(w: BotTotals, windowSec: number): BotSummary {
   const connect = LogHistogram.from(w.connectMs);
   const render = LogHistogram.from(w.renderError);
   const hasRender = render.count > 0;
+  const delay = LogHistogram.from(w.inputDelayMs);
   return {
     connected: w.connectedTotal,
     failed: w.failed,
@@ -84,6 +96,11 @@ export function summarizeBots(w: BotTotals, windowSec: number): BotSummary {
     renderErrorSamples: render.count,
     inputsSent: w.inputsSent,
     inputsAcked: w.inputsAcked,
+    inputDelayMs: delay.count > 0 ? { p50: round(delay.quantile(0.5)), p99: round(delay.quantile(0.99)), mean: round(delay.mean()), samples: delay.count } : null,
+    inputPacketsPerClientPerSec: round(perClientPerSec(w.inputPackets, w.activeClientMs)),
+    acksInInputPerClientPerSec: round(perClientPerSec(w.acksInInput, w.activeClientMs)),
+    acksStandalonePerClientPerSec: round(perClientPerSec(w.acksStandalone, w.activeClientMs)),
+    upDatagramsPerClientPerSec: round(perClientPerSec(w.inputPackets + w.acksStandalone, w.activeClientMs)),
     errors: w.errors,
     errorReasons: w.errorReasons,
     botCpuCoresUsed: windowSec > 0 ? round(w.botCpuSec / windowSec, 3) : 0,

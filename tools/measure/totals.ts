@@ -48,6 +48,11 @@ export interface BotTotals {
   snapshots: number;
   inputsSent: number;
   inputsAcked: number;
+  /** Input packets sent (each carries the inputs of one or more ticks). */
+  inputPackets: number;
+  /** Snapshot acks sent inside input packets, and as datagrams of their own. */
+  acksInInput: number;
+  acksStandalone: number;
   /** Prediction corrections (full bots). */
   corrections: number;
   decodeErrors: number;
@@ -61,6 +66,8 @@ export interface BotTotals {
   connectMs: LogHistogramData;
   /** Render error per entity sample, world units (full bots). */
   renderError: LogHistogramData;
+  /** Input delay of full bots, ms: from sampling an input to the server tick that applied it (see Bot.onSnapshotHeader). */
+  inputDelayMs: LogHistogramData;
   renderCounts: RenderCounts;
   /** CPU seconds used by the bot processes (user + sys). */
   botCpuSec: number;
@@ -83,15 +90,15 @@ export function emptyTotals(atMs = 0): BotTotals {
   return {
     atMs, bots: 0, fullBots: 0, connecting: 0, active: 0, activeWebrtc: 0, connectedTotal: 0, failed: 0, fellBackToWs: 0, rejoins: 0, failReasons: {},
     activeClientMs: 0, fullActiveClientMs: 0, bytesDown: 0, bytesUp: 0, wireBytesDown: 0, wireBytesUp: 0, wireClientMs: 0,
-    snapshots: 0, inputsSent: 0, inputsAcked: 0, corrections: 0, decodeErrors: 0, errors: 0, errorReasons: {},
-    rttMs: newMsHistogram().toJSON(), connectMs: newMsHistogram().toJSON(), renderError: newErrorHistogram().toJSON(),
+    snapshots: 0, inputsSent: 0, inputsAcked: 0, inputPackets: 0, acksInInput: 0, acksStandalone: 0, corrections: 0, decodeErrors: 0, errors: 0, errorReasons: {},
+    rttMs: newMsHistogram().toJSON(), connectMs: newMsHistogram().toJSON(), renderError: newErrorHistogram().toJSON(), inputDelayMs: newMsHistogram().toJSON(),
     renderCounts: { ticksRendered: 0, ticksCompared: 0, samples: 0, ticksUnverified: 0 }, botCpuSec: 0, stepsSkipped: 0,
   };
 }
 
 const COUNTERS = [
   'bots', 'fullBots', 'connecting', 'active', 'activeWebrtc', 'connectedTotal', 'failed', 'fellBackToWs', 'rejoins', 'activeClientMs', 'fullActiveClientMs',
-  'bytesDown', 'bytesUp', 'wireBytesDown', 'wireBytesUp', 'wireClientMs', 'snapshots', 'inputsSent', 'inputsAcked', 'corrections',
+  'bytesDown', 'bytesUp', 'wireBytesDown', 'wireBytesUp', 'wireClientMs', 'snapshots', 'inputsSent', 'inputsAcked', 'inputPackets', 'acksInInput', 'acksStandalone', 'corrections',
   'decodeErrors', 'errors', 'botCpuSec', 'stepsSkipped',
 ] as const;
 
@@ -110,6 +117,7 @@ export function sumTotals(parts: readonly BotTotals[]): BotTotals {
   const rtt = newMsHistogram();
   const connect = newMsHistogram();
   const render = newErrorHistogram();
+  const delay = newMsHistogram();
   for (const p of parts) {
     out.atMs = Math.max(out.atMs, p.atMs);
     for (const k of COUNTERS) out[k] += p[k];
@@ -118,11 +126,13 @@ export function sumTotals(parts: readonly BotTotals[]): BotTotals {
     rtt.merge(p.rttMs);
     connect.merge(p.connectMs);
     render.merge(p.renderError);
+    delay.merge(p.inputDelayMs);
     for (const k of ['ticksRendered', 'ticksCompared', 'samples', 'ticksUnverified'] as const) out.renderCounts[k] += p.renderCounts[k];
   }
   out.rttMs = rtt.toJSON();
   out.connectMs = connect.toJSON();
   out.renderError = render.toJSON();
+  out.inputDelayMs = delay.toJSON();
   return out;
 }
 
@@ -148,6 +158,7 @@ export function diffTotals(later: BotTotals, earlier: BotTotals): BotTotals {
   out.rttMs = LogHistogram.diff(later.rttMs, earlier.rttMs).toJSON();
   out.connectMs = LogHistogram.diff(later.connectMs, earlier.connectMs).toJSON();
   out.renderError = LogHistogram.diff(later.renderError, earlier.renderError).toJSON();
+  out.inputDelayMs = LogHistogram.diff(later.inputDelayMs, earlier.inputDelayMs).toJSON();
   for (const k of ['ticksRendered', 'ticksCompared', 'samples', 'ticksUnverified'] as const) out.renderCounts[k] = later.renderCounts[k] - earlier.renderCounts[k];
   return out;
 }
