@@ -60,6 +60,8 @@ export interface ConnectionOptions {
   resume?: boolean;
   /** With no message from the server for this long, the link is taken as dead and resumed, ms. Default 5000. */
   silenceTimeoutMs?: number;
+  /** Watch `room` as a spectator: no entity, no inputs, every snapshot. */
+  spectate?: boolean;
   /** A seat from the matchmaker (netcode/matchmake.ts) for `room`: the hello carries it. */
   seat?: string;
   /** Resume attempts whose connection never opened (the server is gone) before giving up: the client then goes back to the matchmaker. Default: keep trying for the whole resume window. */
@@ -186,6 +188,7 @@ export class Connection {
       if (this.opts.roomParams) hello.params = { ...this.opts.roomParams };
       if (this.opts.transport === 'ws') hello.wsOnly = true;
       if (this.opts.seat !== undefined) hello.seat = this.opts.seat;
+      if (this.opts.spectate) hello.spectate = true;
       this.sendControl(hello);
     });
   }

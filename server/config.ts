@@ -141,6 +141,8 @@ export interface ServerConfig {
   readonly agones: boolean;
   /** Milliseconds between Agones health pings. Env TICKWIRE_AGONES_HEALTH_MS. Default 2000. */
   readonly agonesHealthMs: number;
+  /** Spectators one room takes at most (hello.spectate). Env TICKWIRE_MAX_SPECTATORS_PER_ROOM. Default 32. */
+  readonly maxSpectatorsPerRoom: number;
   /** Directory of the bundled browser client served at `/`. Default 'client/dist'. */
   readonly clientDir: string;
   /** pino log level. Env LOG_LEVEL. Default 'info'. */
@@ -212,6 +214,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   drainMs: 300_000,
   agones: false,
   agonesHealthMs: 2000,
+  maxSpectatorsPerRoom: 32,
   clientDir: 'client/dist',
   logLevel: 'info',
   net: DEFAULT_NET_CONFIG,
@@ -234,7 +237,7 @@ export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['maxPendingPeersPerAddress', 'TICKWIRE_MAX_PENDING_PEERS_PER_ADDRESS'], ['roomCreatesPerAddressPerMin', 'TICKWIRE_ROOM_CREATES_PER_ADDRESS_PER_MIN'],
   ['roomCreatesPerSec', 'TICKWIRE_ROOM_CREATES_PER_SEC'], ['roomUnusedGraceMs', 'TICKWIRE_ROOM_UNUSED_GRACE_MS'], ['chatPerSec', 'TICKWIRE_CHAT_PER_SEC'],
   ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
-  ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
+  ['maxSpectatorsPerRoom', 'TICKWIRE_MAX_SPECTATORS_PER_ROOM'], ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
   ['lagCompMaxRewindMs', 'TICKWIRE_LAGCOMP_MAX_REWIND_MS'], ['lagCompMaxInterpMs', 'TICKWIRE_LAGCOMP_MAX_INTERP_MS'], ['lagCompToleranceMs', 'TICKWIRE_LAGCOMP_TOLERANCE_MS'],
   ['agonesHealthMs', 'TICKWIRE_AGONES_HEALTH_MS'],
 ];
@@ -455,6 +458,7 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'seatTtlMs', cfg.seatTtlMs, 1000, 600_000);
   checkInt(errors, 'matchmakePerSec', cfg.matchmakePerSec, 1, 1_000_000);
   checkInt(errors, 'drainMs', cfg.drainMs, 0, 86_400_000);
+  checkInt(errors, 'maxSpectatorsPerRoom', cfg.maxSpectatorsPerRoom, 0, 100_000);
   checkInt(errors, 'agonesHealthMs', cfg.agonesHealthMs, 100, 60_000);
   if (typeof cfg.adminToken !== 'string' || (cfg.adminToken !== '' && !/^[\x21-\x7e]{16,1024}$/.test(cfg.adminToken))) errors.push('adminToken must be empty (off) or 16..1024 visible ASCII characters');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);

@@ -5,7 +5,7 @@
 // closes) that follows from them.
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION } from '../shared/config.ts';
-import { decodeClientControl, type ClientControl, type ServerControl, type SessionInfo } from '../shared/protocol/control.ts';
+import { decodeClientControl, NO_ENTITY, type ClientControl, type ServerControl, type SessionInfo } from '../shared/protocol/control.ts';
 import { DecodeError } from '../shared/protocol/errors.ts';
 import { CloseCode, MsgType, RejectCode, type CloseCodeId, type RejectCodeId } from '../shared/protocol/ids.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
@@ -297,6 +297,7 @@ export class Inbound implements OutboundHost {
         this.handleControl(c, decodeClientControl(buf.subarray(start, end)));
       } else if (type === MsgType.Input) {
         if (!s || s.state !== 'active' || !s.player || !s.room) return;
+        if (s.spectator) return void this.ctx.stats.spectatorInputsIgnored++;
         const n = this.inputs.receive(s.player.inputs, buf, start, end, s.room.ctx.tick);
         if (n < 0) this.ctx.stats.inputsTickRejected++;
         // The snapshot ack riding in the packet counts whatever became of its inputs.
@@ -441,6 +442,7 @@ export class Inbound implements OutboundHost {
       if (s.state !== 'authenticating') return; // closed meanwhile
       if (result === false) return this.reject(s, RejectCode.AuthFailed, 'authentication failed');
       if (typeof result === 'object' && result.name) s.name = cleanName(result.name) || s.name;
+      if (msg.spectate === true) return this.spectate(s, msg.room);
       if (msg.seat !== undefined) return this.joinSeated(s, msg.seat, msg.room);
       if (this.ctx.seats.requiresSeat()) return this.reject(s, RejectCode.SeatRequired, 'this server is a fleet member: ask POST /matchmake for a seat and say hello with it');
       if (this.ctx.draining()) return this.reject(s, RejectCode.ShuttingDown, 'this server is draining: it takes no new players');
@@ -510,6 +512,29 @@ export class Inbound implements OutboundHost {
     );
   }
 
+  /**
+   * A spectator watches an open room (it never creates one): no entity, no inputs, every snapshot;
+   * at most maxSpectatorsPerRoom per room. Games that send each player its own view (interest) are
+   * not watched this way.
+   */
+  private spectate(s: Session, roomName: string | undefined): void {
+    const { rooms, config, schema, out, log } = this.ctx;
+    const room = roomName !== undefined ? rooms.get(roomName) : undefined;
+    if (!room) return this.reject(s, RejectCode.BadRoomName, 'spectating needs the name of an open room');
+    if (room.interest) return this.reject(s, RejectCode.BadRoomName, `${room.game.name} sends each player its own view: it cannot be watched whole`);
+    if (room.spectators.length >= config.maxSpectatorsPerRoom) return this.reject(s, RejectCode.RoomFull, 'no spectator place left in that room');
+    const player = new Player(s.id, s.name, schema.inputFields.length, config.net.inputBufferMax, this.inputTotals);
+    room.addSpectator(player);
+    s.player = player;
+    s.room = room;
+    s.spectator = true;
+    s.state = 'active';
+    out.bindPlayer(s);
+    out.sendControl(s, { t: 'welcome', ...this.sessionInfo(s) });
+    for (const p of room.players) out.sendControl(s, { t: 'joined', sessionId: p.id, name: p.name, eid: p.eid });
+    log.info({ session: s.id, name: s.name, room: room.name, remote: s.remoteAddress }, 'spectator joined');
+  }
+
   /** Puts an authenticated session's player into `room` and tells everyone. */
   private enter(s: Session, room: Room): void {
     const { config, schema, out, log, sessions } = this.ctx;
@@ -555,9 +580,10 @@ export class Inbound implements OutboundHost {
     const n = config.net;
     const port = this.ctx.datagramPort(s.id);
     return {
-      sessionId: s.id, token: s.token, room: s.room?.name ?? '', eid: s.eid, tick: s.room?.ctx.tick ?? 0,
+      sessionId: s.id, token: s.token, room: s.room?.name ?? '', eid: s.spectator ? NO_ENTITY : s.eid, tick: s.room?.ctx.tick ?? 0,
       tickRateHz: n.tickRateHz, snapshotRateHz: n.snapshotRateHz, inputRedundancy: n.inputRedundancy, maxPacketBytes: n.maxPacketBytes,
       signalingPort: port, webrtc: port !== 0 && s.datagramsWanted, resumeGraceMs: config.resumeGraceMs,
+      ...(s.spectator ? { spectator: true } : {}),
     };
   }
 
@@ -808,7 +834,10 @@ export class Inbound implements OutboundHost {
     const room = s.room;
     const player = s.player;
     s.state = 'gone';
-    if (room && player) {
+    if (room && player && s.spectator) {
+      room.removeSpectator(player, clock.nowMs());
+      log.info({ session: s.id, room: room.name, why }, 'spectator left');
+    } else if (room && player) {
       room.removePlayer(player, clock.nowMs());
       for (const p of room.players) {
         const other = sessions.get(p.id);

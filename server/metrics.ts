@@ -124,6 +124,8 @@ export class ServerStats {
   readonly interest = newInterestStats();
   /** Admin requests refused for a missing or wrong bearer token (401). */
   adminUnauthorized = 0;
+  /** Input packets from spectators, dropped unread. */
+  spectatorInputsIgnored = 0;
   /** Time POST /matchmake took, seconds. */
   readonly matchmakeSeconds = new FixedHistogram(MATCHMAKE_BUCKETS_SEC);
 
@@ -195,6 +197,7 @@ export function createRegistry(
     s({ budget: 'address' }, stats.roomCreatesRefused.address);
     s({ budget: 'server' }, stats.roomCreatesRefused.server);
   });
+  counter('tickwire_spectator_inputs_ignored_total', 'Input packets from spectators, dropped unread (a spectator has no entity).', [], (s) => s({}, stats.spectatorInputsIgnored));
   counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));
   counter('tickwire_resumes_total', 'Sessions resumed after a dropped connection, by outcome.', ['outcome'], (s) => {
     s({ outcome: 'ok' }, stats.resumes);

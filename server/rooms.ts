@@ -46,6 +46,8 @@ export interface RoomInfo {
   tick: number;
   /** Input counters summed over the room's current players (a player's count leaves with them). */
   inputs: RoomInputs;
+  /** Spectators watching (no entity; they count against maxSpectatorsPerRoom, not capacity). */
+  spectators: number;
 }
 
 /** A room's input counters: inputs applied, ticks that repeated the previous input, inputs never applied. */
@@ -84,6 +86,8 @@ export class Room {
   readonly systems: System<Components>[];
   /** Players in join order; removal swaps with the last (no allocation when iterating). */
   readonly players: Player[] = [];
+  /** Spectators: snapshot clients without an entity, sent every snapshot, their inputs ignored. */
+  readonly spectators: Player[] = [];
   readonly stores: Store[];
   readonly netComponents: Component[];
   readonly replicated: () => readonly number[];
@@ -187,6 +191,26 @@ export class Room {
     if (this.players.length === 1) this.onOccupancyChange?.(this);
   }
 
+  /** Adds a spectator (no entity); a room watched keeps ticking. */
+  addSpectator(p: Player): void {
+    this.spectators.push(p);
+    p.eid = -1;
+    p.link.restart(this.ctx.tick);
+    if (this.spectators.length === 1) this.onOccupancyChange?.(this);
+  }
+
+  /** Removes a spectator. */
+  removeSpectator(p: Player, nowMs: number): void {
+    const i = this.spectators.indexOf(p);
+    if (i < 0) return;
+    this.spectators[i] = this.spectators[this.spectators.length - 1];
+    this.spectators.pop();
+    if (this.spectators.length === 0) {
+      if (this.players.length === 0) this.emptySinceMs = nowMs;
+      this.onOccupancyChange?.(this);
+    }
+  }
+
   /** Removes the player and its entity; records when the room became empty. */
   removePlayer(p: Player, nowMs: number): void {
     const i = this.players.indexOf(p);
@@ -213,7 +237,7 @@ export class Room {
       inputs.repeated += st.repeated;
       inputs.lost += st.dropped;
     }
-    return { name: this.name, game: this.game.name, players: this.players.length, capacity: this.capacity, entities: this.replicated().length, tick: this.ctx.tick, inputs };
+    return { name: this.name, game: this.game.name, players: this.players.length, capacity: this.capacity, entities: this.replicated().length, tick: this.ctx.tick, inputs, spectators: this.spectators.length };
   }
 }
 
@@ -274,7 +298,7 @@ export class RoomManager {
   readonly awake: Room[] = [];
   private readonly refreshAwake = (): void => {
     this.awake.length = 0;
-    for (const r of this.list) if (r.players.length > 0 || this.o.game.tickWhenEmpty === true) this.awake.push(r);
+    for (const r of this.list) if (r.players.length > 0 || r.spectators.length > 0 || this.o.game.tickWhenEmpty === true) this.awake.push(r);
   };
   private readonly byName = new Map<string, Room>();
   private created = 0;
@@ -357,7 +381,7 @@ export class RoomManager {
     for (let i = this.list.length - 1; i >= 0; i--) {
       const r = this.list[i];
       const grace = r.occupiedTicks >= usedAfter ? this.o.emptyGraceMs : Math.min(this.o.emptyGraceMs, this.o.unusedGraceMs ?? this.o.emptyGraceMs);
-      if (r.players.length === 0 && r.emptySinceMs !== undefined && nowMs - r.emptySinceMs >= grace) {
+      if (r.players.length === 0 && r.spectators.length === 0 && r.emptySinceMs !== undefined && nowMs - r.emptySinceMs >= grace) {
         this.list.splice(i, 1);
         this.byName.delete(r.name);
         gone.push(r.name);

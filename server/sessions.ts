@@ -78,6 +78,8 @@ export class Session {
   pendingDatagram: Conn | undefined;
   /** The client accepts a datagram channel (its hello did not ask for the WebSocket only). */
   datagramsWanted = true;
+  /** A spectator: its player has no entity, its inputs are ignored. */
+  spectator = false;
   /** When a resuming session is given up (server clock, ms). */
   resumeDeadlineMs = 0;
   /** Reliable control messages sent and not yet acknowledged (resent after a resume). */

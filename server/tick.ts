@@ -100,6 +100,9 @@ export function sendSnapshots(room: Room, nowMs = -1): void {
   encoder.begin(frame, history);
   const players = room.players;
   for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].send);
+  // spectators after the players: the sections they share with them are already encoded
+  const watching = room.spectators;
+  for (let p = 0; p < watching.length; p++) encoder.encodeFor(watching[p], watching[p].send);
 }
 
 /** Records the rated fields one tick before a snapshot tick, so the snapshot carries per-tick rates. */

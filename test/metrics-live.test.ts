@@ -30,6 +30,7 @@ import type { ServerConfig } from '../server/config.ts';
 const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   // A fleet of one has no lease: these move on a fleet member on Redis, and test/fleet-server.test.ts
   // (real server processes and redis-server) checks each of them moves.
+  ['tickwire_spectator_inputs_ignored_total', 'a spectator sending inputs (test/spectators.test.ts)'],
   ['tickwire_fleet_lease_renewals_total', 'leases exist only on Redis (test/fleet-server.test.ts)'],
   ['tickwire_fleet_lease_failures_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_leases_lost_total', 'Redis outage (test/fleet-server.test.ts)'],

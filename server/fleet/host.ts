@@ -267,22 +267,25 @@ export interface ListedRoom {
   entities: number;
   tick: number;
   inputs: RoomInfo['inputs'];
+  spectators: number;
   owner: string;
   ownerUrl: string;
 }
 
 /** The details of a room's listing that only its owner knows (reported at each heartbeat). */
-function listingDetails(i: RoomInfo): Pick<ListedRoom, 'entities' | 'tick' | 'inputs'> {
-  return { entities: i.entities, tick: i.tick, inputs: i.inputs };
+type Details = Pick<ListedRoom, 'entities' | 'tick' | 'inputs' | 'spectators'>;
+
+function listingDetails(i: RoomInfo): Details {
+  return { entities: i.entities, tick: i.tick, inputs: i.inputs, spectators: i.spectators };
 }
 
-function parseDetails(raw: string | undefined): Pick<ListedRoom, 'entities' | 'tick' | 'inputs'> {
-  const none = { entities: 0, tick: 0, inputs: { applied: 0, repeated: 0, lost: 0 } };
+function parseDetails(raw: string | undefined): Details {
+  const none = { entities: 0, tick: 0, inputs: { applied: 0, repeated: 0, lost: 0 }, spectators: 0 };
   if (!raw) return none;
   try {
-    const o = JSON.parse(raw) as Partial<Pick<ListedRoom, 'entities' | 'tick' | 'inputs'>>;
+    const o = JSON.parse(raw) as Partial<Details>;
     const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-    return { entities: n(o.entities), tick: n(o.tick), inputs: { applied: n(o.inputs?.applied), repeated: n(o.inputs?.repeated), lost: n(o.inputs?.lost) } };
+    return { entities: n(o.entities), tick: n(o.tick), inputs: { applied: n(o.inputs?.applied), repeated: n(o.inputs?.repeated), lost: n(o.inputs?.lost) }, spectators: n(o.spectators) };
   } catch {
     return none;
   }

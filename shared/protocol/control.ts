@@ -43,7 +43,7 @@ export const SEQUENCED_TYPES: ReadonlySet<string> = new Set(['chat', 'event', 'j
 /** Messages a client sends. */
 export type ClientControl = Sequencing &
   (
-    | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean; private?: boolean; params?: Record<string, number>; seat?: string }
+    | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean; private?: boolean; params?: Record<string, number>; seat?: string; spectate?: boolean }
     | { t: 'resume'; v: number; hash: number; token: string }
     | { t: 'chat'; text: string }
     | { t: 'ping'; id: number; ms: number }
@@ -69,7 +69,12 @@ export interface SessionInfo {
   webrtc: boolean;
   /** How long the server keeps a dropped session for a resume, ms. */
   resumeGraceMs: number;
+  /** A spectator: no entity (`eid` is NO_ENTITY), its inputs are ignored, it receives every snapshot. */
+  spectator?: boolean;
 }
+
+/** The `eid` of a session without an entity (a spectator). */
+export const NO_ENTITY = 0xffffffff;
 
 /** Messages the server sends. */
 export type ServerControl = Sequencing &
@@ -218,6 +223,8 @@ const CLIENT_DECODERS: ClientBodyDecoders = {
     const priv = bool(o, 'private');
     if (priv !== undefined) msg.private = priv;
     if (o.params !== undefined) msg.params = roomParams(o.params);
+    const spectate = bool(o, 'spectate');
+    if (spectate !== undefined) msg.spectate = spectate;
     const seat = str(o, 'seat', MAX_SEAT_LENGTH, true);
     if (seat !== undefined && !SEAT_PATTERN.test(seat)) throw new DecodeError('seat', 8, 'not a seat token');
     if (seat !== undefined) msg.seat = seat;
@@ -252,6 +259,7 @@ function sessionInfo(o: Record<string, unknown>): SessionInfo {
     eid: uint32(o, 'eid'), tick: uint32(o, 'tick'), tickRateHz: uint32(o, 'tickRateHz'), snapshotRateHz: uint32(o, 'snapshotRateHz'),
     inputRedundancy: uint32(o, 'inputRedundancy'), maxPacketBytes: uint32(o, 'maxPacketBytes'), signalingPort: uint32(o, 'signalingPort'),
     webrtc: bool(o, 'webrtc') ?? false, resumeGraceMs: uint32(o, 'resumeGraceMs'),
+    ...(bool(o, 'spectator') === true ? { spectator: true } : {}),
   };
 }
 
