@@ -5,25 +5,15 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, utimesSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classifyChange, injectReload, reloadScript } from '../tools/dev/runner.ts';
+import { freePort } from '../tools/measure/server-proc.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function until<T>(get: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
   const end = Date.now() + ms;

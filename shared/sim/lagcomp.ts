@@ -51,41 +51,32 @@ export function segmentCircle(x0: number, y0: number, dx: number, dy: number, cx
  * extents (hw, hh) centred at (cx, cy) (slab method); 0 when it starts inside; -1 when it misses.
  */
 export function segmentBox(x0: number, y0: number, dx: number, dy: number, cx: number, cy: number, hw: number, hh: number): number {
-  let t0 = 0;
-  let t1 = 1;
-  const lox = cx - hw - x0;
-  const hix = cx + hw - x0;
-  if (dx === 0) {
-    if (lox > 0 || hix < 0) return -1;
-  } else {
-    let a = lox / dx;
-    let b = hix / dx;
-    if (a > b) {
-      const s = a;
-      a = b;
-      b = s;
-    }
-    if (a > t0) t0 = a;
-    if (b < t1) t1 = b;
-    if (t0 > t1) return -1;
+  const r = slabRange;
+  r[0] = 0;
+  r[1] = 1;
+  if (!clipSlab(cx - hw - x0, cx + hw - x0, dx, r) || !clipSlab(cy - hh - y0, cy + hh - y0, dy, r)) return -1;
+  return r[0];
+}
+
+/** The segment's [entry, exit] fractions while it is clipped axis by axis (one array, reused). */
+const slabRange = new Float64Array(2);
+
+/**
+ * Clips `r` (segment fractions) to one axis's slab, whose bounds lo..hi are relative to the
+ * segment's start and `d` its extent along that axis; false when nothing is left.
+ */
+function clipSlab(lo: number, hi: number, d: number, r: Float64Array): boolean {
+  if (d === 0) return lo <= 0 && hi >= 0;
+  let a = lo / d;
+  let b = hi / d;
+  if (a > b) {
+    const s = a;
+    a = b;
+    b = s;
   }
-  const loy = cy - hh - y0;
-  const hiy = cy + hh - y0;
-  if (dy === 0) {
-    if (loy > 0 || hiy < 0) return -1;
-  } else {
-    let a = loy / dy;
-    let b = hiy / dy;
-    if (a > b) {
-      const s = a;
-      a = b;
-      b = s;
-    }
-    if (a > t0) t0 = a;
-    if (b < t1) t1 = b;
-    if (t0 > t1) return -1;
-  }
-  return t0;
+  if (a > r[0]) r[0] = a;
+  if (b < r[1]) r[1] = b;
+  return r[0] <= r[1];
 }
 
 /** Entry fraction of a segment into a hitbox at (cx, cy), or -1. */

@@ -3,9 +3,10 @@
 // port to test outages and partitions.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './server-proc.ts';
 
 /** A running test Redis. */
 export interface TestRedis {
@@ -24,16 +25,6 @@ export interface TestRedis {
   dispose(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts redis-server on a free port; resolves once it answers PING. */
 export async function startRedis(): Promise<TestRedis> {
