@@ -143,6 +143,14 @@ export interface ServerConfig {
   readonly agonesHealthMs: number;
   /** Spectators one room takes at most (hello.spectate). Env TICKWIRE_MAX_SPECTATORS_PER_ROOM. Default 32. */
   readonly maxSpectatorsPerRoom: number;
+  /** Records every room's match to a replay file in replayDir (docs/replay.md); games with interest rules are not recorded. Env TICKWIRE_RECORD_ROOMS. Default false. */
+  readonly recordRooms: boolean;
+  /** Directory of the replay files (written when recordRooms is on; listed at GET /replays). Env TICKWIRE_REPLAY_DIR. Default 'replays'. */
+  readonly replayDir: string;
+  /** Seconds between a replay's keyframes (full snapshots; seeking decodes from the nearest one). Env TICKWIRE_REPLAY_KEYFRAME_SEC. Default 10. */
+  readonly replayKeyframeSec: number;
+  /** Largest replay file, bytes: a recording that reaches it is finished there; also the most GET /replays/:name serves. Env TICKWIRE_REPLAY_MAX_BYTES. Default 67108864. */
+  readonly replayMaxBytes: number;
   /** Directory of the bundled browser client served at `/`. Default 'client/dist'. */
   readonly clientDir: string;
   /** pino log level. Env LOG_LEVEL. Default 'info'. */
@@ -215,6 +223,10 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   agones: false,
   agonesHealthMs: 2000,
   maxSpectatorsPerRoom: 32,
+  recordRooms: false,
+  replayDir: 'replays',
+  replayKeyframeSec: 10,
+  replayMaxBytes: 64 << 20,
   clientDir: 'client/dist',
   logLevel: 'info',
   net: DEFAULT_NET_CONFIG,
@@ -237,7 +249,7 @@ export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['maxPendingPeersPerAddress', 'TICKWIRE_MAX_PENDING_PEERS_PER_ADDRESS'], ['roomCreatesPerAddressPerMin', 'TICKWIRE_ROOM_CREATES_PER_ADDRESS_PER_MIN'],
   ['roomCreatesPerSec', 'TICKWIRE_ROOM_CREATES_PER_SEC'], ['roomUnusedGraceMs', 'TICKWIRE_ROOM_UNUSED_GRACE_MS'], ['chatPerSec', 'TICKWIRE_CHAT_PER_SEC'],
   ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
-  ['maxSpectatorsPerRoom', 'TICKWIRE_MAX_SPECTATORS_PER_ROOM'], ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
+  ['maxSpectatorsPerRoom', 'TICKWIRE_MAX_SPECTATORS_PER_ROOM'], ['replayKeyframeSec', 'TICKWIRE_REPLAY_KEYFRAME_SEC'], ['replayMaxBytes', 'TICKWIRE_REPLAY_MAX_BYTES'], ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
   ['lagCompMaxRewindMs', 'TICKWIRE_LAGCOMP_MAX_REWIND_MS'], ['lagCompMaxInterpMs', 'TICKWIRE_LAGCOMP_MAX_INTERP_MS'], ['lagCompToleranceMs', 'TICKWIRE_LAGCOMP_TOLERANCE_MS'],
   ['agonesHealthMs', 'TICKWIRE_AGONES_HEALTH_MS'],
 ];
@@ -256,6 +268,8 @@ export const OTHER_ENV = {
   webrtcProcess: 'TICKWIRE_WEBRTC_PROCESS',
   agones: 'TICKWIRE_AGONES',
   sendsAfterTick: 'TICKWIRE_SENDS_AFTER_TICK',
+  recordRooms: 'TICKWIRE_RECORD_ROOMS',
+  replayDir: 'TICKWIRE_REPLAY_DIR',
   allowedOrigins: 'TICKWIRE_ALLOWED_ORIGINS',
   gameParams: 'TICKWIRE_GAME_PARAMS',
   clientRoomParams: 'TICKWIRE_CLIENT_ROOM_PARAMS',
@@ -356,7 +370,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (game) cfg.game = game;
   const logLevel = e('logLevel');
   if (logLevel) cfg.logLevel = logLevel as ServerConfig['logLevel'];
-  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'sendsAfterTick'] as const) {
+  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'sendsAfterTick', 'recordRooms'] as const) {
     const raw = e(key);
     const v = raw === undefined ? undefined : envFlag(errors, OTHER_ENV[key], raw);
     if (v !== undefined) cfg[key] = v;
@@ -365,7 +379,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (origins) cfg.allowedOrigins = origins.split(',').map((s) => s.trim()).filter(Boolean);
   const adminToken = e('adminToken');
   if (adminToken) cfg.adminToken = adminToken;
-  for (const key of ['redisUrl', 'publicUrl', 'memberId', 'fleetPrefix'] as const) {
+  for (const key of ['redisUrl', 'publicUrl', 'memberId', 'fleetPrefix', 'replayDir'] as const) {
     const v = e(key);
     if (v) cfg[key] = v;
   }
@@ -397,8 +411,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
 export function validateServerConfig(cfg: ServerConfig): string[] {
   const errors: string[] = [];
   if (typeof cfg.host !== 'string' || cfg.host.length === 0) errors.push('host must be a non-empty string');
-  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'sendsAfterTick'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
-  for (const key of ['game', 'clientDir'] as const) if (typeof cfg[key] !== 'string' || cfg[key].length === 0) errors.push(`${key} must be a non-empty string (got ${JSON.stringify(cfg[key])})`);
+  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'sendsAfterTick', 'recordRooms'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
+  for (const key of ['game', 'clientDir', 'replayDir'] as const) if (typeof cfg[key] !== 'string' || cfg[key].length === 0) errors.push(`${key} must be a non-empty string (got ${JSON.stringify(cfg[key])})`);
   checkInt(errors, 'port', cfg.port, 0, 65535);
   checkInt(errors, 'signalingPort', cfg.signalingPort, 0, 65535);
   checkInt(errors, 'udpPortMin', cfg.udpPortMin, 1024, 65535);
@@ -459,6 +473,8 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'matchmakePerSec', cfg.matchmakePerSec, 1, 1_000_000);
   checkInt(errors, 'drainMs', cfg.drainMs, 0, 86_400_000);
   checkInt(errors, 'maxSpectatorsPerRoom', cfg.maxSpectatorsPerRoom, 0, 100_000);
+  checkInt(errors, 'replayKeyframeSec', cfg.replayKeyframeSec, 1, 3600);
+  checkInt(errors, 'replayMaxBytes', cfg.replayMaxBytes, 65_536, 2 ** 31);
   checkInt(errors, 'agonesHealthMs', cfg.agonesHealthMs, 100, 60_000);
   if (typeof cfg.adminToken !== 'string' || (cfg.adminToken !== '' && !/^[\x21-\x7e]{16,1024}$/.test(cfg.adminToken))) errors.push('adminToken must be empty (off) or 16..1024 visible ASCII characters');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);

@@ -1,4 +1,4 @@
-// What the HTTP routes answer (/healthz, /rooms, /config, /metrics), from the server's state; the
+// What the HTTP routes answer (/healthz, /rooms, /config, /metrics, /replays), from the server's state; the
 // uWebSockets.js layer (net/uws.ts) serves them, and in-process tests call them directly.
 import { PROTOCOL_VERSION } from '../shared/config.ts';
 import type { HttpRoutes } from './net/uws.ts';
@@ -8,6 +8,7 @@ import type { SessionTable } from './sessions.ts';
 import type { ServerConfig } from './config.ts';
 import type { Registry } from 'prom-client';
 import type { FleetHost } from './fleet/host.ts';
+import { replayRoutes } from './replay-routes.ts';
 
 /** What the routes read. */
 export interface RouteSources {
@@ -35,7 +36,7 @@ export function httpRoutes(src: RouteSources): HttpRoutes {
       member: src.fleet.memberId, fleet: src.fleet.fleet.mode, fleetState: src.fleet.fleet.state(),
     }),
     rooms: () => src.fleet.listing(),
-    table: src.fleet.routes(),
+    table: [...src.fleet.routes(), ...replayRoutes(src.config, src.rooms)],
     config: () => publicConfig(src),
     metrics: () => renderMetrics(src.registry, src.stats),
   };

@@ -8,6 +8,7 @@ import { newInterestStats } from './interest.ts';
 import { CHANNEL_KINDS, type ChannelKind, type ProcessMemory } from './net/transport.ts';
 import { FLEET_STATES, type FleetState, type FleetStats } from './fleet/fleet.ts';
 import { AGONES_STATES, type AgonesStats } from './agones.ts';
+import { newReplayStats } from './replay-recorder.ts';
 
 /** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
 export class FixedHistogram {
@@ -126,6 +127,8 @@ export class ServerStats {
   adminUnauthorized = 0;
   /** Input packets from spectators, dropped unread. */
   spectatorInputsIgnored = 0;
+  /** Room recordings: bytes written to replay files, recordings started and finished. */
+  readonly replay = newReplayStats();
   /** Time POST /matchmake took, seconds. */
   readonly matchmakeSeconds = new FixedHistogram(MATCHMAKE_BUCKETS_SEC);
 
@@ -196,6 +199,11 @@ export function createRegistry(
   counter('tickwire_room_creates_refused_total', 'Rooms clients named that were not created, by whose budget was spent: address or server.', ['budget'], (s) => {
     s({ budget: 'address' }, stats.roomCreatesRefused.address);
     s({ budget: 'server' }, stats.roomCreatesRefused.server);
+  });
+  counter('tickwire_replay_bytes_total', 'Bytes written to replay files (rooms recorded with recordRooms).', [], (s) => s({}, stats.replay.bytesWritten));
+  counter('tickwire_replays_total', 'Room recordings, by event: started, finished (room disposed, server stopped or replayMaxBytes reached).', ['event'], (s) => {
+    s({ event: 'started' }, stats.replay.started);
+    s({ event: 'finished' }, stats.replay.finished);
   });
   counter('tickwire_spectator_inputs_ignored_total', 'Input packets from spectators, dropped unread (a spectator has no entity).', [], (s) => s({}, stats.spectatorInputsIgnored));
   counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));

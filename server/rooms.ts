@@ -9,6 +9,7 @@ import { Rng, deriveSeed } from '../shared/sim/rng.ts';
 import type { NetConfig } from '../shared/config.ts';
 import { MAX_EVENT_NAME_LENGTH } from '../shared/protocol/control.ts';
 import { RejectCode, type RejectCodeId } from '../shared/protocol/ids.ts';
+import type { ReplayControl } from '../shared/protocol/replay.ts';
 import { SnapshotHistory } from './history.ts';
 import { InterestManager, type InterestStats } from './interest.ts';
 import { SnapshotSendTimes, type EncoderStats, type SnapshotEncoder } from './snapshots.ts';
@@ -29,6 +30,25 @@ export type EncoderFactory = (schema: NetSchema, net: NetConfig, stats: EncoderS
 
 /** Delivers a game event a room's game emitted (GameContext.emit) to the room's players. */
 export type GameEventSink = (room: Room, name: string, data: unknown) => void;
+
+/**
+ * Records a room's match (server/replay-recorder.ts): a virtual spectator the tick hands each
+ * snapshot tick after every client, and the room its game events, joins and leaves.
+ */
+export interface RoomRecorder {
+  /** The replay file's name. */
+  readonly name: string;
+  /** Bytes of the file on disk so far. */
+  readonly bytesOnDisk: number;
+  /** 'recording' until finish() (or a write failure, or the size limit). */
+  readonly state: 'recording' | 'finishing' | 'done';
+  /** Records the snapshot tick just encoded for the room's clients. */
+  capture(room: Room): void;
+  /** Records a control message at `tick`: a game event, a join or a leave. */
+  control(tick: number, msg: ReplayControl): void;
+  /** Ends the recording: index, footer, file closed. */
+  finish(): Promise<void>;
+}
 
 /** A game event waiting for the end of the tick's systems. */
 export interface PendingEvent {
@@ -116,6 +136,8 @@ export class Room {
   readonly hasNetComponent: (eid: number, compIndex: number) => boolean;
   /** Rewind history and hit tests, for a game that declares lagCompensation (also ctx.lagComp). */
   readonly lagComp: RoomLagComp | undefined;
+  /** The room's recording, when rooms are recorded (ServerConfig.recordRooms). */
+  recorder: RoomRecorder | undefined;
 
   constructor(
     readonly name: string,
@@ -178,6 +200,7 @@ export class Room {
     p.eid = eid;
     p.link.restart(this.ctx.tick);
     this.emptySinceMs = undefined;
+    this.recorder?.control(this.ctx.tick, { t: 'joined', sessionId: p.id, name: p.name, eid });
     if (this.players.length === 1) this.onOccupancyChange?.(this);
     return eid;
   }
@@ -188,6 +211,7 @@ export class Room {
     p.eid = eid;
     p.link.restart(this.ctx.tick);
     this.emptySinceMs = undefined;
+    this.recorder?.control(this.ctx.tick, { t: 'joined', sessionId: p.id, name: p.name, eid });
     if (this.players.length === 1) this.onOccupancyChange?.(this);
   }
 
@@ -217,6 +241,7 @@ export class Room {
     if (i < 0) return;
     this.players[i] = this.players[this.players.length - 1];
     this.players.pop();
+    this.recorder?.control(this.ctx.tick, { t: 'left', sessionId: p.id });
     if (p.eid >= 0) {
       if (this.game.despawnPlayer) this.game.despawnPlayer(this.ctx, p.eid);
       else this.ctx.despawn(p.eid);
@@ -270,6 +295,8 @@ export interface RoomManagerOptions {
   onDisposed?: (name: string) => void;
   /** Lag compensation of rooms whose game declares it; none: those rooms have no ctx.lagComp. */
   lagComp?: RoomLagCompOptions;
+  /** Makes the recorder of each new room (server/replay-recorder.ts replayRecorders); none: rooms are not recorded. */
+  recorder?: (room: Room) => RoomRecorder | undefined;
 }
 
 /** Who asks for a room, for the rules on client-created rooms. */
@@ -365,6 +392,7 @@ export class RoomManager {
     const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin, this.o.lagComp, this.o.interestStats, this.o.viewBudgetBytesPerSec);
     room.onOccupancyChange = this.refreshAwake;
     room.eventSink = this.o.onGameEvent;
+    room.recorder = this.o.recorder?.(room);
     this.list.push(room);
     this.byName.set(name, room);
     this.refreshAwake();
@@ -384,6 +412,7 @@ export class RoomManager {
       if (r.players.length === 0 && r.spectators.length === 0 && r.emptySinceMs !== undefined && nowMs - r.emptySinceMs >= grace) {
         this.list.splice(i, 1);
         this.byName.delete(r.name);
+        void r.recorder?.finish();
         gone.push(r.name);
         this.o.onDisposed?.(r.name);
       }
@@ -401,9 +430,15 @@ export class RoomManager {
     if (i < 0) return false;
     this.list.splice(i, 1);
     this.byName.delete(room.name);
+    void room.recorder?.finish();
     this.refreshAwake();
     this.o.onDisposed?.(room.name);
     return true;
+  }
+
+  /** Finishes the recordings of every open room (the server is stopping). */
+  async finishRecordings(): Promise<void> {
+    await Promise.all(this.list.map((r) => r.recorder?.finish()));
   }
 
   /**

@@ -25,6 +25,7 @@ import { signalingPortOf, type DatagramTransport, type Transport } from './net/t
 import type { UwsServer } from './net/uws.ts';
 import { Outbound } from './outbound.ts';
 import { RoomManager } from './rooms.ts';
+import { replayRecorders } from './replay-recorder.ts';
 import { ConnTable, SessionTable, type Session } from './sessions.ts';
 import { DeltaSnapshotEncoder } from './snapshots.ts';
 import { ViewSnapshotEncoder } from './interest.ts';
@@ -32,8 +33,7 @@ import { SendQueue } from './send-queue.ts';
 import type { TickPhases } from './tick.ts';
 import { runTimedTick } from './timed-tick.ts';
 
-export type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
-export type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
+export type { AuthResult, ServerApi, ServerHooks } from './hooks.ts'; export type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
 
 /** One Tickwire server process. */
 export class TickwireServer implements ServerApi {
@@ -84,7 +84,7 @@ export class TickwireServer implements ServerApi {
       onDisposed: (name) => this.fleet.released(name),
       lagComp: { settings: { maxRewindMs: config.lagCompMaxRewindMs, maxInterpMs: config.lagCompMaxInterpMs, toleranceMs: config.lagCompToleranceMs }, stats: this.stats.lagComp },
       encoderFactory: opts.encoderFactory ?? ((schema, net, stats, interest) => (interest ? new ViewSnapshotEncoder(schema, interest, net, stats, encoderOptions) : new DeltaSnapshotEncoder(schema, net, stats, encoderOptions))),
-      encoderStats: this.stats.encoder, interestStats: this.stats.interest, viewBudgetBytesPerSec: config.viewBudgetBytesPerSec,
+      encoderStats: this.stats.encoder, interestStats: this.stats.interest, viewBudgetBytesPerSec: config.viewBudgetBytesPerSec, recorder: replayRecorders(config.recordRooms, { dir: config.replayDir, keyframeSec: config.replayKeyframeSec, maxBytes: config.replayMaxBytes }, this.game, this.hash, this.stats.replay, this.log),
       onGameEvent: (room, name, data) => {
         for (const p of room.players) {
           const s = this.sessions.get(p.id);
@@ -241,7 +241,7 @@ export class TickwireServer implements ServerApi {
       }
     }
     await Promise.race([left, until(Math.max(0, deadline - Date.now()))]);
-    await this.agones.stop();
+    await Promise.all([this.agones.stop(), this.rooms.finishRecordings()]);
     this.state = 'stopped';
     this.log.info({ reason }, 'tickwire stopped');
   }

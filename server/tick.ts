@@ -1,7 +1,8 @@
 // THE pipeline. One server tick, in order: drain the network inbox, then for every room apply one
 // input per player, run the game's systems, send the game events they emitted, snap state to the
 // wire grid, and every Nth tick capture history (and the lag-compensation history), compute each
-// player's view (games with interest rules) and send snapshots. Reading runTick explains the server.
+// player's view (games with interest rules) and send snapshots (and record them, when the room is
+// recorded). Reading runTick explains the server.
 import { snapToNetGrid } from '../shared/sim/netgrid.ts';
 import { captureFrame } from './history.ts';
 import type { Room } from './rooms.ts';
@@ -72,7 +73,12 @@ export function runSystems(room: Room): void {
 export function flushEvents(room: Room): void {
   const events = room.events;
   const sink = room.eventSink;
-  for (let i = 0; i < events.length; i++) sink?.(room, events[i].name, events[i].data);
+  const rec = room.recorder;
+  for (let i = 0; i < events.length; i++) {
+    sink?.(room, events[i].name, events[i].data);
+    // recorded at the tick of the first state that holds the systems' effects
+    rec?.control(room.ctx.tick + 1, { t: 'event', name: events[i].name, data: events[i].data });
+  }
   events.length = 0;
 }
 
@@ -103,6 +109,8 @@ export function sendSnapshots(room: Room, nowMs = -1): void {
   // spectators after the players: the sections they share with them are already encoded
   const watching = room.spectators;
   for (let p = 0; p < watching.length; p++) encoder.encodeFor(watching[p], watching[p].send);
+  // the recording last, a spectator of its own: it shares their sections too
+  room.recorder?.capture(room);
 }
 
 /** Records the rated fields one tick before a snapshot tick, so the snapshot carries per-tick rates. */

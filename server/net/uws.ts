@@ -45,6 +45,8 @@ export interface RouteRequest {
   readonly query: string;
   /** The peer's address as uWS saw it. */
   readonly remoteAddress: string;
+  /** The request's path, without the query (routes with a parameter read it from here). */
+  readonly url?: string;
 }
 
 /** What a table route answers: a JSON value, or a body with its content type; plus extra headers. */
@@ -152,6 +154,7 @@ function serveTable(app: uWS.TemplatedApp, table: readonly HttpRoute[], gate: Ad
       const authorization = req.getHeader('authorization');
       const contentLength = req.getHeader('content-length');
       const query = req.getQuery() ?? '';
+      const url = req.getUrl();
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
       let done = false;
       res.onAborted(() => {
@@ -197,7 +200,7 @@ function serveTable(app: uWS.TemplatedApp, table: readonly HttpRoute[], gate: Ad
       const run = (body: unknown): void => {
         let out: RouteReply | Promise<RouteReply>;
         try {
-          out = route.handler({ body, query, remoteAddress });
+          out = route.handler({ body, query, remoteAddress, url });
         } catch {
           fail(500, 'internal error');
           return;
