@@ -1,4 +1,4 @@
-// The commands of `tickwire` for a game project: start (bundle the client with the project's games, then serve them), dev (start, restarted on changes), build-client, bots, create, patch.
+// The commands of `tickwire` for a game project: start (bundle the client with the project's games, then serve them), dev (start, restarted on changes), build-client, bots, create, patch (replay: cli/replay.ts).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,6 +20,8 @@ export const USAGE = `usage: tickwire <command> [options]
   bots [--games FILE] [bots options]        headless bots against a server (tickwire bots --help)
   create DIR [--tickwire SPEC]              a new game project in DIR from the template
   patch                                     apply tickwire's dependency patches (a game project's postinstall)
+  replay info FILE [--json]                 summary of a replay file: game, version, duration, ticks,
+                                            keyframes, players, events, bytes per minute
 
   --games FILE   the registry module (it exports GAMES); default ./games.ts when it exists, else
                  tickwire's own demo games`;

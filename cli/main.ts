@@ -1,5 +1,6 @@
 // Entry of the `tickwire` command (cli/tickwire.mjs imports it with tsx registered): dispatches to cli/commands.ts.
 import { bots, buildClientCommand, create, dev, patch, start, USAGE } from './commands.ts';
+import { replayCommand } from './replay.ts';
 
 const [command, ...args] = process.argv.slice(2);
 
@@ -18,6 +19,9 @@ async function main(): Promise<void> {
       return create(args);
     case 'patch':
       return patch();
+    case 'replay':
+      process.exitCode = replayCommand(args);
+      return;
     case undefined:
     case 'help':
     case '--help':

@@ -3,7 +3,8 @@
 // the room decoded at the same tick, from the start and after seeks; game events and joins are in
 // the file as the players received them; GET /replays lists and serves the files (names checked);
 // a damaged file is a ReplayFormatError, never a crash or a hang; recording is off by default.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ import { compileSchema } from '../shared/protocol/schema.ts';
 import { SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import { Rng } from '../shared/sim/rng.ts';
 import type { AnyGame } from '../shared/sim/game.ts';
+import { replayCommand } from '../cli/replay.ts';
 import { BotPool } from '../tools/bots/pool.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
 import { scrapeMetrics, startTestServer, urlOf, waitFor } from './helpers/server.ts';
@@ -271,5 +273,19 @@ describe('replays', () => {
     console.log(`damaged replays: ${[...fields].sort().join(', ')} (${Date.now() - t0} ms)`);
     expect(fields.size).toBeGreaterThan(3);
     expect(fields.has('snapshot')).toBe(true);
+    // the CLI: the summary of a good file, one clear line and exit 1 for a damaged one
+    const goodFile = join(dir, 'good.twr');
+    const badFile = join(dir, 'bad.twr');
+    writeFileSync(goodFile, good);
+    writeFileSync(badFile, good.subarray(0, good.length - 20));
+    const out: string[] = [];
+    const err: string[] = [];
+    expect(replayCommand(['info', goodFile, '--json'], (l) => out.push(l), (l) => err.push(l))).toBe(0);
+    expect(JSON.parse(out[0])).toMatchObject({ game: 'arena-v1', formatVersion: 1, finished: true, keyframes: r.keyTicks.length, players: ['p'], bytes: good.length });
+    expect(replayCommand(['info', badFile], (l) => out.push(l), (l) => err.push(l))).toBe(1);
+    expect(err[0]).toMatch(/is not a valid replay: replay format error at byte \d+ \(/);
+    expect(replayCommand(['nope'], (l) => out.push(l), (l) => err.push(l))).toBe(2);
+    const text = execFileSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'replay', 'info', goodFile], { encoding: 'utf8', timeout: 30_000 });
+    for (const k of ['game', 'version', 'duration', 'ticks', 'keyframes', 'players', 'events', 'bytes/min']) expect(text).toMatch(new RegExp(`^${k} +\\S`, 'm'));
   }, 60_000);
 });
