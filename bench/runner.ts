@@ -1,5 +1,6 @@
 // `npm run bench`: the arena-v1 benchmark CLI (one point, the sweep, the capacity search); the
 // measurement itself is tools/measure/arena-bench.ts.
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -7,6 +8,7 @@ import {
   SWEEP_NPCS, SWEEP_PLAYERS, type CapacityResult, type PointResult, type SweepFile,
 } from '../tools/measure/arena-bench.ts';
 import { compareResults, formatDifferences, machineInfo } from '../tools/measure/report.ts';
+import { recordAb, recordAbMarkdown } from '../tools/measure/replay-bench.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -16,6 +18,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '5' }, transport: { type: 'string' }, json: { type: 'boolean', default: false },
       sweep: { type: 'boolean', default: false }, capacity: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
       chart: { type: 'boolean', default: false },
+      record: { type: 'string', default: 'off' }, rounds: { type: 'string', default: '1' },
       seed: { type: 'string', default: '1' }, ramp: { type: 'string', default: '50' }, full: { type: 'string' }, 'input-packet-hz': { type: 'string' },
       'capacity-start': { type: 'string', default: '50' }, 'capacity-max': { type: 'string', default: '1000' }, 'capacity-resolution': { type: 'string', default: '25' },
     },
@@ -98,6 +101,22 @@ async function main(): Promise<void> {
 
   const players = int('players', values.players, 1, 1024);
   const npcs = int('npcs', values.npcs, 0, 4000);
+  // --record on: the server records its room (TICKWIRE_RECORD_ROOMS); ab: off and on alternated --rounds times, side by side
+  if (values.record !== 'off' && values.record !== 'on' && values.record !== 'ab') throw new Error('--record must be off, on or ab');
+  if (values.record === 'on') {
+    process.env.TICKWIRE_RECORD_ROOMS = '1';
+    process.env.TICKWIRE_REPLAY_DIR ??= join(tmpdir(), 'tickwire-bench-replays');
+    log(`recording into ${process.env.TICKWIRE_REPLAY_DIR}`);
+  }
+  if (values.record === 'ab') {
+    for (const transport of transports) {
+      const r = { ...(await recordAb({ players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log }, int('rounds', values.rounds, 1, 20))), command };
+      log(recordAbMarkdown(r));
+      if (values.save) log(`wrote ${save(`replay-ab-p${players}-n${npcs}-${transport}.json`, JSON.stringify(r, null, 2) + '\n')}`);
+      console.log(values.json ? JSON.stringify(r) : recordAbMarkdown(r));
+    }
+    return;
+  }
   for (const transport of transports) {
     const fullBots = values.full !== undefined ? int('full', values.full, 0, players) : undefined;
     const inputPacketRateHz = values['input-packet-hz'] !== undefined ? int('input-packet-hz', values['input-packet-hz'], 1, 128) : undefined;

@@ -21,6 +21,7 @@ import { ControlsSource } from './input.ts';
 import { browserClientIO } from './net.ts';
 import { buildPanel, type PanelState } from './panel.ts';
 import { GameRenderer } from './render.ts';
+import { isReplayPage, replayState, startReplayPage } from './replay.ts';
 import { Roster } from './roster.ts';
 import { Sidebar } from './sidebar.ts';
 
@@ -121,6 +122,8 @@ function pickGame(cfg: ServerConfigView): AnyGame | string {
 }
 
 async function boot(): Promise<void> {
+  // ?replay=URL (or ?replay and a dropped file): the replay viewer, client/replay.ts
+  if (isReplayPage(params)) return startReplayPage(params, { canvas, show: (text) => show(text) });
   show('Loading…');
   const cfg = await serverConfig();
   const picked = pickGame(cfg);
@@ -334,6 +337,8 @@ const api = {
   },
   toggles,
   link,
+  /** The replay viewer's state (?replay): phase, error, and its ReplayPlayer. */
+  replay: replayState,
 };
 (globalThis as unknown as { tickwire: typeof api }).tickwire = api;
 

@@ -15,6 +15,15 @@ export interface ViewOptions {
   ghost: boolean;
 }
 
+/**
+ * What the renderer reads of the netcode: a live ClientNetcode, or a replay being played
+ * (netcode/replay-player.ts: no own player, every entity interpolated).
+ */
+export type DrawSource = Pick<ClientNetcode, 'eid' | 'remote' | 'localPosition' | 'serverPosition' | 'localValue'> & {
+  readonly toggles: Pick<ClientNetcode['toggles'], 'prediction'>;
+  readonly predictor: Pick<ClientNetcode['predictor'], 'initialized'>;
+};
+
 /** World units visible across the shorter side of the canvas in follow mode, at most. */
 const FOLLOW_SPAN = 900;
 /** CSS pixels of the font of names and labels. */
@@ -44,7 +53,7 @@ export class GameRenderer implements DrawView {
   private readonly ghost = { x: 0, y: 0 };
   private readonly dash = [0, 0];
   private readonly gridStep: number;
-  private net: ClientNetcode | undefined;
+  private net: DrawSource | undefined;
   private dpr = 1;
   private w = 1;
   private h = 1;
@@ -94,7 +103,7 @@ export class GameRenderer implements DrawView {
   }
 
   /** Draws the world as `net` currently sees it. */
-  draw(net: ClientNetcode | undefined, o: ViewOptions): void {
+  draw(net: DrawSource | undefined, o: ViewOptions): void {
     this.fit();
     const { w, h } = this;
     const ctx = this.ctx;

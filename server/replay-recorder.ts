@@ -86,16 +86,15 @@ class ReplaySink {
 
   /** Room for `n` more bytes: the offset to write them at in `buffer`, or -1 (the buffer cannot grow further). */
   reserve(n: number): number {
+    // never a flush here: writes start between snapshots (flush()), so the bytes on disk always
+    // end on a whole snapshot and a recording in progress can be served as it is
     if (this.used + n > this.active.length) {
-      this.flush();
-      if (this.used + n > this.active.length) {
-        let size = this.active.length;
-        while (size < this.used + n) size *= 2;
-        if (size > MAX_BUFFER_BYTES) return -1;
-        const grown = new Uint8Array(size);
-        grown.set(this.active.subarray(0, this.used));
-        this.active = grown;
-      }
+      let size = this.active.length;
+      while (size < this.used + n) size *= 2;
+      if (size > MAX_BUFFER_BYTES) return -1;
+      const grown = new Uint8Array(size);
+      grown.set(this.active.subarray(0, this.used));
+      this.active = grown;
     }
     const at = this.used;
     this.used += n;
@@ -113,7 +112,7 @@ class ReplaySink {
     return this.used;
   }
 
-  /** Starts writing the buffered bytes unless a write is under way. */
+  /** Starts writing the buffered bytes unless a write is under way (call it between records of whole snapshots). */
   flush(): void {
     if (this.inFlight || this.used === 0 || this.failed) return;
     const buf = this.active;

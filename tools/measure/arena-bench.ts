@@ -42,6 +42,8 @@ export interface PointOptions {
   inputPacketRateHz?: number;
   /** Progress lines (stderr). */
   log?: (line: string) => void;
+  /** Record the room to a replay file in this directory (TICKWIRE_RECORD_ROOMS, TICKWIRE_REPLAY_DIR); omitted = not recorded. */
+  recordDir?: string;
 }
 
 /** The figures of one point (the JSON `npm run bench` prints). */
@@ -183,7 +185,7 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
   const log = o.log ?? ((): void => undefined);
   const tag = `[arena-v1 P=${o.players} N=${o.npcs} ${o.transport}]`;
   log(`${tag} starting the server`);
-  const server = await ServerProcess.start({ root: REPO_ROOT, webrtc: o.transport === 'webrtc', npcs: o.npcs, roomCapacity: o.players + 8, seed: o.seed ?? 1 });
+  const server = await ServerProcess.start({ root: REPO_ROOT, webrtc: o.transport === 'webrtc', npcs: o.npcs, roomCapacity: o.players + 8, seed: o.seed ?? 1, ...(o.recordDir !== undefined ? { env: recordEnv(o.recordDir) } : {}) });
   let pool: BotPool | undefined;
   try {
     const fullBots = Math.min(o.players, o.fullBots ?? fullSampleSize(o.players));
@@ -257,6 +259,11 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
     await pool?.stop().catch(() => pool?.kill());
     await server.stop();
   }
+}
+
+/** The server environment that records every room into `dir`. */
+export function recordEnv(dir: string): Record<string, string> {
+  return { TICKWIRE_RECORD_ROOMS: '1', TICKWIRE_REPLAY_DIR: dir };
 }
 
 /** The figures compared with stored results. */
