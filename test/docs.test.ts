@@ -198,6 +198,7 @@ function sampleValues(option: string, def: unknown): string[] {
   if (option === 'publicUrl') return ['https://play.example'];
   if (option === 'memberId') return ['m1'];
   if (option === 'fleetPrefix') return ['game2:'];
+  if (option === 'replayDir') return ['/var/lib/tickwire/replays'];
   return [];
 }
 

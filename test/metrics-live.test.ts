@@ -31,6 +31,9 @@ const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   // A fleet of one has no lease: these move on a fleet member on Redis, and test/fleet-server.test.ts
   // (real server processes and redis-server) checks each of them moves.
   ['tickwire_spectator_inputs_ignored_total', 'a spectator sending inputs (test/spectators.test.ts)'],
+  // Rooms are recorded only with recordRooms (off by default): test/replay.test.ts records a tag match and checks both move.
+  ['tickwire_replay_bytes_total', 'recordRooms is off by default (test/replay.test.ts)'],
+  ['tickwire_replays_total', 'recordRooms is off by default (test/replay.test.ts)'],
   ['tickwire_fleet_lease_renewals_total', 'leases exist only on Redis (test/fleet-server.test.ts)'],
   ['tickwire_fleet_lease_failures_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_leases_lost_total', 'Redis outage (test/fleet-server.test.ts)'],
