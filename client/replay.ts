@@ -116,7 +116,16 @@ function controls(): Bar {
   document.body.append(root);
   const help = document.getElementById('help');
   if (help) help.textContent = 'Space play/pause · ←/→ 5 s · drop a replay file to open it';
-  for (const id of ['chat-input', 'panel']) document.getElementById(id)?.setAttribute('hidden', '');
+  // the bar takes the bottom line: what sat there moves above it
+  for (const id of ['help', 'social', 'players']) {
+    const el = document.getElementById(id);
+    if (el) el.style.bottom = id === 'help' ? '46px' : '66px';
+  }
+  // nothing to type or toggle in a replay: the chat box, the toggles panel and the net graph go
+  for (const id of ['chat-input', 'panel', 'netgraph']) {
+    const el = document.getElementById(id);
+    if (el) el.style.display = 'none';
+  }
   return { root, toggle, seek, speed, time, file };
 }
 
