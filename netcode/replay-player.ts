@@ -53,6 +53,8 @@ export class ReplayPlayer {
   private next = 0;
   /** The playback tick (fractional). */
   private at: number;
+  /** Per record, its index in replay.controls (-1 for snapshots); built on first need. */
+  private controlIndexes: Int32Array | undefined;
 
   /**
    * @param game the game the replay was recorded with (its config hash must match the header's)
@@ -121,6 +123,13 @@ export class ReplayPlayer {
     const r = this.replay;
     const target = Math.min(this.endTick, Math.max(this.startTick, Number.isFinite(tick) ? tick : this.startTick));
     const k = Math.max(0, keyframeAtOrBefore(r, target));
+    if (!this.error && target >= this.at && this.next > 0 && k === Math.max(0, keyframeAtOrBefore(r, this.at))) {
+      // forwards within the same keyframe's run: decode on from where playback is
+      this.at = target;
+      this.feedTo(target, true);
+      this.sample();
+      return;
+    }
     this.receiver = new SnapshotReceiver(this.schema, this.ticksPerSnapshot);
     this.timeline.clear();
     // controls before the keyframe rebuild what they describe (the players present)
@@ -216,5 +225,4 @@ export class ReplayPlayer {
     }
     return this.controlIndexes[i];
   }
-  private controlIndexes: Int32Array | undefined;
 }

@@ -22,6 +22,13 @@ import { Rng } from '../shared/sim/rng.ts';
 import type { AnyGame } from '../shared/sim/game.ts';
 import { replayCommand } from '../cli/replay.ts';
 import { BotPool } from '../tools/bots/pool.ts';
+import pino from 'pino';
+import { configHash, makeNetConfig } from '../shared/config.ts';
+import { Player } from '../server/player.ts';
+import { newReplayStats, replayRecorders } from '../server/replay-recorder.ts';
+import { Room } from '../server/rooms.ts';
+import { DeltaSnapshotEncoder, newEncoderStats } from '../server/snapshots.ts';
+import { runTick } from '../server/tick.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
 import { scrapeMetrics, startTestServer, urlOf, waitFor } from './helpers/server.ts';
 import { promValue } from '../tools/measure/prom.ts';
@@ -196,6 +203,41 @@ describe('replays', () => {
     for (let i = 1; i < replay.recordCount; i++) expect(replay.ticks[i]).toBeGreaterThanOrEqual(replay.ticks[i - 1]);
     expect(summarizeReplay(replay).events).toBe(recorded.length);
   }, 60_000);
+
+  it('finishes a recording at replayMaxBytes (index and footer, a file that plays) and leaves the encoder\'s send counters alone', async () => {
+    const dir = tempDir();
+    const schema = compileSchema(arena);
+    const net = makeNetConfig({});
+    const encoderStats = newEncoderStats();
+    const room = new Room('capped', arena, schema, net, 4, 1, { npcs: 200 }, (sc, n, st) => new DeltaSnapshotEncoder(sc, n, st), 0, encoderStats);
+    const stats = newReplayStats();
+    room.recorder = replayRecorders(true, { dir, keyframeSec: 1, maxBytes: 20_000 }, arena, configHash(arena), stats, pino({ level: 'silent' }))!(room);
+    const p = new Player(1, 'solo', 1, 8);
+    room.addPlayer(p);
+    let sent = 0;
+    p.send = (bytes) => {
+      sent++;
+      const tick = (bytes[2] | (bytes[3] << 8) | (bytes[4] << 16) | (bytes[5] << 24)) >>> 0;
+      if (bytes[8] === bytes[9] - 1) p.ackedTick = tick;
+    };
+    const host = { drainNetEvents: () => undefined, rooms: [room] };
+    for (let t = 0; t < 60 * 30 && room.recorder!.state === 'recording'; t++) {
+      runTick(host);
+      if (t % 60 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(room.recorder!.state).not.toBe('recording');
+    await room.recorder!.finish();
+    // only the player's packets are counted as sent
+    expect(encoderStats.packetsOut).toBe(sent);
+    const bytes = new Uint8Array(readFileSync(join(dir, room.recorder!.name)));
+    expect(bytes.length).toBeGreaterThan(20_000);
+    expect(bytes.length).toBeLessThan(20_000 + 12_000);
+    expect(stats.bytesWritten).toBe(bytes.length);
+    const replay = parseReplay(bytes);
+    expect(replay.finished).toBe(true);
+    expect(replay.keyTicks.length).toBeGreaterThanOrEqual(2);
+    playAll(arena, bytes);
+  });
 
   it('is off by default: no recorder, no directory', async () => {
     expect(loadServerConfig({}).recordRooms).toBe(false);
