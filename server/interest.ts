@@ -598,6 +598,10 @@ function rowsOfIds(src: SnapshotFrame, ids: Uint16Array, n: number, out: Int32Ar
 }
 
 const { Same: ITEM_SAME, Updated: ITEM_UPDATED } = ItemKind;
+
+/** Bits of the Exp-Golomb code of each run length below SKIP_COST_RUNS at each order (run * K_CHOICES + order): a view's runs are short. */
+const SKIP_COST_RUNS = 1024;
+const SKIP_COST = Uint8Array.from({ length: SKIP_COST_RUNS * K_CHOICES }, (_, i) => egBits(Math.floor(i / K_CHOICES), i % K_CHOICES));
 const { None: MODE_NONE, Rate: MODE_RATE, Raw: MODE_RAW } = SlotMode;
 
 /** Appends bits [bitOff, bitOff + bitLen) of `src` (LSB-first, as BitWriter writes) to `w`, 24 at a time. */
@@ -889,7 +893,8 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     for (let k = 0; k < nk; k++) {
       if (iKind[kept[k]] === ITEM_SAME) run++;
       else {
-        for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
+        if (run < SKIP_COST_RUNS) for (let o = 0, b = run * K_CHOICES; o < K_CHOICES; o++) skipCost[o] += SKIP_COST[b + o];
+        else for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
         run = 0;
       }
     }
