@@ -42,6 +42,8 @@ export interface ScaleOptions {
   wallLimitMs?: number;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Called as the measured window starts and when it ends (e.g. to profile the window alone). */
+  onWindow?: (at: 'start' | 'end') => Promise<void>;
 }
 
 /** The one JSON object `npm run bench:scale -- --json` prints. */
@@ -271,6 +273,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const left0 = ist.left;
   const deferred0 = ist.deferred;
   ist.maxWaitSnapshots = 0;
+  if (o.onWindow) await o.onWindow('start');
   const cpu0 = process.cpuUsage();
   measuring = true;
   const ticks = Math.round(o.seconds * config.net.tickRateHz);
@@ -284,6 +287,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   }
   measuring = false;
   const cpu = process.cpuUsage(cpu0);
+  if (o.onWindow) await o.onWindow('end');
   const simSec = ticks / config.net.tickRateHz;
   const n = Math.max(1, clients.length);
   const sorted = Float64Array.from(tickTimes).sort();

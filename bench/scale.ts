@@ -1,6 +1,9 @@
 // `npm run bench:scale`: the server-side scale benchmark (tools/measure/scale-bench.ts) from the
 // command line: one point, printed as one JSON object with --json, stored in bench/results/ with --save.
-// --budget sets the per-client view byte budget (viewBudgetBytesPerSec) of the run.
+// --budget sets the per-client view byte budget (viewBudgetBytesPerSec) of the run; --cpu-prof FILE
+// writes a CPU profile (.cpuprofile, for Chrome DevTools) of the measured window alone.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { arena } from '../games/arena.ts';
 import { arenaV2 } from '../games/arena-v2.ts';
@@ -16,7 +19,7 @@ async function main(): Promise<void> {
     options: {
       scenario: { type: 'string', default: 'arena-v2' }, players: { type: 'string', default: '1000' }, npcs: { type: 'string' },
       seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '3' }, sample: { type: 'string', default: '20' },
-      seed: { type: 'string', default: '1' }, budget: { type: 'string' }, json: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
+      seed: { type: 'string', default: '1' }, budget: { type: 'string' }, 'cpu-prof': { type: 'string' }, json: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -30,7 +33,23 @@ async function main(): Promise<void> {
   const log = (l: string): void => {
     process.stderr.write(`${l}\n`);
   };
+  const profFile = values['cpu-prof'];
+  const inspector = profFile !== undefined ? new Session() : undefined;
+  const onWindow = async (at: 'start' | 'end'): Promise<void> => {
+    if (!inspector || profFile === undefined) return;
+    if (at === 'start') {
+      inspector.connect();
+      await inspector.post('Profiler.enable');
+      await inspector.post('Profiler.start');
+      return;
+    }
+    const { profile } = await inspector.post('Profiler.stop');
+    writeFileSync(profFile, JSON.stringify(profile));
+    inspector.disconnect();
+    log(`wrote ${profFile}`);
+  };
   const r = await runScale({
+    onWindow,
     game, players: int('players', values.players, 1, 1024), seconds: int('seconds', values.seconds, 1, 600), warmupSec: int('warmup', values.warmup, 0, 60),
     sample: int('sample', values.sample, 0, 1024), seed: int('seed', values.seed, 0, 0xffffffff), log,
     ...(values.npcs !== undefined ? { npcs: int('npcs', values.npcs, 0, 4000) } : {}),

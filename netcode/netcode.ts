@@ -253,8 +253,8 @@ export class ClientNetcode {
   }
 
   private markReceived(tick: number): void {
-    if (tick % this.ticksPerSnapshot !== 0) return;
-    const idx = tick / this.ticksPerSnapshot;
+    // a server may send each client on its own tick phase: one index per snapshot interval either way
+    const idx = Math.floor(tick / this.ticksPerSnapshot);
     if (this.firstSnapshotIndex < 0 || idx < this.firstSnapshotIndex) this.firstSnapshotIndex = idx;
     this.lossSlots[idx % LOSS_SLOTS] = idx;
   }

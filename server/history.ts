@@ -68,12 +68,15 @@ export class SnapshotHistory {
   private readonly frames: SnapshotFrame[];
   private readonly valid: Uint8Array;
   private next = 0;
+  /** Slot of each stored tick by tick % its length (-1: none): get() in one probe; a collision falls back to the scan. */
+  private readonly byTick: Int32Array;
   /** Rates of the rated fields (see RateTracker). */
   readonly rates: RateTracker;
 
   constructor(schema: NetSchema, readonly length: number) {
     this.frames = Array.from({ length }, () => new SnapshotFrame(schema, HISTORY_FRAME_INITIAL_CAPACITY));
     this.valid = new Uint8Array(length);
+    this.byTick = new Int32Array(4 * length).fill(-1);
     this.rates = new RateTracker(schema);
   }
 
@@ -81,8 +84,11 @@ export class SnapshotHistory {
   claim(tick: number): SnapshotFrame {
     const slot = this.next;
     this.next = (this.next + 1) % this.length;
-    this.valid[slot] = 1;
     const f = this.frames[slot];
+    const by = this.byTick;
+    if (this.valid[slot] && f.tick >= 0 && by[f.tick % by.length] === slot) by[f.tick % by.length] = -1;
+    this.valid[slot] = 1;
+    if (tick >= 0) by[tick % by.length] = slot;
     f.tick = tick;
     f.count = 0;
     return f;
@@ -90,6 +96,10 @@ export class SnapshotHistory {
 
   /** The stored frame of `tick`, or undefined when never captured or evicted. */
   get(tick: number): SnapshotFrame | undefined {
+    if (tick >= 0 && Number.isInteger(tick)) {
+      const slot = this.byTick[tick % this.byTick.length];
+      if (slot >= 0 && this.frames[slot].tick === tick) return this.frames[slot];
+    }
     for (let i = 0; i < this.length; i++) if (this.valid[i] && this.frames[i].tick === tick) return this.frames[i];
     return undefined;
   }

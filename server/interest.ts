@@ -43,6 +43,8 @@ export class ClientView {
   fullTick = -1;
   /** Views computed for this player (statistics). */
   updates = 0;
+  /** Tick phase of this player's snapshots: its views are computed on ticks t with t % phases === phase (InterestManager.phases). */
+  phase = 0;
   /** Byte budget left (bytes; refilled each snapshot, spent by the packets sent), and what the newest view let enter. */
   tokens = -1;
   lastBytes = 0;
@@ -55,15 +57,10 @@ export class ClientView {
   waitAge = new Int32Array(16);
   waitCount = 0;
 
-  /** Bit per entity id: set when the entity is in the newest view (hysteresis tests it). */
-  readonly member: Uint32Array;
-
   /**
-   * @param length slots kept (the room's snapshot history length)
-   * @param maxEntities the game's entity id bound (default 65536)
+   * @param length slots kept (the snapshots of the room's history)
    */
-  constructor(readonly length: number, maxEntities = 65536) {
-    this.member = new Uint32Array((maxEntities + 31) >>> 5);
+  constructor(readonly length: number) {
     this.ticks = new Float64Array(length).fill(-1);
     this.ids = Array.from({ length }, () => new Uint16Array(64));
     this.counts = new Int32Array(length);
@@ -78,11 +75,6 @@ export class ClientView {
   /** Entities in the newest view. */
   get size(): number {
     return this.newest < 0 ? 0 : this.counts[this.newest];
-  }
-
-  /** True when entity `id` is in the newest view (one bit test). */
-  inNewest(id: number): boolean {
-    return ((this.member[id >>> 5] >>> (id & 31)) & 1) === 1;
   }
 
   /** True when entity `id` was in the view of `slot` (binary search). */
@@ -148,9 +140,13 @@ export class InterestManager {
   private px = new Float64Array(64);
   private py = new Float64Array(64);
   private cellOf = new Int32Array(64);
-  /** Counting sort of rows into cells: cellStart[c]..cellStart[c+1] index cellRows. */
+  /** Counting sort of rows into cells: cellStart[c]..cellStart[c+1] index cellRows, and the rows' positions in the same order (read in sequence). */
   private readonly cellStart: Int32Array;
   private cellRows = new Int32Array(64);
+  private cellX = new Float64Array(64);
+  private cellY = new Float64Array(64);
+  /** Bit per entity id, set for the previous view of the player whose view is being built (the hysteresis test; one array for the room, cleared after each view). */
+  private readonly held: Uint32Array;
   /** Rows of the current frame's global entities, ascending. */
   private globalRows = new Int32Array(16);
   private globalCount = 0;
@@ -164,6 +160,8 @@ export class InterestManager {
   private entRow = new Int32Array(64);
   private entPri = new Float64Array(64);
   private entAge = new Int32Array(64);
+  /** Phase the next new view gets (round robin). */
+  private nextPhase = 0;
 
   /**
    * @param game the game (its interest rules and position fields)
@@ -173,6 +171,9 @@ export class InterestManager {
    * @param stats counters, usually shared by every room
    * @param budgetBytesPerSec snapshot bytes per second a view may take (0: no budget); ServerConfig.viewBudgetBytesPerSec
    * @param snapshotRateHz snapshots per second (for the budget)
+   * @param phases tick phases the players' snapshots are spread over (ticks between snapshots; 1: every
+   *   view on the snapshot ticks, tick % phases === 0). With more, each new view takes the next phase in
+   *   turn and is computed on the ticks of its phase: a player still gets one view per snapshot interval.
    */
   constructor(
     game: AnyGame,
@@ -182,6 +183,7 @@ export class InterestManager {
     stats?: InterestStats,
     budgetBytesPerSec = 0,
     snapshotRateHz = 20,
+    readonly phases = 1,
   ) {
     const rules = game.interest as InterestRules<Components> | undefined;
     if (!rules || !game.position) throw new Error(`${game.name}: interest management needs interest rules and position fields`);
@@ -206,6 +208,7 @@ export class InterestManager {
     this.cols = Math.floor((qx.max - qx.min) / this.cellSize) + 1;
     this.rowsN = Math.floor((qy.max - qy.min) / this.cellSize) + 1;
     this.cellStart = new Int32Array(this.cols * this.rowsN + 1);
+    this.held = new Uint32Array((schema.maxEntities + 31) >>> 5);
     this.globals = (rules.global ?? []).map((n) => ctx.c[n]);
     this.budgetPerSnapshot = budgetBytesPerSec > 0 ? budgetBytesPerSec / snapshotRateHz : 0;
     const layout = snapshotLayout(schema);
@@ -218,7 +221,9 @@ export class InterestManager {
   viewOf(viewer: Viewer): ClientView {
     let v = this.views.get(viewer);
     if (!v) {
-      v = new ClientView(this.historyLength, this.schema.maxEntities);
+      v = new ClientView(this.historyLength);
+      v.phase = this.nextPhase;
+      this.nextPhase = (this.nextPhase + 1) % this.phases;
       this.views.set(viewer, v);
     }
     return v;
@@ -234,14 +239,24 @@ export class InterestManager {
     return this.frame;
   }
 
-  /** Computes every viewer's view of `frame` (a snapshot tick's captured frame) and remembers it under frame.tick. */
+  /**
+   * Computes the view of `frame` (a captured frame: a snapshot tick's, or with phases every tick's)
+   * for every viewer whose phase is the frame tick's, and remembers it under frame.tick.
+   */
   update(frame: SnapshotFrame, viewers: readonly Viewer[]): void {
     this.frame = frame;
-    this.bucket(frame);
+    const phase = frame.tick % this.phases;
+    let bucketed = false;
     for (let p = 0; p < viewers.length; p++) {
       const viewer = viewers[p];
       if (viewer.eid < 0) continue;
-      this.computeView(frame, viewer.eid, this.viewOf(viewer));
+      const view = this.viewOf(viewer);
+      if (view.phase !== phase) continue;
+      if (!bucketed) {
+        this.bucket(frame);
+        bucketed = true;
+      }
+      this.computeView(frame, viewer.eid, view);
     }
   }
 
@@ -254,6 +269,8 @@ export class InterestManager {
       this.py = new Float64Array(cap);
       this.cellOf = new Int32Array(cap);
       this.cellRows = new Int32Array(cap);
+      this.cellX = new Float64Array(cap);
+      this.cellY = new Float64Array(cap);
     }
     const { fx, fy, posMask, minX, minY, cellSize, cols } = this;
     const nf = frame.fieldCount;
@@ -278,7 +295,11 @@ export class InterestManager {
     // Fill in row order, so each cell lists its rows ascending; start[c] ends as the cell's end, shifted back below.
     for (let i = 0; i < n; i++) {
       const c = this.cellOf[i];
-      if (c >= 0) this.cellRows[start[c]++] = i;
+      if (c < 0) continue;
+      const k = start[c]++;
+      this.cellRows[k] = i;
+      this.cellX[k] = this.px[i];
+      this.cellY[k] = this.py[i];
     }
     for (let c = start.length - 1; c > 0; c--) start[c] = start[c - 1];
     start[0] = 0;
@@ -337,7 +358,13 @@ export class InterestManager {
       const px = this.px;
       const py = this.py;
       const ids = frame.ids;
-      const member = view.member;
+      const held = this.held;
+      const cellX = this.cellX;
+      const cellY = this.cellY;
+      if (prev >= 0) {
+        const old = view.ids[prev];
+        for (let i = 0, m = view.counts[prev]; i < m; i++) held[old[i] >>> 5] |= 1 << (old[i] & 31);
+      }
       const x = px[self];
       const y = py[self];
       const { minX, minY, cellSize, cols, rowsN } = this;
@@ -360,17 +387,17 @@ export class InterestManager {
           const c = cx + rowBase;
           const end = start[c + 1];
           for (let k = start[c]; k < end; k++) {
-            const r = cellRows[k];
-            const dx = px[r] - x;
-            const dy = py[r] - y;
+            const dx = cellX[k] - x;
+            const dy = cellY[k] - y;
             const d2 = dx * dx + dy * dy;
             if (d2 > leave2) continue;
+            const r = cellRows[k];
             if ((pick[r >>> 5] >>> (r & 31)) & 1) continue;
             const e = ids[r];
-            const held = prev >= 0 && ((member[e >>> 5] >>> (e & 31)) & 1) === 1;
+            const wasIn = ((held[e >>> 5] >>> (e & 31)) & 1) === 1;
             if (d2 > enter2) {
-              if (!held) continue;
-            } else if (budget && !held) {
+              if (!wasIn) continue;
+            } else if (budget && !wasIn) {
               if (relevant && !relevant(ctx, eid, e)) continue;
               this.entRow[ne] = r;
               this.entPri[ne] = 2 - Math.sqrt(d2) / leave;
@@ -384,6 +411,10 @@ export class InterestManager {
             n++;
           }
         }
+      }
+      if (prev >= 0) {
+        const old = view.ids[prev];
+        for (let i = 0, m = view.counts[prev]; i < m; i++) held[old[i] >>> 5] = 0;
       }
     }
     if (budget && ne > 0) {
@@ -490,12 +521,6 @@ export class InterestManager {
     let ids = view.ids[slot];
     if (ids.length < n) ids = view.ids[slot] = new Uint16Array(Math.max(n, ids.length * 2));
     for (let i = 0; i < n; i++) ids[i] = frame.ids[rows[i]];
-    const member = view.member;
-    if (prev >= 0) {
-      const old = view.ids[prev];
-      for (let i = 0; i < view.counts[prev]; i++) member[old[i] >>> 5] &= ~(1 << (old[i] & 31));
-    }
-    for (let i = 0; i < n; i++) member[ids[i] >>> 5] |= 1 << (ids[i] & 31);
     view.counts[slot] = n;
     view.ticks[slot] = frame.tick;
     view.newest = slot;
@@ -573,6 +598,10 @@ function rowsOfIds(src: SnapshotFrame, ids: Uint16Array, n: number, out: Int32Ar
 }
 
 const { Same: ITEM_SAME, Updated: ITEM_UPDATED } = ItemKind;
+
+/** Bits of the Exp-Golomb code of each run length below SKIP_COST_RUNS at each order (run * K_CHOICES + order): a view's runs are short. */
+const SKIP_COST_RUNS = 1024;
+const SKIP_COST = Uint8Array.from({ length: SKIP_COST_RUNS * K_CHOICES }, (_, i) => egBits(Math.floor(i / K_CHOICES), i % K_CHOICES));
 const { None: MODE_NONE, Rate: MODE_RATE, Raw: MODE_RAW } = SlotMode;
 
 /** Appends bits [bitOff, bitOff + bitLen) of `src` (LSB-first, as BitWriter writes) to `w`, 24 at a time. */
@@ -737,6 +766,7 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     const view = this.interest.peek(client as Viewer);
     // A client without a view of this tick (no entity yet) gets nothing this tick.
     if (!view || view.newest < 0 || view.ticks[view.newest] !== frame.tick) return 0;
+    if (client.link) client.link.phase = view.phase;
     const bt = this.chooseBaseline(client, view, frame);
     if (bt >= 0 && this.shared && this.encodeShared(client, view, frame, bt, send)) return 1;
     const T = this.target;
@@ -863,7 +893,8 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     for (let k = 0; k < nk; k++) {
       if (iKind[kept[k]] === ITEM_SAME) run++;
       else {
-        for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
+        if (run < SKIP_COST_RUNS) for (let o = 0, b = run * K_CHOICES; o < K_CHOICES; o++) skipCost[o] += SKIP_COST[b + o];
+        else for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
         run = 0;
       }
     }

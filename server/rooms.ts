@@ -170,8 +170,13 @@ export class Room {
     const world = this.ctx.world;
     const comps = this.netComponents;
     this.hasNetComponent = (eid, ci) => hasComponent(world, eid, comps[ci]);
-    this.history = new SnapshotHistory(schema, Math.max(2, Math.ceil(net.snapshotHistoryTicks / (net.tickRateHz / net.snapshotRateHz))));
-    this.interest = game.interest ? new InterestManager(game, schema, this.ctx, this.history.length, interestStats, viewBudgetBytesPerSec, net.snapshotRateHz) : undefined;
+    const every = net.tickRateHz / net.snapshotRateHz;
+    const snapshotsKept = Math.max(2, Math.ceil(net.snapshotHistoryTicks / every));
+    // Rooms with views spread their players' snapshots over the ticks between snapshot ticks and keep
+    // a frame of every tick; lag compensation rewinds to snapshot ticks, so a room with it does not.
+    const phases = game.interest && !(game.lagCompensation && lagComp) ? every : 1;
+    this.history = new SnapshotHistory(schema, snapshotsKept * phases);
+    this.interest = game.interest ? new InterestManager(game, schema, this.ctx, snapshotsKept, interestStats, viewBudgetBytesPerSec, net.snapshotRateHz, phases) : undefined;
     this.encoder = encoderFactory(schema, net, encoderStats, this.interest);
     this.presence = new Uint8Array(game.maxEntities);
     this.input = Object.fromEntries(schema.inputFields.map((f) => [f.name, 0]));

@@ -37,24 +37,32 @@ const ACK_WINDOW = 32;
 /** Slots of a room's send-time ring: round trips up to this many snapshots long are measured. */
 const SEND_TIME_SLOTS = 64;
 
-/** When a room sent each of its recent snapshot ticks (server clock, ms): the start of a round-trip sample. */
+/**
+ * When a room sent each of its recent snapshot ticks (server clock, ms): the start of a round-trip
+ * sample. One slot per tick over SEND_TIME_SLOTS snapshot intervals, so a room whose players' snapshots
+ * go out on every tick (each player on its own phase) is measured as well as one sending every Nth.
+ */
 export class SnapshotSendTimes {
-  private readonly ticks = new Float64Array(SEND_TIME_SLOTS).fill(-1);
-  private readonly ms = new Float64Array(SEND_TIME_SLOTS);
+  private readonly ticks: Float64Array;
+  private readonly ms: Float64Array;
 
   /** @param every ticks between two snapshots of the room */
-  constructor(readonly every: number) {}
+  constructor(readonly every: number) {
+    this.ticks = new Float64Array(SEND_TIME_SLOTS * every).fill(-1);
+    this.ms = new Float64Array(SEND_TIME_SLOTS * every);
+  }
 
   /** Records that snapshot `tick` went out at `ms`. */
   record(tick: number, ms: number): void {
-    const i = Math.floor(tick / this.every) % SEND_TIME_SLOTS;
+    const i = tick % this.ticks.length;
     this.ticks[i] = tick;
     this.ms[i] = ms;
   }
 
   /** When snapshot `tick` went out, or -1 when it is not one of the recent ones. */
   sentMs(tick: number): number {
-    const i = Math.floor(tick / this.every) % SEND_TIME_SLOTS;
+    if (!(tick >= 0)) return -1;
+    const i = tick % this.ticks.length;
     return this.ticks[i] === tick ? this.ms[i] : -1;
   }
 }
@@ -83,6 +91,8 @@ export class ClientLinkStats {
   /** Snapshots sent to the client as full snapshots, and as deltas (counted by the encoder). */
   fullSnapshots = 0;
   deltaSnapshots = 0;
+  /** Tick phase of the client's snapshots: they go out on ticks t with t % every === phase (set by the view encoder). */
+  phase = 0;
   /** Room tick the stream (re)started at; snapshots after it count. */
   private startTick = 0;
   /** First snapshot tick not yet settled, -1 before the first ack since the start. */
@@ -117,8 +127,9 @@ export class ClientLinkStats {
    * the room has not reached, are ignored (a hostile client can only spoil its own figures).
    */
   ack(tick: number, bits: number, every: number, roomTick: number): void {
-    if (tick > roomTick || tick % every !== 0 || tick <= this.startTick) return;
-    if (this.next < 0) this.next = (Math.floor(this.startTick / every) + 1) * every;
+    if (tick > roomTick || tick % every !== this.phase || tick <= this.startTick) return;
+    // the first snapshot tick of the client's phase after the start
+    if (this.next < 0) this.next = this.startTick + 1 + ((((this.phase - this.startTick - 1) % every) + every) % every);
     const seen = this.seenTick;
     if (seen < 0) {
       this.seenTick = tick;

@@ -1,8 +1,9 @@
 // THE pipeline. One server tick, in order: drain the network inbox, then for every room apply one
 // input per player, run the game's systems, send the game events they emitted, snap state to the
 // wire grid, and every Nth tick capture history (and the lag-compensation history), compute each
-// player's view (games with interest rules) and send snapshots (and record them, when the room is
-// recorded). Reading runTick explains the server.
+// player's view (games with interest rules) and send snapshots (and record them, when the room is recorded). Rooms with views capture every tick
+// and send each tick to the players of that tick's phase (a third of them at 60 / 20 Hz), so every
+// player still gets a snapshot every Nth tick. Reading runTick explains the server.
 import { snapToNetGrid } from '../shared/sim/netgrid.ts';
 import { captureFrame } from './history.ts';
 import type { Room } from './rooms.ts';
@@ -36,7 +37,7 @@ export function runTick(host: TickHost): void {
     if (room.events.length > 0) flushEvents(room);
     snapState(room);
     room.ctx.tick++;
-    if (room.ctx.tick % room.snapshotEvery === 0) {
+    if (room.ctx.tick % room.snapshotEvery === 0 || (room.interest !== undefined && room.interest.phases > 1)) {
       const phases = host.phases;
       const t0 = phases ? performance.now() : 0;
       sendSnapshots(room, host.nowMs ? host.nowMs() : -1);

@@ -128,6 +128,33 @@ describe('bit fields', () => {
     fc.uint8Array({ maxLength: 8 }).map((b) => ({ kind: 'bytes' as const, b })),
   );
 
+  it('writeBits writes the bytes of a bit-at-a-time reference, into a reused dirty buffer, and rejects what does not fit', () => {
+    const w = new BitWriter(512);
+    w.bytes.fill(0xa5);
+    const field = fc.integer({ min: 1, max: 32 }).chain((bits) => fc.tuple(fc.constant(bits), fc.integer({ min: 0, max: 2 ** bits - 1 })));
+    fc.assert(
+      fc.property(fc.array(field, { maxLength: 60 }), (fields) => {
+        w.reset();
+        const ref = new Uint8Array(512);
+        let pos = 0;
+        for (const [bits, v] of fields) {
+          w.writeBits(v, bits);
+          for (let i = 0; i < bits; i++, pos++) if (Math.floor(v / 2 ** i) % 2 === 1) ref[pos >>> 3] |= 1 << (pos & 7);
+        }
+        expect(w.bitLength()).toBe(pos);
+        w.alignToByte();
+        expect(Array.from(w.view())).toEqual(Array.from(ref.subarray(0, (pos + 7) >>> 3)));
+      }),
+      { numRuns: 300, seed: 14 },
+    );
+    w.reset();
+    for (const [v, bits] of [[2 ** 24, 24], [8, 3], [-1, 4], [0.5, 4], [Number.NaN, 4], [1, 0], [1, 33]]) expect(() => w.writeBits(v, bits)).toThrow(RangeError);
+    const full = new BitWriter(2);
+    full.writeBits(0xfff, 12);
+    expect(() => full.writeBits(0x1f, 5)).toThrow(/buffer full/);
+    expect(full.bitLength()).toBe(12);
+  });
+
   it('signed, ranged, aligned and byte fields read back exactly, to exhaustion', () => {
     const w = new BitWriter(4096);
     const r = new BitReader();

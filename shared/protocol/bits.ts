@@ -41,6 +41,21 @@ export class BitWriter {
 
   /** Writes the low `bits` bits of `value` (unsigned, 1..32 bits). */
   writeBits(value: number, bits: number): void {
+    if (bits <= 24 && bits >= 1 && (bits | 0) === bits && value >>> 0 === value && value >>> bits === 0 && this.bitPos + bits <= this.bytes.length * 8) {
+      // one 31-bit word: the bits already in the current byte, then the value; every byte it reaches is written whole
+      const pos = this.bitPos;
+      const i = pos >>> 3;
+      const b = pos & 7;
+      const bytes = this.bytes;
+      const word = (b === 0 ? 0 : bytes[i] & ((1 << b) - 1)) | (value << b);
+      const end = b + bits;
+      bytes[i] = word;
+      if (end > 8) bytes[i + 1] = word >>> 8;
+      if (end > 16) bytes[i + 2] = word >>> 16;
+      if (end > 24) bytes[i + 3] = word >>> 24;
+      this.bitPos = pos + bits;
+      return;
+    }
     if (bits < 1 || bits > 32) throw new RangeError(`writeBits: bits ${bits} outside 1..32`);
     if (!(value >= 0) || value > 0xffffffff || (bits < 32 && value >= 2 ** bits) || value !== Math.floor(value)) {
       throw new RangeError(`writeBits: value ${value} does not fit ${bits} unsigned bits`);
