@@ -110,22 +110,6 @@ interface GeckosConnection {
 }
 
 /**
- * SCTP delayed-acknowledgement time of this process's datachannels, ms. libdatachannel lowers
- * usrsctp's 200 ms (RFC 4960's value) to 20 ms; with input packets 33 ms apart every packet then
- * earns a SACK datagram of its own (DTLS-encrypted, a system call, a wake-up of libdatachannel's
- * threads). At 200 ms a SACK goes out every second packet (usrsctp's sack_freq) or rides the next
- * snapshot. The channels never retransmit (maxRetransmits 0), so a later SACK delays nothing the
- * client waits for; the client's own SACKs of our snapshots are its stack's setting.
- */
-export const SCTP_DELAYED_SACK_MS = 200;
-
-/** Sets the process-wide SCTP settings (before the first peer connection exists). */
-async function applySctpSettings(): Promise<void> {
-  const { setSctpSettings } = await import('node-datachannel');
-  setSctpSettings({ delayedSackTime: SCTP_DELAYED_SACK_MS });
-}
-
-/**
  * Refuses to start when patches/@geckos.io+server+3.1.0.patch is not applied: without it any peer can
  * abort the process by sending the text `null`.
  */
@@ -181,7 +165,6 @@ function rateLimitedLogger(log: TransportLog): (key: string, o: object, msg: str
  */
 export async function startGeckosTransport(opts: GeckosTransportOptions, events: TransportEvents, log: TransportLog): Promise<GeckosTransport> {
   await assertGeckosPatched();
-  await applySctpSettings();
   const pendingTimeoutMs = opts.pendingTimeoutMs ?? 10_000;
   const maxBufferedBytes = opts.maxBufferedBytes ?? 256 * 1024;
   const maxMessageBytes = opts.maxMessageBytes;
