@@ -1,11 +1,11 @@
-// `npm run bench`: the arena-v1 benchmark CLI (one point, the sweep, the capacity search); the
+// `npm run bench`: the socket benchmark CLI of arena-v1 and arena-v2 (one point, the sweep, the capacity search); the
 // measurement itself is tools/measure/arena-bench.ts.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  capacitySearch, COMPARED_METRICS, NOTE, pointFileName, readJson, RESULTS_DIR, runPoint, save, storedPoint, sweepChart, sweepMarkdown,
-  SWEEP_NPCS, SWEEP_PLAYERS, type CapacityResult, type PointResult, type SweepFile,
+  capacitySearch, COMPARED_METRICS, NOTE, pointFileName, readJson, RESULTS_DIR, runPoint, save, SCENARIO_SWEEP, SCENARIOS, storedPoint, sweepChart, sweepMarkdown,
+  type CapacityResult, type PointResult, type Scenario, type SweepFile,
 } from '../tools/measure/arena-bench.ts';
 import { compareResults, formatDifferences, machineInfo } from '../tools/measure/report.ts';
 import { recordAb, recordAbMarkdown } from '../tools/measure/replay-bench.ts';
@@ -14,17 +14,20 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
-      scenario: { type: 'string', default: 'arena-v1' }, players: { type: 'string', default: '50' }, npcs: { type: 'string', default: '500' },
+      scenario: { type: 'string', default: 'arena-v1' }, players: { type: 'string' }, npcs: { type: 'string' },
       seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '5' }, transport: { type: 'string' }, json: { type: 'boolean', default: false },
       sweep: { type: 'boolean', default: false }, capacity: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
       chart: { type: 'boolean', default: false },
       record: { type: 'string', default: 'off' }, rounds: { type: 'string', default: '1' },
       seed: { type: 'string', default: '1' }, ramp: { type: 'string', default: '50' }, full: { type: 'string' }, 'input-packet-hz': { type: 'string' },
       'capacity-start': { type: 'string', default: '50' }, 'capacity-max': { type: 'string', default: '1000' }, 'capacity-resolution': { type: 'string', default: '25' },
+      'capacity-budget': { type: 'string' },
     },
     strict: true,
   });
-  if (values.scenario !== 'arena-v1') throw new Error(`unknown scenario ${JSON.stringify(values.scenario)} (known: arena-v1)`);
+  if (!(SCENARIOS as readonly string[]).includes(values.scenario)) throw new Error(`unknown scenario ${JSON.stringify(values.scenario)} (known: ${SCENARIOS.join(', ')})`);
+  const scenario = values.scenario as Scenario;
+  const grid = SCENARIO_SWEEP[scenario];
   const int = (name: string, raw: string | undefined, min: number, max: number): number => {
     const v = Number(raw);
     if (!Number.isInteger(v) || v < min || v > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
@@ -42,8 +45,8 @@ async function main(): Promise<void> {
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 
   const drawChart = (): void => {
-    const stored = (['ws', 'webrtc'] as const).map((t) => readJson<SweepFile>(join(RESULTS_DIR, `arena-v1-sweep-${t}.json`))).filter((s): s is SweepFile => s !== undefined);
-    if (stored.length) log(`wrote ${save('arena-v1-sweep.svg', sweepChart(stored))}`);
+    const stored = (['ws', 'webrtc'] as const).map((t) => readJson<SweepFile>(join(RESULTS_DIR, `${scenario}-sweep-${t}.json`))).filter((s): s is SweepFile => s !== undefined);
+    if (stored.length) log(`wrote ${save(`${scenario}-sweep.svg`, sweepChart(stored))}`);
   };
   if (values.chart) {
     drawChart();
@@ -52,16 +55,16 @@ async function main(): Promise<void> {
 
   if (values.sweep) {
     for (const transport of transports) {
-      const previous = readJson<SweepFile>(join(RESULTS_DIR, `arena-v1-sweep-${transport}.json`));
+      const previous = readJson<SweepFile>(join(RESULTS_DIR, `${scenario}-sweep-${transport}.json`));
       const points: PointResult[] = [];
       const failedPoints: SweepFile['failedPoints'] = [];
-      for (const npcs of SWEEP_NPCS) {
-        for (const players of SWEEP_PLAYERS) {
+      for (const npcs of grid.npcs) {
+        for (const players of grid.players) {
           let r: PointResult;
           try {
-            r = await runPoint({ players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log });
+            r = await runPoint({ scenario, players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log });
           } catch (err) {
-            log(`[arena-v1 P=${players} N=${npcs} ${transport}] FAILED: ${(err as Error).message}`);
+            log(`[${scenario} P=${players} N=${npcs} ${transport}] FAILED: ${(err as Error).message}`);
             failedPoints.push({ players, npcs, error: (err as Error).message.slice(0, 2000) });
             continue;
           }
@@ -70,11 +73,11 @@ async function main(): Promise<void> {
           if (old) log(`  compared with the stored sweep (${old.at}):\n${formatDifferences(compareResults(r, old, COMPARED_METRICS))}`);
         }
       }
-      const sweep: SweepFile = { scenario: 'arena-v1', transport, command, note: NOTE, machine: machineInfo(), at: new Date().toISOString(), points, failedPoints };
-      log(`wrote ${save(`arena-v1-sweep-${transport}.json`, JSON.stringify(sweep, null, 2) + '\n')}`);
+      const sweep: SweepFile = { scenario, transport, command, note: NOTE, machine: machineInfo(), at: new Date().toISOString(), points, failedPoints };
+      log(`wrote ${save(`${scenario}-sweep-${transport}.json`, JSON.stringify(sweep, null, 2) + '\n')}`);
       const failed = failedPoints.length ? `\nNot measured: ${failedPoints.map((f) => `P=${f.players} N=${f.npcs} (${f.error.split('\n')[0]})`).join('; ')}\n` : '';
-      const md = `# arena-v1 sweep, ${transport}\n\n${NOTE}\n\nMachine: ${sweep.machine.cores} cores, ${sweep.machine.cpuModel}, Node ${sweep.machine.node}. Measured ${sweep.at} (commit ${points[0]?.commit ?? 'unknown'}).\n\nCommand: \`${command}\`\n\n${sweepMarkdown(points)}\n${failed}`;
-      log(`wrote ${save(`arena-v1-sweep-${transport}.md`, md)}`);
+      const md = `# ${scenario} sweep, ${transport}\n\n${NOTE}\n\nMachine: ${sweep.machine.cores} cores, ${sweep.machine.cpuModel}, Node ${sweep.machine.node}. Measured ${sweep.at} (commit ${points[0]?.commit ?? 'unknown'}).\n\nCommand: \`${command}\`\n\n${sweepMarkdown(points)}\n${failed}`;
+      log(`wrote ${save(`${scenario}-sweep-${transport}.md`, md)}`);
       if (values.json) console.log(JSON.stringify(sweep));
     }
     drawChart();
@@ -82,25 +85,26 @@ async function main(): Promise<void> {
   }
 
   if (values.capacity) {
-    const npcs = int('npcs', values.npcs, 0, 4000);
+    const npcs = int('npcs', values.npcs ?? String(grid.defaultNpcs), 0, 4000);
+    const timeBudgetSec = values['capacity-budget'] !== undefined ? int('capacity-budget', values['capacity-budget'], 10, 86_400) : undefined;
     for (const transport of transports) {
       const r = await capacitySearch({
-        transport, npcs, seconds, warmupSec, rampPerSec, log,
+        scenario, transport, npcs, ...(timeBudgetSec !== undefined ? { timeBudgetSec } : {}), seconds, warmupSec, rampPerSec, log,
         start: int('capacity-start', values['capacity-start'], 1, 5000), max: int('capacity-max', values['capacity-max'], 1, 1024), resolution: int('capacity-resolution', values['capacity-resolution'], 1, 1000),
       });
       const m = machineInfo();
-      const full: CapacityResult = { scenario: 'arena-v1', ...r, cores: m.cores, machine: m, command, at: new Date().toISOString() };
-      const previous = readJson<CapacityResult>(join(RESULTS_DIR, `arena-v1-capacity-${transport}.json`));
-      log(`[capacity ${transport}] ${full.capacityIsLowerBound ? 'at least ' : ''}${full.capacity} bots with tick p99 < ${full.budgetMs} ms on ${full.cores} cores (N=${npcs})`);
+      const full: CapacityResult = { scenario, ...r, cores: m.cores, machine: m, command, at: new Date().toISOString() };
+      const previous = readJson<CapacityResult>(join(RESULTS_DIR, `${scenario}-capacity-${transport}.json`));
+      log(`[capacity ${scenario} ${transport}]${full.stoppedByTimeBudget ? ' (time budget spent before the resolution was reached)' : ''} ${full.capacityIsLowerBound ? 'at least ' : ''}${full.capacity} bots with tick p99 < ${full.budgetMs} ms on ${full.cores} cores (N=${npcs})`);
       if (previous) log(`  compared with the stored search (${previous.at}):\n${formatDifferences(compareResults(full, previous, ['capacity']))}`);
-      if (values.save) log(`wrote ${save(`arena-v1-capacity-${transport}.json`, JSON.stringify(full, null, 2) + '\n')}`);
+      if (values.save) log(`wrote ${save(`${scenario}-capacity-${transport}.json`, JSON.stringify(full, null, 2) + '\n')}`);
       console.log(values.json ? JSON.stringify(full) : `capacity (${transport}, ${npcs} NPCs): ${full.capacityIsLowerBound ? '>= ' : ''}${full.capacity} bots on ${full.cores} cores`);
     }
     return;
   }
 
-  const players = int('players', values.players, 1, 1024);
-  const npcs = int('npcs', values.npcs, 0, 4000);
+  const players = int('players', values.players ?? String(grid.defaultPlayers), 1, 1024);
+  const npcs = int('npcs', values.npcs ?? String(grid.defaultNpcs), 0, 4000);
   // --record on: the server records its room (TICKWIRE_RECORD_ROOMS); ab: off and on alternated --rounds times, side by side
   if (values.record !== 'off' && values.record !== 'on' && values.record !== 'ab') throw new Error('--record must be off, on or ab');
   if (values.record === 'on') {
@@ -109,6 +113,7 @@ async function main(): Promise<void> {
     log(`recording into ${process.env.TICKWIRE_REPLAY_DIR}`);
   }
   if (values.record === 'ab') {
+    if (scenario !== 'arena-v1') throw new Error('--record ab measures arena-v1 (games with interest rules are not recorded)');
     for (const transport of transports) {
       const r = { ...(await recordAb({ players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log }, int('rounds', values.rounds, 1, 20))), command };
       log(recordAbMarkdown(r));
@@ -121,12 +126,12 @@ async function main(): Promise<void> {
     const fullBots = values.full !== undefined ? int('full', values.full, 0, players) : undefined;
     const inputPacketRateHz = values['input-packet-hz'] !== undefined ? int('input-packet-hz', values['input-packet-hz'], 1, 128) : undefined;
     const r = await runPoint({
-      players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log, ...(fullBots !== undefined ? { fullBots } : {}), ...(inputPacketRateHz !== undefined ? { inputPacketRateHz } : {}),
+      scenario, players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log, ...(fullBots !== undefined ? { fullBots } : {}), ...(inputPacketRateHz !== undefined ? { inputPacketRateHz } : {}),
     });
-    const old = storedPoint(players, npcs, transport);
+    const old = storedPoint(players, npcs, transport, RESULTS_DIR, scenario);
     if (old) log(`compared with the stored result (${old.at}):\n${formatDifferences(compareResults(r, old, COMPARED_METRICS))}`);
     else log('no stored result for this point to compare with');
-    if (values.save) log(`wrote ${save(pointFileName(players, npcs, transport), JSON.stringify({ ...r, command, note: NOTE }, null, 2) + '\n')}`);
+    if (values.save) log(`wrote ${save(pointFileName(players, npcs, transport, scenario), JSON.stringify({ ...r, command, note: NOTE }, null, 2) + '\n')}`);
     if (values.json) console.log(JSON.stringify(r));
     else console.log(JSON.stringify(r, null, 2));
   }

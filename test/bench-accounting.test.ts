@@ -213,6 +213,22 @@ describe('capacity search', () => {
     const r = await capacitySearch({ transport: 'ws', npcs: 0, seconds: 1, warmupSec: 0, start: 50, max: 300, resolution: 10, rampPerSec: 50, log: () => undefined, probe: fakeProbe(5000) });
     expect(r).toMatchObject({ capacity: 300, capacityIsLowerBound: true });
   });
+  it('starts no probe once its time budget is spent, and says so', async () => {
+    // each probe takes 60 s of the injected clock; the budget covers three of them
+    let nowMs = 0;
+    const slow = async (players: number) => {
+      nowMs += 60_000;
+      return fakeProbe(333)(players);
+    };
+    const r = await capacitySearch({ transport: 'ws', npcs: 0, seconds: 1, warmupSec: 0, start: 50, max: 1000, resolution: 10, rampPerSec: 50, log: () => undefined, probe: slow, timeBudgetSec: 150, now: () => nowMs });
+    expect(r.probes.map((p) => p.players)).toEqual([50, 100, 200]);
+    expect(r).toMatchObject({ capacity: 200, capacityIsLowerBound: true, stoppedByTimeBudget: true, timeBudgetSec: 150 });
+    // inside the bisection: the search keeps the last passing count
+    nowMs = 0;
+    const mid = await capacitySearch({ transport: 'ws', npcs: 0, seconds: 1, warmupSec: 0, start: 50, max: 1000, resolution: 10, rampPerSec: 50, log: () => undefined, probe: slow, timeBudgetSec: 400, now: () => nowMs });
+    expect(mid.probes.map((p) => p.players)).toEqual([50, 100, 200, 400, 400, 300, 350, 350]);
+    expect(mid).toMatchObject({ capacity: 300, capacityIsLowerBound: false, stoppedByTimeBudget: true });
+  });
   it('fails a point whose bots did not all connect', () => {
     expect(capacityVerdict({ players: 100, connected: 90, tickMs: { p50: 1, p99: 1, max: 1 } })).toMatchObject({ pass: false });
     expect(capacityVerdict({ players: 100, connected: 100, tickMs: { p50: 1, p99: 9, max: 9 } })).toMatchObject({ pass: false });

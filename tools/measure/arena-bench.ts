@@ -1,5 +1,5 @@
-// The arena-v1 benchmark: starts the server in its own process, runs bot processes as
-// scenario-arena-v1.md says, measures the server (CPU, RSS, tick times) and the clients (bytes,
+// The socket benchmark of arena-v1 and arena-v2: starts the server in its own process, runs bot
+// processes as scenario-arena-v1.md / scenario-arena-v2.md say, measures the server (CPU, RSS, tick times) and the clients (bytes,
 // snapshots, render error) over a window after warm-up; the sweep and the capacity search.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -19,12 +19,26 @@ import { BotPool, fullSampleSize, REPO_ROOT } from '../bots/pool.ts';
 export const RESULTS_DIR = join(REPO_ROOT, 'bench/results');
 /** Half the tick budget at 60 Hz, ms: the capacity criterion for tick p99. */
 export const CAPACITY_BUDGET_MS = 1000 / 60 / 2;
+/** The benchmark scenarios (each is the game of the same name). */
+export type Scenario = 'arena-v1' | 'arena-v2';
+/** The scenarios `npm run bench` knows. */
+export const SCENARIOS: readonly Scenario[] = ['arena-v1', 'arena-v2'];
 /** The scenario's sweep (scenario-arena-v1.md). */
 export const SWEEP_PLAYERS = [10, 50, 100, 200] as const;
 export const SWEEP_NPCS = [0, 500, 2000] as const;
+/**
+ * Each scenario's sweep and default point: arena-v1's grid, and arena-v2's room at its 2,000 NPCs
+ * (scenario-arena-v2.md) from 100 players up to its 1,000-player target.
+ */
+export const SCENARIO_SWEEP: Readonly<Record<Scenario, { players: readonly number[]; npcs: readonly number[]; defaultPlayers: number; defaultNpcs: number }>> = {
+  'arena-v1': { players: SWEEP_PLAYERS, npcs: SWEEP_NPCS, defaultPlayers: 50, defaultNpcs: 500 },
+  'arena-v2': { players: [100, 250, 500, 1000], npcs: [2000], defaultPlayers: 1000, defaultNpcs: 2000 },
+};
 
 /** One benchmark point to run. */
 export interface PointOptions {
+  /** Scenario (and game) of the point. Default 'arena-v1'. */
+  scenario?: Scenario;
   players: number;
   npcs: number;
   transport: 'ws' | 'webrtc';
@@ -48,7 +62,7 @@ export interface PointOptions {
 
 /** The figures of one point (the JSON `npm run bench` prints). */
 export interface PointResult {
-  scenario: 'arena-v1';
+  scenario: Scenario;
   players: number;
   npcs: number;
   transport: 'ws' | 'webrtc';
@@ -180,18 +194,19 @@ export function serverWindowFigures(a: { atMs: number; metrics: PromSample[] }, 
   };
 }
 
-/** Runs one point of arena-v1 and returns its figures. */
+/** Runs one point of a scenario (arena-v1 unless `scenario` says) and returns its figures. */
 export async function runPoint(o: PointOptions): Promise<PointResult> {
   const log = o.log ?? ((): void => undefined);
-  const tag = `[arena-v1 P=${o.players} N=${o.npcs} ${o.transport}]`;
+  const scenario = o.scenario ?? 'arena-v1';
+  const tag = `[${scenario} P=${o.players} N=${o.npcs} ${o.transport}]`;
   log(`${tag} starting the server`);
-  const server = await ServerProcess.start({ root: REPO_ROOT, webrtc: o.transport === 'webrtc', npcs: o.npcs, roomCapacity: o.players + 8, seed: o.seed ?? 1, ...(o.recordDir !== undefined ? { env: recordEnv(o.recordDir) } : {}) });
+  const server = await ServerProcess.start({ root: REPO_ROOT, game: scenario, webrtc: o.transport === 'webrtc', npcs: o.npcs, roomCapacity: o.players + 8, seed: o.seed ?? 1, ...(o.recordDir !== undefined ? { env: recordEnv(o.recordDir) } : {}) });
   let pool: BotPool | undefined;
   try {
     const fullBots = Math.min(o.players, o.fullBots ?? fullSampleSize(o.players));
     const rampPerSec = o.rampPerSec ?? 50;
     pool = await BotPool.start({
-      url: server.url, count: o.players, transport: o.transport, seed: o.seed ?? 1, rampPerSec, fullBots, script: 'arena-v1',
+      url: server.url, game: scenario, count: o.players, transport: o.transport, seed: o.seed ?? 1, rampPerSec, fullBots, script: 'arena-v1',
       ...(o.inputPacketRateHz !== undefined ? { inputPacketRateHz: o.inputPacketRateHz } : {}),
     });
     log(`${tag} server PID ${server.pid}, ${pool.processCount} bot process(es) (PIDs ${pool.pids.join(', ')}), ramp ${rampPerSec}/s`);
@@ -218,7 +233,7 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
     const procs = serverProcessFigures(a.proc, b.proc, (pid) => processRole(pid, server.pid));
     const clients = Math.max(1, b.bots.active);
     const result: PointResult = {
-      scenario: 'arena-v1', players: o.players, npcs: o.npcs, transport: o.transport, seconds: round(windowSec, 2), warmupSec: o.warmupSec,
+      scenario, players: o.players, npcs: o.npcs, transport: o.transport, seconds: round(windowSec, 2), warmupSec: o.warmupSec,
       downPayloadBytesPerClientPerSec: bots.downPayloadBytesPerClientPerSec,
       upPayloadBytesPerClientPerSec: bots.upPayloadBytesPerClientPerSec,
       downWireBytesPerClientPerSec: bots.downWireBytesPerClientPerSec,
@@ -274,7 +289,7 @@ export const COMPARED_METRICS = [
 
 /** A stored sweep. */
 export interface SweepFile {
-  scenario: 'arena-v1';
+  scenario: Scenario;
   transport: 'ws' | 'webrtc';
   command: string;
   note: string;
@@ -295,15 +310,15 @@ export function readJson<T>(path: string): T | undefined {
 }
 
 /** The last stored result for this point: its own file, else the matching point of the stored sweep. */
-export function storedPoint(players: number, npcs: number, transport: 'ws' | 'webrtc', dir = RESULTS_DIR): PointResult | undefined {
-  const own = readJson<PointResult>(join(dir, pointFileName(players, npcs, transport)));
+export function storedPoint(players: number, npcs: number, transport: 'ws' | 'webrtc', dir = RESULTS_DIR, scenario: Scenario = 'arena-v1'): PointResult | undefined {
+  const own = readJson<PointResult>(join(dir, pointFileName(players, npcs, transport, scenario)));
   if (own) return own;
-  return readJson<SweepFile>(join(dir, `arena-v1-sweep-${transport}.json`))?.points.find((p) => p.players === players && p.npcs === npcs);
+  return readJson<SweepFile>(join(dir, `${scenario}-sweep-${transport}.json`))?.points.find((p) => p.players === players && p.npcs === npcs);
 }
 
 /** File name of a stored single point. */
-export function pointFileName(players: number, npcs: number, transport: 'ws' | 'webrtc'): string {
-  return `arena-v1-p${players}-n${npcs}-${transport}.json`;
+export function pointFileName(players: number, npcs: number, transport: 'ws' | 'webrtc', scenario: Scenario = 'arena-v1'): string {
+  return `${scenario}-p${players}-n${npcs}-${transport}.json`;
 }
 
 /** Markdown table of sweep points. */
@@ -326,24 +341,30 @@ export function sweepChart(sweeps: readonly SweepFile[]): string {
       points: s.points.filter((p) => p.npcs === n).map((p) => [p.players, y(p)] as [number, number]),
     }));
   for (const s of sweeps) {
-    panels.push({ title: `Bytes per client (${s.transport})`, xLabel: 'players (bots)', yLabel: 'downstream payload, bytes/client/s', series: series(s, (p) => p.downPayloadBytesPerClientPerSec) });
-    panels.push({ title: `Tick time p99 (${s.transport})`, xLabel: 'players (bots)', yLabel: 'tick p99, ms', series: series(s, (p) => p.tickMs.p99), refY: { value: CAPACITY_BUDGET_MS, label: 'half the 60 Hz budget' } });
+    const which = s.scenario && s.scenario !== 'arena-v1' ? `${s.scenario}, ${s.transport}` : s.transport;
+    panels.push({ title: `Bytes per client (${which})`, xLabel: 'players (bots)', yLabel: 'downstream payload, bytes/client/s', series: series(s, (p) => p.downPayloadBytesPerClientPerSec) });
+    panels.push({ title: `Tick time p99 (${which})`, xLabel: 'players (bots)', yLabel: 'tick p99, ms', series: series(s, (p) => p.tickMs.p99), refY: { value: CAPACITY_BUDGET_MS, label: 'half the 60 Hz budget' } });
   }
   const m = sweeps[0]?.machine;
-  const caption = m ? `arena-v1, ${m.cores} cores (${m.cpuModel}), bots on the same machine as the server; ${sweeps.map((s) => `${s.transport} ${s.at.slice(0, 10)}`).join(', ')}` : 'arena-v1';
+  const scenarios = [...new Set(sweeps.map((s) => s.scenario ?? 'arena-v1'))].join(' and ');
+  const caption = m ? `${scenarios}, ${m.cores} cores (${m.cpuModel}), bots on the same machine as the server; ${sweeps.map((s) => `${s.transport} ${s.at.slice(0, 10)}`).join(', ')}` : scenarios;
   return renderChartSvg(panels, { caption, columns: 2 });
 }
 
 /** Capacity search result. */
 export interface CapacityResult {
-  scenario: 'arena-v1';
+  scenario: Scenario;
   transport: 'ws' | 'webrtc';
   npcs: number;
   budgetMs: number;
   /** Largest bot count that met the criterion (0 if none did). */
   capacity: number;
-  /** True when the search stopped at its upper bound while still passing. */
+  /** True when the search stopped at its upper bound (or its time budget) while still passing. */
   capacityIsLowerBound: boolean;
+  /** Wall-time budget of the search, s (no probe starts after it is spent; null: none). */
+  timeBudgetSec?: number | null;
+  /** True when the time budget ended the search before it reached its resolution. */
+  stoppedByTimeBudget?: boolean;
   cores: number;
   machine: MachineInfo;
   /** Every probe in order (a failing count is probed twice; it fails only if both fail). */
@@ -363,9 +384,14 @@ export function capacityVerdict(r: Pick<PointResult, 'players' | 'connected' | '
  * Largest bot count with tick p99 under half the 60 Hz budget: doubles from `start` until a probe
  * fails (or `max` is reached), then bisects to within `resolution` bots.
  */
-export async function capacitySearch(o: { transport: 'ws' | 'webrtc'; npcs: number; seconds: number; warmupSec: number; start: number; max: number; resolution: number; rampPerSec: number; log: (l: string) => void; probe?: (players: number) => Promise<Pick<PointResult, 'players' | 'connected' | 'failed' | 'tickMs' | 'serverCpuCoresUsed' | 'bots'> & Partial<Pick<PointResult, 'loadAverage1m'>>> }): Promise<Omit<CapacityResult, 'command' | 'at' | 'machine' | 'cores' | 'scenario'>> {
+export async function capacitySearch(o: { scenario?: Scenario; timeBudgetSec?: number; now?: () => number; transport: 'ws' | 'webrtc'; npcs: number; seconds: number; warmupSec: number; start: number; max: number; resolution: number; rampPerSec: number; log: (l: string) => void; probe?: (players: number) => Promise<Pick<PointResult, 'players' | 'connected' | 'failed' | 'tickMs' | 'serverCpuCoresUsed' | 'bots'> & Partial<Pick<PointResult, 'loadAverage1m'>>> }): Promise<Omit<CapacityResult, 'command' | 'at' | 'machine' | 'cores' | 'scenario'>> {
   const probes: CapacityResult['probes'] = [];
-  const run = o.probe ?? ((players: number) => runPoint({ players, npcs: o.npcs, transport: o.transport, seconds: o.seconds, warmupSec: o.warmupSec, rampPerSec: o.rampPerSec, fullBots: 1, log: o.log }));
+  const now = o.now ?? ((): number => performance.now());
+  const startedMs = now();
+  const timeBudgetSec = o.timeBudgetSec ?? null;
+  // a probe starts only while the budget lasts; the one running when it ends finishes
+  const timeLeft = (): boolean => timeBudgetSec === null || (now() - startedMs) / 1000 < timeBudgetSec;
+  const run = o.probe ?? ((players: number) => runPoint({ scenario: o.scenario ?? 'arena-v1', players, npcs: o.npcs, transport: o.transport, seconds: o.seconds, warmupSec: o.warmupSec, rampPerSec: o.rampPerSec, fullBots: 1, log: o.log }));
   const probe = async (players: number, attempt = 1): Promise<boolean> => {
     const r = await run(players);
     const v = capacityVerdict(r);
@@ -377,6 +403,8 @@ export async function capacitySearch(o: { transport: 'ws' | 'webrtc'; npcs: numb
   };
   let lo = 0;
   let hi = -1;
+  let outOfTime = false;
+  const base = { transport: o.transport, npcs: o.npcs, budgetMs: round(CAPACITY_BUDGET_MS, 3), timeBudgetSec };
   for (let p = Math.min(o.start, o.max); ; p = Math.min(o.max, p * 2)) {
     if (await probe(p)) lo = p;
     else {
@@ -384,14 +412,22 @@ export async function capacitySearch(o: { transport: 'ws' | 'webrtc'; npcs: numb
       break;
     }
     if (p >= o.max) break;
+    if (!timeLeft()) {
+      outOfTime = true;
+      break;
+    }
   }
-  if (hi < 0) return { transport: o.transport, npcs: o.npcs, budgetMs: round(CAPACITY_BUDGET_MS, 3), capacity: lo, capacityIsLowerBound: true, probes };
+  if (hi < 0) return { ...base, capacity: lo, capacityIsLowerBound: true, stoppedByTimeBudget: outOfTime, probes };
   while (hi - lo > o.resolution) {
+    if (!timeLeft()) {
+      outOfTime = true;
+      break;
+    }
     const mid = Math.round((lo + hi) / 2);
     if (await probe(mid)) lo = mid;
     else hi = mid;
   }
-  return { transport: o.transport, npcs: o.npcs, budgetMs: round(CAPACITY_BUDGET_MS, 3), capacity: lo, capacityIsLowerBound: false, probes };
+  return { ...base, capacity: lo, capacityIsLowerBound: false, stoppedByTimeBudget: outOfTime, probes };
 }
 
 /** The caveat stored with every result of this machine. */

@@ -31,14 +31,26 @@ const server = spawn(process.execPath, ['server.mjs', String(port), String(npcs)
 await new Promise((ok) => server.stdout.once('data', ok));
 const bots = spawn(process.execPath, ['bots.mjs', String(port), String(players)], { cwd: new URL('.', import.meta.url).pathname, stdio: ['pipe', 'pipe', 'inherit'] });
 const lines = [];
-bots.stdout.on('data', (d) => lines.push(...d.toString().split('\n').filter(Boolean)));
+let partial = '';
+bots.stdout.on('data', (d) => {
+  const parts = (partial + d.toString()).split('\n');
+  partial = parts.pop();
+  lines.push(...parts.filter(Boolean));
+});
+// The bots print {"started"} once every join is under way; a loaded machine can take seconds to
+// get there, and a report asked for before it would be answered by that line instead.
+const isReport = (l) => l.includes('"bytes"');
+while (!lines.some((l) => l.includes('"started"'))) await sleep(10);
 const report = async () => {
-  const n = lines.length;
+  const n = lines.filter(isReport).length;
   bots.stdin.write('report\n');
-  while (lines.length === n) await sleep(10);
-  return JSON.parse(lines[lines.length - 1]);
+  while (lines.filter(isReport).length === n) await sleep(10);
+  return JSON.parse(lines.filter(isReport).at(-1));
 };
-await sleep(players * 20 + 1000 + warmup * 1000);
+// every bot joined (or failed), then the warm-up
+const joinDeadline = Date.now() + players * 20 + 30_000;
+for (let r = await report(); r.joined + r.failed < players && Date.now() < joinDeadline; r = await report()) await sleep(250);
+await sleep(warmup * 1000);
 const r0 = await report();
 const c0 = cpuSec(server.pid);
 const b0 = cpuSec(bots.pid);
