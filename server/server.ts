@@ -30,10 +30,10 @@ import { ConnTable, SessionTable, type Session } from './sessions.ts';
 import { DeltaSnapshotEncoder } from './snapshots.ts';
 import { ViewSnapshotEncoder } from './interest.ts';
 import { SendQueue } from './send-queue.ts';
-import type { TickPhases } from './tick.ts';
-import { runTimedTick } from './timed-tick.ts';
+import { runTimedTick, type TickPhases } from './timed-tick.ts';
 
-export type { AuthResult, ServerApi, ServerHooks } from './hooks.ts'; export type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
+export type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
+export type { AttachableTransport, ServerOptions, ServerState, TransportStarter } from './options.ts';
 
 /** One Tickwire server process. */
 export class TickwireServer implements ServerApi {

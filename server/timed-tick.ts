@@ -4,6 +4,8 @@
 import type { ServerStats } from './metrics.ts';
 import { runTick, type TickHost, type TickPhases } from './tick.ts';
 
+export type { TickPhases } from './tick.ts';
+
 /** Runs one tick of every room with its timings; `flush` hands the queued packets off and returns how many. */
 export function runTimedTick(host: TickHost & { readonly phases: TickPhases }, stats: ServerStats, flush: () => number): void {
   const phases = host.phases;
