@@ -30,6 +30,16 @@ export type EncoderFactory = (schema: NetSchema, net: NetConfig, stats: EncoderS
 /** Delivers a game event a room's game emitted (GameContext.emit) to the room's players. */
 export type GameEventSink = (room: Room, name: string, data: unknown) => void;
 
+/**
+ * Hears of a room's players coming and going and of its game events, besides the players
+ * themselves (the read-only feed, server/feed.ts). Called inside the frame; must not throw.
+ */
+export interface RoomObserver {
+  joined(room: Room, p: Player): void;
+  left(room: Room, p: Player): void;
+  event(room: Room, name: string, data: unknown): void;
+}
+
 /** A game event waiting for the end of the tick's systems. */
 export interface PendingEvent {
   readonly name: string;
@@ -113,6 +123,8 @@ export class Room {
   readonly events: PendingEvent[] = [];
   /** Where flushed game events go (the server sends them to the room's players); none: dropped. */
   eventSink: GameEventSink | undefined;
+  /** Told of players joining and leaving and of flushed game events (RoomManager.observe). */
+  observer: RoomObserver | undefined;
   readonly hasNetComponent: (eid: number, compIndex: number) => boolean;
   /** Rewind history and hit tests, for a game that declares lagCompensation (also ctx.lagComp). */
   readonly lagComp: RoomLagComp | undefined;
@@ -179,6 +191,7 @@ export class Room {
     p.link.restart(this.ctx.tick);
     this.emptySinceMs = undefined;
     if (this.players.length === 1) this.onOccupancyChange?.(this);
+    this.observer?.joined(this, p);
     return eid;
   }
 
@@ -221,6 +234,7 @@ export class Room {
       if (this.game.despawnPlayer) this.game.despawnPlayer(this.ctx, p.eid);
       else this.ctx.despawn(p.eid);
     }
+    this.observer?.left(this, p);
     p.eid = -1;
     if (this.players.length === 0) {
       this.emptySinceMs = nowMs;
@@ -302,9 +316,21 @@ export class RoomManager {
   };
   private readonly byName = new Map<string, Room>();
   private created = 0;
+  private observer: RoomObserver | undefined;
+
+  /** Tells `o` of every room's players coming and going and of its game events, now and in rooms made later. */
+  observe(o: RoomObserver): void {
+    this.observer = o;
+    for (const r of this.list) r.observer = o;
+  }
   private autoName = 0;
 
   constructor(private readonly o: RoomManagerOptions) {}
+
+  /** The game every room of this manager runs. */
+  get game(): AnyGame {
+    return this.o.game;
+  }
 
   get size(): number {
     return this.list.length;
@@ -365,6 +391,7 @@ export class RoomManager {
     const room = new Room(name, this.o.game, this.o.schema, this.o.net, this.o.capacity, seed, params, this.o.encoderFactory, nowMs, this.o.encoderStats, origin, this.o.lagComp, this.o.interestStats, this.o.viewBudgetBytesPerSec);
     room.onOccupancyChange = this.refreshAwake;
     room.eventSink = this.o.onGameEvent;
+    room.observer = this.observer;
     this.list.push(room);
     this.byName.set(name, room);
     this.refreshAwake();

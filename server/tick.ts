@@ -72,7 +72,11 @@ export function runSystems(room: Room): void {
 export function flushEvents(room: Room): void {
   const events = room.events;
   const sink = room.eventSink;
-  for (let i = 0; i < events.length; i++) sink?.(room, events[i].name, events[i].data);
+  const observer = room.observer;
+  for (let i = 0; i < events.length; i++) {
+    sink?.(room, events[i].name, events[i].data);
+    observer?.event(room, events[i].name, events[i].data);
+  }
   events.length = 0;
 }
 

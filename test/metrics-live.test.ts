@@ -31,6 +31,10 @@ const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   // A fleet of one has no lease: these move on a fleet member on Redis, and test/fleet-server.test.ts
   // (real server processes and redis-server) checks each of them moves.
   ['tickwire_spectator_inputs_ignored_total', 'a spectator sending inputs (test/spectators.test.ts)'],
+  // The soak reads no feed: test/feed.test.ts (a real server, readers over HTTP) checks each moves.
+  ['tickwire_feed_events_sent_total', 'feed readers (test/feed.test.ts)'],
+  ['tickwire_feed_events_dropped_total', 'a feed reader that stops reading (test/feed.test.ts)'],
+  ['tickwire_feed_refused_total', 'feed readers over the limits (test/feed.test.ts)'],
   ['tickwire_fleet_lease_renewals_total', 'leases exist only on Redis (test/fleet-server.test.ts)'],
   ['tickwire_fleet_lease_failures_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_leases_lost_total', 'Redis outage (test/fleet-server.test.ts)'],
