@@ -13,6 +13,7 @@ import { RejectCode } from '../shared/protocol/ids.ts';
 import { writeInputPacket } from '../shared/protocol/input.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { requestSeat } from '../netcode/matchmake.ts';
+import { parseBotsArgs } from '../tools/bots/cli.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
 import { connectClient, startTestServer, urlOf, waitFor } from './helpers/server.ts';
 
@@ -133,5 +134,12 @@ describe('spectators', () => {
     expect(srv.rooms.get('empty-here')).toBeUndefined();
     const bad = await fetch(`${url}/matchmake`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'w', spectate: 'yes' }) });
     expect(bad.status).toBe(400);
+  });
+
+  it('bots take --spectate with a room or a matchmaker, never alone', () => {
+    expect(parseBotsArgs(['--url', 'http://127.0.0.1:1', '--room', 'r', '--spectate']).spectate).toBe(true);
+    expect(parseBotsArgs(['--matchmake', 'http://127.0.0.1:1', '--spectate']).spectate).toBe(true);
+    expect(parseBotsArgs(['--url', 'http://127.0.0.1:1']).spectate).toBeUndefined();
+    expect(() => parseBotsArgs(['--url', 'http://127.0.0.1:1', '--spectate'])).toThrow(/--spectate needs --room/);
   });
 });
