@@ -200,13 +200,14 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
           attempt = 0;
           welcomedAtMs = performance.now();
           roster.clear();
-          roster.setSelf(w.eid, name);
+          // a spectator is no player: it has no row of its own in the table
+          if (w.spectator !== true) roster.setSelf(w.eid, name);
           show('');
           graph.where = `${seat.owner} ${w.room}`;
           if (everPlayed) {
             graph.rejoins++;
             sidebar.line('system', `rejoined through the matchmaker: room ${w.room} on ${seat.owner}`);
-          } else sidebar.line('system', `joined room ${w.room} as ${name}`);
+          } else sidebar.line('system', w.spectator === true ? `watching room ${w.room}` : `joined room ${w.room} as ${name}`);
           everPlayed = true;
         },
         onControl: (msg) => {

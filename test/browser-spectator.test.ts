@@ -83,6 +83,8 @@ describe('the spectator page', () => {
     expect((await page.evaluate(() => tickwire.camera))!.zoom).toBeGreaterThan(c1.zoom);
     // the score table lists the player; Tab follows it and the camera goes to it
     await untilIn(page, () => (document.querySelector('#players tr[data-eid]') ? true : undefined), undefined, 'the score table');
+    // the table lists the players only, not the spectator
+    expect(await page.evaluate(() => Array.from(document.querySelectorAll<HTMLTableRowElement>('#players tr[data-eid]')).filter((tr) => !tr.hidden).map((tr) => tr.cells[0].textContent))).toEqual(['runner']);
     await page.keyboard.press('Tab');
     const followed = await untilIn(page, (eid) => {
       const c = tickwire.camera;
