@@ -24,6 +24,7 @@ import { GameRenderer } from './render.ts';
 import { isReplayPage, replayState, startReplayPage } from './replay.ts';
 import { Roster } from './roster.ts';
 import { Sidebar } from './sidebar.ts';
+import { FreeCamera, SPECTATOR_HINT } from './spectate.ts';
 
 const params = new URLSearchParams(location.search);
 const num = (key: string, fallback: number): number => {
@@ -38,6 +39,8 @@ const room = params.get('room') ?? undefined;
 const seed = num('seed', Math.floor(performance.now() * 1000) >>> 0);
 /** `?inputhz=H`: input packets per second (the netcode's inputPacketRateHz; default DEFAULT_INPUT_PACKET_RATE_HZ). */
 const inputPacketRateHz = params.has('inputhz') ? num('inputhz', 0) : undefined;
+/** `?spectate=1`: watch (a spectator's seat from the matchmaker; no entity, no inputs) with a free camera. */
+const spectating = flag('spectate', false);
 
 const link: LinkSettings = {
   ...defaultLinkSettings(),
@@ -155,6 +158,10 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
     },
   );
   const fieldOf = (eid: number, f: string): number | undefined => renderer.field(eid, f);
+  camera = spectating
+    ? new FreeCamera(window, canvas, { x: view.world.width / 2, y: view.world.height / 2 }, () => renderer.followSpan(), () => renderer.cssPixelsPerUnit, document.getElementById('players') as HTMLElement)
+    : undefined;
+  if (camera) helpEl.textContent = SPECTATOR_HINT;
   const pilotParam = params.get('bot');
   let autopilot: Autopilot | undefined;
   if (pilotParam !== null && pilotParam !== '0') {
@@ -173,7 +180,7 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
     // Every join goes through the matchmaker (any server of a fleet, or the one server): it says
     // which server owns the room and hands a single-use seat for the hello.
     const asked = ++seatRequests;
-    requestSeat(location.origin, { name, game: g.name, ...(room !== undefined ? { room } : {}) }).then(
+    requestSeat(location.origin, { name, game: g.name, ...(room !== undefined ? { room } : {}), ...(spectating ? { spectate: true } : {}) }).then(
       (seat) => {
         if (asked === seatRequests) join(io, seat);
       },
@@ -187,7 +194,7 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
   let everPlayed = false;
 
   const join = (io: ClientIO, seat: Seat): void => {
-    const n: ClientNetcode = new ClientNetcode(g, io, { url: seat.url, name, room: seat.room, seat: seat.seat, resumeAttempts: 3, transport, ...(inputPacketRateHz && inputPacketRateHz > 0 ? { inputPacketRateHz } : {}) }, {
+    const n: ClientNetcode = new ClientNetcode(g, io, { url: seat.url, name, room: seat.room, seat: seat.seat, resumeAttempts: 3, transport, spectate: spectating, ...(inputPacketRateHz && inputPacketRateHz > 0 ? { inputPacketRateHz } : {}) }, {
       toggles,
       events: {
         onWelcome: (w) => {
@@ -196,13 +203,14 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
           attempt = 0;
           welcomedAtMs = performance.now();
           roster.clear();
-          roster.setSelf(w.eid, name);
+          // a spectator is no player: it has no row of its own in the table
+          if (w.spectator !== true) roster.setSelf(w.eid, name);
           show('');
           graph.where = `${seat.owner} ${w.room}`;
           if (everPlayed) {
             graph.rejoins++;
             sidebar.line('system', `rejoined through the matchmaker: room ${w.room} on ${seat.owner}`);
-          } else sidebar.line('system', `joined room ${w.room} as ${name}`);
+          } else sidebar.line('system', w.spectator === true ? `watching room ${w.room}` : `joined room ${w.room} as ${name}`);
           everPlayed = true;
         },
         onControl: (msg) => {
@@ -264,6 +272,10 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
       const s = Math.max(0, Math.ceil((retryAtMs - now) / 1000));
       show(`The server went away (${lastReason}). Reconnecting in ${s} s…`);
     }
+    if (camera) {
+      camera.update(now, entityPosition);
+      state.view.free = camera.view;
+    }
     renderer.draw(net ?? lastNet, state.view);
     canvas.style.opacity = net && phase === 'playing' ? '1' : '0.45';
     const shown = net ?? lastNet;
@@ -304,6 +316,7 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
 }
 
 let entityPosition: (eid: number) => { x: number; y: number } | null = () => null;
+let camera: FreeCamera | undefined;
 
 /** Debug and test handle. */
 const api = {
@@ -334,6 +347,14 @@ const api = {
   /** Player names by entity id, as the page knows them. */
   names(): Record<number, string> {
     return Object.fromEntries(roster.players().map((p) => [p.eid, p.name]));
+  },
+  /** True once the server welcomed this page as a spectator. */
+  get spectator(): boolean {
+    return net?.connection.welcome?.spectator === true;
+  },
+  /** The spectator's free camera (centre, zoom, followed entity), or null when playing. */
+  get camera(): { x: number; y: number; zoom: number; following: number } | null {
+    return camera ? { ...camera.view, following: camera.following } : null;
   },
   toggles,
   link,

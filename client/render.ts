@@ -1,11 +1,12 @@
-// Canvas view of any game: the camera framing the game's playfield (following the own player, or
-// the whole world), the playfield and a grid, the entities (the game's own draw function, or a disc
+// Canvas view of any game: the camera framing the game's playfield (following the own player, the
+// whole world, or a spectator's free camera), the playfield and a grid, the entities (the game's own draw function, or a disc
 // per entity at its declared position with player names over heads), and optionally the server's
 // position of the own player as a ghost (what prediction and reconciliation hide).
 import type { ClientNetcode } from '../netcode/netcode.ts';
 import type { NetSchema } from '../shared/protocol/schema.ts';
 import type { AnyGame } from '../shared/sim/game.ts';
 import type { DrawView, GameClient } from '../shared/sim/view.ts';
+import type { FreeView } from './spectate.ts';
 
 /** What the view shows. */
 export interface ViewOptions {
@@ -13,6 +14,8 @@ export interface ViewOptions {
   camera: 'follow' | 'world';
   /** Outline where the server last had the own player. */
   ghost: boolean;
+  /** A spectator's free camera (client/spectate.ts): centred on its point, at its zoom of the follow span; overrides `camera`. */
+  free?: FreeView;
 }
 
 /**
@@ -84,6 +87,17 @@ export class GameRenderer implements DrawView {
     this.gridStep = 2 ** Math.round(Math.log2(Math.max(width, height) / 16));
   }
 
+  /** World units across the shorter side of the canvas in follow mode (and a free camera's zoom 1). */
+  followSpan(): number {
+    const { width, height } = this.view.world;
+    return Math.min(FOLLOW_SPAN, 0.75 * Math.min(width, height));
+  }
+
+  /** CSS pixels per world unit in the last frame drawn. */
+  get cssPixelsPerUnit(): number {
+    return this.pixelsPerUnit / this.dpr;
+  }
+
   /** Resizes the backing store to the element's size times the device pixel ratio (into this.w, this.h). */
   private fit(): void {
     const dpr = Math.min(2, globalThis.devicePixelRatio || 1);
@@ -117,11 +131,12 @@ export class GameRenderer implements DrawView {
     this.selfEid = net.eid;
     this.hasSelf = net.localPosition(this.self);
     const { width: ww, height: wh } = this.view.world;
-    const span = Math.min(FOLLOW_SPAN, 0.75 * Math.min(ww, wh));
-    const scale = o.camera === 'world' ? Math.min(w / (ww * 1.04), h / (wh * 1.04)) : Math.min(w, h) / span;
+    const span = this.followSpan();
+    const free = o.free;
+    const scale = free ? (Math.min(w, h) / span) * free.zoom : o.camera === 'world' ? Math.min(w / (ww * 1.04), h / (wh * 1.04)) : Math.min(w, h) / span;
     const follow = o.camera === 'follow' && this.hasSelf;
-    const cx = follow ? this.self.x : ww / 2;
-    const cy = follow ? this.self.y : wh / 2;
+    const cx = free ? free.x : follow ? this.self.x : ww / 2;
+    const cy = free ? free.y : follow ? this.self.y : wh / 2;
     this.pixelsPerUnit = scale;
     this.tx = w / 2 - cx * scale;
     this.ty = h / 2 - cy * scale;

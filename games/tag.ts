@@ -448,6 +448,7 @@ export const tag = defineGame<C, Input>({
     }
   },
   systems: (ctx) => [npcSystem(ctx), tagSystem(ctx), scoreSystem(ctx)],
+  feedEvents: ['it', 'tag'],
   spawnPlayer(ctx) {
     spawnPoint(ctx, spot);
     const e = ctx.spawn();

@@ -24,6 +24,8 @@ export interface SeatRequest {
   readonly room?: string;
   /** A room this request creates is left out of GET /rooms. */
   readonly private?: boolean;
+  /** A seat to watch (say hello with `spectate` and the seat): only in a room that exists, the named one or else the most played listed room. */
+  readonly spectate?: boolean;
 }
 
 /** A refusal from the matchmaker, with its reason (fleet_full, room_full, draining, unavailable, rate_limited, ...). */
@@ -55,6 +57,7 @@ export async function requestSeat(matchmakerUrl: string, req: SeatRequest, o: { 
   if (req.game !== undefined) body.game = req.game;
   if (req.room !== undefined) body.room = req.room;
   if (req.private) body.private = true;
+  if (req.spectate) body.spectate = true;
   let res: { status: number; json(): Promise<unknown> };
   try {
     res = await f(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(o.timeoutMs ?? 5000) });

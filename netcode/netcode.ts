@@ -286,7 +286,8 @@ export class ClientNetcode {
         conn.ping();
         this.nextPingMs = nowMs + (this.opts.pingIntervalMs ?? 250);
       }
-      this.produceInputs(nowMs, input);
+      // a spectator has no entity: it sends no inputs, only its snapshot acks
+      if (conn.welcome.spectator !== true) this.produceInputs(nowMs, input);
       conn.pollAck(nowMs);
       this.predictor.decay(dtMs);
       this.updateRender(nowMs);

@@ -151,6 +151,16 @@ export interface ServerConfig {
   readonly replayKeyframeSec: number;
   /** Largest replay file, bytes: a recording that reaches it is finished there; also the most GET /replays/:name serves. Env TICKWIRE_REPLAY_MAX_BYTES. Default 67108864. */
   readonly replayMaxBytes: number;
+  /** Readers of one room's read-only feed (GET /rooms/:name/feed) at once; 0 turns the feed off. Env TICKWIRE_FEED_CONNECTIONS_PER_ROOM. Default 16. */
+  readonly feedConnectionsPerRoom: number;
+  /** Feed readers one address may hold at once, all rooms. Env TICKWIRE_FEED_CONNECTIONS_PER_ADDRESS. Default 4. */
+  readonly feedConnectionsPerAddress: number;
+  /** Milliseconds between a feed's `summary` events. Env TICKWIRE_FEED_SUMMARY_MS. Default 1000. */
+  readonly feedSummaryMs: number;
+  /** Milliseconds between a feed's heartbeat comments. Env TICKWIRE_FEED_HEARTBEAT_MS. Default 15000. */
+  readonly feedHeartbeatMs: number;
+  /** Bytes a feed reader may leave unread in the server's buffer before it is dropped as too slow. Env TICKWIRE_FEED_MAX_BUFFERED_BYTES. Default 65536. */
+  readonly feedMaxBufferedBytes: number;
   /** Directory of the bundled browser client served at `/`. Default 'client/dist'. */
   readonly clientDir: string;
   /** pino log level. Env LOG_LEVEL. Default 'info'. */
@@ -227,6 +237,11 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   replayDir: 'replays',
   replayKeyframeSec: 10,
   replayMaxBytes: 64 << 20,
+  feedConnectionsPerRoom: 16,
+  feedConnectionsPerAddress: 4,
+  feedSummaryMs: 1000,
+  feedHeartbeatMs: 15_000,
+  feedMaxBufferedBytes: 65_536,
   clientDir: 'client/dist',
   logLevel: 'info',
   net: DEFAULT_NET_CONFIG,
@@ -251,7 +266,8 @@ export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
   ['maxSpectatorsPerRoom', 'TICKWIRE_MAX_SPECTATORS_PER_ROOM'], ['replayKeyframeSec', 'TICKWIRE_REPLAY_KEYFRAME_SEC'], ['replayMaxBytes', 'TICKWIRE_REPLAY_MAX_BYTES'], ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
   ['lagCompMaxRewindMs', 'TICKWIRE_LAGCOMP_MAX_REWIND_MS'], ['lagCompMaxInterpMs', 'TICKWIRE_LAGCOMP_MAX_INTERP_MS'], ['lagCompToleranceMs', 'TICKWIRE_LAGCOMP_TOLERANCE_MS'],
-  ['agonesHealthMs', 'TICKWIRE_AGONES_HEALTH_MS'],
+  ['agonesHealthMs', 'TICKWIRE_AGONES_HEALTH_MS'], ['feedConnectionsPerRoom', 'TICKWIRE_FEED_CONNECTIONS_PER_ROOM'], ['feedConnectionsPerAddress', 'TICKWIRE_FEED_CONNECTIONS_PER_ADDRESS'],
+  ['feedSummaryMs', 'TICKWIRE_FEED_SUMMARY_MS'], ['feedHeartbeatMs', 'TICKWIRE_FEED_HEARTBEAT_MS'], ['feedMaxBufferedBytes', 'TICKWIRE_FEED_MAX_BUFFERED_BYTES'],
 ];
 /** Netcode options (`net.*`) and the environment variable that sets each. */
 export const NET_ENV: readonly (readonly [keyof NetConfig, string])[] = [
@@ -475,6 +491,11 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'maxSpectatorsPerRoom', cfg.maxSpectatorsPerRoom, 0, 100_000);
   checkInt(errors, 'replayKeyframeSec', cfg.replayKeyframeSec, 1, 3600);
   checkInt(errors, 'replayMaxBytes', cfg.replayMaxBytes, 65_536, 2 ** 31);
+  checkInt(errors, 'feedConnectionsPerRoom', cfg.feedConnectionsPerRoom, 0, 100_000);
+  checkInt(errors, 'feedConnectionsPerAddress', cfg.feedConnectionsPerAddress, 1, 100_000);
+  checkInt(errors, 'feedSummaryMs', cfg.feedSummaryMs, 50, 600_000);
+  checkInt(errors, 'feedHeartbeatMs', cfg.feedHeartbeatMs, 100, 600_000);
+  checkInt(errors, 'feedMaxBufferedBytes', cfg.feedMaxBufferedBytes, 1024, 16_777_216);
   checkInt(errors, 'agonesHealthMs', cfg.agonesHealthMs, 100, 60_000);
   if (typeof cfg.adminToken !== 'string' || (cfg.adminToken !== '' && !/^[\x21-\x7e]{16,1024}$/.test(cfg.adminToken))) errors.push('adminToken must be empty (off) or 16..1024 visible ASCII characters');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`logLevel ${JSON.stringify(cfg.logLevel)} is not a pino level`);

@@ -1,5 +1,6 @@
-// What the HTTP routes answer (/healthz, /rooms, /config, /metrics, /replays), from the server's state; the
-// uWebSockets.js layer (net/uws.ts) serves them, and in-process tests call them directly.
+// What the HTTP routes answer (/healthz, /rooms, /config, /metrics, /replays, the rooms' read-only feeds),
+// from the server's state; the uWebSockets.js layer (net/uws.ts) serves them, and in-process tests
+// call them directly.
 import { PROTOCOL_VERSION } from '../shared/config.ts';
 import type { HttpRoutes } from './net/uws.ts';
 import { renderMetrics, type ServerStats } from './metrics.ts';
@@ -9,6 +10,7 @@ import type { ServerConfig } from './config.ts';
 import type { Registry } from 'prom-client';
 import type { FleetHost } from './fleet/host.ts';
 import { replayRoutes } from './replay-routes.ts';
+import { RoomFeeds } from './feed.ts';
 
 /** What the routes read. */
 export interface RouteSources {
@@ -39,6 +41,7 @@ export function httpRoutes(src: RouteSources): HttpRoutes {
     table: [...src.fleet.routes(), ...replayRoutes(src.config, src.rooms)],
     config: () => publicConfig(src),
     metrics: () => renderMetrics(src.registry, src.stats),
+    streams: new RoomFeeds(src).routes(),
   };
 }
 

@@ -58,8 +58,8 @@ export interface InboundContext {
 export interface SeatChecker {
   /** True when a hello must carry a seat (a member of a fleet on Redis: rooms are placed by the fleet). */
   requiresSeat(): boolean;
-  /** Takes a seat; `done` ends the time the seat counts toward its room's occupancy. */
-  claim(seat: string, room: string | undefined): Promise<{ room: string; result: ClaimResult; done: () => void }>;
+  /** Takes a seat (a spectator's with `spectate`); `done` ends the time the seat counts toward its room's occupancy. */
+  claim(seat: string, room: string | undefined, spectate?: boolean): Promise<{ room: string; result: ClaimResult; done: () => void }>;
 }
 
 /** What a refused seat claim tells the client. */
@@ -442,7 +442,7 @@ export class Inbound implements OutboundHost {
       if (s.state !== 'authenticating') return; // closed meanwhile
       if (result === false) return this.reject(s, RejectCode.AuthFailed, 'authentication failed');
       if (typeof result === 'object' && result.name) s.name = cleanName(result.name) || s.name;
-      if (msg.spectate === true) return this.spectate(s, msg.room);
+      if (msg.spectate === true) return msg.seat !== undefined ? this.spectateSeated(s, msg.seat, msg.room) : this.spectate(s, msg.room);
       if (msg.seat !== undefined) return this.joinSeated(s, msg.seat, msg.room);
       if (this.ctx.seats.requiresSeat()) return this.reject(s, RejectCode.SeatRequired, 'this server is a fleet member: ask POST /matchmake for a seat and say hello with it');
       if (this.ctx.draining()) return this.reject(s, RejectCode.ShuttingDown, 'this server is draining: it takes no new players');
@@ -507,6 +507,25 @@ export class Inbound implements OutboundHost {
       },
       (err: unknown) => {
         log.warn({ err, session: s.id }, 'seat claim failed');
+        if (s.state === 'authenticating') this.reject(s, RejectCode.FleetUnavailable, SEAT_REFUSALS.unavailable[1]);
+      },
+    );
+  }
+
+  /** A spectating hello with a seat from the matchmaker: the fleet takes it, then the spectator watches the room it was granted for. */
+  private spectateSeated(s: Session, seat: string, roomName: string | undefined): void {
+    this.ctx.seats.claim(seat, roomName, true).then(
+      ({ room, result, done }) => {
+        done();
+        if (s.state !== 'authenticating') return;
+        if (result.outcome !== 'ok') {
+          const [code, reason] = SEAT_REFUSALS[result.outcome];
+          return this.reject(s, code, reason);
+        }
+        this.spectate(s, room);
+      },
+      (err: unknown) => {
+        this.ctx.log.warn({ err, session: s.id }, 'spectator seat claim failed');
         if (s.state === 'authenticating') this.reject(s, RejectCode.FleetUnavailable, SEAT_REFUSALS.unavailable[1]);
       },
     );

@@ -129,6 +129,14 @@ export class ServerStats {
   spectatorInputsIgnored = 0;
   /** Room recordings: bytes written to replay files, recordings started and finished. */
   readonly replay = newReplayStats();
+  /** Read-only feed readers connected now (server/feed.ts). */
+  feedConnections = 0;
+  /** Feed events written to readers (summaries and room events; heartbeats not counted). */
+  feedEventsSent = 0;
+  /** Feed events not delivered because their reader had left more than feedMaxBufferedBytes unread (the reader is dropped). */
+  feedEventsDropped = 0;
+  /** Feed requests refused: the room's or the address's reader limit, or no such room here. */
+  readonly feedRefused = { room_limit: 0, address_limit: 0, no_room: 0 };
   /** Time POST /matchmake took, seconds. */
   readonly matchmakeSeconds = new FixedHistogram(MATCHMAKE_BUCKETS_SEC);
 
@@ -204,6 +212,11 @@ export function createRegistry(
   counter('tickwire_replays_total', 'Room recordings, by event: started, finished (room disposed, server stopped or replayMaxBytes reached).', ['event'], (s) => {
     s({ event: 'started' }, stats.replay.started);
     s({ event: 'finished' }, stats.replay.finished);
+  gauge('tickwire_feed_connections', 'Read-only feed readers connected now (GET /rooms/:name/feed).', [], (s) => s({}, stats.feedConnections));
+  counter('tickwire_feed_events_sent_total', 'Feed events written to readers (summaries and room events).', [], (s) => s({}, stats.feedEventsSent));
+  counter('tickwire_feed_events_dropped_total', 'Feed events not delivered because the reader was too slow (it is dropped).', [], (s) => s({}, stats.feedEventsDropped));
+  counter('tickwire_feed_refused_total', 'Feed requests refused, by reason: room_limit, address_limit, no_room.', ['reason'], (s) => {
+    for (const [reason, v] of Object.entries(stats.feedRefused)) s({ reason }, v);
   });
   counter('tickwire_spectator_inputs_ignored_total', 'Input packets from spectators, dropped unread (a spectator has no entity).', [], (s) => s({}, stats.spectatorInputsIgnored));
   counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));

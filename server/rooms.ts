@@ -48,6 +48,13 @@ export interface RoomRecorder {
   control(tick: number, msg: ReplayControl): void;
   /** Ends the recording: index, footer, file closed. */
   finish(): Promise<void>;
+ * Hears of a room's players coming and going and of its game events, besides the players
+ * themselves (the read-only feed, server/feed.ts). Called inside the frame; must not throw.
+ */
+export interface RoomObserver {
+  joined(room: Room, p: Player): void;
+  left(room: Room, p: Player): void;
+  event(room: Room, name: string, data: unknown): void;
 }
 
 /** A game event waiting for the end of the tick's systems. */
@@ -133,6 +140,8 @@ export class Room {
   readonly events: PendingEvent[] = [];
   /** Where flushed game events go (the server sends them to the room's players); none: dropped. */
   eventSink: GameEventSink | undefined;
+  /** Told of players joining and leaving and of flushed game events (RoomManager.observe). */
+  observer: RoomObserver | undefined;
   readonly hasNetComponent: (eid: number, compIndex: number) => boolean;
   /** Rewind history and hit tests, for a game that declares lagCompensation (also ctx.lagComp). */
   readonly lagComp: RoomLagComp | undefined;
@@ -207,6 +216,7 @@ export class Room {
     this.emptySinceMs = undefined;
     this.recorder?.control(this.ctx.tick, { t: 'joined', sessionId: p.id, name: p.name, eid });
     if (this.players.length === 1) this.onOccupancyChange?.(this);
+    this.observer?.joined(this, p);
     return eid;
   }
 
@@ -251,6 +261,7 @@ export class Room {
       if (this.game.despawnPlayer) this.game.despawnPlayer(this.ctx, p.eid);
       else this.ctx.despawn(p.eid);
     }
+    this.observer?.left(this, p);
     p.eid = -1;
     if (this.players.length === 0) {
       this.emptySinceMs = nowMs;
@@ -334,9 +345,21 @@ export class RoomManager {
   };
   private readonly byName = new Map<string, Room>();
   private created = 0;
+  private observer: RoomObserver | undefined;
+
+  /** Tells `o` of every room's players coming and going and of its game events, now and in rooms made later. */
+  observe(o: RoomObserver): void {
+    this.observer = o;
+    for (const r of this.list) r.observer = o;
+  }
   private autoName = 0;
 
   constructor(private readonly o: RoomManagerOptions) {}
+
+  /** The game every room of this manager runs. */
+  get game(): AnyGame {
+    return this.o.game;
+  }
 
   get size(): number {
     return this.list.length;
@@ -398,6 +421,7 @@ export class RoomManager {
     room.onOccupancyChange = this.refreshAwake;
     room.eventSink = this.o.onGameEvent;
     room.recorder = this.o.recorder?.(room);
+    room.observer = this.observer;
     this.list.push(room);
     this.byName.set(name, room);
     this.refreshAwake();

@@ -137,6 +137,55 @@ describe('a fleet of three members on Redis', () => {
     expect(await hello(owner.url, {})).toMatchObject({ t: 'reject', code: 14 });
   }, 30_000);
 
+  it('spectators through the matchmaker: a seat in an existing room on its owner, never a new room, not a player place; seats of the two kinds do not mix', async () => {
+    const { default: WebSocket } = await import('ws');
+    const { encodeControl, decodeServerControl } = await import('../shared/protocol/control.ts');
+    const { configHash, PROTOCOL_VERSION } = await import('../shared/config.ts');
+    const { arena } = await import('../games/arena.ts');
+    const hello = async (url: string, extra: Record<string, unknown>): Promise<{ t: string; code?: number; spectator?: boolean; eid?: number }> => {
+      const ws = new WebSocket(url.replace(/^http/, 'ws') + '/ws');
+      await new Promise((r) => ws.once('open', r));
+      ws.send(encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: 'watcher', ...extra }));
+      const msg = await new Promise<{ t: string; code?: number }>((resolve) => ws.on('message', (d: Buffer) => d[0] === 1 && resolve(decodeServerControl(new Uint8Array(d)) as { t: string; code?: number })));
+      ws.terminate();
+      return msg;
+    };
+    const before = await listing(members[2]);
+    const target = before.find((r) => r.players > 0)!;
+    // asked on any member, the seat is on the room's owner
+    const seat = await requestSeat(members[2].url, { name: 'watcher', game: 'arena-v1', room: target.name, spectate: true });
+    expect(seat).toMatchObject({ room: target.name, url: target.ownerUrl, owner: target.owner });
+    const owner = members.find((m) => m.url === seat.url)!;
+    // a spectator's seat does not seat a player, and a player's seat does not seat a spectator
+    expect(await hello(owner.url, { seat: seat.seat, room: seat.room })).toMatchObject({ t: 'reject', code: 13 });
+    const playerSeat = await requestSeat(members[2].url, { name: 'p', game: 'arena-v1' });
+    expect(await hello(playerSeat.url, { seat: playerSeat.seat, room: playerSeat.room, spectate: true })).toMatchObject({ t: 'reject', code: 13 });
+    expect(await hello(owner.url, { seat: seat.seat, room: seat.room, spectate: true })).toMatchObject({ t: 'welcome', spectator: true, eid: 4294967295 });
+    expect(await hello(owner.url, { seat: seat.seat, room: seat.room, spectate: true })).toMatchObject({ t: 'reject', code: 13 });
+    // without a room name: the listed room of the game with the most players
+    const any = await requestSeat(members[0].url, { name: 'watcher', game: 'arena-v1', spectate: true });
+    const most = Math.max(...before.map((r) => r.players));
+    expect(before.find((r) => r.name === any.room)!.players).toBe(most);
+    // never a new room
+    const refused = await requestSeat(members[1].url, { name: 'watcher', game: 'arena-v1', room: 'nobody-plays-here', spectate: true }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(MatchmakeError);
+    expect(refused).toMatchObject({ reason: 'no_room', status: 409 });
+    expect((await listing(members[1])).some((r) => r.name === 'nobody-plays-here')).toBe(false);
+    // bots --spectate through the matchmaker: they watch, counted as spectators, not players
+    const watchers = await BotPool.start({ url: members[1].url, matchmake: members[1].url, spectate: true, room: target.name, count: 3, transport: 'ws', inProcess: true, seed: 9, fullBots: 0, game: 'arena-v1', script: 'random-input' });
+    try {
+      await until('3 spectator bots active', 20_000, async () => ((await watchers.read()).active === 3 ? true : undefined));
+      const r = await until('the spectators listed', 10_000, async () => {
+        const x = (await listing(members[0])).find((y) => y.name === target.name) as (ListedRoom & { spectators: number }) | undefined;
+        return x && x.spectators >= 3 ? x : undefined;
+      });
+      expect(r.players).toBeLessThanOrEqual(r.capacity);
+      expect(await metric(owner, 'tickwire_spectator_inputs_ignored_total')).toBe(0);
+    } finally {
+      await watchers.stop();
+    }
+  }, 60_000);
+
   it('SIGKILL of a member: its rooms leave every listing within lease + 1 s, its bots rejoin on the others, the others never stall', async () => {
     const victim = members[2];
     const survivors = members.slice(0, 2);

@@ -34,6 +34,10 @@ const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   // Rooms are recorded only with recordRooms (off by default): test/replay.test.ts records a tag match and checks both move.
   ['tickwire_replay_bytes_total', 'recordRooms is off by default (test/replay.test.ts)'],
   ['tickwire_replays_total', 'recordRooms is off by default (test/replay.test.ts)'],
+  // The soak reads no feed: test/feed.test.ts (a real server, readers over HTTP) checks each moves.
+  ['tickwire_feed_events_sent_total', 'feed readers (test/feed.test.ts)'],
+  ['tickwire_feed_events_dropped_total', 'a feed reader that stops reading (test/feed.test.ts)'],
+  ['tickwire_feed_refused_total', 'feed readers over the limits (test/feed.test.ts)'],
   ['tickwire_fleet_lease_renewals_total', 'leases exist only on Redis (test/fleet-server.test.ts)'],
   ['tickwire_fleet_lease_failures_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_leases_lost_total', 'Redis outage (test/fleet-server.test.ts)'],

@@ -12,6 +12,8 @@ import { decodeServerControl, encodeControl, NO_ENTITY, type ServerControl } fro
 import { RejectCode } from '../shared/protocol/ids.ts';
 import { writeInputPacket } from '../shared/protocol/input.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
+import { requestSeat } from '../netcode/matchmake.ts';
+import { parseBotsArgs } from '../tools/bots/cli.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
 import { connectClient, startTestServer, urlOf, waitFor } from './helpers/server.ts';
 
@@ -96,5 +98,48 @@ describe('spectators', () => {
     await waitFor(() => ghost.state === 'closed', 5000, 'spectator of a missing room refused');
     expect(rejects).toEqual([RejectCode.RoomFull, RejectCode.BadRoomName]);
     expect(srv.rooms.get('no-such-room')).toBeUndefined();
+  });
+
+  it('come through the matchmaker: a seat for an existing room (named, or the most played), never a new room, not counted as a player', async () => {
+    srv = await startTestServer({ gameParams: { npcs: 5 }, roomCapacity: 1 });
+    const p = await connectClient(srv, { name: 'p', room: 'full' });
+    closers.push(() => p.close());
+    const url = urlOf(srv);
+    // the room is full for players, but a spectator's seat holds no player place
+    await expect(requestSeat(url, { name: 'late', room: 'full' })).rejects.toMatchObject({ reason: 'room_full' });
+    const seat = await requestSeat(url, { name: 'watcher', room: 'full', spectate: true });
+    expect(seat.room).toBe('full');
+    const c = new Connection(arena, nodeClientIO({ webrtc: false }), { url: seat.url, name: 'watcher', room: seat.room, seat: seat.seat, transport: 'ws', spectate: true });
+    c.connect();
+    closers.push(() => c.close());
+    await waitFor(() => c.state === 'active' || c.state === 'closed', 5000, 'seated spectator welcome');
+    expect(c.welcome).toMatchObject({ spectator: true, eid: NO_ENTITY, room: 'full' });
+    expect(srv.rooms.get('full')!.spectators.length).toBe(1);
+    // a spectator's seat is single-use and seats no player
+    const rejects: number[] = [];
+    const again = new Connection(arena, nodeClientIO({ webrtc: false }), { url, name: 'again', room: 'full', seat: seat.seat, transport: 'ws', spectate: true }, { onControl: (m) => m.t === 'reject' && rejects.push(m.code) });
+    again.connect();
+    closers.push(() => again.close());
+    await waitFor(() => again.state === 'closed', 5000, 'spent seat refused');
+    const seat2 = await requestSeat(url, { name: 'watcher2', spectate: true });
+    expect(seat2.room).toBe('full');
+    const asPlayer = new Connection(arena, nodeClientIO({ webrtc: false }), { url, name: 'sneak', room: 'full', seat: seat2.seat, transport: 'ws' }, { onControl: (m) => m.t === 'reject' && rejects.push(m.code) });
+    asPlayer.connect();
+    closers.push(() => asPlayer.close());
+    await waitFor(() => asPlayer.state === 'closed', 5000, 'a spectator seat used to play refused');
+    expect(rejects).toEqual([RejectCode.SeatRefused, RejectCode.SeatRefused]);
+    expect(srv.rooms.get('full')!.players.length).toBe(1);
+    // never a new room
+    await expect(requestSeat(url, { name: 'w', room: 'empty-here', spectate: true })).rejects.toMatchObject({ reason: 'no_room', status: 409 });
+    expect(srv.rooms.get('empty-here')).toBeUndefined();
+    const bad = await fetch(`${url}/matchmake`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'w', spectate: 'yes' }) });
+    expect(bad.status).toBe(400);
+  });
+
+  it('bots take --spectate with a room or a matchmaker, never alone', () => {
+    expect(parseBotsArgs(['--url', 'http://127.0.0.1:1', '--room', 'r', '--spectate']).spectate).toBe(true);
+    expect(parseBotsArgs(['--matchmake', 'http://127.0.0.1:1', '--spectate']).spectate).toBe(true);
+    expect(parseBotsArgs(['--url', 'http://127.0.0.1:1']).spectate).toBeUndefined();
+    expect(() => parseBotsArgs(['--url', 'http://127.0.0.1:1', '--spectate'])).toThrow(/--spectate needs --room/);
   });
 });

@@ -31,6 +31,12 @@ export interface MatchRequest {
   readonly addressKey: string;
   /** Create the named room unlisted. */
   readonly unlisted?: boolean;
+  /**
+   * A seat to watch (hello.spectate): only in a room that exists (the named one, or else the listed
+   * room of the game with the most players), never creating one, not counted against capacity;
+   * the owner checks maxSpectatorsPerRoom when the seat is claimed.
+   */
+  readonly spectate?: boolean;
 }
 
 /** A granted seat: where to connect and the token to say hello with. */
@@ -49,7 +55,7 @@ export interface MatchResult {
 }
 
 /** Why no seat was granted. */
-export type MatchRefusalReason = 'fleet_full' | 'room_full' | 'wrong_game' | 'owner_unavailable' | 'unavailable' | 'draining';
+export type MatchRefusalReason = 'fleet_full' | 'room_full' | 'wrong_game' | 'owner_unavailable' | 'unavailable' | 'draining' | 'no_room';
 
 /** A refused matchmaking request (HTTP 503 for fleet_full/unavailable/draining, 409 otherwise). */
 export interface MatchRefusal {
@@ -141,10 +147,10 @@ export interface Fleet {
   start(): Promise<void>;
   /** Grants a seat, or says why not. */
   matchmake(req: MatchRequest): Promise<MatchResult | MatchRefusal>;
-  /** Takes a seat presented in a hello for `room` (only once, only before it expires). */
-  claim(seat: string, room: string): Promise<ClaimResult>;
+  /** Takes a seat presented in a hello for `room` (only once, only before it expires); a spectator's seat only with `spectate`, a player's only without. */
+  claim(seat: string, room: string, spectate?: boolean): Promise<ClaimResult>;
   /** The room a seat was granted in, if the seat is known here (to join it without naming it). */
-  seatRoom(seat: string): Promise<string | undefined>;
+  seatRoom(seat: string, spectate?: boolean): Promise<string | undefined>;
   /** A room this member hosted is gone. */
   release(room: string): Promise<void>;
   /** Every live room of the fleet. */

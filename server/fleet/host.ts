@@ -139,10 +139,17 @@ export class FleetHost {
 
   /**
    * Takes the seat a hello presents, for `room` (or the room the seat was granted in). The room's
-   * occupancy counts the seat until `done` is called (the player joined, or did not).
+   * occupancy counts the seat until `done` is called (the player joined, or did not); a
+   * spectator's seat (`spectate`) is not counted.
    */
-  async claim(seat: string, room: string | undefined): Promise<{ room: string; result: ClaimResult; done: () => void }> {
-    const name = room ?? (await this.fleet.seatRoom(seat)) ?? '';
+  async claim(seat: string, room: string | undefined, spectate = false): Promise<{ room: string; result: ClaimResult; done: () => void }> {
+    const name = room ?? (await this.fleet.seatRoom(seat, spectate)) ?? '';
+    // a spectator's seat holds no player place: nothing to count while it is claimed
+    if (spectate) {
+      if (!name) return { room: '', result: { outcome: 'unknown_seat' }, done: () => {} };
+      const result = await this.fleet.claim(seat, name, true).catch((): ClaimResult => ({ outcome: 'unavailable' }));
+      return { room: name, result, done: () => {} };
+    }
     if (!name) return { room: '', result: { outcome: 'unknown_seat' }, done: () => {} };
     this.claiming.set(name, (this.claiming.get(name) ?? 0) + 1);
     let finished = false;
@@ -291,13 +298,18 @@ function parseDetails(raw: string | undefined): Details {
   }
 }
 
-/** Checks a POST /matchmake body (hostile JSON): `{ name, game?, room?, private? }`. */
+/** Checks a POST /matchmake body (hostile JSON): `{ name, game?, room?, private?, spectate? }`. */
 export function parseMatchRequest(body: unknown): Omit<MatchRequest, 'addressKey'> | string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body must be a JSON object { "name", "game"?, "room"? }';
   const o = body as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!['name', 'game', 'room', 'private'].includes(k)) return `unknown field ${JSON.stringify(k).slice(0, 40)}`;
+  for (const k of Object.keys(o)) if (!['name', 'game', 'room', 'private', 'spectate'].includes(k)) return `unknown field ${JSON.stringify(k).slice(0, 40)}`;
   if (typeof o.name !== 'string' || o.name.length > MAX_NAME_LENGTH) return `name must be a string of at most ${MAX_NAME_LENGTH} characters`;
-  const out: { name: string; game?: string; room?: string; unlisted?: boolean } = { name: o.name };
+  const out: { name: string; game?: string; room?: string; unlisted?: boolean; spectate?: boolean } = { name: o.name };
+  if (o.spectate !== undefined) {
+    if (typeof o.spectate !== 'boolean') return 'spectate must be true or false';
+    if (o.spectate && o.private !== undefined) return 'a spectator creates no room: private does not apply';
+    if (o.spectate) out.spectate = true;
+  }
   if (o.game !== undefined) {
     if (typeof o.game !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.game)) return 'game must be a game name';
     out.game = o.game;

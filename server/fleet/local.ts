@@ -1,5 +1,6 @@
 // The embedded single-process fleet: this process is the whole fleet, and seats are kept in
-// memory. POST /matchmake answers exactly as in a fleet on Redis, so clients and bots use one path.
+// memory. POST /matchmake answers exactly as in a fleet on Redis, so clients and bots use one path
+// (spectators' seats included).
 import { randomBytes } from 'node:crypto';
 import type { ClaimResult, Fleet, FleetMember, FleetRoom, FleetState, FleetStats, MatchRefusal, MatchRequest, MatchResult, RoomReport } from './fleet.ts';
 import { newFleetStats } from './fleet.ts';
@@ -26,6 +27,8 @@ interface Seat {
   readonly listed: boolean;
   readonly matchmade: boolean;
   readonly ownerKey: string;
+  /** A spectator's seat: not counted toward occupancy, claimed only by a spectating hello. */
+  readonly spectator?: boolean;
 }
 
 /** The fleet of one process. */
@@ -62,6 +65,7 @@ export class LocalFleet implements Fleet {
         this.stats.seatsExpired++;
         continue;
       }
+      if (s.spectator) continue;
       counts.set(s.room, (counts.get(s.room) ?? 0) + 1);
     }
     return counts;
@@ -77,6 +81,7 @@ export class LocalFleet implements Fleet {
     if (game !== this.o.game) return refuse('wrong_game', `this server hosts ${this.o.game}, not ${game}`);
     const seats = this.seatCounts();
     const rooms = this.o.report();
+    if (req.spectate) return this.spectatorSeat(req, game, rooms, refuse);
     const occupancy = (r: RoomReport): number => r.players + (seats.get(r.name) ?? 0);
     const total = rooms.reduce((n, r) => n + occupancy(r), 0) + [...seats.entries()].filter(([name]) => !rooms.some((r) => r.name === name)).reduce((n, [, k]) => n + k, 0);
     if (total >= this.o.capacity) return refuse('fleet_full', 'this server has room for no more players');
@@ -118,8 +123,28 @@ export class LocalFleet implements Fleet {
     return { ok: true, url: this.o.publicUrl(), ws: this.o.wsUrl(), signalingPort: this.o.signalingPort(), room, seat, owner: this.memberId };
   }
 
-  async claim(seat: string, room: string): Promise<ClaimResult> {
+  /** A seat to watch an existing room (the named one, or the listed room of the game with the most players). */
+  private spectatorSeat(req: MatchRequest, game: string, rooms: RoomReport[], refuse: (reason: MatchRefusal['reason'], message: string) => MatchRefusal): MatchResult | MatchRefusal {
+    let room: RoomReport | undefined;
+    if (req.room) {
+      room = rooms.find((r) => r.name === req.room);
+      if (room && room.game !== game) return refuse('wrong_game', 'that room hosts another game');
+    } else {
+      room = rooms.filter((r) => r.game === game && r.listed && r.players > 0).sort((a, b) => b.players - a.players || (a.name < b.name ? -1 : 1))[0];
+    }
+    if (!room) return refuse('no_room', req.room ? 'no room of that name is open to watch' : 'no listed room of that game is being played');
+    const seat = randomBytes(18).toString('base64url');
+    this.seats.set(seat, { room: room.name, expiresMs: this.now() + this.o.seatTtlMs, listed: room.listed, matchmade: room.matchmade, ownerKey: room.ownerKey, spectator: true });
+    this.stats.seatsGranted++;
+    return { ok: true, url: this.o.publicUrl(), ws: this.o.wsUrl(), signalingPort: this.o.signalingPort(), room: room.name, seat, owner: this.memberId };
+  }
+
+  async claim(seat: string, room: string, spectate = false): Promise<ClaimResult> {
     const s = this.seats.get(seat);
+    if (s && (s.spectator === true) !== spectate) {
+      this.stats.seatsClaimRefused++;
+      return { outcome: 'unknown_seat' };
+    }
     if (!s || s.expiresMs <= this.now()) {
       if (s) {
         this.seats.delete(seat);
@@ -137,8 +162,9 @@ export class LocalFleet implements Fleet {
     return { outcome: 'ok', listed: s.listed, matchmade: s.matchmade, ownerKey: s.ownerKey };
   }
 
-  async seatRoom(seat: string): Promise<string | undefined> {
-    return this.seats.get(seat)?.room;
+  async seatRoom(seat: string, spectate = false): Promise<string | undefined> {
+    const s = this.seats.get(seat);
+    return s && (s.spectator === true) === spectate ? s.room : undefined;
   }
 
   async release(): Promise<void> {}

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { ClaimOutcome, ClaimResult, Fleet, FleetMember, FleetRoom, FleetState, FleetStats, MatchRefusal, MatchRequest, MatchResult, RoomReport } from './fleet.ts';
 import { newFleetStats } from './fleet.ts';
-import { ACQUIRE, CLAIM, LEAVE, MATCHMAKE, MEMBERS, RELEASE, RENEW, ROOMS } from './scripts.ts';
+import { ACQUIRE, CLAIM, LEAVE, MATCHMAKE, MEMBERS, RELEASE, RENEW, ROOMS, SPECTATE } from './scripts.ts';
 
 /** Logger the fleet writes to (pino-compatible). */
 export interface FleetLog {
@@ -44,7 +44,7 @@ export interface RedisFleetOptions {
   onConflict(rooms: string[]): void;
 }
 
-const SCRIPTS = { ACQUIRE, RENEW, MATCHMAKE, CLAIM, RELEASE, LEAVE, ROOMS, MEMBERS } as const;
+const SCRIPTS = { ACQUIRE, RENEW, MATCHMAKE, SPECTATE, CLAIM, RELEASE, LEAVE, ROOMS, MEMBERS } as const;
 type ScriptName = keyof typeof SCRIPTS;
 const SHA = Object.fromEntries(Object.entries(SCRIPTS).map(([k, src]) => [k, createHash('sha1').update(src).digest('hex')])) as Record<ScriptName, string>;
 
@@ -137,10 +137,12 @@ export class RedisFleet implements Fleet {
     const named = req.room !== undefined && req.room !== '';
     let res: string[];
     try {
-      res = (await this.run('MATCHMAKE', [
-        game, req.room ?? '', seat, String(this.o.seatTtlMs), String(this.o.roomCapacity), String(this.o.leaseMs),
-        req.unlisted ? '0' : '1', named ? '0' : '1', named ? req.addressKey : '',
-      ])) as string[];
+      res = req.spectate
+        ? ((await this.run('SPECTATE', [game, req.room ?? '', seat, String(this.o.seatTtlMs)])) as string[])
+        : ((await this.run('MATCHMAKE', [
+          game, req.room ?? '', seat, String(this.o.seatTtlMs), String(this.o.roomCapacity), String(this.o.leaseMs),
+          req.unlisted ? '0' : '1', named ? '0' : '1', named ? req.addressKey : '',
+        ])) as string[]);
     } catch (err) {
       this.stats.seatsRefused++;
       return { ok: false, reason: 'unavailable', message: `the fleet registry is not reachable (${(err as Error).message})` };
@@ -154,14 +156,14 @@ export class RedisFleet implements Fleet {
     return { ok: true, room: res[1], owner: res[2], url: res[3], ws: res[4], signalingPort: Number(res[5]), seat };
   }
 
-  async claim(seat: string, room: string): Promise<ClaimResult> {
+  async claim(seat: string, room: string, spectate = false): Promise<ClaimResult> {
     const st = this.state();
     if (!this.token || (st !== 'serving' && st !== 'draining')) {
       this.stats.seatsClaimRefused++;
       return { outcome: st === 'unavailable' ? 'unavailable' : 'fenced' };
     }
     try {
-      const out = (await this.run('CLAIM', [seat, room, this.memberId, this.token])) as string | string[];
+      const out = (await this.run('CLAIM', [seat, room, this.memberId, this.token, spectate ? '1' : '0'])) as string | string[];
       if (Array.isArray(out) && out[0] === 'ok') {
         this.stats.seatsClaimed++;
         return { outcome: 'ok', listed: out[1] === '1', matchmade: out[2] === '1', ownerKey: out[3] };
@@ -174,9 +176,9 @@ export class RedisFleet implements Fleet {
     }
   }
 
-  async seatRoom(seat: string): Promise<string | undefined> {
+  async seatRoom(seat: string, spectate = false): Promise<string | undefined> {
     try {
-      return (await this.redis.get(`${this.o.prefix}seat:${seat}`)) ?? undefined;
+      return (await this.redis.get(`${this.o.prefix}${spectate ? 'vseat' : 'seat'}:${seat}`)) ?? undefined;
     } catch {
       return undefined;
     }
@@ -251,4 +253,5 @@ const REFUSALS: Record<string, string> = {
   room_full: 'that room is full',
   wrong_game: 'that room hosts another game',
   owner_unavailable: 'the member that owns that room is draining or gone',
+  no_room: 'no room to watch: spectating needs a room that exists (named, or a listed room of the game being played)',
 };

@@ -214,13 +214,52 @@ return create(room, id, m)
 `;
 
 /**
- * claim(prefix, seat, room, id, token) -> {'ok', listed, matchmade, key} | refusal. The owner takes a seat when its holder
+ * spectate(prefix, game, room, seat, seatTtlMs) -> {'ok', room, owner, url, ws, sig, '0'} | {refusal}.
+ * Grants a spectator's seat (key `vseat:<seat>`, never counted toward occupancy) in a room that
+ * exists: the named one, or else the listed room of the game with the most players whose owner
+ * serves under the lease the room is registered with. Never creates a room.
+ */
+export const SPECTATE = `${PRELUDE}
+local game, name, seat, ttl = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+cleanup()
+local function usable(room)
+  local r = redis.call('HMGET', P .. 'r:' .. room, 'game', 'owner', 'token', 'listed', 'players')
+  if not r[2] then return nil end
+  local m = serving(r[2])
+  if not m or m[2] ~= r[3] then return nil, r end
+  return m, r
+end
+local pick, pickM = nil, nil
+if name ~= '' then
+  local m, r = usable(name)
+  if not r then return {'no_room'} end
+  if r[1] ~= game then return {'wrong_game'} end
+  if not m then return {'owner_unavailable'} end
+  pick, pickM = name, m
+else
+  local best = 0
+  for _, room in ipairs(redis.call('ZRANGEBYSCORE', P .. 'rooms', NOW, '+inf')) do
+    local m, r = usable(room)
+    local n = r and tonumber(r[5] or '0') or 0
+    if m and r[1] == game and r[4] == '1' and n > 0 and (n > best or (n == best and room < pick)) then
+      pick, pickM, best = room, m, n
+    end
+  end
+  if not pick then return {'no_room'} end
+end
+redis.call('SET', P .. 'vseat:' .. seat, pick, 'PX', ttl)
+return {'ok', pick, redis.call('HGET', P .. 'r:' .. pick, 'owner'), pickM[3], pickM[4], pickM[5], '0'}
+`;
+
+/**
+ * claim(prefix, seat, room, id, token, spectate) -> {'ok', listed, matchmade, key} | refusal. The owner takes a seat when its holder
  * says hello: only once, only before it expires, only for the room it was granted in, and only
- * while the owner holds the lease the room is registered under (fencing).
+ * while the owner holds the lease the room is registered under (fencing). A spectator's seat
+ * (spectate '1', key `vseat:`) adds no player to the room's count.
  */
 export const CLAIM = `${PRELUDE}
-local seat, room, id, token = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local sk = P .. 'seat:' .. seat
+local seat, room, id, token, spectate = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1'
+local sk = P .. (spectate and 'vseat:' or 'seat:') .. seat
 local granted = redis.call('GET', sk)
 if not granted then return 'unknown_seat' end
 if granted ~= room then return 'wrong_room' end
@@ -228,8 +267,10 @@ local rk = P .. 'r:' .. room
 if redis.call('HGET', rk, 'owner') ~= id or redis.call('HGET', rk, 'token') ~= token then return 'not_owner' end
 if redis.call('HGET', P .. 'm:' .. id, 'token') ~= token then return 'fenced' end
 redis.call('DEL', sk)
-redis.call('ZREM', P .. 's:' .. room, seat)
-redis.call('HINCRBY', rk, 'players', 1)
+if not spectate then
+  redis.call('ZREM', P .. 's:' .. room, seat)
+  redis.call('HINCRBY', rk, 'players', 1)
+end
 local r = redis.call('HMGET', rk, 'listed', 'matchmade', 'key')
 return {'ok', r[1] or '1', r[2] or '1', r[3] or ''}
 `;

@@ -70,6 +70,41 @@ export interface HttpRoute {
   handler(req: RouteRequest): RouteReply | Promise<RouteReply>;
 }
 
+/** A request to a stream route: its path parameters (`:name` segments, in order), query and peer. */
+export interface StreamRequest {
+  readonly params: readonly string[];
+  readonly query: string;
+  readonly remoteAddress: string;
+}
+
+/** An open streamed response (headers sent, body chunked) a stream route writes to. */
+export interface StreamResponse {
+  /** Writes `text`; false when the response has ended or the peer has gone. */
+  write(text: string): boolean;
+  /**
+   * Bytes written since the socket last refused to take everything and not yet known to have
+   * drained (uWS holds them in memory): a reader that does not read makes this grow.
+   */
+  buffered(): number;
+  /** Ends the response (the peer sees the end of the stream). */
+  end(): void;
+  /** Drops the connection at once (a reader too slow to keep). */
+  close(): void;
+}
+
+/** What a stream route's `open` answers to take a request: `start` gets the response; it returns what to call when the peer goes away. */
+export interface StreamStart {
+  readonly contentType: string;
+  start(res: StreamResponse): () => void;
+}
+
+/** A GET route that answers with a stream (Server-Sent Events); `path` is a uWS pattern such as `/rooms/:name/feed`. */
+export interface StreamRoute {
+  readonly path: string;
+  /** A reply refuses (404, 429, 503 ...); a StreamStart takes the request. Must not throw. */
+  open(req: StreamRequest): RouteReply | StreamStart;
+}
+
 /** The admin gate of routes with `auth`. */
 export interface AdminGate {
   /** False: every route with `auth` answers 404 (no admin token set). */
@@ -95,6 +130,8 @@ export interface HttpRoutes {
   readonly table?: readonly HttpRoute[];
   /** Gate of the table routes with `auth`; absent: they answer 404. */
   readonly admin?: AdminGate;
+  /** GET routes answered with a stream (the read-only room feed). */
+  readonly streams?: readonly StreamRoute[];
 }
 
 /** The running HTTP server and its WebSocket transport. */
@@ -245,6 +282,90 @@ function serveTable(app: uWS.TemplatedApp, table: readonly HttpRoute[], gate: Ad
 }
 
 /**
+ * Registers the stream routes: a refusal is answered like a table route's JSON reply; a taken
+ * request gets its headers at once and a chunked body. Writes while the socket is refusing data
+ * are counted (StreamResponse.buffered) until uWS says it drained, so the route can drop a reader
+ * that does not read instead of buffering for it without bound.
+ */
+function serveStreams(app: uWS.TemplatedApp, routes: readonly StreamRoute[]): Set<() => void> {
+  // the open streams' enders, for the server's stop
+  const open = new Set<() => void>();
+  for (const route of routes) {
+    const params = (route.path.match(/\/:/g) ?? []).length;
+    app.get(route.path, (res, req) => {
+      const p: string[] = [];
+      for (let i = 0; i < params; i++) p.push(req.getParameter(i));
+      const request: StreamRequest = { params: p, query: req.getQuery() ?? '', remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString() };
+      let gone = false;
+      // set once the stream is open: what the route wants told when the peer goes, and this stream's ender
+      const hook: { gone?: () => void; ender?: () => void } = {};
+      res.onAborted(() => {
+        if (hook.ender) open.delete(hook.ender);
+        if (gone) return;
+        gone = true;
+        hook.gone?.();
+      });
+      let out: RouteReply | StreamStart;
+      try {
+        out = route.open(request);
+      } catch {
+        out = { status: 500, json: { error: 'internal error' } };
+      }
+      if ('status' in out) {
+        const r = out;
+        const body = 'json' in r ? JSON.stringify(r.json) ?? 'null' : r.body;
+        res.cork(() => {
+          res.writeStatus(statusLine(r.status)).writeHeader('content-type', 'json' in r ? 'application/json' : r.contentType).writeHeader('cache-control', 'no-store');
+          for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
+          res.end(body);
+        });
+        gone = true;
+        return;
+      }
+      let pending = 0;
+      res.onWritable(() => {
+        pending = 0;
+        return true;
+      });
+      const stream: StreamResponse = {
+        write(text) {
+          if (gone) return false;
+          let ok = true;
+          res.cork(() => {
+            ok = res.write(text);
+          });
+          if (!ok || pending > 0) pending += Buffer.byteLength(text);
+          return true;
+        },
+        buffered: () => pending,
+        end() {
+          if (hook.ender) open.delete(hook.ender);
+          if (gone) return;
+          gone = true;
+          res.cork(() => res.end());
+        },
+        close() {
+          if (hook.ender) open.delete(hook.ender);
+          if (gone) return;
+          gone = true;
+          res.close();
+        },
+      };
+      hook.ender = () => {
+        hook.gone?.();
+        stream.end();
+      };
+      open.add(hook.ender);
+      res.cork(() => {
+        res.writeStatus('200 OK').writeHeader('content-type', out.contentType).writeHeader('cache-control', 'no-store').writeHeader('x-accel-buffering', 'no').writeHeader('access-control-allow-origin', '*');
+      });
+      hook.gone = out.start(stream);
+    });
+  }
+  return open;
+}
+
+/**
  * Starts the HTTP + WebSocket server. A WebSocket upgrade is admitted through `events.admit`
  * (synchronously or not; a client that aborts while it waits is dropped); a text frame reaches
  * `events.onMessage` as an empty message, which the server counts as malformed.
@@ -283,6 +404,7 @@ export function startHttpServer(o: HttpServerOptions, events: TransportEvents, r
     );
   });
   serveTable(app, routes.table ?? [], routes.admin);
+  const streams = serveStreams(app, routes.streams ?? []);
   app.get('/config', (res) => json(res, routes.config()));
   app.get('/metrics', (res) => {
     let aborted = false;
@@ -424,6 +546,7 @@ export function startHttpServer(o: HttpServerOptions, events: TransportEvents, r
         stopListening,
         async stop() {
           stopListening();
+          for (const end of [...streams]) end();
           for (const ws of [...sockets.values()]) {
             try {
               ws.end(1001, 'server stopping');

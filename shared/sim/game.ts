@@ -164,6 +164,12 @@ export interface GameDefinition<C extends Components, I extends InputValues> {
    */
   readonly tickWhenEmpty?: boolean;
   /**
+   * Names of the game events (GameContext.emit) that are public: the server's read-only feed
+   * (GET /rooms/:name/feed, for dashboards and tools that are not game clients) carries them.
+   * Default none: the feed shows players joining and leaving and its summaries only.
+   */
+  readonly feedEvents?: readonly string[];
+  /**
    * Lag compensation: the hitboxes hit tests run against, and which input marks an action. With
    * it, rooms keep a history of those entities' positions and give systems `ctx.lagComp`.
    */

@@ -90,6 +90,8 @@ export interface BotOptions {
   connectTimeoutMs?: number;
   /** WebRTC set-up time allowed before falling back to the WebSocket, ms. Default 5000. */
   webrtcTimeoutMs?: number;
+  /** Watch `room` as a spectator (--spectate): no entity, no inputs sent, its snapshot acks only. */
+  spectate?: boolean;
   /** The seat the matchmaker granted for `room` at `url` (--matchmake). */
   seat?: string;
   /**
@@ -299,6 +301,7 @@ export class Bot {
       url: opts.url, name: `bot-${opts.index}`, transport: opts.transport, webrtcTimeoutMs: opts.webrtcTimeoutMs ?? 5000,
     };
     if (opts.room !== undefined) copts.room = opts.room;
+    if (opts.spectate) copts.spectate = true;
     if (opts.seat !== undefined) {
       copts.seat = opts.seat;
       // a server that is gone does not come back: a few failed reconnects, then the matchmaker
@@ -474,7 +477,7 @@ export class Bot {
       }
     } else {
       // one tick of lead over the estimated server tick, as a client that sends ahead would
-      this.conn.sendInput(input, Math.max(0, Math.round(this.estimatedServerTick(nowMs))) + 1);
+      if (!this.opts.spectate) this.conn.sendInput(input, Math.max(0, Math.round(this.estimatedServerTick(nowMs))) + 1);
       this.conn.pollAck(nowMs);
     }
   }

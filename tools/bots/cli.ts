@@ -13,7 +13,7 @@ import { GAMES } from '../../games/index.ts';
 
 const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --seconds S --transport webrtc|ws
          [--ramp PER_SEC] [--script NAME] [--script-module PATH] [--seed K] [--full N]
-         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--input-packet-hz H] [--room NAME] [--origin URL] [--games PATH] [--json]
+         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--input-packet-hz H] [--room NAME] [--spectate] [--origin URL] [--games PATH] [--json]
 
   --url          server base URL (HTTP port; the WebSocket is at /ws)         required
   --count        number of bots                                               default 10
@@ -31,6 +31,8 @@ const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --se
   --room         room to join (created if missing); default matchmaking
   --matchmake    a fleet member's URL: each bot gets a seat from its POST /matchmake and connects
                  wherever the seat is, and joins again through it when it loses its server
+  --spectate     every bot watches as a spectator (no entity, no inputs): in --room, or with
+                 --matchmake through a spectator's seat (a room that exists, never a new one)
   --origin       Origin header of the bots' WebSockets (a server with TICKWIRE_ALLOWED_ORIGINS checks it)
   --games        module exporting the GAMES registry that holds the server's game (a game project's games.ts)
   --json         print only the summary as one JSON object`;
@@ -52,7 +54,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
       transport: { type: 'string', default: 'ws' }, ramp: { type: 'string', default: '50' }, script: { type: 'string' },
       'script-module': { type: 'string', multiple: true }, seed: { type: 'string', default: '1' }, full: { type: 'string' },
       'latency-ms': { type: 'string', default: '0' }, 'jitter-ms': { type: 'string', default: '0' }, 'loss-pct': { type: 'string', default: '0' },
-      room: { type: 'string' }, origin: { type: 'string' }, games: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      room: { type: 'string' }, origin: { type: 'string' }, games: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false }, spectate: { type: 'boolean', default: false },
       'bots-per-process': { type: 'string' }, matchmake: { type: 'string' }, 'input-packet-hz': { type: 'string' },
     },
     strict: true,
@@ -84,6 +86,10 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
   if (values.origin !== undefined) opts.origin = values.origin;
   if (values.games !== undefined) opts.gamesModule = resolve(values.games);
   if (values.matchmake !== undefined) opts.matchmake = values.matchmake.replace(/\/$/, '');
+  if (values.spectate) {
+    if (values.room === undefined && values.matchmake === undefined) throw new Error(`--spectate needs --room NAME or --matchmake URL (a spectator never creates a room)\n${USAGE}`);
+    opts.spectate = true;
+  }
   return opts;
 }
 

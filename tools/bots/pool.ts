@@ -34,6 +34,8 @@ export interface BotRunOptions {
   game?: string;
   /** Matchmaker base URL: every bot asks its POST /matchmake for a seat (and again after losing its server). */
   matchmake?: string;
+  /** Every bot watches as a spectator (no entity, no inputs; `room` or, with `matchmake`, a spectator's seat). */
+  spectate?: boolean;
   /** Module exporting the `GAMES` registry that holds the game (a game project's games.ts). Default: this package's games/index.ts. */
   gamesModule?: string;
   /** Run seed. Default 1. */
@@ -134,6 +136,7 @@ export class BotPool {
       ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
       ...(opts.gamesModule !== undefined ? { gamesModule: resolve(opts.gamesModule) } : {}),
       ...(opts.matchmake !== undefined ? { matchmake: opts.matchmake } : {}),
+      ...(opts.spectate ? { spectate: true } : {}),
     });
     if (opts.inProcess) {
       const w = await BotWorker.create(initFor(plan[0]), opts.fullClient ?? defaultFullClient());

@@ -88,6 +88,8 @@ export interface WorkerInit {
   origin?: string;
   /** Matchmaker base URL (--matchmake): each bot asks it for a seat and connects wherever the seat is, and again when it loses its server. */
   matchmake?: string;
+  /** Every bot watches as a spectator (--spectate); with --matchmake it asks for a spectator's seat. */
+  spectate?: boolean;
 }
 
 /** Coordinator -> bot process. */
@@ -175,6 +177,7 @@ export class BotWorker {
       ...(init.conditions ? { conditions: init.conditions } : {}),
       ...(init.inputPacketRateHz !== undefined ? { inputPacketRateHz: init.inputPacketRateHz } : {}),
       ...(room !== undefined ? { room } : {}),
+      ...(init.spectate ? { spectate: true } : {}),
       ...(this.fullClient ? { fullClient: this.fullClient, sharedTruth: this.sharedTruth } : {}),
       ...(seat ? { seat: seat.seat, onLost: () => this.rejoin(spec) } : {}),
     });
@@ -199,7 +202,9 @@ export class BotWorker {
     const deadline = Date.now() + this.init.connectTimeoutMs;
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const seat = await requestSeat(this.init.matchmake!, { name: `bot-${spec.index}`, game: this.game.name, ...(this.init.room !== undefined ? { room: this.init.room } : {}) });
+        const seat = await requestSeat(this.init.matchmake!, {
+          name: `bot-${spec.index}`, game: this.game.name, ...(this.init.room !== undefined ? { room: this.init.room } : {}), ...(this.init.spectate ? { spectate: true } : {}),
+        });
         if (this.stopped) return;
         const bot = this.makeBot(spec, seat);
         this.bots.push(bot);
