@@ -212,6 +212,7 @@ export function createRegistry(
   counter('tickwire_replays_total', 'Room recordings, by event: started, finished (room disposed, server stopped or replayMaxBytes reached).', ['event'], (s) => {
     s({ event: 'started' }, stats.replay.started);
     s({ event: 'finished' }, stats.replay.finished);
+  });
   gauge('tickwire_feed_connections', 'Read-only feed readers connected now (GET /rooms/:name/feed).', [], (s) => s({}, stats.feedConnections));
   counter('tickwire_feed_events_sent_total', 'Feed events written to readers (summaries and room events).', [], (s) => s({}, stats.feedEventsSent));
   counter('tickwire_feed_events_dropped_total', 'Feed events not delivered because the reader was too slow (it is dropped).', [], (s) => s({}, stats.feedEventsDropped));

@@ -48,6 +48,9 @@ export interface RoomRecorder {
   control(tick: number, msg: ReplayControl): void;
   /** Ends the recording: index, footer, file closed. */
   finish(): Promise<void>;
+}
+
+/**
  * Hears of a room's players coming and going and of its game events, besides the players
  * themselves (the read-only feed, server/feed.ts). Called inside the frame; must not throw.
  */
@@ -228,6 +231,7 @@ export class Room {
     this.emptySinceMs = undefined;
     this.recorder?.control(this.ctx.tick, { t: 'joined', sessionId: p.id, name: p.name, eid });
     if (this.players.length === 1) this.onOccupancyChange?.(this);
+    this.observer?.joined(this, p);
   }
 
   /** Adds a spectator (no entity); a room watched keeps ticking. */

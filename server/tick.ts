@@ -75,13 +75,11 @@ export function flushEvents(room: Room): void {
   const events = room.events;
   const sink = room.eventSink;
   const rec = room.recorder;
+  const observer = room.observer;
   for (let i = 0; i < events.length; i++) {
     sink?.(room, events[i].name, events[i].data);
     // recorded at the tick of the first state that holds the systems' effects
     rec?.control(room.ctx.tick + 1, { t: 'event', name: events[i].name, data: events[i].data });
-  const observer = room.observer;
-  for (let i = 0; i < events.length; i++) {
-    sink?.(room, events[i].name, events[i].data);
     observer?.event(room, events[i].name, events[i].data);
   }
   events.length = 0;
