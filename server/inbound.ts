@@ -359,6 +359,8 @@ export class Inbound implements OutboundHost {
       return;
     }
     if (msg.a !== undefined) s.reliableOut.ack(msg.a);
+    // A room frozen for a move takes no sequenced message: unacknowledged, the client resends it to the new owner.
+    if (msg.s !== undefined && s.room?.frozen) return;
     if (msg.s !== undefined) {
       const verdict = s.reliableIn.accept(msg.s);
       if (verdict === 'duplicate') return;
@@ -839,7 +841,9 @@ export class Inbound implements OutboundHost {
       log.info({ session: s.id, room: room.name, why }, 'spectator left');
     } else if (room && player) {
       room.removePlayer(player, clock.nowMs());
-      for (const p of room.players) {
+      // Frozen for a move: announced if the room stays here (server/fleet/handoff.ts), by the new owner's resume window if it moves.
+      if (room.frozen) room.frozen.left.push(s.id);
+      else for (const p of room.players) {
         const other = sessions.get(p.id);
         if (other) out.sendControl(other, { t: 'left', sessionId: s.id });
       }
@@ -852,6 +856,22 @@ export class Inbound implements OutboundHost {
     if (s.reliable) s.reliable.session = undefined;
     s.reliable = undefined;
     sessions.delete(s);
+  }
+
+  /**
+   * Ends a session without a word to anyone: its room moved to another member, whose `moved` its
+   * client was sent (or its adoption from another member is undone). Its connection stays open,
+   * carrying nothing, until the client closes it, so nothing cuts `moved` off.
+   */
+  retireMoved(s: Session): void {
+    if (s.state === 'gone') return;
+    s.room = undefined;
+    s.player = undefined;
+    this.addresses.get(s.addressKey).sessions--;
+    this.dropDatagram(s);
+    if (s.reliable) s.reliable.session = undefined;
+    s.reliable = undefined;
+    this.ctx.sessions.delete(s);
   }
 
   /** Ends every session (shutdown), telling each client why. */

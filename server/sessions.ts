@@ -183,6 +183,19 @@ export class SessionTable {
     return s;
   }
 
+  /**
+   * Registers a session moved here from another process of the fleet, with its id and the resume
+   * token that process handed its client. Undefined when the id or the token is in use here.
+   */
+  adopt(id: number, token: string, remoteAddress: string, key: string, o: SessionLimits): Session | undefined {
+    if (this.byId.has(id) || this.byToken.has(token)) return undefined;
+    const s = new Session(id, remoteAddress, key, new ClientLimits(), o);
+    s.token = token;
+    this.byId.set(id, s);
+    this.byToken.set(token, s);
+    return s;
+  }
+
   /** Replaces a session's token (the old one stops working). */
   rotateToken(s: Session): void {
     this.byToken.delete(s.token);
