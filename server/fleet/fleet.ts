@@ -128,11 +128,13 @@ export interface FleetStats {
   roomsReceived: number;
   /** Room offers that did not move a room: refused or unanswered ones this member sent, and those it refused. */
   handoffsRefused: number;
+  /** Bytes of the rooms moved here (saved room plus sessions). */
+  handoffBytes: number;
 }
 
 /** Fresh zeroed fleet counters. */
 export function newFleetStats(): FleetStats {
-  return { leaseRenewals: 0, leaseFailures: 0, leasesLost: 0, seatsGranted: 0, seatsRefused: 0, seatsClaimed: 0, seatsClaimRefused: 0, seatsExpired: 0, roomConflicts: 0, roomsHandedOff: 0, roomsReceived: 0, handoffsRefused: 0 };
+  return { leaseRenewals: 0, leaseFailures: 0, leasesLost: 0, seatsGranted: 0, seatsRefused: 0, seatsClaimed: 0, seatsClaimRefused: 0, seatsExpired: 0, roomConflicts: 0, roomsHandedOff: 0, roomsReceived: 0, handoffsRefused: 0, handoffBytes: 0 };
 }
 
 /** A server process's view of its fleet. */

@@ -132,6 +132,8 @@ export interface HandoffSessions {
   readonly clock: Clock;
   /** Ends a session whose room moved (or whose adoption is undone) without telling anyone. */
   retire(s: Session): void;
+  /** Reads (`deliver`) or drops the sequenced messages held while `room` was frozen. */
+  releaseHeld(room: Room, deliver: boolean): void;
   /** Ends a session with a bye (spectators of a moved room). */
   disconnect(s: Session, code: typeof CloseCode.Drained, reason: string): void;
 }
@@ -203,6 +205,8 @@ export class RoomHandoff {
       log.warn({ room: room.name, players: room.players.length }, 'handoff: no serving member has room for these players; the room stays');
       return false;
     }
+    // One request before the freeze opens the connection to the first target (kept alive for the offer), so the room is not frozen for a TCP handshake.
+    await fetch(`${targets[0].url}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.arrayBuffer(), () => undefined).catch(() => undefined);
     if (rooms.get(room.name) !== room || room.players.length === 0) return false;
     const frozenAt = performance.now();
     rooms.freeze(room);
@@ -312,6 +316,7 @@ export class RoomHandoff {
       if (s && s.player === sp) side.disconnect(s, CloseCode.Drained, 'this room moved to another server: watch it again through the matchmaker');
     }
     for (const s of moved) side.retire(s);
+    side.releaseHeld(room, false);
     room.frozen = undefined;
     rooms.dispose(room);
     fleet.stats.roomsHandedOff++;
@@ -325,6 +330,7 @@ export class RoomHandoff {
     const left = room.frozen?.left ?? [];
     this.host.rooms.thaw(room);
     const side = this.host.sessions();
+    side.releaseHeld(room, true);
     for (const id of left) {
       for (const p of room.players) {
         const other = side.table.get(p.id);
@@ -398,6 +404,7 @@ export class RoomHandoff {
     this.inFlight.delete(header.room);
     rooms.thaw(room);
     stats.roomsReceived++;
+    stats.handoffBytes += bytes.length;
     log.info({ room: header.room, from: header.from, players: adopted.length, tick: room.ctx.tick, bytes: bytes.length }, 'handoff: room taken');
     return { ok: true, url: this.host.publicUrl(), ws: this.host.wsUrl(), owner: this.host.memberId };
   }
