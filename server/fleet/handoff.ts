@@ -12,6 +12,7 @@ import { CloseCode } from '../../shared/protocol/ids.ts';
 import type { NetSchema } from '../../shared/protocol/schema.ts';
 import type { AnyGame } from '../../shared/sim/game.ts';
 import type { ServerConfig } from '../config.ts';
+import type { Inbound } from '../inbound.ts';
 import type { InputStats } from '../inputs.ts';
 import type { AddressBook } from '../limits.ts';
 import type { Clock } from '../loop.ts';
@@ -136,6 +137,25 @@ export interface HandoffSessions {
   releaseHeld(room: Room, deliver: boolean): void;
   /** Ends a session with a bye (spectators of a moved room). */
   disconnect(s: Session, code: typeof CloseCode.Drained, reason: string): void;
+}
+
+/** The parts of a server a handoff's session side is made of (server/server.ts). */
+export interface SessionOwner {
+  readonly sessions: SessionTable;
+  readonly inbound: Inbound;
+  readonly out: Outbound;
+  readonly schema: NetSchema;
+  readonly stats: { readonly inputs: InputStats };
+  readonly clock: Clock;
+}
+
+/** The session side of a server. */
+export function sessionSide(o: SessionOwner): HandoffSessions {
+  const inbound = o.inbound;
+  return {
+    table: o.sessions, addresses: inbound.addresses, out: o.out, schema: o.schema, inputTotals: o.stats.inputs, clock: o.clock,
+    retire: (s) => inbound.retireMoved(s), releaseHeld: (room, deliver) => inbound.releaseHeld(room, deliver), disconnect: (s, code, reason) => inbound.disconnect(s, code, reason),
+  };
 }
 
 /** What an offer came to. */

@@ -11,7 +11,7 @@ import type { HttpRoute, RouteReply, RouteRequest } from '../net/uws.ts';
 import type { RoomInfo, RoomManager } from '../rooms.ts';
 import type { ClaimResult, Fleet, FleetRoom, MatchRefusal, MatchRequest, MatchResult, RoomReport } from './fleet.ts';
 import { LocalFleet } from './local.ts';
-import { MAX_HANDOFF_BODY_BYTES, RoomHandoff, type HandoffSessions } from './handoff.ts';
+import { MAX_HANDOFF_BODY_BYTES, RoomHandoff, sessionSide, type SessionOwner } from './handoff.ts';
 import type { AnyGame } from '../../shared/sim/game.ts';
 import { ROOM_NAME_PATTERN, MAX_ROOM_NAME_LENGTH, MAX_NAME_LENGTH } from '../../shared/protocol/control.ts';
 
@@ -32,8 +32,8 @@ export interface FleetHostSources {
   readonly matchmakeSeconds: FixedHistogram;
   /** The game hosted (a room moved here must be of this game and version). */
   readonly game: AnyGame;
-  /** The session side a room handoff works on (known once the server is wired). */
-  handoffSessions(): HandoffSessions;
+  /** The server's sessions and their inbound and outbound sides, which a room handoff works on (known once the server is wired). */
+  server(): SessionOwner;
 }
 
 /** Most matchmaking requests waiting for the fleet at once; beyond it requests get 503 at once. */
@@ -64,7 +64,7 @@ export class FleetHost {
     });
     this.handoff = new RoomHandoff({
       config: c, log: src.log, rooms: src.rooms, game: src.game, memberId: this.memberId, fleet: () => this.fleet,
-      publicUrl: () => this.publicUrl(), wsUrl: () => this.wsUrl(), sessions: () => src.handoffSessions(),
+      publicUrl: () => this.publicUrl(), wsUrl: () => this.wsUrl(), sessions: () => sessionSide(src.server()),
     });
   }
 
