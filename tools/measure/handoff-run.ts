@@ -60,6 +60,8 @@ export interface HandoffRunResult {
   correctionsPerPlayerBefore: number;
   /** Largest of (corrections from the drain on) less (corrections in the window before) over the players. */
   correctionsExtraMax: number;
+  /** The median player's (corrections from the drain on) less (corrections in the window before). */
+  correctionsExtraP50: number;
   /** Medians of the gap's parts: last snapshot to `moved`, `moved` to `resumed`, `resumed` to the first snapshot, ms. */
   phasesP50Ms: { lastSnapshotToMovedMs: number; movedToResumedMs: number; resumedToSnapshotMs: number };
   /** Per moved room, from the freeze to the `moved` messages on the old owner, ms (its log). */
@@ -221,6 +223,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     await sleep(window);
     const c1 = correctionsAt();
 
+    if (process.env.HANDOFF_RUN_DEBUG) log(`missing baselines before the drain: ${players.reduce((n, p) => n + (p.nc.connection.receiver?.counters.missingBaseline ?? 0), 0)}`);
     log('draining a with handoff');
     const res = await fetch(`${a.url}/admin/drain`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ handoff: true, reason: 'handoff run' }) });
     if (res.status !== 202) throw new Error(`POST /admin/drain answered ${res.status}`);
@@ -310,7 +313,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
       reliableLost: lost, reliableDuplicated: duplicated, reliableReordered: reordered, reliableSent: players.reduce((n, p) => n + p.sent, 0), reliableExpected: expected,
       gapMs: { p50: round(percentile(gaps, 0.5), 1), p99: round(percentile(gaps, 0.99), 1), max: round(gaps.length ? Math.max(...gaps) : NaN, 1) },
       correctionsPerPlayer: round(during.reduce((n, v) => n + v, 0) / players.length, 3), correctionsPerPlayerBefore: round(beforeDrain.reduce((n, v) => n + v, 0) / players.length, 3),
-      correctionsExtraMax: Math.max(...during.map((v, i) => v - beforeDrain[i])),
+      correctionsExtraMax: Math.max(...during.map((v, i) => v - beforeDrain[i])), correctionsExtraP50: percentile(during.map((v, i) => v - beforeDrain[i]), 0.5),
       movedLogged: moves.length, phasesP50Ms: phases, frozenMs: moves.map((m) => m.frozenMs), senderLog: moves.map((m) => `${m.room} -> ${m.to}: ${m.players} players, ${m.bytes} bytes, frozen ${m.frozenMs} ms`),
       bytesPerRoom: received > 0 ? Math.round(bytes / received) : 0,
       roomsMoved: after.filter((r) => r.owner === 'b').length, roomsStayed: after.filter((r) => r.owner === 'a').length,
