@@ -172,6 +172,14 @@ export class SessionTable {
   private readonly byToken = new Map<string, Session>();
   private nextId = 1;
 
+  /**
+   * Hands out ids from `id` on (a fleet member on Redis starts at a random one, so a session moved
+   * here from another member rarely finds its id taken).
+   */
+  startIdsAt(id: number): void {
+    this.nextId = Math.min(0xfffffffe, Math.max(1, Math.floor(id)));
+  }
+
   /** Creates a session with a fresh id for the client behind `conn`. */
   create(conn: Conn, o: SessionLimits): Session {
     let id = this.nextId;

@@ -1,7 +1,7 @@
 // A server process's place in its fleet: which fleet (the embedded one, or Redis when redisUrl is
 // set), what it reports about its rooms at each heartbeat, the fleet's HTTP routes (POST
 // /matchmake, GET /fleet, GET /rooms fleet-wide, POST /admin/drain) and the seat a hello presents.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { addressKey, TokenBucket } from '../limits.ts';
@@ -72,6 +72,8 @@ export class FleetHost {
   async start(): Promise<void> {
     const c = this.src.config;
     if (!c.redisUrl) return;
+    // Session ids move with their rooms (handoff): members start at random ids, so they rarely meet.
+    this.src.server().sessions.startIdsAt(1 + randomInt(0x3fffffff));
     const { RedisFleet } = await import('./redis.ts');
     this.fleet = new RedisFleet({
       url: c.redisUrl, prefix: c.fleetPrefix, leaseMs: c.fleetLeaseMs, seatTtlMs: c.seatTtlMs, memberId: this.memberId,

@@ -58,6 +58,8 @@ export interface HandoffRunResult {
   /** Prediction corrections per player from the drain to the end, and in a window as long before it. */
   correctionsPerPlayer: number;
   correctionsPerPlayerBefore: number;
+  /** Corrections per player in a window as long after that (the move over). */
+  correctionsPerPlayerAfter: number;
   /** Largest of (corrections from the drain on) less (corrections in the window before) over the players. */
   correctionsExtraMax: number;
   /** The median player's (corrections from the drain on) less (corrections in the window before). */
@@ -250,6 +252,8 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     const settle = Math.max(0, window - (Date.now() - drainedAt));
     await sleep(settle);
     const c2 = correctionsAt();
+    await sleep(window);
+    const c3 = correctionsAt();
     clearInterval(chatTimer);
     chatTimer = undefined;
     await sleep(1500 + 2 * (o.link?.delayMs ?? 0)); // the last chat delivered everywhere
@@ -313,6 +317,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
       reliableLost: lost, reliableDuplicated: duplicated, reliableReordered: reordered, reliableSent: players.reduce((n, p) => n + p.sent, 0), reliableExpected: expected,
       gapMs: { p50: round(percentile(gaps, 0.5), 1), p99: round(percentile(gaps, 0.99), 1), max: round(gaps.length ? Math.max(...gaps) : NaN, 1) },
       correctionsPerPlayer: round(during.reduce((n, v) => n + v, 0) / players.length, 3), correctionsPerPlayerBefore: round(beforeDrain.reduce((n, v) => n + v, 0) / players.length, 3),
+      correctionsPerPlayerAfter: round(players.reduce((n, _, i) => n + c3[i] - c2[i], 0) / players.length, 3),
       correctionsExtraMax: Math.max(...during.map((v, i) => v - beforeDrain[i])), correctionsExtraP50: percentile(during.map((v, i) => v - beforeDrain[i]), 0.5),
       movedLogged: moves.length, phasesP50Ms: phases, frozenMs: moves.map((m) => m.frozenMs), senderLog: moves.map((m) => `${m.room} -> ${m.to}: ${m.players} players, ${m.bytes} bytes, frozen ${m.frozenMs} ms`),
       bytesPerRoom: received > 0 ? Math.round(bytes / received) : 0,
