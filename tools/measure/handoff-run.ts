@@ -225,7 +225,6 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     await sleep(window);
     const c1 = correctionsAt();
 
-    if (process.env.HANDOFF_RUN_DEBUG) log(`missing baselines before the drain: ${players.reduce((n, p) => n + (p.nc.connection.receiver?.counters.missingBaseline ?? 0), 0)}`);
     log('draining a with handoff');
     const res = await fetch(`${a.url}/admin/drain`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ handoff: true, reason: 'handoff run' }) });
     if (res.status !== 202) throw new Error(`POST /admin/drain answered ${res.status}`);
@@ -281,12 +280,6 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
       }
     }
     const moved = players.filter((p) => !Number.isNaN(p.gapMs));
-    const rc = { missingBaseline: 0, stale: 0, duplicates: 0 };
-    for (const p of players) {
-      const c = p.nc.connection.receiver?.counters;
-      if (c) for (const k of Object.keys(rc) as (keyof typeof rc)[]) rc[k] += c[k];
-    }
-    if (process.env.HANDOFF_RUN_DEBUG) log(JSON.stringify(rc));
     const kept = (p: Player): boolean => p.nc.connection.state === 'active' && p.nc.connection.welcome?.sessionId === p.sessionBefore && p.nc.connection.eid === p.eidBefore;
     const resumed = moved.filter(kept).length;
     const lostEntities = players.filter((p) => !kept(p)).length;
