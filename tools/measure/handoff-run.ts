@@ -232,9 +232,17 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     let handedOff = 0;
     let refusedBySender = 0;
     const readSender = async (): Promise<void> => {
-      handedOff = await metric(a.url, 'tickwire_fleet_rooms_handed_off_total');
-      refusedBySender = await metric(a.url, 'tickwire_fleet_handoffs_refused_total');
+      handedOff = Math.max(handedOff, await metric(a.url, 'tickwire_fleet_rooms_handed_off_total'));
+      refusedBySender = Math.max(refusedBySender, await metric(a.url, 'tickwire_fleet_handoffs_refused_total'));
     };
+    // a's counters, read every 50 ms until it exits (it leaves within a second of its last room)
+    let polling = true;
+    const poller = (async (): Promise<void> => {
+      while (polling && !a.exited) {
+        await readSender().catch(() => undefined);
+        await sleep(50);
+      }
+    })();
     if (o.targetGame) {
       // a refusing target: the rooms stay; give the offers time to be made and refused
       await until('every room offered and refused', 20_000, async () => {
@@ -296,6 +304,8 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     const refusedByTarget = await metric(b.url, 'tickwire_fleet_handoffs_refused_total');
     const after = await roomsOf(b.url);
     if (!o.targetGame) await until('a to exit', 15_000, () => a.exited).catch(() => undefined);
+    polling = false;
+    await poller;
     const moves: { room: string; to: string; players: number; bytes: number; frozenMs: number }[] = [];
     for (const line of a.output) {
       try {
