@@ -221,7 +221,6 @@ export class RoomHandoff {
       return false;
     }
     if (targets.length === 0) {
-      stats.handoffsRefused++;
       log.warn({ room: room.name, players: room.players.length }, 'handoff: no serving member has room for these players; the room stays');
       return false;
     }
