@@ -99,6 +99,8 @@ export interface ConnectionEvents {
   onResuming?(): void;
   /** The session was resumed on a new connection. */
   onResumed?(): void;
+  /** The room moved to another server of the fleet: the client resumes the session there (then onResumed). */
+  onMoved?(msg: Extract<ServerControl, { t: 'moved' }>): void;
 }
 
 /** Byte and message counters of one connection (both channels, payload bytes). */
@@ -115,6 +117,8 @@ export interface ConnectionCounters {
   decodeErrors: number;
   pings: number;
   resumes: number;
+  /** Moves to another server of the fleet (`moved`). */
+  moves: number;
 }
 
 /** One client's connection to a Tickwire server. */
@@ -125,7 +129,7 @@ export class Connection {
   welcome: Extract<ServerControl, { t: 'welcome' }> | undefined;
   /** Channel carrying unreliable traffic now. */
   transport: 'ws' | 'webrtc' = 'ws';
-  readonly counters: ConnectionCounters = { bytesDown: 0, bytesUp: 0, snapshots: 0, inputsSent: 0, inputPackets: 0, acksInInput: 0, acksStandalone: 0, decodeErrors: 0, pings: 0, resumes: 0 };
+  readonly counters: ConnectionCounters = { bytesDown: 0, bytesUp: 0, snapshots: 0, inputsSent: 0, inputPackets: 0, acksInInput: 0, acksStandalone: 0, decodeErrors: 0, pings: 0, resumes: 0, moves: 0 };
   /** Latest round-trip time in ms (-1 before the first pong). */
   rttMs = -1;
   private ws: WebSocketLike | undefined;
@@ -533,6 +537,9 @@ export class Connection {
         if (msg.use === 'ws' && this.dg) this.dropDatagram(true);
         else if (msg.use === 'ws') this.setTransport('ws');
         break;
+      case 'moved':
+        this.follow(msg);
+        break;
       case 'reject':
       case 'bye':
         this.events.onControl?.(msg);
@@ -542,6 +549,35 @@ export class Connection {
         break;
     }
     this.events.onControl?.(msg);
+  }
+
+  /**
+   * The room moved to another server: leave this one and resume the same session there with the
+   * token `moved` carries (the usual resume: every unacknowledged reliable message resent, the
+   * snapshot stream restarted from a full one at the tick the room reached).
+   */
+  private follow(msg: Extract<ServerControl, { t: 'moved' }>): void {
+    if (this.state !== 'active' || !this.welcome) return;
+    this.opts.url = msg.url;
+    this.welcome = { ...this.welcome, token: msg.token };
+    this.counters.moves++;
+    const ws = this.ws;
+    this.ws = undefined;
+    try {
+      ws?.close(1000, 'room moved');
+    } catch {
+      // already closed
+    }
+    this.state = 'resuming';
+    this.resumeDeadlineMs = this.io.nowMs() + this.welcome.resumeGraceMs - 500;
+    this.resumeAttempt = 0;
+    this.dropDatagram();
+    // The new owner never sent the snapshots held now: acks naming them would make it encode deltas
+    // against baselines it cannot match. Its stream starts from a full snapshot of the same room.
+    this.receiver = new SnapshotReceiver(this.schema, this.welcome.tickRateHz / this.welcome.snapshotRateHz);
+    this.ackPending = false;
+    this.events.onMoved?.(msg);
+    this.tryResume();
   }
 
   private setPacketRate(tickRateHz: number, snapshotRateHz: number): void {

@@ -161,6 +161,12 @@ export class ClientNetcode {
         user.onClose?.(reason, code);
       },
       onControl: (msg) => user.onControl?.(msg),
+      onMoved: (msg) => {
+        this.followMove();
+        user.onMoved?.(msg);
+      },
+      onResuming: () => user.onResuming?.(),
+      onResumed: () => user.onResumed?.(),
       onTransport: (kind) => user.onTransport?.(kind),
       onError: (err) => user.onError?.(err),
     });
@@ -205,6 +211,18 @@ export class ClientNetcode {
   /** Ticks between snapshots (from the welcome). */
   get snapshotInterval(): number {
     return this.ticksPerSnapshot;
+  }
+
+  /**
+   * The room moved to another server: tick numbers continue there, but not at the same moment (the
+   * room stood frozen meanwhile), so the clocks start over from the new server's snapshots, as at a
+   * welcome; the prediction and the snapshots held stay.
+   */
+  private followMove(): void {
+    this.serverClock = new ServerClock(this.tickRateHz, this.opts.serverClock);
+    this.inputClock = new InputClock(this.tickRateHz, this.opts.inputClock);
+    this.inputClock.holdTicks = this.connection.inputTicksPerPacket - 1;
+    this.renderClock = new RenderClock(1000 / this.tickRateHz, this.interpOpts);
   }
 
   private onWelcome(w: Extract<ServerControl, { t: 'welcome' }>): void {

@@ -137,6 +137,8 @@ export interface ServerConfig {
   readonly matchmakePerSec: number;
   /** A draining process closes its last sessions and exits after this, ms (its rooms may end sooner). Env TICKWIRE_DRAIN_MS. Default 300000. */
   readonly drainMs: number;
+  /** A drain (SIGTERM, Agones Shutdown, POST /admin/drain without `handoff`) first moves each room to another fleet member (docs/fleet.md). Env TICKWIRE_DRAIN_HANDOFF. Default false. */
+  readonly drainHandoff: boolean;
   /** Run the Agones game-server lifecycle through the SDK sidecar (server/agones.ts): Ready, health pings, labels, Shutdown. Env TICKWIRE_AGONES. Default false. */
   readonly agones: boolean;
   /** Milliseconds between Agones health pings. Env TICKWIRE_AGONES_HEALTH_MS. Default 2000. */
@@ -230,6 +232,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   seatTtlMs: 10_000,
   matchmakePerSec: 10,
   drainMs: 300_000,
+  drainHandoff: false,
   agones: false,
   agonesHealthMs: 2000,
   maxSpectatorsPerRoom: 32,
@@ -283,6 +286,7 @@ export const OTHER_ENV = {
   webrtc: 'TICKWIRE_WEBRTC',
   webrtcProcess: 'TICKWIRE_WEBRTC_PROCESS',
   agones: 'TICKWIRE_AGONES',
+  drainHandoff: 'TICKWIRE_DRAIN_HANDOFF',
   sendsAfterTick: 'TICKWIRE_SENDS_AFTER_TICK',
   recordRooms: 'TICKWIRE_RECORD_ROOMS',
   replayDir: 'TICKWIRE_REPLAY_DIR',
@@ -386,7 +390,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (game) cfg.game = game;
   const logLevel = e('logLevel');
   if (logLevel) cfg.logLevel = logLevel as ServerConfig['logLevel'];
-  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'sendsAfterTick', 'recordRooms'] as const) {
+  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'drainHandoff', 'sendsAfterTick', 'recordRooms'] as const) {
     const raw = e(key);
     const v = raw === undefined ? undefined : envFlag(errors, OTHER_ENV[key], raw);
     if (v !== undefined) cfg[key] = v;
@@ -427,7 +431,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
 export function validateServerConfig(cfg: ServerConfig): string[] {
   const errors: string[] = [];
   if (typeof cfg.host !== 'string' || cfg.host.length === 0) errors.push('host must be a non-empty string');
-  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'sendsAfterTick', 'recordRooms'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
+  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'drainHandoff', 'sendsAfterTick', 'recordRooms'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
   for (const key of ['game', 'clientDir', 'replayDir'] as const) if (typeof cfg[key] !== 'string' || cfg[key].length === 0) errors.push(`${key} must be a non-empty string (got ${JSON.stringify(cfg[key])})`);
   checkInt(errors, 'port', cfg.port, 0, 65535);
   checkInt(errors, 'signalingPort', cfg.signalingPort, 0, 65535);

@@ -109,6 +109,8 @@ export class Inbound implements OutboundHost {
   private readonly ackScratch: SnapshotAck = { tick: 0, bits: 0 };
   private readonly claimScratch = createViewClaims();
   private readonly deferred: Deferred[] = [];
+  /** Sequenced messages from the players of rooms frozen for a move, in arrival order (releaseHeld). */
+  private readonly held = new Map<Room, { c: Conn; msg: ClientControl }[]>();
   /** What each address holds now (handshakes, sessions, pending datagram channels, room budget). */
   readonly addresses: AddressBook;
   /** Reliable connections in the handshake now, all addresses. */
@@ -359,6 +361,14 @@ export class Inbound implements OutboundHost {
       return;
     }
     if (msg.a !== undefined) s.reliableOut.ack(msg.a);
+    // A room frozen for a move reads no sequenced message yet: held unacknowledged, it is read if the
+    // room stays, and resent by the client to the new owner if it moves.
+    if (msg.s !== undefined && s.room?.frozen) {
+      const held = this.held.get(s.room) ?? [];
+      if (held.length < this.ctx.config.maxUnackedMessages) held.push({ c, msg });
+      this.held.set(s.room, held);
+      return;
+    }
     if (msg.s !== undefined) {
       const verdict = s.reliableIn.accept(msg.s);
       if (verdict === 'duplicate') return;
@@ -858,7 +868,9 @@ export class Inbound implements OutboundHost {
       log.info({ session: s.id, room: room.name, why }, 'spectator left');
     } else if (room && player) {
       room.removePlayer(player, clock.nowMs());
-      for (const p of room.players) {
+      // Frozen for a move: announced if the room stays here (server/fleet/handoff.ts), by the new owner's resume window if it moves.
+      if (room.frozen) room.frozen.left.push(s.id);
+      else for (const p of room.players) {
         const other = sessions.get(p.id);
         if (other) out.sendControl(other, { t: 'left', sessionId: s.id });
       }
@@ -871,6 +883,41 @@ export class Inbound implements OutboundHost {
     if (s.reliable) s.reliable.session = undefined;
     s.reliable = undefined;
     sessions.delete(s);
+  }
+
+  /**
+   * Ends a session without a word to anyone: its room moved to another member, whose `moved` its
+   * client was sent (or its adoption from another member is undone). Its connection stays open,
+   * carrying nothing, until the client closes it, so nothing cuts `moved` off.
+   */
+  retireMoved(s: Session): void {
+    if (s.state === 'gone') return;
+    s.room = undefined;
+    s.player = undefined;
+    this.addresses.get(s.addressKey).sessions--;
+    this.dropDatagram(s);
+    if (s.reliable) s.reliable.session = undefined;
+    s.reliable = undefined;
+    this.ctx.sessions.delete(s);
+  }
+
+  /**
+   * The room frozen for a move thawed here (`deliver`: its players' held sequenced messages are read
+   * now, in order) or moved away (they are dropped: the clients resend them to the new owner).
+   */
+  releaseHeld(room: Room, deliver: boolean): void {
+    const held = this.held.get(room);
+    this.held.delete(room);
+    if (!held || !deliver) return;
+    for (const { c, msg } of held) {
+      if (!c.session || c.session.room !== room) continue; // gone meanwhile: unacknowledged, resent after a resume
+      try {
+        this.handleControl(c, msg);
+      } catch (err) {
+        this.badMessage(c, MsgType.Control, err);
+      }
+    }
+    this.runDeferred();
   }
 
   /** Ends every session (shutdown), telling each client why. */

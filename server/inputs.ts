@@ -139,6 +139,18 @@ export class InputBuffer {
     return this.current;
   }
 
+  /**
+   * Continues another buffer's stream (a session moved here from another process): `seq` was the
+   * last input applied there (when `applied`), so copies of it and older ones count as late here.
+   */
+  continueAfter(seq: number, applied: boolean): void {
+    if (!applied) return;
+    this.started = true;
+    this.lastSeq = seq & 0xffff;
+    this.lastAppliedSeq = seq & 0xffff;
+    this.hasApplied = true;
+  }
+
   /** Forgets pending inputs and stops the player (link lost); keeps the sequence window. */
   reset(): void {
     this.clearPending();

@@ -302,6 +302,10 @@ export function createRegistry(
   counter('tickwire_fleet_seats_claim_refused_total', 'Seats presented in a hello and refused (unknown, used, expired, another room, fenced, registry unreachable).', [], fleet((f) => f.seatsClaimRefused));
   counter('tickwire_fleet_seats_expired_total', 'Seats that expired unused (seen by this member\'s matchmaking and heartbeats).', [], fleet((f) => f.seatsExpired));
   counter('tickwire_fleet_room_conflicts_total', 'Rooms this member ended because the fleet gave their name to another member while it was cut off.', [], fleet((f) => f.roomConflicts));
+  counter('tickwire_fleet_rooms_handed_off_total', 'Rooms this member moved to another member (a drain with handoff).', [], fleet((f) => f.roomsHandedOff));
+  counter('tickwire_fleet_rooms_received_total', 'Rooms another member moved to this one.', [], fleet((f) => f.roomsReceived));
+  counter('tickwire_fleet_handoffs_refused_total', 'Room offers that moved no room: refused or unanswered offers this member sent, and offers it refused.', [], fleet((f) => f.handoffsRefused));
+  counter('tickwire_fleet_handoff_bytes_total', 'Bytes of the rooms moved to this member (saved room and sessions).', [], fleet((f) => f.handoffBytes));
   gauge('tickwire_agones_state', 'The Agones GameServer state as the SDK watch last told it: 1 for the current one of ' + AGONES_STATES.join(', ') + ' (absent without TICKWIRE_AGONES or before the first update).', ['state'], (s) => {
     const a = live.agones?.();
     if (a?.state) for (const state of AGONES_STATES) s({ state }, a.state === state ? 1 : 0);

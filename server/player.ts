@@ -29,6 +29,8 @@ export class Player implements SnapshotClient {
   freshInput = false;
   /** What the client says it was drawing when it made each recent input (lag compensation). */
   readonly claims = new ClaimRing();
+  /** Bumped by resetAcks: the snapshot encoder forgets a full snapshot it thinks is pending (SnapshotClient.ackEpoch). */
+  ackEpoch = 0;
   /** Sends one unreliable packet (snapshot) to the player's client; bound once by whoever connects it. */
   send: (bytes: Uint8Array) => void = () => undefined;
 
@@ -54,6 +56,7 @@ export class Player implements SnapshotClient {
     this.ackedTick = -1;
     this.ackedBits = 0;
     this.lastAckMs = 0;
+    this.ackEpoch++;
     this.link.restart(roomTick);
     this.claims.clear();
   }

@@ -150,6 +150,12 @@ export class Room {
   readonly lagComp: RoomLagComp | undefined;
   /** The room's recording, when rooms are recorded (ServerConfig.recordRooms). */
   recorder: RoomRecorder | undefined;
+  /**
+   * Set while the room is frozen for a move to another fleet member (server/fleet/handoff.ts): it
+   * does not tick and takes no player; `left` holds the sessions that left meanwhile, announced if
+   * the room thaws here.
+   */
+  frozen: { readonly left: number[] } | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -205,7 +211,7 @@ export class Room {
 
   /** True when another player fits. */
   hasSpace(): boolean {
-    return this.players.length < this.capacity;
+    return this.frozen === undefined && this.players.length < this.capacity;
   }
 
   /** Spawns the player's entity and adds it to the room; returns the entity id. */
@@ -345,7 +351,7 @@ export class RoomManager {
   readonly awake: Room[] = [];
   private readonly refreshAwake = (): void => {
     this.awake.length = 0;
-    for (const r of this.list) if (r.players.length > 0 || r.spectators.length > 0 || this.o.game.tickWhenEmpty === true) this.awake.push(r);
+    for (const r of this.list) if (r.frozen === undefined && (r.players.length > 0 || r.spectators.length > 0 || this.o.game.tickWhenEmpty === true)) this.awake.push(r);
   };
   private readonly byName = new Map<string, Room>();
   private created = 0;
@@ -483,6 +489,29 @@ export class RoomManager {
     const room = this.byName.get(name) ?? this.create(name, nowMs, origin.clientNamed ? (this.clientParams(undefined) ?? this.o.params) : this.o.params, origin);
     if (!room) return RejectCode.ServerFull;
     return room.hasSpace() ? room : RejectCode.RoomFull;
+  }
+
+  /** Stops ticking a room and closes it to new players, at a tick boundary (the caller runs between ticks). */
+  freeze(room: Room): void {
+    room.frozen ??= { left: [] };
+    this.refreshAwake();
+  }
+
+  /** Lets a frozen room tick again. */
+  thaw(room: Room): void {
+    room.frozen = undefined;
+    this.refreshAwake();
+  }
+
+  /**
+   * Opens a room to restore a saved one into (a room moved here from another member), frozen until
+   * the caller thaws it. Undefined when the name is taken or maxRooms are open.
+   */
+  openForRestore(name: string, nowMs: number, params: Readonly<Record<string, number>>, origin: RoomOrigin): Room | undefined {
+    if (this.byName.has(name)) return undefined;
+    const room = this.create(name, nowMs, params, origin);
+    if (room) this.freeze(room);
+    return room;
   }
 
   /** The listed rooms (rooms created with hello.private are not shown). */

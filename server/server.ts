@@ -101,7 +101,7 @@ export class TickwireServer implements ServerApi {
     });
     this.fleet = new FleetHost({
       config, gameName: this.game.name, log: this.log, rooms: this.rooms, matchmakeSeconds: this.stats.matchmakeSeconds, sessionCount: () => this.sessions.size,
-      httpPort: () => this.http?.port ?? config.port, signalingPort: () => this.rtc?.signalingPort ?? 0, closeRoom: (name, reason) => this.inbound.closeRoom(name, reason),
+      httpPort: () => this.http?.port ?? config.port, signalingPort: () => this.rtc?.signalingPort ?? 0, closeRoom: (name, reason) => this.inbound.closeRoom(name, reason), game: this.game, server: () => this,
     });
     this.agones = new AgonesLifecycle({ config, log: this.log, rooms: () => this.rooms.size, players: () => this.sessions.size, drain: (reason) => this.fleet.drain(reason) });
     this.out = new Outbound(this.stats, config.sendsAfterTick ? new SendQueue() : undefined);

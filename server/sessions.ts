@@ -172,6 +172,14 @@ export class SessionTable {
   private readonly byToken = new Map<string, Session>();
   private nextId = 1;
 
+  /**
+   * Hands out ids from `id` on (a fleet member on Redis starts at a random one, so a session moved
+   * here from another member rarely finds its id taken).
+   */
+  startIdsAt(id: number): void {
+    this.nextId = Math.min(0xfffffffe, Math.max(1, Math.floor(id)));
+  }
+
   /** Creates a session with a fresh id for the client behind `conn`. */
   create(conn: Conn, o: SessionLimits): Session {
     let id = this.nextId;
@@ -180,6 +188,19 @@ export class SessionTable {
     const s = new Session(id, conn.remoteAddress, conn.addressKey, conn.limits, o);
     this.byId.set(id, s);
     this.byToken.set(s.token, s);
+    return s;
+  }
+
+  /**
+   * Registers a session moved here from another process of the fleet, with its id and the resume
+   * token that process handed its client. Undefined when the id or the token is in use here.
+   */
+  adopt(id: number, token: string, remoteAddress: string, key: string, o: SessionLimits): Session | undefined {
+    if (this.byId.has(id) || this.byToken.has(token)) return undefined;
+    const s = new Session(id, remoteAddress, key, new ClientLimits(), o);
+    s.token = token;
+    this.byId.set(id, s);
+    this.byToken.set(token, s);
     return s;
   }
 

@@ -23,6 +23,11 @@ export interface SnapshotClient {
   hasInputAck: boolean;
   /** Where the encoder counts the client's full and delta snapshots, if anywhere. */
   readonly link?: ClientLinkStats;
+  /**
+   * Bumped when the client's stream starts over (a resume, or a session moved here): a full
+   * snapshot "sent" before it may never have reached the client, so none is pending.
+   */
+  readonly ackEpoch?: number;
 }
 
 /** A client's ack state as the ack receiver updates it. */
@@ -272,6 +277,8 @@ export interface DeltaEncoderOptions {
 interface ClientCodecState {
   /** Tick of the last full snapshot sent to the client, or -1. */
   fullTick: number;
+  /** The client's ackEpoch when fullTick was set. */
+  epoch: number;
 }
 
 /** One encoded entity section: its packets, for one baseline at the current tick. */
@@ -371,8 +378,13 @@ export class DeltaSnapshotEncoder implements SnapshotEncoder {
     }
     let st = this.clientState.get(client);
     if (!st) {
-      st = { fullTick: -1 };
+      st = { fullTick: -1, epoch: client.ackEpoch ?? 0 };
       this.clientState.set(client, st);
+    }
+    if (st.epoch !== (client.ackEpoch ?? 0)) {
+      // the stream started over (a resume): a full sent before may have gone nowhere; send a new one
+      st.fullTick = -1;
+      st.epoch = client.ackEpoch ?? 0;
     }
     const history = this.history as SnapshotHistory;
     let acked: SnapshotFrame | null = null;

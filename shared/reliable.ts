@@ -45,6 +45,23 @@ export class ReliableSender<T> {
   get next(): number {
     return this.nextSeq;
   }
+
+  /**
+   * Takes over another sender's state (a session moved to another process): the messages it kept
+   * unacknowledged, in order, and the number its next message gets. Only on a sender that has sent
+   * nothing yet.
+   */
+  restore(nextSeq: number, pending: readonly { seq: number; msg: T; bytes: number }[]): void {
+    if (this.nextSeq !== 1 || this.pending.length > 0) throw new Error('ReliableSender.restore: this sender has sent already');
+    let last = 0;
+    for (const p of pending) {
+      if (!(p.seq > last && p.seq < nextSeq)) throw new RangeError('ReliableSender.restore: kept messages must be in order and below nextSeq');
+      last = p.seq;
+      this.pending.push({ seq: p.seq, msg: p.msg, bytes: p.bytes });
+      this.pendingBytes += p.bytes;
+    }
+    this.nextSeq = nextSeq;
+  }
 }
 
 /** Receiver side: accepts each sequence number once, in order. */

@@ -42,6 +42,10 @@ const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   ['tickwire_fleet_lease_failures_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_leases_lost_total', 'Redis outage (test/fleet-server.test.ts)'],
   ['tickwire_fleet_room_conflicts_total', 'a member frozen past its lease (test/fleet-server.test.ts)'],
+  ['tickwire_fleet_rooms_handed_off_total', 'rooms move between members on Redis only (test/handoff.test.ts)'],
+  ['tickwire_fleet_rooms_received_total', 'rooms move between members on Redis only (test/handoff.test.ts)'],
+  ['tickwire_fleet_handoffs_refused_total', 'a member of another game version refusing a room (test/handoff.test.ts)'],
+  ['tickwire_fleet_handoff_bytes_total', 'rooms move between members on Redis only (test/handoff.test.ts)'],
   // arena-v1 declares no lag compensation: these move in the lag-compensation test below.
   ['tickwire_lagcomp_claims_total', 'arena-v1 has no hitboxes; moved by "moves the lag-compensation counters" below'],
   ['tickwire_lagcomp_hit_tests_total', 'arena-v1 has no hitboxes; moved by "moves the lag-compensation counters" below'],

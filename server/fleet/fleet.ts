@@ -128,11 +128,19 @@ export interface FleetStats {
   seatsExpired: number;
   /** Local rooms ended because the fleet gave their name to another member while this one was cut off. */
   roomConflicts: number;
+  /** Rooms this member moved to another member (a drain with handoff). */
+  roomsHandedOff: number;
+  /** Rooms another member moved here. */
+  roomsReceived: number;
+  /** Room offers that did not move a room: refused or unanswered ones this member sent, and those it refused. */
+  handoffsRefused: number;
+  /** Bytes of the rooms moved here (saved room plus sessions). */
+  handoffBytes: number;
 }
 
 /** Fresh zeroed fleet counters. */
 export function newFleetStats(): FleetStats {
-  return { leaseRenewals: 0, leaseFailures: 0, leasesLost: 0, seatsGranted: 0, seatsRefused: 0, seatsClaimed: 0, seatsClaimRefused: 0, seatsExpired: 0, roomConflicts: 0 };
+  return { leaseRenewals: 0, leaseFailures: 0, leasesLost: 0, seatsGranted: 0, seatsRefused: 0, seatsClaimed: 0, seatsClaimRefused: 0, seatsExpired: 0, roomConflicts: 0, roomsHandedOff: 0, roomsReceived: 0, handoffsRefused: 0, handoffBytes: 0 };
 }
 
 /** A server process's view of its fleet. */
@@ -161,4 +169,13 @@ export interface Fleet {
   drain(): Promise<void>;
   /** Leaves the fleet: removes this member and its rooms, stops heartbeats. */
   stop(): Promise<void>;
+  /** The lease token this member holds now (a fleet on Redis only: rooms move between members there). */
+  leaseToken?(): string | undefined;
+  /**
+   * Takes `room` from member `from`, which owns it under lease `fromToken`, in one atomic step
+   * fenced by both members' leases: 'ok', or why not (server/fleet/scripts.ts TRANSFER).
+   */
+  transfer?(room: string, from: string, fromToken: string): Promise<string>;
+  /** The member that owns `room` now, per the registry. */
+  roomOwner?(room: string): Promise<string | undefined>;
 }

@@ -1,7 +1,7 @@
 // A server process's place in its fleet: which fleet (the embedded one, or Redis when redisUrl is
 // set), what it reports about its rooms at each heartbeat, the fleet's HTTP routes (POST
 // /matchmake, GET /fleet, GET /rooms fleet-wide, POST /admin/drain) and the seat a hello presents.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { addressKey, TokenBucket } from '../limits.ts';
@@ -11,6 +11,8 @@ import type { HttpRoute, RouteReply, RouteRequest } from '../net/uws.ts';
 import type { RoomInfo, RoomManager } from '../rooms.ts';
 import type { ClaimResult, Fleet, FleetRoom, MatchRefusal, MatchRequest, MatchResult, RoomReport } from './fleet.ts';
 import { LocalFleet } from './local.ts';
+import { MAX_HANDOFF_BODY_BYTES, RoomHandoff, sessionSide, type SessionOwner } from './handoff.ts';
+import type { AnyGame } from '../../shared/sim/game.ts';
 import { ROOM_NAME_PATTERN, MAX_ROOM_NAME_LENGTH, MAX_NAME_LENGTH } from '../../shared/protocol/control.ts';
 
 /** What the fleet host reads from and does to its server. */
@@ -28,6 +30,10 @@ export interface FleetHostSources {
   sessionCount(): number;
   /** The matchmake latency histogram, seconds. */
   readonly matchmakeSeconds: FixedHistogram;
+  /** The game hosted (a room moved here must be of this game and version). */
+  readonly game: AnyGame;
+  /** The server's sessions and their inbound and outbound sides, which a room handoff works on (known once the server is wired). */
+  server(): SessionOwner;
 }
 
 /** Most matchmaking requests waiting for the fleet at once; beyond it requests get 503 at once. */
@@ -46,6 +52,8 @@ export class FleetHost {
   private inflight = 0;
   /** Set when draining began: the time after which the last sessions are closed. */
   private drainDeadlineMs: number | undefined;
+  /** Moves rooms to other members and takes rooms from them (server/fleet/handoff.ts). */
+  readonly handoff: RoomHandoff;
 
   constructor(private readonly src: FleetHostSources) {
     const c = src.config;
@@ -54,12 +62,18 @@ export class FleetHost {
       memberId: this.memberId, publicUrl: () => this.publicUrl(), wsUrl: () => this.wsUrl(), signalingPort: () => src.signalingPort(),
       capacity: c.maxSessions, maxRooms: c.maxRooms, roomCapacity: c.roomCapacity, game: src.gameName, seatTtlMs: c.seatTtlMs, report: () => this.report(),
     });
+    this.handoff = new RoomHandoff({
+      config: c, log: src.log, rooms: src.rooms, game: src.game, memberId: this.memberId, fleet: () => this.fleet,
+      publicUrl: () => this.publicUrl(), wsUrl: () => this.wsUrl(), sessions: () => sessionSide(src.server()),
+    });
   }
 
   /** Joins the fleet on Redis when redisUrl is set (after the transports listen: the URLs are known). */
   async start(): Promise<void> {
     const c = this.src.config;
     if (!c.redisUrl) return;
+    // Session ids move with their rooms (handoff): members start at random ids, so they rarely meet.
+    this.src.server().sessions.startIdsAt(1 + randomInt(0x3fffffff));
     const { RedisFleet } = await import('./redis.ts');
     this.fleet = new RedisFleet({
       url: c.redisUrl, prefix: c.fleetPrefix, leaseMs: c.fleetLeaseMs, seatTtlMs: c.seatTtlMs, memberId: this.memberId,
@@ -67,7 +81,7 @@ export class FleetHost {
       capacity: c.maxSessions, maxRooms: c.maxRooms, roomCapacity: c.roomCapacity, game: this.src.gameName, log: this.src.log,
       report: () => this.report(),
       onConflict: (rooms) => {
-        for (const name of rooms) this.src.closeRoom(name, 'this room now runs on another server: join again through the matchmaker');
+        for (const name of rooms) if (!this.handoff.busy(name)) this.src.closeRoom(name, 'this room now runs on another server: join again through the matchmaker');
       },
     });
     await this.fleet.start();
@@ -86,15 +100,25 @@ export class FleetHost {
 
   /**
    * Starts draining: no new seats from now on (the fleet is told at once), rooms run on until they
-   * empty or drainMs passes. Returns the deadline (epoch ms). Calling it again changes nothing.
+   * empty or drainMs passes; with `handoff` (default config.drainHandoff; a fleet on Redis only)
+   * each room is first offered to another member, and those that move leave with their players.
+   * Returns the deadline (epoch ms). Calling it again changes nothing, except that a handoff asked
+   * for later still starts.
    */
-  drain(reason: string): number {
-    if (this.drainDeadlineMs === undefined) {
+  drain(reason: string, handoff = this.src.config.drainHandoff): number {
+    const first = this.drainDeadlineMs === undefined;
+    if (first) {
       this.drainDeadlineMs = Date.now() + this.src.config.drainMs;
-      this.src.log.info({ member: this.memberId, reason, sessions: this.src.sessionCount(), drainMs: this.src.config.drainMs }, 'draining: no new players; stopping when the rooms empty or the drain limit passes');
-      this.fleet.drain().catch((err: unknown) => this.src.log.warn({ err }, 'fleet: could not report draining (matchmaking here refuses anyway)'));
+      this.src.log.info({ member: this.memberId, reason, handoff, sessions: this.src.sessionCount(), drainMs: this.src.config.drainMs }, 'draining: no new players; stopping when the rooms empty or the drain limit passes');
     }
-    return this.drainDeadlineMs;
+    if (first || handoff) {
+      const reported = first ? this.fleet.drain() : Promise.resolve();
+      reported
+        .catch((err: unknown) => this.src.log.warn({ err }, 'fleet: could not report draining (matchmaking here refuses anyway)'))
+        .then(() => (handoff && this.fleet.mode === 'redis' ? this.handoff.moveAll() : undefined))
+        .catch((err: unknown) => this.src.log.error({ err }, 'handoff: failed'));
+    }
+    return this.drainDeadlineMs as number;
   }
 
   /** While draining, once a second: 'done' when no session is left or the drain limit passed. */
@@ -128,6 +152,8 @@ export class FleetHost {
   report(): RoomReport[] {
     const out: RoomReport[] = [];
     for (const r of this.src.rooms.list) {
+      // a room being moved is the handoff's: its record changes owner in the TRANSFER step, not at a heartbeat
+      if (this.handoff.busy(r.name)) continue;
       const o = r.origin;
       out.push({
         name: r.name, game: r.game.name, players: r.players.length + (this.claiming.get(r.name) ?? 0), capacity: r.capacity,
@@ -203,12 +229,25 @@ export class FleetHost {
       {
         method: 'POST', path: '/admin/drain', auth: 'admin', maxBodyBytes: 1024,
         handler: (req) => {
-          const reason = typeof (req.body as { reason?: unknown } | undefined)?.reason === 'string' ? String((req.body as { reason: string }).reason).slice(0, 200) : 'drained by an operator';
-          const deadline = this.drain(reason);
-          return { status: 202, json: { state: 'draining', member: this.memberId, drainDeadlineMs: deadline } };
+          const body = req.body as { reason?: unknown; handoff?: unknown } | undefined;
+          const reason = typeof body?.reason === 'string' ? body.reason.slice(0, 200) : 'drained by an operator';
+          if (body?.handoff !== undefined && typeof body.handoff !== 'boolean') return { status: 400, json: { error: 'bad_request', message: 'handoff must be true or false' } };
+          const handoff = typeof body?.handoff === 'boolean' ? body.handoff : this.src.config.drainHandoff;
+          const deadline = this.drain(reason, handoff);
+          return { status: 202, json: { state: 'draining', member: this.memberId, drainDeadlineMs: deadline, handoff: handoff && this.fleet.mode === 'redis' } };
         },
       },
+      { method: 'POST', path: '/admin/handoff', auth: 'admin', maxBodyBytes: MAX_HANDOFF_BODY_BYTES, handler: (req) => this.handoffRoute(req) },
     ];
+  }
+
+  /** POST /admin/handoff `{ blob }` (base64 of a handoff, server/fleet/handoff.ts): another member offers a room. */
+  private async handoffRoute(req: RouteRequest): Promise<RouteReply> {
+    const blob = (req.body as { blob?: unknown } | undefined)?.blob;
+    if (typeof blob !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(blob)) return { status: 400, json: { error: 'bad_request', message: 'the body must be { "blob": base64 }' } };
+    const r = await this.handoff.accept(new Uint8Array(Buffer.from(blob, 'base64')));
+    if (r.ok) return { status: 200, json: r };
+    return { status: r.status, json: { error: 'refused', message: r.reason } };
   }
 
   private async fleetRoute(): Promise<RouteReply> {

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { ClaimOutcome, ClaimResult, Fleet, FleetMember, FleetRoom, FleetState, FleetStats, MatchRefusal, MatchRequest, MatchResult, RoomReport } from './fleet.ts';
 import { newFleetStats } from './fleet.ts';
-import { ACQUIRE, CLAIM, LEAVE, MATCHMAKE, MEMBERS, RELEASE, RENEW, ROOMS, SPECTATE } from './scripts.ts';
+import { ACQUIRE, CLAIM, LEAVE, MATCHMAKE, MEMBERS, RELEASE, RENEW, ROOMS, SPECTATE, TRANSFER } from './scripts.ts';
 
 /** Logger the fleet writes to (pino-compatible). */
 export interface FleetLog {
@@ -44,7 +44,7 @@ export interface RedisFleetOptions {
   onConflict(rooms: string[]): void;
 }
 
-const SCRIPTS = { ACQUIRE, RENEW, MATCHMAKE, SPECTATE, CLAIM, RELEASE, LEAVE, ROOMS, MEMBERS } as const;
+const SCRIPTS = { ACQUIRE, RENEW, MATCHMAKE, SPECTATE, CLAIM, RELEASE, LEAVE, ROOMS, MEMBERS, TRANSFER } as const;
 type ScriptName = keyof typeof SCRIPTS;
 const SHA = Object.fromEntries(Object.entries(SCRIPTS).map(([k, src]) => [k, createHash('sha1').update(src).digest('hex')])) as Record<ScriptName, string>;
 
@@ -182,6 +182,25 @@ export class RedisFleet implements Fleet {
     } catch {
       return undefined;
     }
+  }
+
+  leaseToken(): string | undefined {
+    const st = this.state();
+    return st === 'serving' || st === 'draining' ? this.token : undefined;
+  }
+
+  async transfer(room: string, from: string, fromToken: string): Promise<string> {
+    const token = this.leaseToken();
+    if (!token) return 'fenced';
+    try {
+      return String(await this.run('TRANSFER', [room, from, fromToken, this.memberId, token, String(this.o.leaseMs)]));
+    } catch (err) {
+      return `unavailable (${(err as Error).message})`;
+    }
+  }
+
+  async roomOwner(room: string): Promise<string | undefined> {
+    return (await this.redis.hget(`${this.o.prefix}r:${room}`, 'owner')) ?? undefined;
   }
 
   async release(room: string): Promise<void> {

@@ -275,6 +275,33 @@ local r = redis.call('HMGET', rk, 'listed', 'matchmade', 'key')
 return {'ok', r[1] or '1', r[2] or '1', r[3] or ''}
 `;
 
+/**
+ * transfer(prefix, room, from, fromToken, to, toToken, leaseMs) -> 'ok' | refusal. Moves a room's
+ * record from its owner to another member in one step (live handoff, server/fleet/handoff.ts):
+ * only while `from` owns it under `fromToken` and still holds that lease, and only to a member
+ * that serves under `toToken`. The room keeps its players, seats and listing; its lease ends no
+ * later than the new owner's.
+ */
+export const TRANSFER = `${PRELUDE}
+local room, from, fromToken, to, toToken, lease = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local rk = P .. 'r:' .. room
+local owner = redis.call('HGET', rk, 'owner')
+if not owner then return 'unknown_room' end
+if owner ~= from or redis.call('HGET', rk, 'token') ~= fromToken then return 'not_owner' end
+if redis.call('HGET', P .. 'm:' .. from, 'token') ~= fromToken then return 'fenced' end
+local m = serving(to)
+if not m or m[2] ~= toToken then return 'target_unavailable' end
+redis.call('HSET', rk, 'owner', to, 'token', toToken)
+redis.call('SREM', P .. 'm:' .. from .. ':rooms', room)
+redis.call('SADD', P .. 'm:' .. to .. ':rooms', room)
+local ends = math.min(NOW + lease, tonumber(redis.call('ZSCORE', P .. 'members', to) or (NOW + lease)))
+redis.call('PEXPIRE', rk, math.max(1, ends - NOW))
+redis.call('ZADD', P .. 'rooms', ends, room)
+local game = redis.call('HGET', rk, 'game')
+if game then redis.call('ZREM', P .. 'open:' .. game, room) end
+return 'ok'
+`;
+
 /** release(prefix, room, id) -> 1 | 0. Removes a room its owner disposed. */
 export const RELEASE = `${PRELUDE}
 local room, id = ARGV[2], ARGV[3]

@@ -38,7 +38,7 @@ export interface Sequencing {
 }
 
 /** Message types that are sequenced (resent after a reconnect until acknowledged). */
-export const SEQUENCED_TYPES: ReadonlySet<string> = new Set(['chat', 'event', 'joined', 'left', 'error']);
+export const SEQUENCED_TYPES: ReadonlySet<string> = new Set(['chat', 'event', 'joined', 'left', 'error', 'moved']);
 
 /** Messages a client sends. */
 export type ClientControl = Sequencing &
@@ -91,6 +91,8 @@ export type ServerControl = Sequencing &
   | { t: 'error'; code: number; message: string }
   | { t: 'transport'; use: 'ws' | 'webrtc' }
   | { t: 'bye'; code: number; reason: string }
+  /** The room moved to another fleet member: resume there (url, ws) with `token`; same session, entity and room. */
+  | { t: 'moved'; url: string; ws: string; token: string; room: string; owner: string }
   );
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, moreTypes: false, int64AsType: 'number' });
@@ -289,7 +291,15 @@ const SERVER_DECODERS: ServerBodyDecoders = {
   error: (o) => ({ t: 'error', code: uint32(o, 'code'), message: str(o, 'message', 1024) as string }),
   transport: (o) => ({ t: 'transport', use: transportUse(o) }),
   bye: (o) => ({ t: 'bye', code: uint32(o, 'code'), reason: str(o, 'reason', 1024) as string }),
+  moved: (o) => ({ t: 'moved', url: httpUrl(o, 'url', /^https?:\/\//), ws: httpUrl(o, 'ws', /^wss?:\/\//), token: token32(o), room: str(o, 'room', MAX_ROOM_NAME_LENGTH) as string, owner: str(o, 'owner', 128) as string }),
 };
+
+/** A URL field of `moved`: at most 512 characters, with the scheme `scheme` matches. */
+function httpUrl(o: Record<string, unknown>, key: string, scheme: RegExp): string {
+  const v = str(o, key, 512) as string;
+  if (!scheme.test(v)) throw new DecodeError(key, 8, 'not an http(s) or ws(s) URL');
+  return v;
+}
 
 /** Every `t` the server may send (the client-side decoder's dispatch table, so the list cannot drift from it). */
 export const SERVER_CONTROL_TYPES: readonly ServerControl['t'][] = Object.freeze(Object.keys(SERVER_DECODERS) as ServerControl['t'][]);

@@ -1,0 +1,455 @@
+// Live room handoff between fleet members: a draining member freezes each room at a tick boundary,
+// saves it (server/room-state.ts) with every player's session (entity, input window, reliable
+// sequence numbers and unacknowledged messages, a fresh resume token), offers it to another
+// serving member over HTTP (POST /admin/handoff, the fleet's admin token), which restores it and
+// takes the room's record in Redis in one script fenced by both members' leases (scripts.ts
+// TRANSFER); then the old owner sends each player `moved` and forgets the room. A refused or failed
+// offer thaws the room where it was. docs/fleet.md "Moving rooms between members" walks the steps
+// and what either side dying half-way does.
+import type { Logger } from 'pino';
+import { decodeServerControl, encodeControl, type ServerControl } from '../../shared/protocol/control.ts';
+import { CloseCode } from '../../shared/protocol/ids.ts';
+import type { NetSchema } from '../../shared/protocol/schema.ts';
+import type { AnyGame } from '../../shared/sim/game.ts';
+import type { ServerConfig } from '../config.ts';
+import type { Inbound } from '../inbound.ts';
+import type { InputStats } from '../inputs.ts';
+import type { AddressBook } from '../limits.ts';
+import type { Clock } from '../loop.ts';
+import type { Outbound } from '../outbound.ts';
+import { Player } from '../player.ts';
+import { readRoomHeader, restoreRoom, RoomStateError, saveRoom } from '../room-state.ts';
+import type { Room, RoomManager, RoomOrigin } from '../rooms.ts';
+import { newToken, type Session, type SessionTable } from '../sessions.ts';
+import type { Fleet, FleetMember } from './fleet.ts';
+
+/** Version of the handoff envelope (the session section around the saved room). */
+export const HANDOFF_VERSION = 1;
+
+/** Longest an offer waits for the target's answer, ms; then the room's owner in Redis decides. */
+export const HANDOFF_TIMEOUT_MS = 5000;
+
+/** Largest handoff body a member reads, bytes (a room of 1,000 entities and 64 players is far below). */
+export const MAX_HANDOFF_BODY_BYTES = 8 * 1024 * 1024;
+
+/** Bytes the resend bound counts per kept message (as server/outbound.ts counts them). */
+const KEPT_MESSAGE_BYTES = 64;
+
+/** One player's session as it moves. */
+export interface SavedSession {
+  readonly id: number;
+  /** The resume token valid on the new owner (the old owner's `moved` carries it). */
+  readonly token: string;
+  readonly remote: string;
+  readonly key: string;
+  readonly datagrams: boolean;
+  /** Sequence the new owner's next reliable message gets (the one after `moved`). */
+  readonly outNext: number;
+  /** Reliable messages sent and not acknowledged, each encoded (base64 of encodeControl), in order. */
+  readonly unacked: readonly { readonly seq: number; readonly m: string }[];
+  /** Highest reliable message from the client delivered. */
+  readonly inDelivered: number;
+  /** The last input applied, when one was. */
+  readonly inputSeq: number;
+  readonly inputApplied: boolean;
+}
+
+/** The session section of a handoff, around the saved room. */
+export interface HandoffHeader {
+  readonly v: number;
+  readonly room: string;
+  /** The old owner's member id and the lease token it owns the room under. */
+  readonly from: string;
+  readonly fromToken: string;
+  readonly origin: RoomOrigin;
+  readonly sessions: readonly SavedSession[];
+}
+
+/** Why a handoff cannot be taken here (the reason goes back to the old owner). */
+export class HandoffError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HandoffError';
+  }
+}
+
+/** Layout: u32 little-endian length of the JSON header, the header, then the saved room. */
+export function encodeHandoff(h: HandoffHeader, room: Uint8Array): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(h));
+  const out = new Uint8Array(4 + json.length + room.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 4);
+  out.set(room, 4 + json.length);
+  return out;
+}
+
+/** Reads a handoff's header and room bytes; throws HandoffError naming what is wrong. */
+export function decodeHandoff(bytes: Uint8Array): { header: HandoffHeader; room: Uint8Array } {
+  if (bytes.length < 4) throw new HandoffError('handoff: truncated');
+  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  if (4 + len > bytes.length) throw new HandoffError('handoff: header truncated');
+  let h: HandoffHeader;
+  try {
+    h = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + len))) as HandoffHeader;
+  } catch {
+    throw new HandoffError('handoff: header is not JSON');
+  }
+  if (typeof h !== 'object' || h === null) throw new HandoffError('handoff: header is not an object');
+  if (h.v !== HANDOFF_VERSION) throw new HandoffError(`handoff: format ${String(h.v)}, this server reads ${HANDOFF_VERSION}`);
+  if (typeof h.room !== 'string' || typeof h.from !== 'string' || typeof h.fromToken !== 'string' || !Array.isArray(h.sessions) || typeof h.origin !== 'object' || h.origin === null) {
+    throw new HandoffError('handoff: header fields missing');
+  }
+  for (const s of h.sessions) {
+    const ok = typeof s === 'object' && s !== null && Number.isInteger(s.id) && typeof s.token === 'string' && /^[0-9a-f]{32}$/.test(s.token)
+      && Number.isInteger(s.outNext) && s.outNext >= 1 && Number.isInteger(s.inDelivered) && Array.isArray(s.unacked) && Number.isInteger(s.inputSeq)
+      && typeof s.remote === 'string' && typeof s.key === 'string';
+    if (!ok) throw new HandoffError('handoff: a session record is malformed');
+  }
+  return { header: h, room: bytes.subarray(4 + len) };
+}
+
+/** What the handoff reads from and does to its server. */
+export interface HandoffHost {
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly rooms: RoomManager;
+  /** The game this member hosts (a room of another game or version is refused). */
+  readonly game: AnyGame;
+  readonly memberId: string;
+  fleet(): Fleet;
+  publicUrl(): string;
+  wsUrl(): string;
+  /** The session side, known once the server is wired. */
+  sessions(): HandoffSessions;
+}
+
+/** The session side a handoff works on (the server's tables and its inbound and outbound sides). */
+export interface HandoffSessions {
+  readonly table: SessionTable;
+  readonly addresses: AddressBook;
+  readonly out: Outbound;
+  readonly schema: NetSchema;
+  readonly inputTotals: InputStats;
+  readonly clock: Clock;
+  /** Ends a session whose room moved (or whose adoption is undone) without telling anyone. */
+  retire(s: Session): void;
+  /** Reads (`deliver`) or drops the sequenced messages held while `room` was frozen. */
+  releaseHeld(room: Room, deliver: boolean): void;
+  /** Ends a session with a bye (spectators of a moved room). */
+  disconnect(s: Session, code: typeof CloseCode.Drained, reason: string): void;
+}
+
+/** The parts of a server a handoff's session side is made of (server/server.ts). */
+export interface SessionOwner {
+  readonly sessions: SessionTable;
+  readonly inbound: Inbound;
+  readonly out: Outbound;
+  readonly schema: NetSchema;
+  readonly stats: { readonly inputs: InputStats };
+  readonly clock: Clock;
+}
+
+/** The session side of a server. */
+export function sessionSide(o: SessionOwner): HandoffSessions {
+  const inbound = o.inbound;
+  return {
+    table: o.sessions, addresses: inbound.addresses, out: o.out, schema: o.schema, inputTotals: o.stats.inputs, clock: o.clock,
+    retire: (s) => inbound.retireMoved(s), releaseHeld: (room, deliver) => inbound.releaseHeld(room, deliver), disconnect: (s, code, reason) => inbound.disconnect(s, code, reason),
+  };
+}
+
+/** What an offer came to. */
+type OfferResult = { kind: 'moved'; url: string; ws: string; owner: string } | { kind: 'refused'; reason: string } | { kind: 'unknown'; reason: string };
+
+/** One room's move as measured: for logs, GET answers and the benchmark. */
+export interface HandoffRecord {
+  readonly room: string;
+  readonly to: string;
+  readonly players: number;
+  readonly bytes: number;
+  /** Time from the freeze to the `moved` messages, ms. */
+  readonly frozenMs: number;
+}
+
+/** Both sides of live room handoff for one member. */
+export class RoomHandoff {
+  /** Rooms moved away from here, in order. */
+  readonly moved: HandoffRecord[] = [];
+  /** Rooms being offered (frozen here) or being taken (restored here, not owned yet). */
+  private readonly inFlight = new Set<string>();
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly host: HandoffHost) {}
+
+  /** True while `room` is being moved away or taken: heartbeats leave it out and conflicts on it are the handoff's. */
+  busy(room: string): boolean {
+    return this.inFlight.has(room);
+  }
+
+  /** Offers every room with players to another member, one after another (a drain with handoff). Calling it again while it runs changes nothing. */
+  moveAll(): Promise<void> {
+    this.running ??= (async () => {
+      for (const room of [...this.host.rooms.list]) {
+        if (room.players.length === 0 || room.frozen) continue;
+        try {
+          await this.moveRoom(room);
+        } catch (err) {
+          this.host.log.error({ err, room: room.name }, 'handoff: bug while moving a room; it stays here');
+          if (room.frozen) this.thaw(room);
+        }
+      }
+      this.running = undefined;
+    })();
+    return this.running;
+  }
+
+  /** Moves one room to the first serving member with room for its players that takes it; false when it stays. */
+  async moveRoom(room: Room): Promise<boolean> {
+    const { rooms, log } = this.host;
+    const fleet = this.host.fleet();
+    const stats = fleet.stats;
+    const token = fleet.leaseToken?.();
+    if (!token || !fleet.transfer) {
+      log.warn({ room: room.name }, 'handoff: this member holds no fleet lease on Redis; the room stays');
+      return false;
+    }
+    let targets: FleetMember[];
+    try {
+      targets = await this.targets(room.players.length);
+    } catch (err) {
+      log.warn({ err: (err as Error).message, room: room.name }, 'handoff: the fleet registry cannot be read; the room stays');
+      return false;
+    }
+    if (targets.length === 0) {
+      log.warn({ room: room.name, players: room.players.length }, 'handoff: no serving member has room for these players; the room stays');
+      return false;
+    }
+    // One request before the freeze opens the connection to the first target (kept alive for the offer), so the room is not frozen for a TCP handshake.
+    await fetch(`${targets[0].url}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.arrayBuffer(), () => undefined).catch(() => undefined);
+    if (rooms.get(room.name) !== room || room.players.length === 0) return false;
+    const frozenAt = performance.now();
+    rooms.freeze(room);
+    this.inFlight.add(room.name);
+    try {
+      const { bytes, tokens } = this.save(room, token);
+      for (const target of targets) {
+        const r = await this.offer(target, bytes);
+        if (r.kind === 'refused') {
+          stats.handoffsRefused++;
+          log.warn({ room: room.name, to: target.id, reason: r.reason }, 'handoff: refused');
+          continue;
+        }
+        if (r.kind === 'unknown') {
+          // No answer: Redis says who owns the room now (the target's TRANSFER ran, or it did not).
+          const owner = await fleet.roomOwner?.(room.name).catch(() => undefined);
+          if (owner !== target.id) {
+            stats.handoffsRefused++;
+            log.warn({ room: room.name, to: target.id, reason: r.reason, owner: owner ?? null }, 'handoff: no answer and the room is not the target\'s');
+            continue;
+          }
+          this.complete(room, { url: target.url, ws: target.ws, owner: target.id }, tokens, bytes.length, frozenAt);
+          return true;
+        }
+        this.complete(room, r, tokens, bytes.length, frozenAt);
+        return true;
+      }
+      this.thaw(room);
+      log.warn({ room: room.name }, 'handoff: no member took the room; it plays on here');
+      return false;
+    } finally {
+      this.inFlight.delete(room.name);
+    }
+  }
+
+  /** Serving members other than this one with free capacity for `players`, most free first. */
+  private async targets(players: number): Promise<FleetMember[]> {
+    const members = await this.host.fleet().members();
+    return members
+      .filter((m) => m.id !== this.host.memberId && m.state === 'serving' && m.capacity - m.players >= players)
+      .sort((a, b) => b.capacity - b.players - (a.capacity - a.players) || (a.id < b.id ? -1 : 1));
+  }
+
+  /** The frozen room and its sessions, each with a new resume token for the new owner. */
+  private save(room: Room, leaseToken: string): { bytes: Uint8Array; tokens: Map<number, string> } {
+    const side = this.host.sessions();
+    const tokens = new Map<number, string>();
+    const sessions: SavedSession[] = [];
+    for (const p of room.players) {
+      const s = side.table.get(p.id);
+      if (!s || s.player !== p) continue;
+      const token = newToken();
+      tokens.set(s.id, token);
+      sessions.push({
+        id: s.id, token, remote: s.remoteAddress, key: s.addressKey, datagrams: s.datagramsWanted,
+        // the number `moved` will get here is skipped there
+        outNext: s.reliableOut.next + 1,
+        unacked: s.reliableOut.unacked().map((m) => ({ seq: m.seq, m: Buffer.from(encodeControl(m.msg)).toString('base64') })),
+        inDelivered: s.reliableIn.lastDelivered, inputSeq: p.inputs.lastAppliedSeq, inputApplied: p.inputs.hasApplied,
+      });
+    }
+    const header: HandoffHeader = { v: HANDOFF_VERSION, room: room.name, from: this.host.memberId, fromToken: leaseToken, origin: room.origin, sessions };
+    return { bytes: encodeHandoff(header, saveRoom(room)), tokens };
+  }
+
+  private async offer(target: FleetMember, bytes: Uint8Array): Promise<OfferResult> {
+    let res: Response;
+    try {
+      res = await fetch(`${target.url}/admin/handoff`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.host.config.adminToken}` },
+        body: JSON.stringify({ blob: Buffer.from(bytes).toString('base64') }),
+        signal: AbortSignal.timeout(HANDOFF_TIMEOUT_MS),
+      });
+    } catch (err) {
+      return { kind: 'unknown', reason: (err as Error).message };
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = (await res.json()) as Record<string, unknown>;
+    } catch {
+      return res.status >= 500 ? { kind: 'unknown', reason: `HTTP ${res.status}` } : { kind: 'refused', reason: `HTTP ${res.status}` };
+    }
+    if (res.status === 200 && body.ok === true && typeof body.url === 'string' && typeof body.ws === 'string' && typeof body.owner === 'string') {
+      return { kind: 'moved', url: body.url, ws: body.ws, owner: body.owner };
+    }
+    const reason = typeof body.message === 'string' ? body.message : `HTTP ${res.status}`;
+    return res.status >= 500 ? { kind: 'unknown', reason } : { kind: 'refused', reason };
+  }
+
+  /** The new owner holds the room: each player is sent `moved`, spectators `bye`, and the room is forgotten here. */
+  private complete(room: Room, to: { url: string; ws: string; owner: string }, tokens: Map<number, string>, bytes: number, frozenAt: number): void {
+    const { rooms, log } = this.host;
+    const side = this.host.sessions();
+    const fleet = this.host.fleet();
+    const moved: Session[] = [];
+    for (const p of room.players) {
+      const s = side.table.get(p.id);
+      const token = s ? tokens.get(s.id) : undefined;
+      if (!s || s.player !== p || token === undefined) continue;
+      const msg: ServerControl = { t: 'moved', url: to.url, ws: to.ws, token, room: room.name, owner: to.owner };
+      side.out.sendControl(s, msg);
+      moved.push(s);
+    }
+    for (const sp of [...room.spectators]) {
+      const s = side.table.get(sp.id);
+      if (s && s.player === sp) side.disconnect(s, CloseCode.Drained, 'this room moved to another server: watch it again through the matchmaker');
+    }
+    for (const s of moved) side.retire(s);
+    side.releaseHeld(room, false);
+    room.frozen = undefined;
+    rooms.dispose(room);
+    fleet.stats.roomsHandedOff++;
+    const record: HandoffRecord = { room: room.name, to: to.owner, players: moved.length, bytes, frozenMs: Math.round((performance.now() - frozenAt) * 10) / 10 };
+    this.moved.push(record);
+    log.info(record, 'handoff: room moved');
+  }
+
+  /** The room stays here: it ticks again, and the players who left while it was frozen are announced. */
+  private thaw(room: Room): void {
+    const left = room.frozen?.left ?? [];
+    this.host.rooms.thaw(room);
+    const side = this.host.sessions();
+    side.releaseHeld(room, true);
+    for (const id of left) {
+      for (const p of room.players) {
+        const other = side.table.get(p.id);
+        if (other) side.out.sendControl(other, { t: 'left', sessionId: id });
+      }
+    }
+  }
+
+  /**
+   * Takes a room another member offers (POST /admin/handoff): checks the versions, restores the
+   * room and its sessions (each resumable with the token the old owner hands its client), takes
+   * the room's record in Redis under both leases, and lets it tick. Refusals name the reason.
+   */
+  async accept(bytes: Uint8Array): Promise<{ ok: true; url: string; ws: string; owner: string } | { ok: false; status: number; reason: string }> {
+    const { rooms, log, config } = this.host;
+    const fleet = this.host.fleet();
+    const stats = fleet.stats;
+    const refuse = (status: number, reason: string): { ok: false; status: number; reason: string } => {
+      stats.handoffsRefused++;
+      log.warn({ reason }, 'handoff: refused a room');
+      return { ok: false, status, reason };
+    };
+    if (fleet.state() !== 'serving' || !fleet.transfer || !fleet.leaseToken?.()) return refuse(409, 'this member is not serving a fleet on Redis');
+    let header: HandoffHeader;
+    let roomBytes: Uint8Array;
+    let params: Readonly<Record<string, number>>;
+    try {
+      ({ header, room: roomBytes } = decodeHandoff(bytes));
+      const rh = readRoomHeader(roomBytes, this.host.game);
+      if (rh.name !== header.room) throw new HandoffError('handoff: the saved room and the envelope name different rooms');
+      params = rh.params;
+    } catch (err) {
+      if (err instanceof HandoffError || err instanceof RoomStateError) return refuse(409, err.message);
+      throw err;
+    }
+    const side = this.host.sessions();
+    if (this.inFlight.has(header.room) || rooms.get(header.room)) return refuse(409, `a room named ${header.room} is open here`);
+    if (side.table.size + header.sessions.length > config.maxSessions) return refuse(409, 'no session capacity for these players');
+    const now = side.clock.nowMs();
+    const room = rooms.openForRestore(header.room, now, params, header.origin);
+    if (!room) return refuse(409, 'no room capacity here');
+    this.inFlight.add(header.room);
+    const adopted: Session[] = [];
+    try {
+      let saved;
+      try {
+        saved = restoreRoom(roomBytes, room);
+      } catch (err) {
+        if (err instanceof RoomStateError) throw new HandoffError(err.message);
+        throw err;
+      }
+      const byId = new Map(header.sessions.map((s) => [s.id, s]));
+      for (const p of saved.players) {
+        const rec = byId.get(p.id);
+        if (!rec) continue;
+        const s = this.adopt(room, rec, p.name, p.eid, now);
+        if (!s) throw new HandoffError(`session ${p.id} or its token is in use here`);
+        adopted.push(s);
+      }
+      const outcome = await fleet.transfer(header.room, header.from, header.fromToken);
+      if (outcome !== 'ok') throw new HandoffError(`the fleet registry refused the transfer: ${outcome}`);
+    } catch (err) {
+      for (const s of adopted) side.retire(s);
+      room.frozen = undefined;
+      rooms.dispose(room);
+      this.inFlight.delete(header.room);
+      if (err instanceof HandoffError) return refuse(409, err.message);
+      log.error({ err, room: header.room }, 'handoff: bug while taking a room');
+      return refuse(500, 'internal error');
+    }
+    this.inFlight.delete(header.room);
+    rooms.thaw(room);
+    stats.roomsReceived++;
+    stats.handoffBytes += bytes.length;
+    log.info({ room: header.room, from: header.from, players: adopted.length, tick: room.ctx.tick, bytes: bytes.length }, 'handoff: room taken');
+    return { ok: true, url: this.host.publicUrl(), ws: this.host.wsUrl(), owner: this.host.memberId };
+  }
+
+  /** One session as it was on the old owner, resuming here: its player seated on its entity. */
+  private adopt(room: Room, rec: SavedSession, name: string, eid: number, now: number): Session | undefined {
+    const side = this.host.sessions();
+    const c = this.host.config;
+    const s = side.table.adopt(rec.id, rec.token, rec.remote, rec.key, c);
+    if (!s) return undefined;
+    side.addresses.get(s.addressKey).sessions++;
+    s.name = name;
+    s.datagramsWanted = rec.datagrams;
+    const unacked = rec.unacked.map((u) => ({ seq: u.seq, msg: decodeServerControl(new Uint8Array(Buffer.from(u.m, 'base64'))), bytes: KEPT_MESSAGE_BYTES }));
+    s.reliableOut.restore(rec.outNext, unacked);
+    s.reliableIn.lastDelivered = rec.inDelivered;
+    const player = new Player(s.id, name, side.schema.inputFields.length, c.net.inputBufferMax, side.inputTotals);
+    player.inputs.continueAfter(rec.inputSeq, rec.inputApplied);
+    player.inputAck = player.inputs.lastAppliedSeq;
+    player.hasInputAck = player.inputs.hasApplied;
+    room.adoptPlayer(player, eid);
+    s.player = player;
+    s.room = room;
+    s.state = 'resuming';
+    s.resumeDeadlineMs = now + c.resumeGraceMs;
+    side.out.bindPlayer(s);
+    return s;
+  }
+}

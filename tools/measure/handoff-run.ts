@@ -1,0 +1,338 @@
+// One live-handoff run, for test/handoff.test.ts and bench/handoff.ts: two fleet members on a real
+// redis-server (started here unless one is given), players with the whole client netcode joined
+// through the matchmaker into rooms on the first, then the first drained with handoff. Measures
+// what the players saw: sessions and entities kept, chat (reliable) lost, duplicated or
+// reordered, the gap from the old owner's last snapshot to the new owner's first, prediction
+// corrections, and the bytes each room took.
+import { loadavg } from 'node:os';
+import { arena } from '../../games/arena.ts';
+import { requestSeat } from '../../netcode/matchmake.ts';
+import { ClientNetcode } from '../../netcode/netcode.ts';
+import { conditionClientIO } from '../../netcode/conditioned-io.ts';
+import type { ClientIO } from '../../netcode/connection.ts';
+import { defaultLinkSettings } from '../../shared/net/link-conditioner.ts';
+import { nodeClientIO } from '../node-client/io.ts';
+import { parsePromText } from './prom.ts';
+import { startRedis, type TestRedis } from './redis-server.ts';
+import { ServerProcess } from './server-proc.ts';
+import { percentile, round } from './stats.ts';
+
+/** What a run does. */
+export interface HandoffRunOptions {
+  /** Repository root (the servers' cwd). */
+  root: string;
+  /** Players in all, spread evenly over `rooms` rooms on the first member. Default 40 and 4. */
+  players?: number;
+  rooms?: number;
+  /** A redis-server to use (redis://...); default: one started for the run. */
+  redisUrl?: string;
+  /** Link conditions every client applies to its own traffic (one-way delay, datagram loss on the WebSocket's binary messages). */
+  link?: { delayMs: number; lossPct: number };
+  /** The second member hosts this game instead (a member that must refuse the rooms). */
+  targetGame?: string;
+  /** Fleet lease, ms. Default 3000. */
+  leaseMs?: number;
+  /** Chat messages each player sends per second, all through the move. Default 2. */
+  chatPerSec?: number;
+  seed?: number;
+  /** Progress lines (stderr in the benchmark). */
+  log?: (line: string) => void;
+}
+
+/** What a run measured. */
+export interface HandoffRunResult {
+  players: number;
+  rooms: number;
+  /** Players whose session moved and resumed on the second member (same session id, same entity). */
+  resumed: number;
+  /** Players that ended without their session or entity (not resumed, a new session id or a new entity). */
+  lostEntities: number;
+  /** Chat messages (every receiver, every sender) never delivered, delivered twice, delivered out of order. */
+  reliableLost: number;
+  reliableDuplicated: number;
+  reliableReordered: number;
+  reliableSent: number;
+  reliableExpected: number;
+  /** Last snapshot from the old owner to the first from the new, over every moved player, ms. */
+  gapMs: { p50: number; p99: number; max: number };
+  /** Prediction corrections per player from the drain to the end, and in a window as long before it. */
+  correctionsPerPlayer: number;
+  correctionsPerPlayerBefore: number;
+  /** Corrections per player in a window as long after that (the move over). */
+  correctionsPerPlayerAfter: number;
+  /** Largest of (corrections from the drain on) less (corrections in the window before) over the players. */
+  correctionsExtraMax: number;
+  /** The median player's (corrections from the drain on) less (corrections in the window before). */
+  correctionsExtraP50: number;
+  /** Medians of the gap's parts: last snapshot to `moved`, `moved` to `resumed`, `resumed` to the first snapshot, ms. */
+  phasesP50Ms: { lastSnapshotToMovedMs: number; movedToResumedMs: number; resumedToSnapshotMs: number };
+  /** Per moved room, from the freeze to the `moved` messages on the old owner, ms (its log). */
+  frozenMs: number[];
+  senderLog: string[];
+  /** Bytes the new owner received per room (saved room plus sessions). */
+  bytesPerRoom: number;
+  /** Rooms the second member lists as its own at the end, and rooms still on the first. */
+  roomsMoved: number;
+  roomsStayed: number;
+  /** Refusals counted by the first and second member (tickwire_fleet_handoffs_refused_total). */
+  refusedBySender: number;
+  refusedByTarget: number;
+  /** Rooms the first member counted as handed off (tickwire_fleet_rooms_handed_off_total, its last read before it exited: may miss the last room). */
+  handedOff: number;
+  /** Rooms the first member logged as moved. */
+  movedLogged: number;
+  /** The first member exited by itself after its rooms left, and how. */
+  senderExited: boolean;
+  senderExitCode: number | null;
+  /** 1-minute load average at the start and at the end. */
+  load: { start: number; end: number };
+}
+
+const ADMIN = 'handoff-run-admin-token-0123456789';
+
+interface Player {
+  nc: ClientNetcode;
+  name: string;
+  sessionBefore: number;
+  eidBefore: number;
+  lastSnapMs: number;
+  movedAtMs: number;
+  resumedAtMs: number;
+  snapBeforeMoveMs: number;
+  gapMs: number;
+  /** Per sender: the chat numbers received, in order of arrival. */
+  heard: Map<string, number[]>;
+  sent: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, timeoutMs: number, probe: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await Promise.resolve(probe()).catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+  return parsePromText(text).filter((s) => s.name === name).reduce((n, s) => n + s.value, 0);
+}
+
+async function roomsOf(url: string): Promise<{ name: string; owner: string; players: number }[]> {
+  const res = await fetch(`${url}/rooms`, { signal: AbortSignal.timeout(3000) });
+  return ((await res.json()) as { rooms: { name: string; owner: string; players: number }[] }).rooms;
+}
+
+/** Runs one handoff: bounded in players (given), in time (every wait has a limit) and to 127.0.0.1. */
+export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult> {
+  const playersWanted = o.players ?? 40;
+  const roomsWanted = o.rooms ?? 4;
+  const leaseMs = o.leaseMs ?? 3000;
+  const chatEveryMs = 1000 / (o.chatPerSec ?? 2);
+  const log = o.log ?? (() => undefined);
+  const loadStart = loadavg()[0];
+  let redis: TestRedis | undefined;
+  const procs: ServerProcess[] = [];
+  const players: Player[] = [];
+  let frameTimer: NodeJS.Timeout | undefined;
+  let chatTimer: NodeJS.Timeout | undefined;
+  try {
+    if (!o.redisUrl) redis = await startRedis();
+    const redisUrl = o.redisUrl ?? redis!.url;
+    const prefix = `tw-handoff-${process.pid}-${Date.now()}:`;
+    const member = (id: string, game?: string): Promise<ServerProcess> =>
+      ServerProcess.start({
+        root: o.root, webrtc: false, npcs: 20, roomCapacity: Math.ceil(playersWanted / roomsWanted), ...(game ? { game } : {}),
+        env: {
+          TICKWIRE_REDIS_URL: redisUrl, TICKWIRE_FLEET_PREFIX: prefix, TICKWIRE_MEMBER_ID: id, TICKWIRE_FLEET_LEASE_MS: String(leaseMs),
+          TICKWIRE_MATCHMAKE_PER_SEC: '10000', TICKWIRE_ADMIN_TOKEN: ADMIN, TICKWIRE_RESUME_GRACE_MS: '10000', TICKWIRE_DRAIN_MS: '60000', LOG_LEVEL: id === 'a' ? 'info' : 'warn',
+        },
+      });
+    const a = await member('a');
+    procs.push(a);
+    log(`member a at ${a.url} (redis ${redisUrl})`);
+
+    // Players, all on a (the only member yet), each with the whole client netcode.
+    for (let i = 0; i < playersWanted; i++) {
+      const name = `p${i}`;
+      const seat = await requestSeat(a.url, { name, game: arena.name });
+      let io: ClientIO = nodeClientIO({ webrtc: false });
+      if (o.link) {
+        io = conditionClientIO(io, {
+          settings: { ...defaultLinkSettings(), enabled: true, delayMs: o.link.delayMs, lossPct: o.link.lossPct },
+          seed: (o.seed ?? 1) * 1000 + i, timers: { nowMs: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms) }, lossyWebSocket: true,
+        }).io;
+      }
+      const p: Player = { name, nc: undefined as unknown as ClientNetcode, sessionBefore: -1, eidBefore: -1, lastSnapMs: NaN, movedAtMs: NaN, resumedAtMs: NaN, snapBeforeMoveMs: NaN, gapMs: NaN, heard: new Map(), sent: 0 };
+      p.nc = new ClientNetcode(arena, io, { url: seat.url, name, room: seat.room, seat: seat.seat, transport: 'ws' }, {
+        events: {
+          onSnapshot: () => {
+            const now = performance.now();
+            if (!Number.isNaN(p.movedAtMs) && Number.isNaN(p.gapMs) && p.nc.connection.state === 'active') p.gapMs = now - p.lastSnapMs;
+            p.lastSnapMs = now;
+          },
+          onControl: (m) => {
+            if (m.t === 'moved') {
+              p.movedAtMs = performance.now();
+              p.snapBeforeMoveMs = p.lastSnapMs;
+            }
+            else if (m.t === 'resumed' && !Number.isNaN(p.movedAtMs)) p.resumedAtMs = performance.now();
+            else if (m.t === 'chat') {
+              const [from, k] = m.text.split(':');
+              let list = p.heard.get(from);
+              if (!list) p.heard.set(from, (list = []));
+              list.push(Number(k));
+            }
+          },
+        },
+      });
+      p.nc.connect();
+      players.push(p);
+    }
+    const t0 = performance.now();
+    frameTimer = setInterval(() => {
+      const now = performance.now();
+      for (let i = 0; i < players.length; i++) players[i].nc.frame(now, { dir: (i + Math.floor((now - t0) / 700)) % 9 });
+    }, 1000 / 30);
+    await until(`${playersWanted} players active`, 60_000, () => players.every((p) => p.nc.connection.state === 'active'));
+    for (const p of players) {
+      p.sessionBefore = p.nc.connection.welcome!.sessionId;
+      p.eidBefore = p.nc.connection.eid;
+    }
+    const before = await roomsOf(a.url);
+    log(`${players.length} players in ${before.length} rooms on a`);
+
+    // Everyone chats from now to the end: every receiver must get every message of its room once, in order.
+    chatTimer = setInterval(() => {
+      for (const p of players) {
+        if (p.nc.connection.state === 'closed') continue;
+        p.sent++;
+        p.nc.connection.sendControl({ t: 'chat', text: `${p.name}:${p.sent}` });
+      }
+    }, chatEveryMs);
+    const b = await member('b', o.targetGame);
+    procs.push(b);
+    await until('b in the fleet', 10_000, async () => {
+      const res = await fetch(`${a.url}/fleet`);
+      return ((await res.json()) as { members: { id: string }[] }).members.some((m) => m.id === 'b');
+    });
+    const window = 3000;
+    const correctionsAt = (): number[] => players.map((p) => p.nc.corrections());
+    const c0 = correctionsAt();
+    await sleep(window);
+    const c1 = correctionsAt();
+
+    log('draining a with handoff');
+    const res = await fetch(`${a.url}/admin/drain`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ handoff: true, reason: 'handoff run' }) });
+    if (res.status !== 202) throw new Error(`POST /admin/drain answered ${res.status}`);
+    const drainedAt = Date.now();
+    let handedOff = 0;
+    let refusedBySender = 0;
+    const readSender = async (): Promise<void> => {
+      handedOff = Math.max(handedOff, await metric(a.url, 'tickwire_fleet_rooms_handed_off_total'));
+      refusedBySender = Math.max(refusedBySender, await metric(a.url, 'tickwire_fleet_handoffs_refused_total'));
+    };
+    // a's counters, read every 50 ms until it exits (it leaves within a second of its last room)
+    let polling = true;
+    const poller = (async (): Promise<void> => {
+      while (polling && !a.exited) {
+        await readSender().catch(() => undefined);
+        await sleep(50);
+      }
+    })();
+    if (o.targetGame) {
+      // a refusing target: the rooms stay; give the offers time to be made and refused
+      await until('every room offered and refused', 20_000, async () => {
+        await readSender();
+        return refusedBySender >= before.length;
+      });
+      await sleep(1000);
+    } else {
+      await until('every player moved and resumed', 30_000, async () => {
+        await readSender().catch(() => undefined);
+        return players.every((p) => p.nc.connection.state === 'active' && !Number.isNaN(p.gapMs));
+      });
+    }
+    const settle = Math.max(0, window - (Date.now() - drainedAt));
+    await sleep(settle);
+    const c2 = correctionsAt();
+    await sleep(window);
+    const c3 = correctionsAt();
+    clearInterval(chatTimer);
+    chatTimer = undefined;
+    await sleep(1500 + 2 * (o.link?.delayMs ?? 0)); // the last chat delivered everywhere
+
+    // Chat: each receiver hears every sender of its room (itself included) from 1 to what it sent.
+    const roomOf = new Map(players.map((p) => [p.name, p.nc.connection.welcome?.room ?? '']));
+    let lost = 0;
+    let duplicated = 0;
+    let reordered = 0;
+    let expected = 0;
+    for (const p of players) {
+      for (const q of players) {
+        if (roomOf.get(q.name) !== roomOf.get(p.name)) continue;
+        const got = p.heard.get(q.name) ?? [];
+        const seen = new Set<number>();
+        let last = 0;
+        for (const k of got) {
+          if (seen.has(k)) duplicated++;
+          else if (k < last) reordered++;
+          seen.add(k);
+          last = Math.max(last, k);
+        }
+        expected += q.sent;
+        for (let k = 1; k <= q.sent; k++) if (!seen.has(k)) lost++;
+      }
+    }
+    const moved = players.filter((p) => !Number.isNaN(p.gapMs));
+    const kept = (p: Player): boolean => p.nc.connection.state === 'active' && p.nc.connection.welcome?.sessionId === p.sessionBefore && p.nc.connection.eid === p.eidBefore;
+    const resumed = moved.filter(kept).length;
+    const lostEntities = players.filter((p) => !kept(p)).length;
+    const gaps = moved.map((p) => p.gapMs);
+    const phases = {
+      lastSnapshotToMovedMs: round(percentile(moved.map((p) => p.movedAtMs - p.snapBeforeMoveMs), 0.5), 1),
+      movedToResumedMs: round(percentile(moved.map((p) => p.resumedAtMs - p.movedAtMs), 0.5), 1),
+      resumedToSnapshotMs: round(percentile(moved.map((p) => p.snapBeforeMoveMs + p.gapMs - p.resumedAtMs), 0.5), 1),
+    };
+    const during = players.map((_, i) => c2[i] - c1[i]);
+    const beforeDrain = players.map((_, i) => c1[i] - c0[i]);
+    const received = await metric(b.url, 'tickwire_fleet_rooms_received_total');
+    const bytes = await metric(b.url, 'tickwire_fleet_handoff_bytes_total');
+    const refusedByTarget = await metric(b.url, 'tickwire_fleet_handoffs_refused_total');
+    const after = await roomsOf(b.url);
+    if (!o.targetGame) await until('a to exit', 15_000, () => a.exited).catch(() => undefined);
+    polling = false;
+    await poller;
+    const moves: { room: string; to: string; players: number; bytes: number; frozenMs: number }[] = [];
+    for (const line of a.output) {
+      try {
+        const j = JSON.parse(line) as { msg?: string; room: string; to: string; players: number; bytes: number; frozenMs: number };
+        if (j.msg === 'handoff: room moved') moves.push(j);
+      } catch {
+        // not a log line
+      }
+    }
+    return {
+      players: players.length, rooms: before.length, resumed, lostEntities,
+      reliableLost: lost, reliableDuplicated: duplicated, reliableReordered: reordered, reliableSent: players.reduce((n, p) => n + p.sent, 0), reliableExpected: expected,
+      gapMs: { p50: round(percentile(gaps, 0.5), 1), p99: round(percentile(gaps, 0.99), 1), max: round(gaps.length ? Math.max(...gaps) : NaN, 1) },
+      correctionsPerPlayer: round(during.reduce((n, v) => n + v, 0) / players.length, 3), correctionsPerPlayerBefore: round(beforeDrain.reduce((n, v) => n + v, 0) / players.length, 3),
+      correctionsPerPlayerAfter: round(players.reduce((n, _, i) => n + c3[i] - c2[i], 0) / players.length, 3),
+      correctionsExtraMax: Math.max(...during.map((v, i) => v - beforeDrain[i])), correctionsExtraP50: percentile(during.map((v, i) => v - beforeDrain[i]), 0.5),
+      movedLogged: moves.length, phasesP50Ms: phases, frozenMs: moves.map((m) => m.frozenMs), senderLog: moves.map((m) => `${m.room} -> ${m.to}: ${m.players} players, ${m.bytes} bytes, frozen ${m.frozenMs} ms`),
+      bytesPerRoom: received > 0 ? Math.round(bytes / received) : 0,
+      roomsMoved: after.filter((r) => r.owner === 'b').length, roomsStayed: after.filter((r) => r.owner === 'a').length,
+      refusedBySender, refusedByTarget, handedOff, senderExited: a.exited, senderExitCode: a.exitCode,
+      load: { start: round(loadStart, 2), end: round(loadavg()[0], 2) },
+    };
+  } finally {
+    if (frameTimer) clearInterval(frameTimer);
+    if (chatTimer) clearInterval(chatTimer);
+    for (const p of players) p.nc.connection.close();
+    for (const s of procs) await s.stop(3000).catch(() => undefined);
+    await redis?.dispose();
+  }
+}
