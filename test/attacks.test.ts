@@ -86,12 +86,19 @@ describe('attacks: lock-outs', { timeout: 60_000 }, () => {
   it('2,000 idle sockets from one address: only a few are taken, they are closed at the handshake deadline, and honest clients from another address play', async () => {
     const srv = await server({ handshakeTimeoutMs: 2000 });
     const idle: Raw[] = [];
+    // the server's own count of handshakes in progress, sampled while the attack runs: never above
+    // the address's cap (on a loaded machine the first sockets may reach their deadline before the
+    // last are opened, and their slots go to later ones)
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, srv.inbound.handshakes)), 1);
     for (let i = 0; i < 2000; i += 250) {
       for (let k = 0; k < 250; k++) idle.push(raw(srv));
       await waitFor(() => idle.every((r) => r.opened || r.closeCode !== undefined), 10_000, 'attack sockets answered');
     }
+    clearInterval(sampler);
     const opened = idle.filter((r) => r.opened).length;
-    expect(opened).toBe(srv.config.maxHandshakesPerAddress);
+    expect(peak).toBe(srv.config.maxHandshakesPerAddress);
+    expect(opened).toBeGreaterThanOrEqual(srv.config.maxHandshakesPerAddress);
     expect(idle.filter((r) => r.status === 503)).toHaveLength(2000 - opened);
 
     const honest = await Promise.all([player(srv), player(srv)]);
