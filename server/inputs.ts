@@ -51,6 +51,8 @@ export class InputBuffer {
   lastAppliedSeq = 0;
   /** This buffer's counters. */
   readonly stats: InputStats = newInputStats();
+  /** Once the pending inputs are applied, stand (zero input) instead of repeating, until the next input arrives (standWhenDrained). */
+  private standing = false;
 
   /**
    * @param fieldCount input fields per input
@@ -79,6 +81,7 @@ export class InputBuffer {
   offer(seq: number, values: ArrayLike<number>, offset: number): void {
     this.stats.received++;
     this.totals.received++;
+    this.standing = false;
     if (!this.started) {
       this.started = true;
       this.lastSeq = seqAdd(seq, -1);
@@ -113,6 +116,7 @@ export class InputBuffer {
    */
   take(): Uint32Array {
     if (this.pending === 0) {
+      if (this.standing) this.current.fill(0);
       if (this.hasApplied) {
         this.stats.repeated++;
         this.totals.repeated++;
@@ -149,6 +153,32 @@ export class InputBuffer {
     this.lastSeq = seq & 0xffff;
     this.lastAppliedSeq = seq & 0xffff;
     this.hasApplied = true;
+  }
+
+  /**
+   * The inputs waiting to be applied, oldest first, each with its values (a room handed off: the
+   * new owner offers them again after continueAfter, so the inputs its client predicted are applied
+   * there). Not for the tick loop: it allocates.
+   */
+  pendingInputs(): { seq: number; values: number[] }[] {
+    const out: { seq: number; values: number[] }[] = [];
+    let seq = seqAdd(this.lastSeq, 1);
+    for (let i = 0; i < this.size && out.length < this.pending; i++, seq = seqAdd(seq, 1)) {
+      const slot = seq & (this.size - 1);
+      if (!(this.present[slot] && this.seqs[slot] === seq)) continue;
+      const base = slot * this.fieldCount;
+      out.push({ seq, values: Array.from(this.values.subarray(base, base + this.fieldCount)) });
+    }
+    return out;
+  }
+
+  /**
+   * The player has no link yet (a session moved here, its client still on its way): the inputs
+   * waiting are applied, then the player stands, as one whose link was lost, until an input
+   * arrives, instead of repeating the last one (which its client never predicted).
+   */
+  standWhenDrained(): void {
+    this.standing = true;
   }
 
   /** Forgets pending inputs and stops the player (link lost); keeps the sequence window. */
