@@ -105,3 +105,35 @@ describe('InputBuffer', () => {
     expect(Array.from(b.take())).toEqual([1, 2, 3]);
   });
 });
+
+describe('InputBuffer across a room handoff', () => {
+  it('hands its waiting inputs over oldest first; the buffer continuing it applies them, then stands until the next input, which a resend may repeat', () => {
+    const old = new InputBuffer(2, 8);
+    for (let s = 65533; s !== 3; s = seqAdd(s, 1)) old.offer(s, [s & 0xff, 7], 0);
+    old.take();
+    old.take(); // 65533 and 65534 applied; 65535, 0, 1, 2 wait (across the wrap)
+    const waiting = old.pendingInputs();
+    expect(waiting.map((i) => i.seq)).toEqual([65535, 0, 1, 2]);
+    expect(waiting.map((i) => i.values)).toEqual([[255, 7], [0, 7], [1, 7], [2, 7]]);
+
+    const moved = new InputBuffer(2, 8);
+    moved.continueAfter(old.lastAppliedSeq, old.hasApplied);
+    for (const i of waiting) moved.offer(i.seq, i.values, 0);
+    moved.standWhenDrained();
+    const applied: number[][] = [];
+    for (let t = 0; t < 4; t++) applied.push([...moved.take()]);
+    expect(applied).toEqual([[255, 7], [0, 7], [1, 7], [2, 7]]);
+    expect(moved.lastAppliedSeq).toBe(2);
+    // drained, its client not back: it stands (zero input) instead of repeating input 2
+    expect([...moved.take()]).toEqual([0, 0]);
+    expect([...moved.take()]).toEqual([0, 0]);
+    expect(moved.stats.repeated).toBe(2);
+    // the client's resend (copies of 1 and 2, then 3 and 4) and its stream: 3 and 4 applied in order, the copies late
+    for (let s = 1; s <= 4; s++) moved.offer(s, [s * 10, 1], 0);
+    expect(moved.stats.late).toBe(2);
+    expect([[...moved.take()], [...moved.take()]]).toEqual([[30, 1], [40, 1]]);
+    expect(moved.stats.dropped).toBe(0);
+    // with its link back, a missing input repeats the last one as usual
+    expect([...moved.take()]).toEqual([40, 1]);
+  });
+});
