@@ -523,6 +523,8 @@ export class Connection {
       case 'welcome':
         this.welcome = msg;
         this.state = 'active';
+        this.resendInputs = false;
+        this.hasInputAck = false;
         this.redundancy = Math.max(1, Math.min(MAX_INPUTS_PER_PACKET, msg.inputRedundancy));
         this.setPacketRate(msg.tickRateHz, msg.snapshotRateHz);
         this.receiver = new SnapshotReceiver(this.schema, msg.tickRateHz / msg.snapshotRateHz);

@@ -69,7 +69,7 @@ export interface HandoffRunResult {
   inputsUnappliedAtMove: { p50: number; max: number };
   /** Inputs each player resent to the new owner after the move, mean (Connection counters.inputsResent). */
   inputsResentPerPlayer: number;
-  /** The new owner's input counters per player at the end (tickwire_inputs_total): never applied (skipped or evicted), and ticks that repeated (or stood) for want of one. */
+  /** The new owner's input counters per player at the end (tickwire_inputs_total): never applied (outcome "lost": skipped or evicted), and ticks that repeated (or stood) for want of one. */
   newOwnerInputsDroppedPerPlayer: number;
   newOwnerInputsRepeatedPerPlayer: number;
   /** Medians of the gap's parts: last snapshot to `moved`, `moved` to `resumed`, `resumed` to the first snapshot, ms. */
@@ -318,7 +318,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     const after = await roomsOf(b.url);
     const inputsOf = async (outcome: string): Promise<number> =>
       parsePromText(await (await fetch(`${b.url}/metrics`, { signal: AbortSignal.timeout(2000) })).text()).filter((x) => x.name === 'tickwire_inputs_total' && x.labels.outcome === outcome).reduce((n, x) => n + x.value, 0);
-    const droppedOnB = await inputsOf('dropped');
+    const droppedOnB = await inputsOf('lost');
     const repeatedOnB = await inputsOf('repeated');
     const unapplied = moved.map((p) => p.unappliedAtMove).filter((v) => Number.isFinite(v));
     if (!o.targetGame) await until('a to exit', 15_000, () => a.exited).catch(() => undefined);
