@@ -53,6 +53,8 @@ export class InputBuffer {
   readonly stats: InputStats = newInputStats();
   /** Once the pending inputs are applied, stand (zero input) instead of repeating, until the next input arrives (standWhenDrained). */
   private standing = false;
+  /** Set with standing: the window holds up to 63 inputs (the resend after a move) until it is down to maxPending again. */
+  private catchingUp = false;
 
   /**
    * @param fieldCount input fields per input
@@ -107,7 +109,8 @@ export class InputBuffer {
     const base = slot * this.fieldCount;
     for (let f = 0; f < this.fieldCount; f++) this.values[base + f] = values[offset + f];
     this.pending++;
-    while (this.pending > this.maxPending) this.dropOldest();
+    const cap = this.catchingUp ? this.size - 1 : this.maxPending;
+    while (this.pending > cap) this.dropOldest();
   }
 
   /**
@@ -138,6 +141,7 @@ export class InputBuffer {
     this.lastSeq = seq;
     this.lastAppliedSeq = seq;
     this.hasApplied = true;
+    if (this.catchingUp && !this.standing && this.pending <= this.maxPending) this.catchingUp = false;
     this.stats.applied++;
     this.totals.applied++;
     return this.current;
@@ -175,10 +179,14 @@ export class InputBuffer {
   /**
    * The player has no link yet (a session moved here, its client still on its way): the inputs
    * waiting are applied, then the player stands, as one whose link was lost, until an input
-   * arrives, instead of repeating the last one (which its client never predicted).
+   * arrives, instead of repeating the last one (which its client never predicted). The first
+   * inputs that arrive then (the client resending every one it sent while the room moved) are all
+   * kept, up to the 63 the window holds, and applied in order, rather than the oldest evicted
+   * beyond maxPending; the usual bound holds again once the backlog is down to it.
    */
   standWhenDrained(): void {
     this.standing = true;
+    this.catchingUp = true;
   }
 
   /** Forgets pending inputs and stops the player (link lost); keeps the sequence window. */

@@ -136,4 +136,21 @@ describe('InputBuffer across a room handoff', () => {
     // with its link back, a missing input repeats the last one as usual
     expect([...moved.take()]).toEqual([40, 1]);
   });
+
+  it('keeps the whole resend after a move, past maxPending, then bounds the window again', () => {
+    const b = new InputBuffer(1, 8);
+    b.continueAfter(99, true);
+    b.standWhenDrained();
+    expect(b.take()[0]).toBe(0);
+    for (let s = 100; s < 120; s++) b.offer(s, one(s), 0); // 20 inputs sent while the room moved
+    expect(b.pendingCount()).toBe(20);
+    const applied: number[] = [];
+    for (let t = 0; t < 12; t++) applied.push(b.take()[0]);
+    expect(applied).toEqual(Array.from({ length: 12 }, (_, i) => 100 + i));
+    expect(b.stats.dropped).toBe(0);
+    // down to maxPending: a burst beyond it evicts the oldest again
+    for (let s = 120; s < 125; s++) b.offer(s, one(s), 0);
+    expect(b.pendingCount()).toBe(8);
+    expect(b.stats.dropped).toBe(5);
+  });
 });
