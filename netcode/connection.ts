@@ -622,7 +622,8 @@ export class Connection {
         const s = seqAdd(packetNewest, -i) & 63;
         for (let f = 0; f < nf; f++) values[i * nf + f] = this.history[s * nf + f];
       }
-      this.sendUnreliable(writeInputPacket(this.writer, this.schema, packetNewest, tick >>> 0, count, values, false, 0, 0));
+      // a copy each: the packets leave back to back, the writer's buffer is reused by the next
+      this.sendUnreliable(writeInputPacket(this.writer, this.schema, packetNewest, tick >>> 0, count, values, false, 0, 0).slice());
       this.counters.inputPackets++;
     }
     this.counters.inputsResent += total;
