@@ -63,6 +63,17 @@ export class ServerClock {
     return this.samples > 0;
   }
 
+  /**
+   * Forgets where the server's ticks fall in time (the room moved to another server: its ticks
+   * continue there, later than here), to learn it again from the next arrival or pong; keeps the
+   * round trip and the jitter measured, which the path to the fleet shares.
+   */
+  restartTimeline(): void {
+    this.samples = 0;
+    this.outliers = 0;
+    this.outlierSign = 0;
+  }
+
   /** Feeds the arrival of the newest snapshot, tagged `tick`, at local time `nowMs`. */
   onSnapshot(tick: number, nowMs: number): void {
     this.sample(tick - nowMs / this.tickMs);

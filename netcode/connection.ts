@@ -11,7 +11,7 @@ import { MsgType } from '../shared/protocol/ids.ts';
 import { MAX_INPUTS_PER_PACKET, writeInputPacket } from '../shared/protocol/input.ts';
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
 import { SNAPSHOT_ACK_BYTES, writeSnapshotAck, type SnapshotFrame, type SnapshotHeader } from '../shared/protocol/snapshot.ts';
-import { seqAdd } from '../shared/sequence.ts';
+import { seqAdd, seqDiff, seqGreaterThan } from '../shared/sequence.ts';
 import type { ClientIO, DatagramLike, WebSocketLike } from './io.ts';
 import { SnapshotReceiver } from './receiver.ts';
 
@@ -119,6 +119,8 @@ export interface ConnectionCounters {
   resumes: number;
   /** Moves to another server of the fleet (`moved`). */
   moves: number;
+  /** Inputs resent to the new owner after a move (the ones it had not acknowledged). */
+  inputsResent: number;
 }
 
 /** One client's connection to a Tickwire server. */
@@ -129,7 +131,7 @@ export class Connection {
   welcome: Extract<ServerControl, { t: 'welcome' }> | undefined;
   /** Channel carrying unreliable traffic now. */
   transport: 'ws' | 'webrtc' = 'ws';
-  readonly counters: ConnectionCounters = { bytesDown: 0, bytesUp: 0, snapshots: 0, inputsSent: 0, inputPackets: 0, acksInInput: 0, acksStandalone: 0, decodeErrors: 0, pings: 0, resumes: 0, moves: 0 };
+  readonly counters: ConnectionCounters = { bytesDown: 0, bytesUp: 0, snapshots: 0, inputsSent: 0, inputPackets: 0, acksInInput: 0, acksStandalone: 0, decodeErrors: 0, pings: 0, resumes: 0, moves: 0, inputsResent: 0 };
   /** Latest round-trip time in ms (-1 before the first pong). */
   rttMs = -1;
   private ws: WebSocketLike | undefined;
@@ -158,6 +160,11 @@ export class Connection {
   private pingId = 0;
   private readonly pingSentMs = new Map<number, number>();
   private redundancy = 4;
+  /** Newest input the server acknowledged applied (snapshot headers), when hasInputAck. */
+  private inputAck = 0;
+  private hasInputAck = false;
+  /** The room moved: once resumed on the new owner, resend the inputs it has not acknowledged. */
+  private resendInputs = false;
   /** Sequenced control messages from the server: delivered once, in order, across reconnects. */
   readonly reliableIn = new ReliableReceiver();
   /** Sequenced control messages to the server, kept until acknowledged and resent after a resume. */
@@ -370,6 +377,11 @@ export class Connection {
     this.sentCount++;
     this.counters.inputsSent++;
     if (this.state !== 'active') return seq;
+    if (this.resendInputs) {
+      // the first input after a move: the new owner's input stream restarts here, with those it lacks
+      this.resendInputs = false;
+      this.resendUnackedInputs(seqAdd(seq, -1), targetTick);
+    }
     this.unsent++;
     const room = Math.max(1, MAX_INPUTS_PER_PACKET - (this.redundancy - 1) * this.ticksPerPacket);
     if ((send && this.unsent >= this.ticksPerPacket) || this.unsent >= room) this.flushInputs(seq, targetTick);
@@ -496,7 +508,12 @@ export class Connection {
     this.ackSnapshot(this.receiver.ack());
     if (!frame) return;
     this.counters.snapshots++;
-    this.events.onSnapshot?.(frame, this.receiver.header);
+    const h = this.receiver.header;
+    if (h.hasInputAck && (!this.hasInputAck || seqGreaterThan(h.inputAck, this.inputAck))) {
+      this.inputAck = h.inputAck;
+      this.hasInputAck = true;
+    }
+    this.events.onSnapshot?.(frame, h);
   }
 
   private onControl(msg: ServerControl): void {
@@ -506,6 +523,8 @@ export class Connection {
       case 'welcome':
         this.welcome = msg;
         this.state = 'active';
+        this.resendInputs = false;
+        this.hasInputAck = false;
         this.redundancy = Math.max(1, Math.min(MAX_INPUTS_PER_PACKET, msg.inputRedundancy));
         this.setPacketRate(msg.tickRateHz, msg.snapshotRateHz);
         this.receiver = new SnapshotReceiver(this.schema, msg.tickRateHz / msg.snapshotRateHz);
@@ -576,8 +595,38 @@ export class Connection {
     // against baselines it cannot match. Its stream starts from a full snapshot of the same room.
     this.receiver = new SnapshotReceiver(this.schema, this.welcome.tickRateHz / this.welcome.snapshotRateHz);
     this.ackPending = false;
+    this.resendInputs = true;
     this.events.onMoved?.(msg);
     this.tryResume();
+  }
+
+  /**
+   * After a move, with the first input on the new owner: the inputs up to `newest` sent and not
+   * acknowledged (at most 63 of the history), oldest first, in packets of MAX_INPUTS_PER_PACKET.
+   * The old owner handed over the ones it held; those in flight to it when it froze the room reach
+   * the new owner only this way (copies it has count as late there). Their target ticks passed
+   * while the room moved, so each packet claims `tick`, the new input's, and passes the new
+   * owner's tick-skew check. Until then the player stands there (server/inputs.ts standWhenDrained).
+   */
+  private resendUnackedInputs(newest: number, tick: number): void {
+    let total = Math.min(this.sentCount - 1, 63);
+    if (this.hasInputAck) total = Math.min(total, seqDiff(newest, this.inputAck));
+    if (total <= 0) return;
+    const nf = this.schema.inputFields.length;
+    const values = this.packetValues;
+    for (let left = total; left > 0; ) {
+      const count = Math.min(left, MAX_INPUTS_PER_PACKET);
+      left -= count;
+      const packetNewest = seqAdd(newest, -left);
+      for (let i = 0; i < count; i++) {
+        const s = seqAdd(packetNewest, -i) & 63;
+        for (let f = 0; f < nf; f++) values[i * nf + f] = this.history[s * nf + f];
+      }
+      // a copy each: the packets leave back to back, the writer's buffer is reused by the next
+      this.sendUnreliable(writeInputPacket(this.writer, this.schema, packetNewest, tick >>> 0, count, values, false, 0, 0).slice());
+      this.counters.inputPackets++;
+    }
+    this.counters.inputsResent += total;
   }
 
   private setPacketRate(tickRateHz: number, snapshotRateHz: number): void {

@@ -215,13 +215,14 @@ export class ClientNetcode {
 
   /**
    * The room moved to another server: tick numbers continue there, but not at the same moment (the
-   * room stood frozen meanwhile), so the clocks start over from the new server's snapshots, as at a
-   * welcome; the prediction and the snapshots held stay.
+   * room stood frozen meanwhile), so the clocks learn the new server's timeline from its first
+   * snapshot; the prediction and the snapshots held stay. What the clocks learned of the link
+   * stays too (round trip, jitter, the input wait the starvations asked for): a fresh input clock
+   * would wait for a pong, then starve and be corrected again until it had learned them anew.
    */
   private followMove(): void {
-    this.serverClock = new ServerClock(this.tickRateHz, this.opts.serverClock);
-    this.inputClock = new InputClock(this.tickRateHz, this.opts.inputClock);
-    this.inputClock.holdTicks = this.connection.inputTicksPerPacket - 1;
+    this.serverClock.restartTimeline();
+    this.inputClock.stop();
     this.renderClock = new RenderClock(1000 / this.tickRateHz, this.interpOpts);
   }
 

@@ -51,6 +51,10 @@ export class InputBuffer {
   lastAppliedSeq = 0;
   /** This buffer's counters. */
   readonly stats: InputStats = newInputStats();
+  /** Once the pending inputs are applied, stand (zero input) instead of repeating, until the next input arrives (standWhenDrained). */
+  private standing = false;
+  /** Set with standing: the window holds up to 63 inputs (the resend after a move) until it is down to maxPending again. */
+  private catchingUp = false;
 
   /**
    * @param fieldCount input fields per input
@@ -79,6 +83,7 @@ export class InputBuffer {
   offer(seq: number, values: ArrayLike<number>, offset: number): void {
     this.stats.received++;
     this.totals.received++;
+    this.standing = false;
     if (!this.started) {
       this.started = true;
       this.lastSeq = seqAdd(seq, -1);
@@ -104,7 +109,8 @@ export class InputBuffer {
     const base = slot * this.fieldCount;
     for (let f = 0; f < this.fieldCount; f++) this.values[base + f] = values[offset + f];
     this.pending++;
-    while (this.pending > this.maxPending) this.dropOldest();
+    const cap = this.catchingUp ? this.size - 1 : this.maxPending;
+    while (this.pending > cap) this.dropOldest();
   }
 
   /**
@@ -113,6 +119,7 @@ export class InputBuffer {
    */
   take(): Uint32Array {
     if (this.pending === 0) {
+      if (this.standing) this.current.fill(0);
       if (this.hasApplied) {
         this.stats.repeated++;
         this.totals.repeated++;
@@ -134,6 +141,7 @@ export class InputBuffer {
     this.lastSeq = seq;
     this.lastAppliedSeq = seq;
     this.hasApplied = true;
+    if (this.catchingUp && !this.standing && this.pending <= this.maxPending) this.catchingUp = false;
     this.stats.applied++;
     this.totals.applied++;
     return this.current;
@@ -149,6 +157,36 @@ export class InputBuffer {
     this.lastSeq = seq & 0xffff;
     this.lastAppliedSeq = seq & 0xffff;
     this.hasApplied = true;
+  }
+
+  /**
+   * The inputs waiting to be applied, oldest first, each with its values (a room handed off: the
+   * new owner offers them again after continueAfter, so the inputs its client predicted are applied
+   * there). Not for the tick loop: it allocates.
+   */
+  pendingInputs(): { seq: number; values: number[] }[] {
+    const out: { seq: number; values: number[] }[] = [];
+    let seq = seqAdd(this.lastSeq, 1);
+    for (let i = 0; i < this.size && out.length < this.pending; i++, seq = seqAdd(seq, 1)) {
+      const slot = seq & (this.size - 1);
+      if (!(this.present[slot] && this.seqs[slot] === seq)) continue;
+      const base = slot * this.fieldCount;
+      out.push({ seq, values: Array.from(this.values.subarray(base, base + this.fieldCount)) });
+    }
+    return out;
+  }
+
+  /**
+   * The player has no link yet (a session moved here, its client still on its way): the inputs
+   * waiting are applied, then the player stands, as one whose link was lost, until an input
+   * arrives, instead of repeating the last one (which its client never predicted). The first
+   * inputs that arrive then (the client resending every one it sent while the room moved) are all
+   * kept, up to the 63 the window holds, and applied in order, rather than the oldest evicted
+   * beyond maxPending; the usual bound holds again once the backlog is down to it.
+   */
+  standWhenDrained(): void {
+    this.standing = true;
+    this.catchingUp = true;
   }
 
   /** Forgets pending inputs and stops the player (link lost); keeps the sequence window. */

@@ -105,3 +105,52 @@ describe('InputBuffer', () => {
     expect(Array.from(b.take())).toEqual([1, 2, 3]);
   });
 });
+
+describe('InputBuffer across a room handoff', () => {
+  it('hands its waiting inputs over oldest first; the buffer continuing it applies them, then stands until the next input, which a resend may repeat', () => {
+    const old = new InputBuffer(2, 8);
+    for (let s = 65533; s !== 3; s = seqAdd(s, 1)) old.offer(s, [s & 0xff, 7], 0);
+    old.take();
+    old.take(); // 65533 and 65534 applied; 65535, 0, 1, 2 wait (across the wrap)
+    const waiting = old.pendingInputs();
+    expect(waiting.map((i) => i.seq)).toEqual([65535, 0, 1, 2]);
+    expect(waiting.map((i) => i.values)).toEqual([[255, 7], [0, 7], [1, 7], [2, 7]]);
+
+    const moved = new InputBuffer(2, 8);
+    moved.continueAfter(old.lastAppliedSeq, old.hasApplied);
+    for (const i of waiting) moved.offer(i.seq, i.values, 0);
+    moved.standWhenDrained();
+    const applied: number[][] = [];
+    for (let t = 0; t < 4; t++) applied.push([...moved.take()]);
+    expect(applied).toEqual([[255, 7], [0, 7], [1, 7], [2, 7]]);
+    expect(moved.lastAppliedSeq).toBe(2);
+    // drained, its client not back: it stands (zero input) instead of repeating input 2
+    expect([...moved.take()]).toEqual([0, 0]);
+    expect([...moved.take()]).toEqual([0, 0]);
+    expect(moved.stats.repeated).toBe(2);
+    // the client's resend (copies of 1 and 2, then 3 and 4) and its stream: 3 and 4 applied in order, the copies late
+    for (let s = 1; s <= 4; s++) moved.offer(s, [s * 10, 1], 0);
+    expect(moved.stats.late).toBe(2);
+    expect([[...moved.take()], [...moved.take()]]).toEqual([[30, 1], [40, 1]]);
+    expect(moved.stats.dropped).toBe(0);
+    // with its link back, a missing input repeats the last one as usual
+    expect([...moved.take()]).toEqual([40, 1]);
+  });
+
+  it('keeps the whole resend after a move, past maxPending, then bounds the window again', () => {
+    const b = new InputBuffer(1, 8);
+    b.continueAfter(99, true);
+    b.standWhenDrained();
+    expect(b.take()[0]).toBe(0);
+    for (let s = 100; s < 120; s++) b.offer(s, one(s), 0); // 20 inputs sent while the room moved
+    expect(b.pendingCount()).toBe(20);
+    const applied: number[] = [];
+    for (let t = 0; t < 12; t++) applied.push(b.take()[0]);
+    expect(applied).toEqual(Array.from({ length: 12 }, (_, i) => 100 + i));
+    expect(b.stats.dropped).toBe(0);
+    // down to maxPending: a burst beyond it evicts the oldest again
+    for (let s = 120; s < 125; s++) b.offer(s, one(s), 0);
+    expect(b.pendingCount()).toBe(8);
+    expect(b.stats.dropped).toBe(5);
+  });
+});

@@ -52,6 +52,12 @@ export interface SavedSession {
   /** The last input applied, when one was. */
   readonly inputSeq: number;
   readonly inputApplied: boolean;
+  /**
+   * Inputs received and not applied yet when the room froze (the client predicted them), oldest
+   * first, each its sequence and quantized values: the new owner applies them before the resumed
+   * stream. Absent from envelopes of members that do not carry them.
+   */
+  readonly pending?: readonly { readonly seq: number; readonly v: readonly number[] }[];
 }
 
 /** The session section of a handoff, around the saved room. */
@@ -102,10 +108,21 @@ export function decodeHandoff(bytes: Uint8Array): { header: HandoffHeader; room:
   for (const s of h.sessions) {
     const ok = typeof s === 'object' && s !== null && Number.isInteger(s.id) && typeof s.token === 'string' && /^[0-9a-f]{32}$/.test(s.token)
       && Number.isInteger(s.outNext) && s.outNext >= 1 && Number.isInteger(s.inDelivered) && Array.isArray(s.unacked) && Number.isInteger(s.inputSeq)
-      && typeof s.remote === 'string' && typeof s.key === 'string';
+      && typeof s.remote === 'string' && typeof s.key === 'string'
+      && (s.pending === undefined || (Array.isArray(s.pending) && s.pending.length <= MAX_PENDING_INPUTS && s.pending.every(validPendingInput)));
     if (!ok) throw new HandoffError('handoff: a session record is malformed');
   }
   return { header: h, room: bytes.subarray(4 + len) };
+}
+
+/** Most pending inputs a session record may carry (an input buffer holds fewer: server/inputs.ts). */
+const MAX_PENDING_INPUTS = 64;
+
+function validPendingInput(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false;
+  const { seq, v } = p as { seq?: unknown; v?: unknown };
+  return Number.isInteger(seq) && (seq as number) >= 0 && (seq as number) <= 0xffff && Array.isArray(v) && v.length <= 64
+    && v.every((x) => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 0xffffffff);
 }
 
 /** What the handoff reads from and does to its server. */
@@ -285,6 +302,7 @@ export class RoomHandoff {
         outNext: s.reliableOut.next + 1,
         unacked: s.reliableOut.unacked().map((m) => ({ seq: m.seq, m: Buffer.from(encodeControl(m.msg)).toString('base64') })),
         inDelivered: s.reliableIn.lastDelivered, inputSeq: p.inputs.lastAppliedSeq, inputApplied: p.inputs.hasApplied,
+        pending: p.inputs.pendingInputs().map((i) => ({ seq: i.seq, v: i.values })),
       });
     }
     const header: HandoffHeader = { v: HANDOFF_VERSION, room: room.name, from: this.host.memberId, fromToken: leaseToken, origin: room.origin, sessions };
@@ -432,6 +450,9 @@ export class RoomHandoff {
   private adopt(room: Room, rec: SavedSession, name: string, eid: number, now: number): Session | undefined {
     const side = this.host.sessions();
     const c = this.host.config;
+    const pending = rec.pending ?? [];
+    const nf = side.schema.inputFields.length;
+    if (pending.some((i) => i.v.length !== nf)) throw new HandoffError(`session ${rec.id}: a pending input does not have this game's ${nf} input fields`);
     const s = side.table.adopt(rec.id, rec.token, rec.remote, rec.key, c);
     if (!s) return undefined;
     side.addresses.get(s.addressKey).sessions++;
@@ -442,6 +463,10 @@ export class RoomHandoff {
     s.reliableIn.lastDelivered = rec.inDelivered;
     const player = new Player(s.id, name, side.schema.inputFields.length, c.net.inputBufferMax, side.inputTotals);
     player.inputs.continueAfter(rec.inputSeq, rec.inputApplied);
+    // The inputs the old owner held unapplied: applied here from the first tick, in order (their
+    // client predicted them, and resends only those it sent after the freeze was saved).
+    for (const i of pending) player.inputs.offer(i.seq, i.v, 0);
+    player.inputs.standWhenDrained();
     player.inputAck = player.inputs.lastAppliedSeq;
     player.hasInputAck = player.inputs.hasApplied;
     room.adoptPlayer(player, eid);

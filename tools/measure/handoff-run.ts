@@ -15,6 +15,7 @@ import { nodeClientIO } from '../node-client/io.ts';
 import { parsePromText } from './prom.ts';
 import { startRedis, type TestRedis } from './redis-server.ts';
 import { ServerProcess } from './server-proc.ts';
+import { seqDiff } from '../../shared/sequence.ts';
 import { percentile, round } from './stats.ts';
 
 /** What a run does. */
@@ -64,6 +65,13 @@ export interface HandoffRunResult {
   correctionsExtraMax: number;
   /** The median player's (corrections from the drain on) less (corrections in the window before). */
   correctionsExtraP50: number;
+  /** Per player, the inputs it had sent and the old owner had not acknowledged applied when `moved` came: median and largest. */
+  inputsUnappliedAtMove: { p50: number; max: number };
+  /** Inputs each player resent to the new owner after the move, mean (Connection counters.inputsResent). */
+  inputsResentPerPlayer: number;
+  /** The new owner's input counters per player at the end (tickwire_inputs_total): never applied (outcome "lost": skipped or evicted), and ticks that repeated (or stood) for want of one. */
+  newOwnerInputsDroppedPerPlayer: number;
+  newOwnerInputsRepeatedPerPlayer: number;
   /** Medians of the gap's parts: last snapshot to `moved`, `moved` to `resumed`, `resumed` to the first snapshot, ms. */
   phasesP50Ms: { lastSnapshotToMovedMs: number; movedToResumedMs: number; resumedToSnapshotMs: number };
   /** Per moved room, from the freeze to the `moved` messages on the old owner, ms (its log). */
@@ -100,6 +108,9 @@ interface Player {
   resumedAtMs: number;
   snapBeforeMoveMs: number;
   gapMs: number;
+  /** Newest input acknowledged applied (snapshot headers), and inputs unacknowledged when `moved` came. */
+  lastAck: number;
+  unappliedAtMove: number;
   /** Per sender: the chat numbers received, in order of arrival. */
   heard: Map<string, number[]>;
   sent: number;
@@ -166,11 +177,12 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
           seed: (o.seed ?? 1) * 1000 + i, timers: { nowMs: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms) }, lossyWebSocket: true,
         }).io;
       }
-      const p: Player = { name, nc: undefined as unknown as ClientNetcode, sessionBefore: -1, eidBefore: -1, lastSnapMs: NaN, movedAtMs: NaN, resumedAtMs: NaN, snapBeforeMoveMs: NaN, gapMs: NaN, heard: new Map(), sent: 0 };
+      const p: Player = { name, nc: undefined as unknown as ClientNetcode, sessionBefore: -1, eidBefore: -1, lastSnapMs: NaN, movedAtMs: NaN, resumedAtMs: NaN, snapBeforeMoveMs: NaN, gapMs: NaN, lastAck: -1, unappliedAtMove: NaN, heard: new Map(), sent: 0 };
       p.nc = new ClientNetcode(arena, io, { url: seat.url, name, room: seat.room, seat: seat.seat, transport: 'ws' }, {
         events: {
-          onSnapshot: () => {
+          onSnapshot: (_frame, header) => {
             const now = performance.now();
+            if (header.hasInputAck) p.lastAck = header.inputAck;
             if (!Number.isNaN(p.movedAtMs) && Number.isNaN(p.gapMs) && p.nc.connection.state === 'active') p.gapMs = now - p.lastSnapMs;
             p.lastSnapMs = now;
           },
@@ -178,6 +190,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
             if (m.t === 'moved') {
               p.movedAtMs = performance.now();
               p.snapBeforeMoveMs = p.lastSnapMs;
+              p.unappliedAtMove = p.lastAck < 0 ? NaN : seqDiff(p.nc.connection.nextInputSeq - 1, p.lastAck);
             }
             else if (m.t === 'resumed' && !Number.isNaN(p.movedAtMs)) p.resumedAtMs = performance.now();
             else if (m.t === 'chat') {
@@ -303,6 +316,11 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     const bytes = await metric(b.url, 'tickwire_fleet_handoff_bytes_total');
     const refusedByTarget = await metric(b.url, 'tickwire_fleet_handoffs_refused_total');
     const after = await roomsOf(b.url);
+    const inputsOf = async (outcome: string): Promise<number> =>
+      parsePromText(await (await fetch(`${b.url}/metrics`, { signal: AbortSignal.timeout(2000) })).text()).filter((x) => x.name === 'tickwire_inputs_total' && x.labels.outcome === outcome).reduce((n, x) => n + x.value, 0);
+    const droppedOnB = await inputsOf('lost');
+    const repeatedOnB = await inputsOf('repeated');
+    const unapplied = moved.map((p) => p.unappliedAtMove).filter((v) => Number.isFinite(v));
     if (!o.targetGame) await until('a to exit', 15_000, () => a.exited).catch(() => undefined);
     polling = false;
     await poller;
@@ -322,6 +340,9 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
       correctionsPerPlayer: round(during.reduce((n, v) => n + v, 0) / players.length, 3), correctionsPerPlayerBefore: round(beforeDrain.reduce((n, v) => n + v, 0) / players.length, 3),
       correctionsPerPlayerAfter: round(players.reduce((n, _, i) => n + c3[i] - c2[i], 0) / players.length, 3),
       correctionsExtraMax: Math.max(...during.map((v, i) => v - beforeDrain[i])), correctionsExtraP50: percentile(during.map((v, i) => v - beforeDrain[i]), 0.5),
+      inputsUnappliedAtMove: { p50: percentile(unapplied, 0.5), max: unapplied.length ? Math.max(...unapplied) : NaN },
+      inputsResentPerPlayer: round(players.reduce((n, p) => n + ((p.nc.connection.counters as { inputsResent?: number }).inputsResent ?? 0), 0) / players.length, 2),
+      newOwnerInputsDroppedPerPlayer: round(droppedOnB / players.length, 2), newOwnerInputsRepeatedPerPlayer: round(repeatedOnB / players.length, 2),
       movedLogged: moves.length, phasesP50Ms: phases, frozenMs: moves.map((m) => m.frozenMs), senderLog: moves.map((m) => `${m.room} -> ${m.to}: ${m.players} players, ${m.bytes} bytes, frozen ${m.frozenMs} ms`),
       bytesPerRoom: received > 0 ? Math.round(bytes / received) : 0,
       roomsMoved: after.filter((r) => r.owner === 'b').length, roomsStayed: after.filter((r) => r.owner === 'a').length,
