@@ -308,8 +308,8 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
 
   it('stopping another transport in the process leaves this one, its peers and the clients alone', async () => {
     const conn = await connect('good');
-    const opens7 = events.count(events.opened, 7);
     await until(() => transport.peerCount() === 1, 'the first peer to open');
+    const opens7 = events.count(events.opened, 7);
     const listeners = bridge.eventEmitter.listenerCount('connection');
     const otherEvents = new FakeEvents();
     const other = await startGeckosTransport(
@@ -336,7 +336,7 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
     await until(() => transport.peerCount() === 0, 'close');
     // and new peers still reach this transport
     const again = await connect('good');
-    await until(() => events.count(events.opened, 7) === opens7 + 1, 'onOpen(7) after the other transport stopped');
+    await until(() => events.count(events.opened, 7) === opens7 + 1 && transport.peerCount() === 1, 'onOpen(7) after the other transport stopped');
     await roundTrip(transport, events, again, 7, 6);
     again.close();
     await until(() => transport.peerCount() === 0 && transport.rtcConnectionCount() === 0, 'close');
