@@ -142,7 +142,8 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
   afterAll(async () => {
     const t0 = Date.now();
     await transport?.stop();
-    // node-datachannel's cleanup() (run by geckos on close) blocks for 10 s while any peer connection in the process is alive
+    // bounded: geckos' own close handler (detached by the transport) ran node-datachannel's cleanup(), which blocks
+    // for 10 s while any peer connection in the process is alive
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(logged.filter((l) => l.level === 'error')).toEqual([]);
   }, 10_000);
