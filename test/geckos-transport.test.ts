@@ -1,6 +1,7 @@
 // End-to-end tests of the geckos.io datagram transport over loopback: token auth, binary round trips, open/close reporting, limits, and survival of hostile peers and throwing handlers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientChannel } from '@geckos.io/client';
+import { bridge } from '@geckos.io/server/lib/deps.js';
 import { startGeckosTransport, type GeckosTransport } from '../server/net/geckos.ts';
 import type { ConnectRequest, TransportEvents } from '../server/net/transport.ts';
 import { connectGeckos, GeckosConnectError, loadGeckosClient, type GeckosClientConnection, type GeckosClientFactory } from '../tools/node-client/rtc.ts';
@@ -141,7 +142,8 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
   afterAll(async () => {
     const t0 = Date.now();
     await transport?.stop();
-    // node-datachannel's cleanup() (run by geckos on close) blocks for 10 s while any peer connection in the process is alive
+    // bounded: geckos' own close handler (detached by the transport) ran node-datachannel's cleanup(), which blocks
+    // for 10 s while any peer connection in the process is alive
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(logged.filter((l) => l.level === 'error')).toEqual([]);
   }, 10_000);
@@ -302,6 +304,42 @@ describe('geckos.io datagram transport', { timeout: 10_000 }, () => {
     await until(() => events.count(events.opened, 7) === opens7 + 1, 'onOpen(7) again');
     await roundTrip(transport, events, conn, 7, 4);
     conn.close();
+    await until(() => transport.peerCount() === 0 && transport.rtcConnectionCount() === 0, 'close');
+  });
+
+  it('stopping another transport in the process leaves this one, its peers and the clients alone', async () => {
+    const conn = await connect('good');
+    await until(() => transport.peerCount() === 1, 'the first peer to open');
+    const opens7 = events.count(events.opened, 7);
+    const listeners = bridge.eventEmitter.listenerCount('connection');
+    const otherEvents = new FakeEvents();
+    const other = await startGeckosTransport(
+      { host: HOST, signalingPort: 0, udpPortMin: 0, udpPortMax: 0, iceServers: [], maxPendingPeers: 3, maxMessageBytes: MAX_MESSAGE_BYTES },
+      otherEvents,
+      log,
+    );
+    expect(bridge.eventEmitter.listenerCount('connection')).toBe(listeners + 1);
+    // the other transport holds a peer that never opens (its datachannel never opened either)
+    const res = await fetch(`http://${HOST}:${other.signalingPort}/.wrtc/v2/connections`, { method: 'POST', headers: { authorization: 'pending' } });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect(other.rtcConnectionCount()).toBe(1);
+    await other.stop();
+    expect(otherEvents.count(otherEvents.closed, 13)).toBe(1);
+    // geckos' own close handler (now detached) ran after the server closed, once its connections had closed
+    await new Promise((r) => setTimeout(r, 500));
+    // its connection listener is gone, ours is not (geckos' own close handler removed every listener)
+    expect(bridge.eventEmitter.listenerCount('connection')).toBe(listeners);
+    // the open peer still round-trips (node-datachannel's process-wide cleanup() would have closed it)
+    await roundTrip(transport, events, conn, 7, 5);
+    expect(transport.peerCount()).toBe(1);
+    conn.close();
+    await until(() => transport.peerCount() === 0, 'close');
+    // and new peers still reach this transport
+    const again = await connect('good');
+    await until(() => events.count(events.opened, 7) === opens7 + 1 && transport.peerCount() === 1, 'onOpen(7) after the other transport stopped');
+    await roundTrip(transport, events, again, 7, 6);
+    again.close();
     await until(() => transport.peerCount() === 0 && transport.rtcConnectionCount() === 0, 'close');
   });
 });

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type OutgoingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import geckos, { type GeckosServer, type ServerChannel } from '@geckos.io/server';
+import { bridge } from '@geckos.io/server/lib/deps.js';
 import type { DataChannel } from 'node-datachannel';
 import type { DatagramTransport, SendResult, TransportEvents } from './transport.ts';
 
@@ -106,7 +107,27 @@ interface OpenPeer {
 /** The subset of geckos' per-connection object we use (`io.connectionsManager.connections` values). */
 interface GeckosConnection {
   userData: unknown;
+  channel?: { dataChannel?: DataChannel | null };
   close(): Promise<void>;
+}
+
+/** The listeners `attach()` adds to the list `listeners()` reads (to take them off again later). */
+function listenersAddedBy<F>(listeners: () => F[], attach: () => void): F[] {
+  const before = new Set(listeners());
+  attach();
+  return listeners().filter((l) => !before.has(l));
+}
+
+/**
+ * Closes a connection's datachannel itself, open or not. geckos' connection.close() closes it only when
+ * open, so a channel that never opened keeps its native handle past the peer connection's teardown.
+ */
+function closeDataChannelOf(c: GeckosConnection): void {
+  try {
+    c.channel?.dataChannel?.close();
+  } catch {
+    // already closed
+  }
 }
 
 /**
@@ -211,6 +232,7 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
   };
   const closeConnection = (c: GeckosConnection | undefined): void => {
     if (!c) return;
+    closeDataChannelOf(c);
     try {
       c.close().catch((err: unknown) => callbackError('closeConnection', err));
     } catch (err) {
@@ -394,8 +416,14 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
     maxSignalingBodyBytes: opts.maxSignalingBodyBytes ?? 16 * 1024,
     onCallbackError: (err: unknown, where: string) => callbackError(`geckos:${where}`, err),
   });
-  io.onConnection(onConnection);
-  io.addServer(server);
+  // geckos' onConnection listens on a bridge shared by every geckos server in the process; ours comes off at stop().
+  const bridgeListeners = listenersAddedBy(() => bridge.eventEmitter.listeners('connection'), () => io.onConnection(onConnection));
+  // addServer also hooks the server's 'close' event to close every connection and then call
+  // node-datachannel's cleanup(), which closes every peer connection and datachannel of the whole
+  // process (other servers' and clients' too) and can segfault: it closes the datachannels after their
+  // peer connections, racing the native threads tearing those down. stop() closes what is ours instead.
+  const geckosOnClose = listenersAddedBy(() => server.listeners('close'), () => io.addServer(server));
+  for (const l of geckosOnClose) server.off('close', l as (...args: unknown[]) => void);
   // geckos answers some routes without reading the body; a client that then never sends it would
   // hold the socket open (Node waits for the body to reuse the connection). Close it instead.
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -484,12 +512,16 @@ export async function startGeckosTransport(opts: GeckosTransportOptions, events:
       stopping = true;
       for (const ticket of [...pending.keys()]) if (dropPending(ticket)) abandoned(ticket.connId);
       for (const peer of [...open.values()]) peerGone(peer);
-      const closing = [...connections().values()].map((c) => c.close().catch((err: unknown) => callbackError('stop', err)));
+      const closing = [...connections().values()].map((c) => {
+        closeDataChannelOf(c);
+        return c.close().catch((err: unknown) => callbackError('stop', err));
+      });
       await Promise.race([Promise.allSettled(closing), new Promise((r) => setTimeout(r, 2_000).unref())]);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      for (const l of bridgeListeners) bridge.eventEmitter.removeListener('connection', l);
       log.info({ stats: { ...stats } }, 'webrtc transport stopped');
     },
   };

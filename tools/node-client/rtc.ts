@@ -149,9 +149,9 @@ function wrap(channel: ClientChannel): GeckosClientConnection {
   const closeHandlers: (() => void)[] = [];
   let closed = false;
   let released = false;
-  // geckos only reports a server-side close; the local RTCPeerConnection stays until closed, and a
-  // live one makes node-datachannel's cleanup() (run when a geckos server in this process stops) block
-  // the thread for 10 s. So release it on every close path.
+  // geckos only reports a server-side close; the local RTCPeerConnection stays until closed, holding
+  // its native threads and sockets (and a live one makes node-datachannel's cleanup() block the thread
+  // for 10 s). So release it on every close path.
   const release = (): void => {
     if (released) return;
     released = true;
