@@ -98,19 +98,6 @@ describe('live room handoff between fleet members', () => {
     expectMoved(r);
   }, 180_000);
 
-  it('8 players in 2 rooms (a light load): every player moves, and the median player is corrected at most twice more than in the 3 s before', async () => {
-    const r = await runHandoff({ root, seed: 4, players: 8, rooms: 2 });
-    console.log('handoff light', JSON.stringify(r));
-    expect(r.resumed).toBe(8);
-    expect(r.lostEntities).toBe(0);
-    expect(r.roomsMoved).toBe(2);
-    expect(r.reliableLost).toBe(0);
-    // A count, not a timing: the median player's corrections from the drain on, less those in the
-    // 3 s before. Measured 0-2 with the inputs carried and resent (README "A fleet"); the target of
-    // at most one for every player is not met on this machine yet.
-    expect(r.correctionsExtraP50).toBeLessThanOrEqual(2);
-  }, 180_000);
-
   it('the same under 100 ms each way and 5% loss of snapshots and inputs', async () => {
     const r = await runHandoff({ root, seed: 2, link: { delayMs: 100, lossPct: 5 } });
     console.log('handoff under loss', JSON.stringify(r));
