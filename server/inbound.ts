@@ -876,13 +876,18 @@ export class Inbound implements OutboundHost {
       }
       log.info({ session: s.id, room: room.name, why }, 'player left');
     }
+    this.forget(s);
+  }
+
+  /** Lets go of a session that left its room: its address's count, datagram channel, connection and table entry. */
+  private forget(s: Session): void {
     s.room = undefined;
     s.player = undefined;
     this.addresses.get(s.addressKey).sessions--;
     this.dropDatagram(s);
     if (s.reliable) s.reliable.session = undefined;
     s.reliable = undefined;
-    sessions.delete(s);
+    this.ctx.sessions.delete(s);
   }
 
   /**
@@ -892,13 +897,7 @@ export class Inbound implements OutboundHost {
    */
   retireMoved(s: Session): void {
     if (s.state === 'gone') return;
-    s.room = undefined;
-    s.player = undefined;
-    this.addresses.get(s.addressKey).sessions--;
-    this.dropDatagram(s);
-    if (s.reliable) s.reliable.session = undefined;
-    s.reliable = undefined;
-    this.ctx.sessions.delete(s);
+    this.forget(s);
   }
 
   /**
