@@ -219,13 +219,7 @@ export class Room {
     // Events emitted while the room was empty had nobody to tell.
     if (this.players.length === 0) this.events.length = 0;
     const eid = this.game.spawnPlayer(this.ctx, { sessionId: p.id, name: p.name });
-    this.players.push(p);
-    p.eid = eid;
-    p.link.restart(this.ctx.tick);
-    this.emptySinceMs = undefined;
-    this.recorder?.control(this.ctx.tick, { t: 'joined', sessionId: p.id, name: p.name, eid });
-    if (this.players.length === 1) this.onOccupancyChange?.(this);
-    this.observer?.joined(this, p);
+    this.adoptPlayer(p, eid);
     return eid;
   }
 
