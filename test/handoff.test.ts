@@ -27,6 +27,7 @@ function expectMoved(r: HandoffRunResult): void {
   expect(r.movedLogged).toBe(4);
   expect(r.handedOff).toBeGreaterThanOrEqual(1);
   expect(r.bytesPerRoom).toBeGreaterThan(0);
+  expect(r.roomsReceived).toBe(4);
   expect(r.refusedBySender).toBe(0);
   // a left the fleet and exited by itself once its rooms were gone
   expect(r.senderExited).toBe(true);

@@ -81,6 +81,8 @@ export interface HandoffRunResult {
   bytesPerRoom: number;
   /** Rooms the second member lists as its own at the end, and rooms still on the first. */
   roomsMoved: number;
+  /** Rooms the new owner counted as received (tickwire_fleet_rooms_received_total). */
+  roomsReceived: number;
   roomsStayed: number;
   /** Refusals counted by the first and second member (tickwire_fleet_handoffs_refused_total). */
   refusedBySender: number;
@@ -344,7 +346,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
       inputsResentPerPlayer: round(players.reduce((n, p) => n + ((p.nc.connection.counters as { inputsResent?: number }).inputsResent ?? 0), 0) / players.length, 2),
       newOwnerInputsDroppedPerPlayer: round(droppedOnB / players.length, 2), newOwnerInputsRepeatedPerPlayer: round(repeatedOnB / players.length, 2),
       movedLogged: moves.length, phasesP50Ms: phases, frozenMs: moves.map((m) => m.frozenMs), senderLog: moves.map((m) => `${m.room} -> ${m.to}: ${m.players} players, ${m.bytes} bytes, frozen ${m.frozenMs} ms`),
-      bytesPerRoom: received > 0 ? Math.round(bytes / received) : 0,
+      bytesPerRoom: received > 0 ? Math.round(bytes / received) : 0, roomsReceived: received,
       roomsMoved: after.filter((r) => r.owner === 'b').length, roomsStayed: after.filter((r) => r.owner === 'a').length,
       refusedBySender, refusedByTarget, handedOff, senderExited: a.exited, senderExitCode: a.exitCode,
       load: { start: round(loadStart, 2), end: round(loadavg()[0], 2) },
