@@ -170,6 +170,8 @@ export class Connection {
   /** Sequenced control messages to the server, kept until acknowledged and resent after a resume. */
   readonly reliableOut = new ReliableSender<ClientControl>();
   private lastAckSent = 0;
+  /** When the last control message went out. */
+  private lastControlMs = 0;
   private lastRxMs = 0;
   private resumeDeadlineMs = 0;
   private resumeAttempt = 0;
@@ -283,7 +285,8 @@ export class Connection {
         } catch {
           // already closed
         }
-      } else if (this.state === 'active' && this.reliableIn.lastDelivered !== this.lastAckSent) {
+      } else if (this.state === 'active' && (this.reliableIn.lastDelivered !== this.lastAckSent || (this.welcome?.stream === true && this.io.nowMs() - this.lastControlMs >= every / 2))) {
+        // also the heartbeat of a spectator on a shared stream, which sends no snapshot acks
         this.sendControl({ t: 'ack' });
       }
       this.pollAck(this.io.nowMs());
@@ -345,6 +348,7 @@ export class Connection {
     }
     const bytes = encodeControl(msg);
     this.counters.bytesUp += bytes.length;
+    this.lastControlMs = this.io.nowMs();
     this.ws.send(bytes);
   }
 
@@ -505,7 +509,8 @@ export class Connection {
   private onSnapshotBytes(bytes: Uint8Array): void {
     if (!this.receiver) return;
     const frame = this.receiver.receive(bytes);
-    this.ackSnapshot(this.receiver.ack());
+    // on a spectator stream every snapshot is a delta against the one before: nothing to acknowledge
+    if (this.welcome?.stream !== true) this.ackSnapshot(this.receiver.ack());
     if (!frame) return;
     this.counters.snapshots++;
     const h = this.receiver.header;

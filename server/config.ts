@@ -145,6 +145,10 @@ export interface ServerConfig {
   readonly agonesHealthMs: number;
   /** Spectators one room takes at most (hello.spectate). Env TICKWIRE_MAX_SPECTATORS_PER_ROOM. Default 32. */
   readonly maxSpectatorsPerRoom: number;
+  /** Spectators whose snapshots ride the WebSocket share one delta chain per room, encoded once per snapshot tick and sent without acks (docs/snapshots.md, Spectator stream). Env TICKWIRE_SPECTATOR_STREAM. Default true. */
+  readonly spectatorStream: boolean;
+  /** Bytes a shared-stream spectator's connection may hold unsent before it skips snapshots (resynchronised with a keyframe once it drains; closed with Backpressure after clientTimeoutMs behind). Env TICKWIRE_SPECTATOR_STREAM_MAX_BEHIND_BYTES. Default 65536. */
+  readonly spectatorStreamMaxBehindBytes: number;
   /** Records every room's match to a replay file in replayDir (docs/replay.md); games with interest rules are not recorded. Env TICKWIRE_RECORD_ROOMS. Default false. */
   readonly recordRooms: boolean;
   /** Directory of the replay files (written when recordRooms is on; listed at GET /replays). Env TICKWIRE_REPLAY_DIR. Default 'replays'. */
@@ -236,6 +240,8 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   agones: false,
   agonesHealthMs: 2000,
   maxSpectatorsPerRoom: 32,
+  spectatorStream: true,
+  spectatorStreamMaxBehindBytes: 64 * 1024,
   recordRooms: false,
   replayDir: 'replays',
   replayKeyframeSec: 10,
@@ -267,7 +273,7 @@ export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['maxPendingPeersPerAddress', 'TICKWIRE_MAX_PENDING_PEERS_PER_ADDRESS'], ['roomCreatesPerAddressPerMin', 'TICKWIRE_ROOM_CREATES_PER_ADDRESS_PER_MIN'],
   ['roomCreatesPerSec', 'TICKWIRE_ROOM_CREATES_PER_SEC'], ['roomUnusedGraceMs', 'TICKWIRE_ROOM_UNUSED_GRACE_MS'], ['chatPerSec', 'TICKWIRE_CHAT_PER_SEC'],
   ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
-  ['maxSpectatorsPerRoom', 'TICKWIRE_MAX_SPECTATORS_PER_ROOM'], ['replayKeyframeSec', 'TICKWIRE_REPLAY_KEYFRAME_SEC'], ['replayMaxBytes', 'TICKWIRE_REPLAY_MAX_BYTES'], ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
+  ['maxSpectatorsPerRoom', 'TICKWIRE_MAX_SPECTATORS_PER_ROOM'], ['spectatorStreamMaxBehindBytes', 'TICKWIRE_SPECTATOR_STREAM_MAX_BEHIND_BYTES'], ['replayKeyframeSec', 'TICKWIRE_REPLAY_KEYFRAME_SEC'], ['replayMaxBytes', 'TICKWIRE_REPLAY_MAX_BYTES'], ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
   ['lagCompMaxRewindMs', 'TICKWIRE_LAGCOMP_MAX_REWIND_MS'], ['lagCompMaxInterpMs', 'TICKWIRE_LAGCOMP_MAX_INTERP_MS'], ['lagCompToleranceMs', 'TICKWIRE_LAGCOMP_TOLERANCE_MS'],
   ['agonesHealthMs', 'TICKWIRE_AGONES_HEALTH_MS'], ['feedConnectionsPerRoom', 'TICKWIRE_FEED_CONNECTIONS_PER_ROOM'], ['feedConnectionsPerAddress', 'TICKWIRE_FEED_CONNECTIONS_PER_ADDRESS'],
   ['feedSummaryMs', 'TICKWIRE_FEED_SUMMARY_MS'], ['feedHeartbeatMs', 'TICKWIRE_FEED_HEARTBEAT_MS'], ['feedMaxBufferedBytes', 'TICKWIRE_FEED_MAX_BUFFERED_BYTES'],
@@ -289,6 +295,7 @@ export const OTHER_ENV = {
   drainHandoff: 'TICKWIRE_DRAIN_HANDOFF',
   sendsAfterTick: 'TICKWIRE_SENDS_AFTER_TICK',
   recordRooms: 'TICKWIRE_RECORD_ROOMS',
+  spectatorStream: 'TICKWIRE_SPECTATOR_STREAM',
   replayDir: 'TICKWIRE_REPLAY_DIR',
   allowedOrigins: 'TICKWIRE_ALLOWED_ORIGINS',
   gameParams: 'TICKWIRE_GAME_PARAMS',
@@ -390,7 +397,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
   if (game) cfg.game = game;
   const logLevel = e('logLevel');
   if (logLevel) cfg.logLevel = logLevel as ServerConfig['logLevel'];
-  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'drainHandoff', 'sendsAfterTick', 'recordRooms'] as const) {
+  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'drainHandoff', 'sendsAfterTick', 'recordRooms', 'spectatorStream'] as const) {
     const raw = e(key);
     const v = raw === undefined ? undefined : envFlag(errors, OTHER_ENV[key], raw);
     if (v !== undefined) cfg[key] = v;
@@ -431,7 +438,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
 export function validateServerConfig(cfg: ServerConfig): string[] {
   const errors: string[] = [];
   if (typeof cfg.host !== 'string' || cfg.host.length === 0) errors.push('host must be a non-empty string');
-  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'drainHandoff', 'sendsAfterTick', 'recordRooms'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
+  for (const key of ['webrtc', 'webrtcProcess', 'agones', 'drainHandoff', 'sendsAfterTick', 'recordRooms', 'spectatorStream'] as const) if (typeof cfg[key] !== 'boolean') errors.push(`${key} must be true or false (got ${JSON.stringify(cfg[key])})`);
   for (const key of ['game', 'clientDir', 'replayDir'] as const) if (typeof cfg[key] !== 'string' || cfg[key].length === 0) errors.push(`${key} must be a non-empty string (got ${JSON.stringify(cfg[key])})`);
   checkInt(errors, 'port', cfg.port, 0, 65535);
   checkInt(errors, 'signalingPort', cfg.signalingPort, 0, 65535);
@@ -493,6 +500,7 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'matchmakePerSec', cfg.matchmakePerSec, 1, 1_000_000);
   checkInt(errors, 'drainMs', cfg.drainMs, 0, 86_400_000);
   checkInt(errors, 'maxSpectatorsPerRoom', cfg.maxSpectatorsPerRoom, 0, 100_000);
+  checkInt(errors, 'spectatorStreamMaxBehindBytes', cfg.spectatorStreamMaxBehindBytes, 0, 1 << 30);
   checkInt(errors, 'replayKeyframeSec', cfg.replayKeyframeSec, 1, 3600);
   checkInt(errors, 'replayMaxBytes', cfg.replayMaxBytes, 65_536, 2 ** 31);
   checkInt(errors, 'feedConnectionsPerRoom', cfg.feedConnectionsPerRoom, 0, 100_000);

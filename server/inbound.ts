@@ -26,6 +26,7 @@ import type { Room, RoomManager } from './rooms.ts';
 import type { ClaimOutcome, ClaimResult } from './fleet/fleet.ts';
 import type { Conn, ConnTable, Session, SessionTable } from './sessions.ts';
 import { SnapshotAckReceiver } from './snapshots.ts';
+import { SpectatorStream } from './spectator-stream.ts';
 
 /** What inbound needs of the server around it. */
 export interface InboundContext {
@@ -361,6 +362,8 @@ export class Inbound implements OutboundHost {
       return;
     }
     if (msg.a !== undefined) s.reliableOut.ack(msg.a);
+    // a spectator on a shared stream sends no snapshot acks: its control messages say it is there
+    if (s.player?.streamed === true) s.player.lastAckMs = this.ctx.clock.nowMs();
     // A room frozen for a move reads no sequenced message yet: held unacknowledged, it is read if the
     // room stays, and resent by the client to the new owner if it moves.
     if (msg.s !== undefined && s.room?.frozen) {
@@ -559,9 +562,27 @@ export class Inbound implements OutboundHost {
     s.spectator = true;
     s.state = 'active';
     out.bindPlayer(s);
+    if (this.streams(s)) this.streamOf(room).add(player, out.streamLink(s));
     out.sendControl(s, { t: 'welcome', ...this.sessionInfo(s) });
     for (const p of room.players) out.sendControl(s, { t: 'joined', sessionId: p.id, name: p.name, eid: p.eid });
     log.info({ session: s.id, name: s.name, room: room.name, remote: s.remoteAddress }, 'spectator joined');
+  }
+
+  /**
+   * True when a spectator's snapshots go on its room's shared stream: the stream is on, the room
+   * has no views, and the snapshots ride the WebSocket (no datagram channel offered).
+   */
+  private streams(s: Session): boolean {
+    return this.ctx.config.spectatorStream && s.spectator && s.room !== undefined && s.room.interest === undefined && !(this.ctx.datagramPort(s.id) !== 0 && s.datagramsWanted);
+  }
+
+  /** The room's shared spectator stream, made when its first spectator joins it. */
+  private streamOf(room: Room): SpectatorStream {
+    if (room.stream instanceof SpectatorStream) return room.stream;
+    const { config, clock, stats, out } = this.ctx;
+    const stream = new SpectatorStream({ maxBehindBytes: config.spectatorStreamMaxBehindBytes, stalledMs: config.clientTimeoutMs, nowMs: () => clock.nowMs() }, stats.spectatorStream, out.streams);
+    room.stream = stream;
+    return stream;
   }
 
   /** Puts an authenticated session's player into `room` and tells everyone. */
@@ -613,6 +634,7 @@ export class Inbound implements OutboundHost {
       tickRateHz: n.tickRateHz, snapshotRateHz: n.snapshotRateHz, inputRedundancy: n.inputRedundancy, maxPacketBytes: n.maxPacketBytes,
       signalingPort: port, webrtc: port !== 0 && s.datagramsWanted, resumeGraceMs: config.resumeGraceMs,
       ...(s.spectator ? { spectator: true } : {}),
+      ...(s.player?.streamed === true ? { stream: true } : {}),
     };
   }
 
@@ -644,6 +666,7 @@ export class Inbound implements OutboundHost {
     sessions.rotateToken(old);
     old.state = 'active';
     old.player.resetAcks(old.room.ctx.tick);
+    if (old.player.streamed && old.room.stream instanceof SpectatorStream) old.room.stream.restart(old.player);
     if (msg.a !== undefined) old.reliableOut.ack(msg.a);
     stats.resumes++;
     out.sendControl(old, { t: 'resumed', ...this.sessionInfo(old) });
@@ -864,6 +887,7 @@ export class Inbound implements OutboundHost {
     const player = s.player;
     s.state = 'gone';
     if (room && player && s.spectator) {
+      if (player.streamed && room.stream instanceof SpectatorStream) room.stream.remove(player);
       room.removeSpectator(player, clock.nowMs());
       log.info({ session: s.id, room: room.name, why }, 'spectator left');
     } else if (room && player) {

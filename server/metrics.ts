@@ -9,6 +9,7 @@ import { CHANNEL_KINDS, type ChannelKind, type ProcessMemory } from './net/trans
 import { FLEET_STATES, type FleetState, type FleetStats } from './fleet/fleet.ts';
 import { AGONES_STATES, type AgonesStats } from './agones.ts';
 import { newReplayStats } from './replay-recorder.ts';
+import { newStreamStats } from './spectator-stream.ts';
 
 /** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
 export class FixedHistogram {
@@ -127,6 +128,8 @@ export class ServerStats {
   adminUnauthorized = 0;
   /** Input packets from spectators, dropped unread. */
   spectatorInputsIgnored = 0;
+  /** Every room's shared spectator stream: packets sent, keyframes by reason (server/spectator-stream.ts). */
+  readonly spectatorStream = newStreamStats();
   /** Room recordings: bytes written to replay files, recordings started and finished. */
   readonly replay = newReplayStats();
   /** Read-only feed readers connected now (server/feed.ts). */
@@ -220,6 +223,14 @@ export function createRegistry(
     for (const [reason, v] of Object.entries(stats.feedRefused)) s({ reason }, v);
   });
   counter('tickwire_spectator_inputs_ignored_total', 'Input packets from spectators, dropped unread (a spectator has no entity).', [], (s) => s({}, stats.spectatorInputsIgnored));
+  counter('tickwire_spectator_stream_packets_total', 'Snapshot packets sent to spectators on shared streams (each packet once per spectator), by kind: delta (the chain), keyframe.', ['kind'], (s) => {
+    s({ kind: 'delta' }, stats.spectatorStream.packets.delta);
+    s({ kind: 'keyframe' }, stats.spectatorStream.packets.keyframe);
+  });
+  counter('tickwire_spectator_stream_keyframes_total', 'Keyframes sent to spectators on shared streams, by reason: join (joined or resumed), behind (its connection backed up).', ['reason'], (s) => {
+    s({ reason: 'join' }, stats.spectatorStream.keyframes.join);
+    s({ reason: 'behind' }, stats.spectatorStream.keyframes.behind);
+  });
   counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));
   counter('tickwire_resumes_total', 'Sessions resumed after a dropped connection, by outcome.', ['outcome'], (s) => {
     s({ outcome: 'ok' }, stats.resumes);

@@ -5,6 +5,7 @@ import { encodeControl, SEQUENCED_TYPES, type ServerControl } from '../shared/pr
 import type { ServerStats } from './metrics.ts';
 import type { SendQueue } from './send-queue.ts';
 import type { Conn, Session } from './sessions.ts';
+import { StreamFlush, type StreamLink } from './spectator-stream.ts';
 
 /** What outbound needs from the session life cycle (inbound.ts). */
 export interface OutboundHost {
@@ -20,6 +21,8 @@ const KEPT_MESSAGE_BYTES = 64;
 /** The outbound side of every session. */
 export class Outbound {
   private host: OutboundHost | undefined;
+  /** The spectator streams whose packets wait for the end of the tick (with the send queue); none: they leave at once. */
+  readonly streams: StreamFlush | undefined;
 
   /**
    * @param queue where snapshot packets wait for the end of the timed tick (sendsAfterTick);
@@ -28,11 +31,13 @@ export class Outbound {
   constructor(
     private readonly stats: ServerStats,
     private readonly queue?: SendQueue,
-  ) {}
+  ) {
+    this.streams = queue ? new StreamFlush() : undefined;
+  }
 
-  /** Hands the queued snapshot packets to the transports (after the timed part of a tick). Returns how many. */
+  /** Hands the queued snapshot packets (and the spectator streams') to the transports, after the timed part of a tick. Returns how many. */
   flushQueued(): number {
-    return this.queue ? this.queue.drain(this.sendQueued) : 0;
+    return this.queue ? this.queue.drain(this.sendQueued) + (this.streams as StreamFlush).flush() : 0;
   }
 
   private readonly sendQueued = (s: Session, bytes: Uint8Array): void => this.sendUnreliable(s, bytes);
@@ -105,6 +110,22 @@ export class Outbound {
     if (!s.player) return;
     if (q) s.player.send = (bytes) => q.push(s, bytes);
     else s.player.send = (bytes) => this.sendUnreliable(s, bytes);
+  }
+
+  /** What a spectator stream needs of the session's reliable connection (bound once, when it joins the stream). */
+  streamLink(s: Session): StreamLink {
+    return {
+      send: (bytes) => {
+        const c = s.reliable;
+        if (!c) return 'closed';
+        return this.sendOn(s, c, bytes) ? 'sent' : 'dropped';
+      },
+      backlog: () => {
+        const c = s.reliable;
+        return c ? c.transport.bufferedAmount(c.id) : -1;
+      },
+      stalled: () => this.host?.onBackpressure(s),
+    };
   }
 
   private sendOn(s: Session, c: Conn, bytes: Uint8Array): boolean {

@@ -31,6 +31,8 @@ export class Player implements SnapshotClient {
   readonly claims = new ClaimRing();
   /** Bumped by resetAcks: the snapshot encoder forgets a full snapshot it thinks is pending (SnapshotClient.ackEpoch). */
   ackEpoch = 0;
+  /** A spectator on its room's shared stream (server/spectator-stream.ts): the tick encodes no snapshot of its own for it, and it sends no acks. */
+  streamed = false;
   /** Sends one unreliable packet (snapshot) to the player's client; bound once by whoever connects it. */
   send: (bytes: Uint8Array) => void = () => undefined;
 

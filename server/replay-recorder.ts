@@ -15,7 +15,7 @@ import {
 import { SnapshotKind } from '../shared/protocol/snapshot.ts';
 import type { AnyGame } from '../shared/sim/game.ts';
 import type { Room, RoomRecorder } from './rooms.ts';
-import { newEncoderStats, type EncoderStats, type SnapshotClient } from './snapshots.ts';
+import { SnapshotChain } from './snapshots.ts';
 
 /** Where and how rooms are recorded (from ServerConfig). */
 export interface ReplaySettings {
@@ -144,9 +144,6 @@ class ReplaySink {
   }
 }
 
-/** Encoder counters the recorder's own snapshots must not move (it sends nothing on the wire). */
-const SEND_KEYS = (Object.keys(newEncoderStats()) as (keyof EncoderStats)[]).filter((k) => k !== 'bodiesEncoded');
-
 /** File name of a recording of `room` started at `startedAtMs` (wall clock): room-YYYYMMDDTHHMMSSZ-N.twr. */
 export function replayFileName(room: string, startedAtMs: number, serial: number): string {
   const stamp = new Date(startedAtMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -154,11 +151,7 @@ export function replayFileName(room: string, startedAtMs: number, serial: number
 }
 
 /** One room's recording: a virtual spectator of the room writing its replay file. */
-export class ReplayRecorder implements RoomRecorder, SnapshotClient {
-  ackedTick = -1;
-  ackedBits = 0;
-  inputAck = 0;
-  hasInputAck = false;
+export class ReplayRecorder implements RoomRecorder {
   state: 'recording' | 'finishing' | 'done' = 'recording';
   readonly name: string;
   private readonly sink: ReplaySink;
@@ -171,7 +164,8 @@ export class ReplayRecorder implements RoomRecorder, SnapshotClient {
   private keyTicks = new Uint32Array(64);
   private keyOffsets = new Uint32Array(64);
   private keys = 0;
-  private readonly saved = new Float64Array(SEND_KEYS.length);
+  /** The recorded snapshots: a delta chain restarted every keyframe interval. */
+  private readonly chain = new SnapshotChain();
   private finished: Promise<void> | undefined;
   private readonly sendPacket = (bytes: Uint8Array): void => {
     if ((bytes[1] & 3) === SnapshotKind.Full && bytes[8] === 0) this.keyframe(this.tick, this.sink.total);
@@ -218,17 +212,11 @@ export class ReplayRecorder implements RoomRecorder, SnapshotClient {
     if (this.state !== 'recording') return;
     const tick = room.ctx.tick;
     if (this.lastKeyTick < 0 || tick - this.lastKeyTick >= this.keyEvery) {
-      this.ackedTick = -1;
+      this.chain.restart();
       this.lastKeyTick = tick;
     }
-    const stats = room.encoder.stats as unknown as Record<string, number>;
-    const saved = this.saved;
-    for (let i = 0; i < SEND_KEYS.length; i++) saved[i] = stats[SEND_KEYS[i]];
     this.tick = tick;
-    room.encoder.encodeFor(this, this.sendPacket);
-    for (let i = 0; i < SEND_KEYS.length; i++) stats[SEND_KEYS[i]] = saved[i];
-    this.ackedTick = tick;
-    this.ackedBits = 0;
+    this.chain.encode(room.encoder, tick, this.sendPacket);
     if (this.sink.pending >= FLUSH_BYTES || tick - this.lastFlushTick >= this.flushEvery) {
       this.lastFlushTick = tick;
       this.sink.flush();

@@ -51,6 +51,17 @@ export interface RoomRecorder {
 }
 
 /**
+ * A room's shared spectator stream (server/spectator-stream.ts): one delta chain encoded once per
+ * snapshot tick, after the clients and before the recording, and sent to every spectator on it.
+ */
+export interface RoomStream {
+  /** Spectators on the stream. */
+  readonly size: number;
+  /** Encodes this snapshot tick for the stream's spectators (their packets leave now or after the tick). */
+  capture(room: Room): void;
+}
+
+/**
  * Hears of a room's players coming and going and of its game events, besides the players
  * themselves (the read-only feed, server/feed.ts). Called inside the frame; must not throw.
  */
@@ -150,6 +161,8 @@ export class Room {
   readonly lagComp: RoomLagComp | undefined;
   /** The room's recording, when rooms are recorded (ServerConfig.recordRooms). */
   recorder: RoomRecorder | undefined;
+  /** The shared snapshot stream of its spectators on the WebSocket, once one joined (ServerConfig.spectatorStream). */
+  stream: RoomStream | undefined;
   /**
    * Set while the room is frozen for a move to another fleet member (server/fleet/handoff.ts): it
    * does not tick and takes no player; `left` holds the sessions that left meanwhile, announced if

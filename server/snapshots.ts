@@ -248,6 +248,43 @@ export function newEncoderStats(): EncoderStats {
   };
 }
 
+/** Encoder counters a virtual client's snapshots leave unmoved (every one but the sections encoded). */
+const SEND_KEYS = (Object.keys(newEncoderStats()) as (keyof EncoderStats)[]).filter((k) => k !== 'bodiesEncoded');
+
+/**
+ * A virtual client whose snapshots form a delta chain: it acknowledges each snapshot at once, so
+ * every one is a delta against the previous one it was encoded (a full snapshot, a keyframe, after
+ * restart()). Its packets come from the room's encoder after the real clients' (sharing their
+ * sections) and leave the encoder's send counters unmoved: the replay recorder writes them to a
+ * file, the spectator stream (server/spectator-stream.ts) sends them to every spectator on it.
+ */
+export class SnapshotChain implements SnapshotClient {
+  ackedTick = -1;
+  ackedBits = 0;
+  inputAck = 0;
+  hasInputAck = false;
+  ackEpoch = 0;
+  private readonly saved = new Float64Array(SEND_KEYS.length);
+
+  /** The next snapshot is a keyframe (a full snapshot), whatever the chain sent before. */
+  restart(): void {
+    this.ackedTick = -1;
+    this.ackEpoch++;
+  }
+
+  /** Encodes the snapshot of `tick` (the frame `encoder.begin` was given) and hands each packet to `send`; returns the packets. */
+  encode(encoder: SnapshotEncoder, tick: number, send: (bytes: Uint8Array) => void): number {
+    const stats = encoder.stats as unknown as Record<string, number>;
+    const saved = this.saved;
+    for (let i = 0; i < SEND_KEYS.length; i++) saved[i] = stats[SEND_KEYS[i]];
+    const n = encoder.encodeFor(this, send);
+    for (let i = 0; i < SEND_KEYS.length; i++) stats[SEND_KEYS[i]] = saved[i];
+    this.ackedTick = tick;
+    this.ackedBits = 0;
+    return n;
+  }
+}
+
 /** Turns the current frame into per-client packets. */
 export interface SnapshotEncoder {
   /** Starts a snapshot tick with the captured frame (already stored in `history`). */

@@ -111,7 +111,9 @@ export function sendSnapshots(room: Room, nowMs = -1): void {
   for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].send);
   // spectators after the players: the sections they share with them are already encoded
   const watching = room.spectators;
-  for (let p = 0; p < watching.length; p++) encoder.encodeFor(watching[p], watching[p].send);
+  for (let p = 0; p < watching.length; p++) if (!watching[p].streamed) encoder.encodeFor(watching[p], watching[p].send);
+  // the spectators on the room's shared stream: one delta chain for all of them
+  if (room.stream !== undefined && room.stream.size > 0) room.stream.capture(room);
   // the recording last, a spectator of its own: it shares their sections too
   room.recorder?.capture(room);
 }

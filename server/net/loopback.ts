@@ -103,6 +103,8 @@ export class LoopbackTransport implements Transport {
   private readonly timers: { nowMs(): number; setTimer?(fn: () => void, ms: number): unknown };
   private readonly lossy: boolean;
   private readonly all = new Set<LinkConditioner>();
+  /** Links whose delivery is held (hold()). */
+  private readonly held = new Set<LinkConditioner>();
   private serial = 0;
 
   constructor(readonly o: LoopbackOptions) {
@@ -193,6 +195,7 @@ export class LoopbackTransport implements Transport {
     c.down.clear();
     this.all.delete(c.up);
     this.all.delete(c.down);
+    this.held.delete(c.down);
     this.events?.onClose(connId);
   }
 
@@ -206,10 +209,12 @@ export class LoopbackTransport implements Transport {
   close(connId: number, code = 1000, reason = ''): void {
     const c = this.conns.get(connId);
     if (!c) return;
-    // The peer sees the close after what was sent before it; the server hears onClose now.
+    // The peer sees the close after what was sent before it (a held link is let go); the server hears onClose now.
+    this.held.delete(c.down);
     c.down.sendEvent(() => {
       c.peer.closed(code, reason);
       this.all.delete(c.down);
+      this.held.delete(c.down);
     });
     this.conns.delete(connId);
     c.up.clear();
@@ -218,7 +223,18 @@ export class LoopbackTransport implements Transport {
   }
 
   bufferedAmount(connId: number): number {
-    return this.conns.get(connId)?.down.pending ?? 0;
+    return this.conns.get(connId)?.down.pendingBytes ?? 0;
+  }
+
+  /**
+   * Holds what the server sends to the connection (on) in its link, as a client that stops reading
+   * would, until released (off); bufferedAmount counts it meanwhile. Manual mode (pump) only.
+   */
+  hold(connId: number, on: boolean): void {
+    const c = this.conns.get(connId);
+    if (!c) return;
+    if (on) this.held.add(c.down);
+    else this.held.delete(c.down);
   }
 
   connectionCount(): number {
@@ -228,7 +244,7 @@ export class LoopbackTransport implements Transport {
   /** Delivers everything due now in every link (manual mode; harmless with timers). Returns messages delivered. */
   pump(): number {
     let n = 0;
-    for (const l of [...this.all]) n += l.pump();
+    for (const l of [...this.all]) if (!this.held.has(l)) n += l.pump();
     return n;
   }
 

@@ -95,6 +95,9 @@ export class LinkConditioner {
     return this.queue.length;
   }
 
+  /** Bytes of the messages waiting. */
+  pendingBytes = 0;
+
   /** Offers one message; see the class comment. `bytes` may be reused by the caller afterwards. */
   send(bytes: Uint8Array, reliable: boolean, deliver: Deliver): void {
     const s = this.settings;
@@ -144,6 +147,7 @@ export class LinkConditioner {
     let n = 0;
     while (this.queue.length > 0 && this.queue[0].dueMs <= now) {
       const e = this.queue.shift() as Entry;
+      this.pendingBytes -= e.len;
       const deliver = e.deliver;
       const event = e.event;
       const view = e.buf.subarray(0, e.len);
@@ -172,6 +176,7 @@ export class LinkConditioner {
       this.pool.push(e);
     }
     this.queue.length = 0;
+    this.pendingBytes = 0;
   }
 
   private delay(): number {
@@ -185,6 +190,7 @@ export class LinkConditioner {
     if (e.buf.length < bytes.length) e.buf = new Uint8Array(Math.max(64, bytes.length * 2));
     e.buf.set(bytes);
     e.len = bytes.length;
+    this.pendingBytes += e.len;
     e.dueMs = dueMs;
     e.order = this.order++;
     e.deliver = deliver;

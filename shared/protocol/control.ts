@@ -71,6 +71,12 @@ export interface SessionInfo {
   resumeGraceMs: number;
   /** A spectator: no entity (`eid` is NO_ENTITY), its inputs are ignored, it receives every snapshot. */
   spectator?: boolean;
+  /**
+   * A spectator on its room's shared stream (over the WebSocket): every snapshot is a delta against
+   * the previous one (a keyframe first), so the client sends no snapshot acks; any control message
+   * within the server's clientTimeoutMs says it is there.
+   */
+  stream?: boolean;
 }
 
 /** The `eid` of a session without an entity (a spectator). */
@@ -262,6 +268,7 @@ function sessionInfo(o: Record<string, unknown>): SessionInfo {
     inputRedundancy: uint32(o, 'inputRedundancy'), maxPacketBytes: uint32(o, 'maxPacketBytes'), signalingPort: uint32(o, 'signalingPort'),
     webrtc: bool(o, 'webrtc') ?? false, resumeGraceMs: uint32(o, 'resumeGraceMs'),
     ...(bool(o, 'spectator') === true ? { spectator: true } : {}),
+    ...(bool(o, 'stream') === true ? { stream: true } : {}),
   };
 }
 
