@@ -4,8 +4,11 @@
 // (hello.spectate: no entity, no inputs, every snapshot encoded after the players'); P + S players.
 // Server CPU (from /proc/PID/stat, all threads) per extra spectator against per extra player, and bytes down
 // per spectator against per player (the bots' payload counters). The machine's load average is
-// recorded beside each window.
-// `npm run bench:spectators -- [--players 20] [--spectators 20] [--npcs 500] [--seconds 10] [--warmup 3] [--json] [--save]`
+// recorded beside each window. Spectators share their room's stream (ServerConfig.spectatorStream:
+// one delta chain encoded once, no acks); with --ab the same three windows run first on a server
+// with the stream off (each spectator its own acknowledged stream, as before), then on one with it
+// on, in the same run, so the two are compared under the same load.
+// `npm run bench:spectators -- [--players 20] [--spectators 20] [--npcs 500] [--seconds 10] [--warmup 3] [--ab] [--json] [--save]`
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +24,7 @@ const { values } = parseArgs({
   options: {
     players: { type: 'string', default: '20' }, spectators: { type: 'string', default: '20' }, npcs: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '10' }, warmup: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
+    ab: { type: 'boolean', default: false },
   },
 });
 const int = (name: string, v: string | undefined, min: number, max: number): number => {
@@ -95,69 +99,86 @@ async function roomInfo(server: ServerProcess): Promise<{ spectators: number; en
   return body.rooms.find((r) => r.name === ROOM) ?? { spectators: 0, entities: 0, players: 0 };
 }
 
-async function main(): Promise<void> {
+/** What a spectator and a player each add, from the three windows of one server. */
+interface PerExtra {
+  spectatorCpuMsPerSec: number;
+  playerCpuMsPerSec: number;
+  spectatorBytesPerSec: number;
+  playerBytesPerSec: number;
+}
+
+/** The three windows on one server process, the spectator stream on or off. */
+async function runOn(stream: boolean): Promise<{ windows: Window[]; perExtra: PerExtra; entities: number }> {
   const server = await ServerProcess.start({
     root: REPO_ROOT, webrtc: false, npcs, roomCapacity: Math.min(1024, players + spectators),
     // the room is named (so the spectators can watch it): give it the server's NPC count, not the
     // smaller one of rooms clients name
-    env: { TICKWIRE_MAX_SPECTATORS_PER_ROOM: String(spectators), TICKWIRE_CLIENT_ROOM_PARAMS: JSON.stringify({ npcs }), LOG_LEVEL: 'warn' },
+    env: {
+      TICKWIRE_MAX_SPECTATORS_PER_ROOM: String(spectators), TICKWIRE_CLIENT_ROOM_PARAMS: JSON.stringify({ npcs }), LOG_LEVEL: 'warn',
+      TICKWIRE_SPECTATOR_STREAM: stream ? '1' : '0',
+    },
   });
   const pools: BotPool[] = [];
   const bots = (count: number, seed: number, spectate: boolean): Promise<BotPool> =>
     BotPool.start({ url: server.url, count, transport: 'ws', room: ROOM, game: 'arena-v1', seed, fullBots: 0, rampPerSec: 50, inProcess: false, ...(spectate ? { spectate: true } : {}) });
   try {
-    log(`server pid ${server.pid}: arena-v1, ${npcs} NPCs, room ${ROOM}; ${players} players, then + ${spectators} spectators, then + ${spectators} players; ${seconds} s windows after ${warmup} s`);
+    log(`server pid ${server.pid} (spectator stream ${stream ? 'on' : 'off'}): arena-v1, ${npcs} NPCs, room ${ROOM}; ${players} players, then + ${spectators} spectators, then + ${spectators} players; ${seconds} s windows after ${warmup} s`);
     const base = await bots(players, 1, false);
     pools.push(base);
     await untilActive(base, players, 'players');
     const info = await roomInfo(server);
     log(`room ${ROOM}: ${info.players} players, ${info.entities} entities`);
     if (info.entities < npcs) throw new Error(`room ${ROOM} has ${info.entities} entities, fewer than the ${npcs} NPCs asked for`);
-    const a = await measure(server, 'players', { players, spectators: 0 }, [base], undefined);
+    const tag = stream ? '' : ' (stream off)';
+    const a = await measure(server, `players${tag}`, { players, spectators: 0 }, [base], undefined);
     const watchers = await bots(spectators, 2, true);
     pools.push(watchers);
     await untilActive(watchers, spectators, 'spectators');
-    const b = await measure(server, 'players + spectators', { players, spectators }, [base], watchers);
+    const b = await measure(server, `players + spectators${tag}`, { players, spectators }, [base], watchers);
     await watchers.stop();
     pools.splice(pools.indexOf(watchers), 1);
     for (let i = 0; i < 40 && (await roomInfo(server)).spectators > 0; i++) await sleep(250);
     const extra = await bots(spectators, 3, false);
     pools.push(extra);
     await untilActive(extra, spectators, 'extra players');
-    const c = await measure(server, 'players + extra players', { players: players + spectators, spectators: 0 }, [base, extra], undefined);
-    const perSpectatorMs = ((b.serverCores - a.serverCores) / spectators) * 1000;
-    const perPlayerMs = ((c.serverCores - a.serverCores) / spectators) * 1000;
-    const result = {
-      bench: 'spectators', commit: commitId(REPO_ROOT), machine: machineInfo(), at: new Date().toISOString(),
-      params: { game: 'arena-v1', npcs, entities: info.entities, players, spectators, seconds, warmup, transport: 'ws' },
-      windows: [a, b, c],
-      perExtra: {
-        spectatorCpuMsPerSec: round(perSpectatorMs, 3),
-        playerCpuMsPerSec: round(perPlayerMs, 3),
-        spectatorBytesPerSec: b.spectatorBytesPerSec,
-        playerBytesPerSec: c.playerBytesPerSec,
-      },
+    const c = await measure(server, `players + extra players${tag}`, { players: players + spectators, spectators: 0 }, [base, extra], undefined);
+    const perExtra: PerExtra = {
+      spectatorCpuMsPerSec: round(((b.serverCores - a.serverCores) / spectators) * 1000, 3),
+      playerCpuMsPerSec: round(((c.serverCores - a.serverCores) / spectators) * 1000, 3),
+      spectatorBytesPerSec: b.spectatorBytesPerSec,
+      playerBytesPerSec: c.playerBytesPerSec,
     };
-    if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else {
-      log(`per extra spectator: ${result.perExtra.spectatorCpuMsPerSec} ms of server CPU per second, ${result.perExtra.spectatorBytesPerSec} B/s down`);
-      log(`per extra player:    ${result.perExtra.playerCpuMsPerSec} ms of server CPU per second, ${result.perExtra.playerBytesPerSec} B/s down`);
-    }
-    const stored = join(REPO_ROOT, 'bench', 'results', 'spectators.json');
-    if (existsSync(stored)) {
-      const before = (JSON.parse(readFileSync(stored, 'utf8')) as typeof result).perExtra;
-      const diff = Object.entries(result.perExtra).map(([k, v]) => `${k} ${before[k as keyof typeof before]} → ${v}`);
-      log(`against bench/results/spectators.json: ${diff.join(', ')}`);
-    }
-    if (values.save) {
-      const dir = join(REPO_ROOT, 'bench', 'results');
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'spectators.json'), `${JSON.stringify(result, null, 2)}\n`);
-      log('saved bench/results/spectators.json');
-    }
+    log(`per extra spectator${tag}: ${perExtra.spectatorCpuMsPerSec} ms of server CPU per second, ${perExtra.spectatorBytesPerSec} B/s down`);
+    log(`per extra player${tag}:    ${perExtra.playerCpuMsPerSec} ms of server CPU per second, ${perExtra.playerBytesPerSec} B/s down`);
+    return { windows: [a, b, c], perExtra, entities: info.entities };
   } finally {
     for (const p of pools) await p.stop().catch(() => undefined);
     await server.stop(5000).catch(() => undefined);
+  }
+}
+
+async function main(): Promise<void> {
+  const off = values.ab ? await runOn(false) : undefined;
+  const on = await runOn(true);
+  const result = {
+    bench: 'spectators', commit: commitId(REPO_ROOT), machine: machineInfo(), at: new Date().toISOString(),
+    params: { game: 'arena-v1', npcs, entities: on.entities, players, spectators, seconds, warmup, transport: 'ws', spectatorStream: true },
+    windows: on.windows,
+    perExtra: on.perExtra,
+    ...(off ? { streamOff: { windows: off.windows, perExtra: off.perExtra } } : {}),
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  const stored = join(REPO_ROOT, 'bench', 'results', 'spectators.json');
+  if (existsSync(stored)) {
+    const before = (JSON.parse(readFileSync(stored, 'utf8')) as typeof result).perExtra;
+    const diff = Object.entries(result.perExtra).map(([k, v]) => `${k} ${before[k as keyof typeof before]} → ${v}`);
+    log(`against bench/results/spectators.json: ${diff.join(', ')}`);
+  }
+  if (values.save) {
+    const dir = join(REPO_ROOT, 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'spectators.json'), `${JSON.stringify(result, null, 2)}\n`);
+    log('saved bench/results/spectators.json');
   }
 }
 

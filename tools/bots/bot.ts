@@ -162,7 +162,7 @@ export class ThinSnapshotTracker {
 
 /**
  * A Connection that handles snapshots from their header only (ThinSnapshotTracker): it counts
- * them and sends the ack a decoding client would send, so the server keeps per-client delta
+ * them and sends the ack a decoding client would send (none on a spectator stream), so the server keeps per-client delta
  * baselines exactly as for a real client, at a fraction of the bots' CPU. Everything else goes
  * through the normal Connection.
  */
@@ -187,7 +187,8 @@ export class ThinConnection extends Connection {
       if (outcome === 'complete') this.counters.snapshots++;
       if (outcome === 'missingBaseline') this.missingBaseline++;
       if (outcome === 'complete' || outcome === 'partial') this.onThinSnapshot?.(tracker.header);
-      this.ackSnapshot(tracker.ack());
+      // a spectator on a shared stream acknowledges nothing (welcome.stream)
+      if (this.welcome.stream !== true) this.ackSnapshot(tracker.ack());
     } catch (err) {
       this.counters.decodeErrors++;
       this.events.onError?.(err as Error);
