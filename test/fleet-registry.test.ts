@@ -90,6 +90,37 @@ describe('fleet registry on Redis', { timeout: 60_000 }, () => {
     expect((await a.claim(late.seat, 'duel')).outcome).toBe('unknown_seat');
   });
 
+  it('a spectator\'s seat is refused in a room its owner reported at maxSpectatorsPerRoom, by name (room_full) and when picking the room', async () => {
+    const prefix = 'watch:';
+    const hosted: RoomReport[] = [
+      { name: 'big', game: 'arena-v1', players: 9, capacity: 16, listed: true, matchmade: true, ownerKey: '', spectators: 2, maxSpectators: 2 },
+      { name: 'small', game: 'arena-v1', players: 3, capacity: 16, listed: true, matchmade: true, ownerKey: '', spectators: 1, maxSpectators: 2 },
+    ];
+    const a = member('wa', { prefix }, hosted);
+    const b = member('wb', { prefix });
+    await a.start();
+    await b.start();
+    await a.heartbeat();
+    // from another member: the owner's report in Redis is all it knows
+    const full = await b.matchmake({ name: 'v', addressKey: 'k', room: 'big', spectate: true });
+    expect(full).toMatchObject({ ok: false, reason: 'room_full' });
+    expect(full.ok ? '' : full.message).toContain('spectator');
+    // no name: the most played room with a spectator place left
+    const picked = (await b.matchmake({ name: 'v', addressKey: 'k', spectate: true })) as MatchResult;
+    expect(picked).toMatchObject({ ok: true, room: 'small', owner: 'wa' });
+    // a spectator left: the next heartbeat opens the room to spectators again
+    hosted[0] = { ...hosted[0], spectators: 1 };
+    await a.heartbeat();
+    expect(await b.matchmake({ name: 'v', addressKey: 'k', room: 'big', spectate: true })).toMatchObject({ ok: true, room: 'big' });
+    // every room at its limit: nothing to watch
+    hosted[0] = { ...hosted[0], spectators: 2 };
+    hosted[1] = { ...hosted[1], spectators: 2 };
+    await a.heartbeat();
+    expect(await b.matchmake({ name: 'v', addressKey: 'k', spectate: true })).toMatchObject({ ok: false, reason: 'no_room' });
+    // players' seats are not affected
+    expect(await b.matchmake({ name: 'p', addressKey: 'k', room: 'big' })).toMatchObject({ ok: true, room: 'big' });
+  });
+
   it('a member that stops renewing leaves every listing within its lease plus a second; a room never vanishes on one missed heartbeat', async () => {
     const prefix = 'dead:';
     const hosted: RoomReport[] = [{ name: 'r1', game: 'arena-v1', players: 3, capacity: 16, listed: true, matchmade: true, ownerKey: '' }];

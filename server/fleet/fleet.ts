@@ -17,6 +17,9 @@ export interface RoomReport {
   readonly ownerKey: string;
   /** The room's listing details (GET /rooms: entities, tick, inputs) as JSON, shown by every member. */
   readonly info?: string;
+  /** Spectators watching now, and the most the owner takes (maxSpectatorsPerRoom): matchmaking grants no spectator's seat at the limit. */
+  readonly spectators?: number;
+  readonly maxSpectators?: number;
 }
 
 /** A matchmaking request (POST /matchmake). */
@@ -34,7 +37,8 @@ export interface MatchRequest {
   /**
    * A seat to watch (hello.spectate): only in a room that exists (the named one, or else the listed
    * room of the game with the most players), never creating one, not counted against capacity;
-   * the owner checks maxSpectatorsPerRoom when the seat is claimed.
+   * none in a room at maxSpectatorsPerRoom as its owner last reported it, and the owner checks
+   * maxSpectatorsPerRoom again when the seat is claimed.
    */
   readonly spectate?: boolean;
 }

@@ -158,6 +158,7 @@ export class FleetHost {
       out.push({
         name: r.name, game: r.game.name, players: r.players.length + (this.claiming.get(r.name) ?? 0), capacity: r.capacity,
         listed: o.listed, matchmade: o.matchmade, ownerKey: o.ownerKey ?? '', info: JSON.stringify(listingDetails(r.info())),
+        spectators: r.spectators.length, maxSpectators: this.src.config.maxSpectatorsPerRoom,
       });
     }
     return out;

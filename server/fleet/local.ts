@@ -129,8 +129,9 @@ export class LocalFleet implements Fleet {
     if (req.room) {
       room = rooms.find((r) => r.name === req.room);
       if (room && room.game !== game) return refuse('wrong_game', 'that room hosts another game');
+      if (room && watchedFull(room)) return refuse('room_full', 'that room has no spectator place left (maxSpectatorsPerRoom)');
     } else {
-      room = rooms.filter((r) => r.game === game && r.listed && r.players > 0).sort((a, b) => b.players - a.players || (a.name < b.name ? -1 : 1))[0];
+      room = rooms.filter((r) => r.game === game && r.listed && r.players > 0 && !watchedFull(r)).sort((a, b) => b.players - a.players || (a.name < b.name ? -1 : 1))[0];
     }
     if (!room) return refuse('no_room', req.room ? 'no room of that name is open to watch' : 'no listed room of that game is being played');
     const seat = randomBytes(18).toString('base64url');
@@ -190,4 +191,9 @@ export class LocalFleet implements Fleet {
   async stop(): Promise<void> {
     this.stopped = true;
   }
+}
+
+/** True when the room is at the spectator limit its owner reported. */
+function watchedFull(r: RoomReport): boolean {
+  return r.maxSpectators !== undefined && r.maxSpectators >= 0 && (r.spectators ?? 0) >= r.maxSpectators;
 }

@@ -103,7 +103,7 @@ export class RedisFleet implements Fleet {
         this.token = String(await this.run('ACQUIRE', [o.memberId, o.publicUrl, o.wsUrl, String(o.signalingPort), String(o.capacity), String(o.maxRooms), String(o.leaseMs)]));
         this.o.log.info({ member: o.memberId, token: this.token }, 'fleet: lease acquired');
       }
-      const reports = this.o.report().map((r) => ({ n: r.name, g: r.game, p: r.players, c: r.capacity, l: r.listed ? 1 : 0, m: r.matchmade ? 1 : 0, k: r.ownerKey, x: r.info ?? '' }));
+      const reports = this.o.report().map((r) => ({ n: r.name, g: r.game, p: r.players, c: r.capacity, l: r.listed ? 1 : 0, m: r.matchmade ? 1 : 0, k: r.ownerKey, x: r.info ?? '', v: r.spectators ?? 0, vc: r.maxSpectators ?? -1 }));
       const res = (await this.run('RENEW', [this.memberId, this.token, String(this.o.leaseMs), this.draining ? 'draining' : 'serving', JSON.stringify(reports), String(UNCLAIMED_ROOM_MS)])) as string[];
       if (res[0] === 'lost') {
         this.stats.leasesLost++;
@@ -149,7 +149,9 @@ export class RedisFleet implements Fleet {
     }
     if (res[0] !== 'ok') {
       this.stats.seatsRefused++;
-      return { ok: false, reason: res[0] as MatchRefusal['reason'], message: REFUSALS[res[0]] ?? res[0] };
+      // a room at its spectator limit is full to spectators: the reason clients already know
+      const reason = res[0] === 'spectators_full' ? 'room_full' : (res[0] as MatchRefusal['reason']);
+      return { ok: false, reason, message: REFUSALS[res[0]] ?? res[0] };
     }
     this.stats.seatsGranted++;
     this.stats.seatsExpired += Number(res[6] ?? 0);
@@ -270,6 +272,7 @@ export class RedisFleet implements Fleet {
 const REFUSALS: Record<string, string> = {
   fleet_full: 'no member of the fleet has room for another player',
   room_full: 'that room is full',
+  spectators_full: 'that room has no spectator place left (maxSpectatorsPerRoom)',
   wrong_game: 'that room hosts another game',
   owner_unavailable: 'the member that owns that room is draining or gone',
   no_room: 'no room to watch: spectating needs a room that exists (named, or a listed room of the game being played)',

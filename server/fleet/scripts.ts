@@ -54,7 +54,7 @@ return token
  * renew(prefix, id, token, leaseMs, state, reportJson, unclaimedMs) -> {'expired:N', 'ok', conflict names...} | {'lost'}.
  * Renews the member's lease and the lease of every room it owns, applies its report of the rooms
  * it hosts ([{n: name, g: game, p: players, c: capacity, l: listed 0|1, m: matchmade 0|1, k:
- * owner address key}]): players counted, rooms it hosts that Redis has forgotten registered again
+ * owner address key, x: listing details, v: spectators, vc: most spectators, -1 unknown}]): players and spectators counted, rooms it hosts that Redis has forgotten registered again
  * under this lease, and rooms now owned by another member returned as conflicts (the member must
  * end them), and rooms assigned here that nobody joined for unclaimedMs and that it does not host
  * released. 'lost' when the token is not the lease's (it expired, or another incarnation holds it).
@@ -82,7 +82,7 @@ for _, r in ipairs(report) do
   if owner ~= id then
     table.insert(out, r.n)
   else
-    redis.call('HSET', rk, 'players', r.p, 'cap', r.c, 'listed', r.l, 'info', r.x or '')
+    redis.call('HSET', rk, 'players', r.p, 'cap', r.c, 'listed', r.l, 'info', r.x or '', 'spectators', r.v or 0, 'vcap', r.vc or -1)
     total = total + r.p
   end
 end
@@ -217,17 +217,22 @@ return create(room, id, m)
  * spectate(prefix, game, room, seat, seatTtlMs) -> {'ok', room, owner, url, ws, sig, '0'} | {refusal}.
  * Grants a spectator's seat (key `vseat:<seat>`, never counted toward occupancy) in a room that
  * exists: the named one, or else the listed room of the game with the most players whose owner
- * serves under the lease the room is registered with. Never creates a room.
+ * serves under the lease the room is registered with. Never creates a room, and never one whose
+ * owner last reported it at its spectator limit ('spectators_full' for a named one).
  */
 export const SPECTATE = `${PRELUDE}
 local game, name, seat, ttl = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 cleanup()
 local function usable(room)
-  local r = redis.call('HMGET', P .. 'r:' .. room, 'game', 'owner', 'token', 'listed', 'players')
+  local r = redis.call('HMGET', P .. 'r:' .. room, 'game', 'owner', 'token', 'listed', 'players', 'spectators', 'vcap')
   if not r[2] then return nil end
   local m = serving(r[2])
   if not m or m[2] ~= r[3] then return nil, r end
   return m, r
+end
+local function watched(r)
+  local cap = tonumber(r[7] or '-1')
+  return cap >= 0 and tonumber(r[6] or '0') >= cap
 end
 local pick, pickM = nil, nil
 if name ~= '' then
@@ -235,13 +240,14 @@ if name ~= '' then
   if not r then return {'no_room'} end
   if r[1] ~= game then return {'wrong_game'} end
   if not m then return {'owner_unavailable'} end
+  if watched(r) then return {'spectators_full'} end
   pick, pickM = name, m
 else
   local best = 0
   for _, room in ipairs(redis.call('ZRANGEBYSCORE', P .. 'rooms', NOW, '+inf')) do
     local m, r = usable(room)
     local n = r and tonumber(r[5] or '0') or 0
-    if m and r[1] == game and r[4] == '1' and n > 0 and (n > best or (n == best and room < pick)) then
+    if m and r[1] == game and r[4] == '1' and n > 0 and not watched(r) and (n > best or (n == best and room < pick)) then
       pick, pickM, best = room, m, n
     end
   end
