@@ -98,6 +98,13 @@ describe('spectators', () => {
     await waitFor(() => ghost.state === 'closed', 5000, 'spectator of a missing room refused');
     expect(rejects).toEqual([RejectCode.RoomFull, RejectCode.BadRoomName]);
     expect(srv.rooms.get('no-such-room')).toBeUndefined();
+    // the matchmaker knows the room is at its spectator limit: no spectator's seat there, named or not
+    const url = urlOf(srv);
+    await expect(requestSeat(url, { name: 'w', room: 'small', spectate: true })).rejects.toMatchObject({ reason: 'room_full', status: 409 });
+    await expect(requestSeat(url, { name: 'w', spectate: true })).rejects.toMatchObject({ reason: 'no_room', status: 409 });
+    first.close();
+    await waitFor(() => srv!.rooms.get('small')!.spectators.length === 0, 3000, 'first spectator left');
+    expect((await requestSeat(url, { name: 'w', room: 'small', spectate: true })).room).toBe('small');
   });
 
   it('come through the matchmaker: a seat for an existing room (named, or the most played), never a new room, not counted as a player', async () => {
