@@ -67,6 +67,9 @@ describe('the spectator page', () => {
     expect(room.players.length).toBe(1);
     expect(room.spectators.length).toBe(1);
     expect(room.replicated().length).toBe(entities);
+    // on the WebSocket it watches on the room's shared stream (no acks), and draws from it
+    expect(room.spectators[0].streamed).toBe(true);
+    expect(srv.stats.spectatorStream.packets.delta).toBeGreaterThan(0);
 
     // held keys pan the camera; + zooms; Tab follows the player
     const c0 = (await page.evaluate(() => tickwire.camera))!;
