@@ -107,7 +107,7 @@ class Packets {
     this.used = 0;
   }
 
-  /** Packet `i` (a view into the arena, cached while the arena stays the same). */
+  /** Packet `i`: a view into the arena (one per packet and tick at most, whatever the number of spectators). */
   at(i: number): Uint8Array {
     const start = i === 0 ? 0 : this.ends[i - 1];
     const end = this.ends[i];
@@ -142,7 +142,7 @@ export class SpectatorStream implements RoomStream {
   private lastTick = -1;
 
   /**
-   * @param flush where the packets wait for the end of the tick (sendsAfterTick); none: sent in capture
+   * @param flusher where the packets wait for the end of the tick (sendsAfterTick); none: sent in capture
    */
   constructor(
     private readonly settings: StreamSettings,
@@ -175,11 +175,6 @@ export class SpectatorStream implements RoomStream {
   /** `player` is on a new connection (a resume): it starts again from a keyframe. */
   restart(player: Player): void {
     for (const m of this.members) if (m.player === player) m.heldTick = NEW;
-  }
-
-  /** True when `player` is on this stream. */
-  has(player: Player): boolean {
-    return this.members.some((m) => m.player === player);
   }
 
   capture(room: Room): void {

@@ -95,7 +95,8 @@ export function snapState(room: Room): void {
  * Captures the frame into history (quantized state plus each rated field's change over the last
  * tick), computes each player's view when the game declares interest rules, and hands every
  * player their snapshot packets; without views the encoder shares each entity section between
- * players with the same baseline. `nowMs` (server clock; -1: unknown) is when they went
+ * players with the same baseline, and the spectators on the room's shared stream get one delta
+ * chain encoded once for all of them (server/spectator-stream.ts). `nowMs` (server clock; -1: unknown) is when they went
  * out, the start of each player's round-trip sample.
  */
 export function sendSnapshots(room: Room, nowMs = -1): void {
