@@ -60,11 +60,11 @@ afterEach(async () => {
   srv = undefined;
 });
 
-function world(o: { stream?: boolean; maxBehindBytes?: number } = {}) {
+function world(o: { stream?: boolean; maxBehindBytes?: number; resumeGraceMs?: number } = {}) {
   const time = new FakeTime();
   const nowMs = (): number => time.now;
   const config = loadServerConfig({}, {
-    webrtc: true, logLevel: 'silent', resumeGraceMs: 0, gameParams: { npcs: 200 }, clientRoomParams: { npcs: 200 }, maxMessagesPerSec: 1000,
+    webrtc: true, logLevel: 'silent', resumeGraceMs: o.resumeGraceMs ?? 0, gameParams: { npcs: 200 }, clientRoomParams: { npcs: 200 }, maxMessagesPerSec: 1000,
     spectatorStream: o.stream ?? true, spectatorStreamMaxBehindBytes: o.maxBehindBytes ?? 4096,
   });
   const server = new TickwireServer(config, { game: arena, clock: { nowMs }, autoTick: false });
@@ -251,6 +251,27 @@ describe('the shared spectator stream', { timeout: 120_000 }, () => {
     expect(w.server.rooms.get(ROOM)!.stream?.size).toBe(2);
     const text = await w.server.metricsText();
     expect(text).toMatch(/tickwire_spectator_stream_keyframes_total\{reason="behind"\} 1/);
+  });
+
+  it('a spectator that resumes on a new connection starts again from a keyframe and decodes exactly', async () => {
+    const w = world({ resumeGraceMs: 15_000 });
+    for (let i = 0; i < 2; i++) w.addPlayer();
+    await w.run(500);
+    const x = w.addWatcher('ws');
+    await w.run(1500);
+    const before = x.ticks.length;
+    // the server drops the connection; the client resumes the same session on a new one
+    w.reliable.close(x.peer!.connId, 1006, 'link lost');
+    await w.run(2500);
+    expect(x.c.connection.counters.resumes).toBe(1);
+    expect(x.c.connection.welcome?.stream).toBe(true);
+    expect(x.ticks.length).toBeGreaterThan(before + 30);
+    expect(x.fulls).toBe(2);
+    expect(x.mismatched).toBe(0);
+    expect(x.c.connection.counters.decodeErrors).toBe(0);
+    expect(x.acksUp).toBe(0);
+    expect(w.server.stats.spectatorStream.keyframes.join).toBe(2);
+    expect(w.server.rooms.get(ROOM)!.stream?.size).toBe(1);
   });
 
   it('with spectatorStream off, a WebSocket spectator gets its own acknowledged stream as before', async () => {
