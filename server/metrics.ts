@@ -9,6 +9,7 @@ import { CHANNEL_KINDS, type ChannelKind, type ProcessMemory } from './net/trans
 import { FLEET_STATES, type FleetState, type FleetStats } from './fleet/fleet.ts';
 import { AGONES_STATES, type AgonesStats } from './agones.ts';
 import { newReplayStats } from './replay-recorder.ts';
+import { newCameraStats } from './spectator-camera.ts';
 
 /** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
 export class FixedHistogram {
@@ -88,7 +89,7 @@ export class ServerStats {
   readonly bytesOut = perChannel();
   readonly messagesIn = perChannel();
   readonly messagesOut = perChannel();
-  readonly decodeErrors = { control: 0, input: 0, ack: 0, view: 0, unknown: 0 };
+  readonly decodeErrors = { control: 0, input: 0, ack: 0, view: 0, camera: 0, unknown: 0 };
   readonly sendFailures = perChannel();
   queueDropped = 0;
   rejects = 0;
@@ -127,6 +128,8 @@ export class ServerStats {
   adminUnauthorized = 0;
   /** Input packets from spectators, dropped unread. */
   spectatorInputsIgnored = 0;
+  /** Spectator camera messages by outcome (server/spectator-camera.ts). */
+  readonly spectatorCameras = newCameraStats();
   /** Room recordings: bytes written to replay files, recordings started and finished. */
   readonly replay = newReplayStats();
   /** Read-only feed readers connected now (server/feed.ts). */
@@ -220,6 +223,9 @@ export function createRegistry(
     for (const [reason, v] of Object.entries(stats.feedRefused)) s({ reason }, v);
   });
   counter('tickwire_spectator_inputs_ignored_total', 'Input packets from spectators, dropped unread (a spectator has no entity).', [], (s) => s({}, stats.spectatorInputsIgnored));
+  counter('tickwire_spectator_cameras_total', 'Spectator camera messages by outcome: applied, rate_limited (over cameraPerSec), ignored (not from a spectator of a room with views).', ['outcome'], (s) => {
+    for (const [outcome, v] of Object.entries(stats.spectatorCameras)) s({ outcome }, v);
+  });
   counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));
   counter('tickwire_resumes_total', 'Sessions resumed after a dropped connection, by outcome.', ['outcome'], (s) => {
     s({ outcome: 'ok' }, stats.resumes);
