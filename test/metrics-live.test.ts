@@ -31,6 +31,7 @@ const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   // A fleet of one has no lease: these move on a fleet member on Redis, and test/fleet-server.test.ts
   // (real server processes and redis-server) checks each of them moves.
   ['tickwire_spectator_inputs_ignored_total', 'a spectator sending inputs (test/spectators.test.ts)'],
+  ['tickwire_spectator_cameras_total', 'arena-v1 has no views to aim; spectator cameras of arena-v2, each outcome (test/spectator-camera.test.ts)'],
   // Rooms are recorded only with recordRooms (off by default): test/replay.test.ts records a tag match and checks both move.
   ['tickwire_replay_bytes_total', 'recordRooms is off by default (test/replay.test.ts)'],
   ['tickwire_replays_total', 'recordRooms is off by default (test/replay.test.ts)'],
