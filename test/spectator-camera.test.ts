@@ -27,6 +27,7 @@ import { compileSchema } from '../shared/protocol/schema.ts';
 import type { SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import { defineGame, type GameContext } from '../shared/sim/game.ts';
 import { Rng } from '../shared/sim/rng.ts';
+import { parseBotsArgs, runBots } from '../tools/bots/cli.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
 import { startTestServer, urlOf, waitFor } from './helpers/server.ts';
 
@@ -391,4 +392,39 @@ describe('spectator cameras: hostile and excess messages at the real server', ()
       await srv.stop();
     }
   });
+});
+
+describe('spectator cameras: bots', () => {
+  it('--spectate --camera-pan moves each bot\'s camera across the world, and the server centres its view there', async () => {
+    expect(() => parseBotsArgs(['--url', 'http://127.0.0.1:1', '--room', 'r', '--camera-pan', '100'])).toThrow(/--camera-pan .* needs --spectate/);
+    expect(parseBotsArgs(['--url', 'http://127.0.0.1:1', '--room', 'r', '--spectate', '--camera-pan', '100']).cameraPanUnitsPerSec).toBe(100);
+    const srv = await startTestServer({ game: 'arena-v2', gameParams: { npcs: 200 }, clientRoomParams: { npcs: 200 }, resumeGraceMs: 0 }, { game: arenaV2 });
+    const player = new Connection(arenaV2, nodeClientIO({ webrtc: false }), { url: urlOf(srv), name: 'p', room: 'panned', transport: 'ws' });
+    try {
+      player.connect();
+      await waitFor(() => player.state === 'active', 5000, 'player welcome');
+      const room = srv.rooms.get('panned')!;
+      const seen = new Map<number, number[]>();
+      const sample = setInterval(() => {
+        for (const p of room.spectators) {
+          const v = room.interest!.peek(p);
+          if (v?.placed) seen.set(p.id, [...(seen.get(p.id) ?? []), v.camX + v.camY]);
+        }
+      }, 100);
+      const result = await runBots({ ...parseBotsArgs(['--url', urlOf(srv), '--room', 'panned', '--spectate', '--camera-pan', '1000', '--count', '2', '--seconds', '2']), inProcess: true });
+      clearInterval(sample);
+      expect(result.summary.errors).toBe(0);
+      expect(seen.size).toBe(2);
+      for (const [id, track] of seen) {
+        expect(track.length, `samples of spectator ${id}`).toBeGreaterThan(5);
+        expect(Math.max(...track) - Math.min(...track), `camera travel of spectator ${id}`).toBeGreaterThan(500);
+      }
+      expect(srv.stats.spectatorCameras.applied).toBeGreaterThan(20);
+      expect(srv.stats.spectatorCameras.rate_limited).toBe(0);
+      expect(room.players.length).toBe(1);
+    } finally {
+      player.close();
+      await srv.stop();
+    }
+  }, 30_000);
 });
