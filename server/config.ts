@@ -151,7 +151,7 @@ export interface ServerConfig {
   readonly spectatorMaxViewRadius: number;
   /** Camera messages a spectator may send per second (burst of one second's worth); the excess is dropped and counted. Env TICKWIRE_CAMERA_PER_SEC. Default 20. */
   readonly cameraPerSec: number;
-  /** Records every room's match to a replay file in replayDir (docs/replay.md); games with interest rules are not recorded. Env TICKWIRE_RECORD_ROOMS. Default false. */
+  /** Records every room's match to a replay file in replayDir (docs/replay.md); in games with interest rules the whole world. Env TICKWIRE_RECORD_ROOMS. Default false. */
   readonly recordRooms: boolean;
   /** Directory of the replay files (written when recordRooms is on; listed at GET /replays). Env TICKWIRE_REPLAY_DIR. Default 'replays'. */
   readonly replayDir: string;

@@ -645,6 +645,8 @@ export class InterestManager {
     view.ticks[slot] = frame.tick;
     view.newest = slot;
     view.updates++;
+    // a recording's view of the whole world is no client's: the counters are the clients' views
+    if (view.kind === 'world') return;
     const st = this.stats;
     st.views++;
     st.viewEntities += n;

@@ -14,6 +14,7 @@ import {
 } from '../shared/protocol/replay.ts';
 import { SnapshotKind } from '../shared/protocol/snapshot.ts';
 import type { AnyGame } from '../shared/sim/game.ts';
+import type { InterestManager } from './interest.ts';
 import type { Room, RoomRecorder } from './rooms.ts';
 import { newEncoderStats, type EncoderStats, type SnapshotClient } from './snapshots.ts';
 
@@ -155,6 +156,10 @@ export function replayFileName(room: string, startedAtMs: number, serial: number
 
 /** One room's recording: a virtual spectator of the room writing its replay file. */
 export class ReplayRecorder implements RoomRecorder, SnapshotClient {
+  /** No entity (a viewer of the room's interest management: its view is every entity). */
+  readonly eid = -1;
+  /** The room's views, when it has them (the recording's whole-world view is dropped when it finishes). */
+  private readonly interest: InterestManager | undefined;
   ackedTick = -1;
   ackedBits = 0;
   inputAck = 0;
@@ -204,6 +209,9 @@ export class ReplayRecorder implements RoomRecorder, SnapshotClient {
     });
     const at = this.sink.reserve(header.length);
     this.sink.buffer.set(header, at);
+    // a room with views: the recording is a spectator whose view is the whole world
+    this.interest = room.interest;
+    this.interest?.watchAll(this);
     stats.started++;
     this.log.info({ replay: this.name, room: room.name }, 'recording room');
   }
@@ -225,10 +233,13 @@ export class ReplayRecorder implements RoomRecorder, SnapshotClient {
     const saved = this.saved;
     for (let i = 0; i < SEND_KEYS.length; i++) saved[i] = stats[SEND_KEYS[i]];
     this.tick = tick;
-    room.encoder.encodeFor(this, this.sendPacket);
+    // with views a snapshot tick of another phase has no view of the recording: nothing is sent, nothing acknowledged
+    const parts = room.encoder.encodeFor(this, this.sendPacket);
     for (let i = 0; i < SEND_KEYS.length; i++) stats[SEND_KEYS[i]] = saved[i];
-    this.ackedTick = tick;
-    this.ackedBits = 0;
+    if (parts > 0) {
+      this.ackedTick = tick;
+      this.ackedBits = 0;
+    }
     if (this.sink.pending >= FLUSH_BYTES || tick - this.lastFlushTick >= this.flushEvery) {
       this.lastFlushTick = tick;
       this.sink.flush();
@@ -286,6 +297,7 @@ export class ReplayRecorder implements RoomRecorder, SnapshotClient {
     if (this.finished) return this.finished;
     const wasRecording = this.state === 'recording';
     this.state = 'finishing';
+    this.interest?.unwatch(this);
     this.finished = (async () => {
       if (wasRecording && !this.sink.failed) {
         const tail = encodeReplayTail(this.sink.total, this.lastTick, this.keyTicks, this.keyOffsets, this.keys);
@@ -302,17 +314,13 @@ export class ReplayRecorder implements RoomRecorder, SnapshotClient {
 }
 
 /**
- * Builds the recorders of new rooms when `recordRooms` is on (undefined otherwise): games with
- * interest rules are not recorded (each client has its own view there; so do spectators).
+ * Builds the recorders of new rooms when `recordRooms` is on (undefined otherwise). In a game with
+ * interest rules the recorder's view is every entity (docs/replay.md: what that costs).
  */
 export function replayRecorders(
   on: boolean, settings: ReplaySettings, game: AnyGame, hash: number, stats: ReplayStats, log: Logger, wallMs: () => number = Date.now,
 ): ((room: Room) => RoomRecorder | undefined) | undefined {
   if (!on) return undefined;
-  if (game.interest) {
-    log.warn({ game: game.name }, 'recordRooms: games with interest rules are not recorded');
-    return undefined;
-  }
   let serial = 0;
   let made: Promise<unknown> | undefined;
   return (room) => {

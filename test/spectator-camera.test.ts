@@ -3,12 +3,21 @@
 // entities and budget; following an entity it does not see yet; the radius cap, the rate limit and
 // hostile camera messages at the real server; and, over the loopback with the real server under
 // loss, duplication and reordering, every frame a panning spectator decodes is exactly the
-// server's quantized state of its view.
+// server's quantized state of its view. A recording of a room with views holds the whole world:
+// played back, every frame is the room's whole quantized state at that tick.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { addComponent } from 'bitecs';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { arenaV2, ARENA_V2_LEAVE_RADIUS, ARENA_V2_VIEW_RADIUS, ARENA_V2_WORLD_SIZE } from '../games/arena-v2.ts';
 import { Connection } from '../netcode/connection.ts';
+import { ReplayPlayer } from '../netcode/replay-player.ts';
+import { newReplayStats, replayRecorders } from '../server/replay-recorder.ts';
+import { runTick } from '../server/tick.ts';
+import { parseReplay, summarizeReplay } from '../shared/protocol/replay.ts';
 import { loadServerConfig } from '../server/config.ts';
 import { captureFrame } from '../server/history.ts';
 import { viewFrameMatches, ViewSnapshotEncoder } from '../server/interest.ts';
@@ -17,14 +26,14 @@ import { Player } from '../server/player.ts';
 import { Room } from '../server/rooms.ts';
 import { TickwireServer } from '../server/server.ts';
 import { newEncoderStats } from '../server/snapshots.ts';
-import { configHash, DEFAULT_NET_CONFIG, PROTOCOL_VERSION } from '../shared/config.ts';
+import { configHash, DEFAULT_NET_CONFIG, makeNetConfig, PROTOCOL_VERSION } from '../shared/config.ts';
 import { defaultLinkSettings } from '../shared/net/link-conditioner.ts';
 import { CAMERA_BYTES, writeCamera } from '../shared/protocol/camera.ts';
 import { decodeServerControl, encodeControl, type ServerControl } from '../shared/protocol/control.ts';
 import { CloseCode } from '../shared/protocol/ids.ts';
 import { fixed, uint } from '../shared/protocol/quantize.ts';
 import { compileSchema } from '../shared/protocol/schema.ts';
-import type { SnapshotFrame } from '../shared/protocol/snapshot.ts';
+import { SnapshotFrame } from '../shared/protocol/snapshot.ts';
 import { defineGame, type GameContext } from '../shared/sim/game.ts';
 import { Rng } from '../shared/sim/rng.ts';
 import { parseBotsArgs, runBots } from '../tools/bots/cli.ts';
@@ -427,4 +436,81 @@ describe('spectator cameras: bots', () => {
       await srv.stop();
     }
   }, 30_000);
+});
+
+describe('recording a room with views', () => {
+  it('records the whole world: played back, every frame is the room\'s whole quantized state at that tick', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tickwire-speccam-replay-'));
+    try {
+      const schema = compileSchema(arenaV2);
+      const stats = newReplayStats();
+      const recorders = replayRecorders(true, { dir, keyframeSec: 1, maxBytes: 1 << 30 }, arenaV2, configHash(arenaV2), stats, pino({ level: 'silent' }))!;
+      const room = new Room('rec', arenaV2, schema, makeNetConfig({}), 8, 3, { npcs: 300 }, (s2, n, st, i) => new ViewSnapshotEncoder(s2, i!, n, st), 0, newEncoderStats());
+      expect(room.interest!.phases).toBe(3);
+      room.recorder = recorders(room);
+      const rng = new Rng(4);
+      const value = new Uint32Array(1);
+      const bots = Array.from({ length: 3 }, (_, i) => {
+        const p = new Player(i + 1, `bot-${i + 1}`, 1, 8);
+        room.addPlayer(p);
+        p.send = (bytes) => {
+          const tick = (bytes[2] | (bytes[3] << 8) | (bytes[4] << 16) | (bytes[5] << 24)) >>> 0;
+          if (tick > p.ackedTick && bytes[8] === bytes[9] - 1) p.ackedTick = tick;
+        };
+        return { p, seq: 0, dir: 0 };
+      });
+      const truth = new Map<number, SnapshotFrame>();
+      const host = { drainNetEvents: () => undefined, rooms: [room] };
+      for (let t = 0; t < 60 * 4; t++) {
+        for (const b of bots) {
+          if (t % 30 === 0) b.dir = rng.int(9);
+          value[0] = b.dir;
+          b.p.inputs.offer(b.seq, value, 0);
+          b.seq = (b.seq + 1) & 0xffff;
+        }
+        runTick(host);
+        const f = room.history.get(room.ctx.tick)!;
+        const copy = new SnapshotFrame(schema, f.count);
+        copy.copyFrom(f);
+        truth.set(f.tick, copy);
+      }
+      // the interest counters are the clients' views: the recording's whole-world view is not among them
+      expect(room.interest!.stats.views).toBe(bots.length * (240 / 3));
+      await room.recorder!.finish();
+      expect(room.interest!.watching).toBe(0);
+      const file = readdirSync(dir).find((f) => f.endsWith('.twr'))!;
+      const bytes = new Uint8Array(readFileSync(join(dir, file)));
+      const replay = parseReplay(bytes);
+      expect(replay.finished).toBe(true);
+      // one snapshot per interval, on the recording's tick phase
+      const st = replay.snapshotTicks;
+      expect(st.length).toBeGreaterThan(70);
+      for (let i = 1; i < st.length; i++) expect(st[i] - st[i - 1]).toBe(3);
+      expect(summarizeReplay(replay).keyframes).toBeGreaterThanOrEqual(3);
+      const frames = new Map<number, SnapshotFrame>();
+      const player = new ReplayPlayer(arenaV2, bytes, {
+        onFrame: (f) => {
+          const copy = new SnapshotFrame(schema, f.count);
+          copy.copyFrom(f);
+          frames.set(f.tick, copy);
+        },
+      });
+      player.setSpeed(4);
+      player.play();
+      for (let steps = 0; player.playing && steps < 100_000; steps++) player.advance(20);
+      expect(player.error).toBeUndefined();
+      expect(frames.size).toBe(st.length);
+      for (const [tick, f] of frames) {
+        const want = truth.get(tick)!;
+        expect(f.count, `entities at tick ${tick}`).toBe(want.count);
+        expect(f.count).toBe(300 + 3);
+        expect(Array.from(f.ids.subarray(0, f.count))).toEqual(Array.from(want.ids.subarray(0, want.count)));
+        expect(Array.from(f.values.subarray(0, f.count * f.fieldCount)), `values at tick ${tick}`).toEqual(Array.from(want.values.subarray(0, want.count * want.fieldCount)));
+        expect(Array.from(f.rates.subarray(0, f.count * f.rateCount)), `rates at tick ${tick}`).toEqual(Array.from(want.rates.subarray(0, want.count * want.rateCount)));
+        expect(Array.from(f.masks.subarray(0, f.count))).toEqual(Array.from(want.masks.subarray(0, want.count)));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
