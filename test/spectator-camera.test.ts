@@ -304,6 +304,12 @@ describe('spectator views: the server', () => {
       s.conn.connect();
     }
     // pan: each spectator's camera moves 300 units a second to the right, sent as it moves
+    const down0 = { s: 0, p: players.reduce((a, p) => a + p.conn.counters.bytesDown, 0), up: 0 };
+    tick(60, () => {
+      for (const s of specs) if (s.conn.state === 'active') s.conn.setCamera(s.x, s.y, 0, -1, now);
+    });
+    down0.s = specs.reduce((a, s) => a + s.conn.counters.bytesDown, 0);
+    down0.up = specs.reduce((a, s) => a + s.conn.counters.bytesUp, 0);
     tick(60 * 8, () => {
       for (const s of specs) {
         s.x = Math.min(ARENA_V2_WORLD_SIZE - 1, s.x + 5);
@@ -311,6 +317,10 @@ describe('spectator views: the server', () => {
       }
     });
     expect(room.spectators.length).toBe(3);
+    const perSpec = (specs.reduce((a, s) => a + s.conn.counters.bytesDown, 0) - down0.s) / specs.length / 8;
+    const upSpec = (specs.reduce((a, s) => a + s.conn.counters.bytesUp, 0) - down0.up) / specs.length / 8;
+    const perPlayer = (players.reduce((a, p) => a + p.conn.counters.bytesDown, 0) - down0.p) / players.length / 9;
+    console.log(`panning spectator ${perSpec.toFixed(0)} B/s down, ${upSpec.toFixed(0)} B/s up (acks and cameras); a player ${perPlayer.toFixed(0)} B/s down (arena-v2, 600 NPCs, 10% loss)`);
     const cams = server.stats.spectatorCameras;
     expect(cams.applied).toBeGreaterThan(3 * 40);
     for (const s of specs) {
