@@ -275,6 +275,8 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
     if (camera) {
       camera.update(now, entityPosition);
       state.view.free = camera.view;
+      // a room with views sends a spectator the view around its camera: tell the server where it is
+      if (net && g.interest) net.connection.setCamera(camera.view.x, camera.view.y, camera.radius(canvas.clientWidth, canvas.clientHeight), camera.following);
     }
     renderer.draw(net ?? lastNet, state.view);
     canvas.style.opacity = net && phase === 'playing' ? '1' : '0.45';

@@ -1,6 +1,8 @@
 // The spectator's free camera (the page with `?spectate=1`): pan with the arrow keys or WASD and by
 // dragging, zoom with the wheel or +/-, follow a player by clicking its name in the score table or
-// cycling with Tab (Escape or a pan lets go), and the short hint that says so.
+// cycling with Tab (Escape or a pan lets go), and the short hint that says so. In a game with
+// interest rules the page sends the camera to the server (its point, the radius it shows, the
+// player it follows), which sends the view around it.
 
 /** Where the free camera looks: a world point and a zoom over the follow view's span. */
 export interface FreeView {
@@ -106,6 +108,16 @@ export class FreeCamera {
         this.view.y = p.y;
       } else if (!this.players().includes(this.following)) this.following = -1;
     }
+  }
+
+  /**
+   * World units from the camera's point to the corners of a canvas of `widthPx` x `heightPx` CSS
+   * pixels at this zoom: the radius the server's view around the camera should cover.
+   */
+  radius(widthPx: number, heightPx: number): number {
+    const short = Math.min(widthPx, heightPx);
+    if (!(short > 0)) return 0;
+    return (0.5 * (this.span() / this.view.zoom) * Math.hypot(widthPx, heightPx)) / short;
   }
 
   /** Entity ids of the players shown in the score table, in its order. */

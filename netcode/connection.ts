@@ -8,6 +8,7 @@ import { decodeServerControl, encodeControl, SEQUENCED_TYPES, type ClientControl
 import { ReliableReceiver, ReliableSender } from '../shared/reliable.ts';
 import { DecodeError } from '../shared/protocol/errors.ts';
 import { MsgType } from '../shared/protocol/ids.ts';
+import { CAMERA_BYTES, CAMERA_NO_FOLLOW, MAX_CAMERA_COORD, writeCamera } from '../shared/protocol/camera.ts';
 import { MAX_INPUTS_PER_PACKET, writeInputPacket } from '../shared/protocol/input.ts';
 import { compileSchema, type NetSchema } from '../shared/protocol/schema.ts';
 import { SNAPSHOT_ACK_BYTES, writeSnapshotAck, type SnapshotFrame, type SnapshotHeader } from '../shared/protocol/snapshot.ts';
@@ -37,6 +38,11 @@ export const DEFAULT_INPUT_PACKET_RATE_HZ = 30;
  * every snapshot at once.
  */
 export const ACK_HOLD_MAX_SNAPSHOT_SHARE = 0.75;
+
+/** Shortest interval between two camera messages of a spectator, ms (a moving camera sends at most 10 a second). */
+export const CAMERA_MIN_INTERVAL_MS = 100;
+/** A spectator repeats its last camera this often, ms, so a lost message costs nothing once the next arrives. */
+export const CAMERA_REPEAT_MS = 1000;
 
 /** Connection settings. */
 export interface ConnectionOptions {
@@ -121,6 +127,8 @@ export interface ConnectionCounters {
   moves: number;
   /** Inputs resent to the new owner after a move (the ones it had not acknowledged). */
   inputsResent: number;
+  /** Camera messages sent (a spectator's, Connection.setCamera). */
+  camerasSent: number;
 }
 
 /** One client's connection to a Tickwire server. */
@@ -131,7 +139,7 @@ export class Connection {
   welcome: Extract<ServerControl, { t: 'welcome' }> | undefined;
   /** Channel carrying unreliable traffic now. */
   transport: 'ws' | 'webrtc' = 'ws';
-  readonly counters: ConnectionCounters = { bytesDown: 0, bytesUp: 0, snapshots: 0, inputsSent: 0, inputPackets: 0, acksInInput: 0, acksStandalone: 0, decodeErrors: 0, pings: 0, resumes: 0, moves: 0, inputsResent: 0 };
+  readonly counters: ConnectionCounters = { bytesDown: 0, bytesUp: 0, snapshots: 0, inputsSent: 0, inputPackets: 0, acksInInput: 0, acksStandalone: 0, decodeErrors: 0, pings: 0, resumes: 0, moves: 0, inputsResent: 0, camerasSent: 0 };
   /** Latest round-trip time in ms (-1 before the first pong). */
   rttMs = -1;
   private ws: WebSocketLike | undefined;
@@ -178,6 +186,15 @@ export class Connection {
   private rtcRetryMs = 0;
   private heartbeat: unknown;
   private userClosed = false;
+  /** A spectator's camera (setCamera): the point and radius to send, whether they changed since the last message, and when it went out. */
+  private camX = 0;
+  private camY = 0;
+  private camRadius = 0;
+  private camFollow = -1;
+  private camSet = false;
+  private camDirty = false;
+  private camSentMs = -Infinity;
+  private readonly cameraBytes = new Uint8Array(CAMERA_BYTES);
 
   constructor(
     readonly game: AnyGame,
@@ -290,6 +307,7 @@ export class Connection {
         this.sendControl({ t: 'ack' });
       }
       this.pollAck(this.io.nowMs());
+      this.pollCamera(this.io.nowMs());
       this.heartbeat = this.timer(run, every);
     };
     this.clearTimer(this.heartbeat);
@@ -450,6 +468,40 @@ export class Connection {
     const slot = seq & 63;
     for (let f = 0; f < fields.length; f++) out[fields[f].name] = fields[f].q.dequantize(this.history[slot * fields.length + f]);
     return out;
+  }
+
+  /**
+   * A spectator's camera: the world point it looks at, the radius it wants to see (world units;
+   * 0 = the server's spectator radius) and the entity it follows (-1: none; the server centres
+   * the view on it, so it need not be in the view yet). In a room with views the server sends the
+   * view around it (PROTOCOL.md, type 6). Sent now when CAMERA_MIN_INTERVAL_MS passed since the
+   * last message, else by pollCamera; values outside ±MAX_CAMERA_COORD are clamped, non-finite ones ignored.
+   */
+  setCamera(x: number, y: number, radius = 0, follow = -1, nowMs = this.io.nowMs()): void {
+    if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(radius)) return;
+    const cx = Math.max(-MAX_CAMERA_COORD, Math.min(MAX_CAMERA_COORD, x));
+    const cy = Math.max(-MAX_CAMERA_COORD, Math.min(MAX_CAMERA_COORD, y));
+    const r = Math.max(0, Math.min(MAX_CAMERA_COORD, radius));
+    const f = Number.isInteger(follow) && follow >= 0 && follow < CAMERA_NO_FOLLOW ? follow : -1;
+    if (this.camSet && cx === this.camX && cy === this.camY && r === this.camRadius && f === this.camFollow) return;
+    this.camFollow = f;
+    this.camX = cx;
+    this.camY = cy;
+    this.camRadius = r;
+    this.camSet = true;
+    this.camDirty = true;
+    this.pollCamera(nowMs);
+  }
+
+  /** Sends the camera when it changed and CAMERA_MIN_INTERVAL_MS passed, or CAMERA_REPEAT_MS after the last message (call it every frame; spectators only). */
+  pollCamera(nowMs: number): void {
+    if (!this.camSet || this.state !== 'active' || this.welcome?.spectator !== true) return;
+    const since = nowMs - this.camSentMs;
+    if (!(this.camDirty ? since >= CAMERA_MIN_INTERVAL_MS : since >= CAMERA_REPEAT_MS)) return;
+    this.camDirty = false;
+    this.camSentMs = nowMs;
+    this.counters.camerasSent++;
+    this.sendUnreliable(writeCamera(this.cameraBytes, this.camX, this.camY, this.camRadius, this.camFollow));
   }
 
   /** Sends an unreliable packet on the current channel. */

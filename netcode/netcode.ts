@@ -307,6 +307,7 @@ export class ClientNetcode {
       }
       // a spectator has no entity: it sends no inputs, only its snapshot acks
       if (conn.welcome.spectator !== true) this.produceInputs(nowMs, input);
+      else conn.pollCamera(nowMs);
       conn.pollAck(nowMs);
       this.predictor.decay(dtMs);
       this.updateRender(nowMs);

@@ -149,7 +149,13 @@ export interface ServerConfig {
   readonly spectatorStream: boolean;
   /** Bytes a shared-stream spectator's connection may hold unsent before it skips snapshots (resynchronised with a keyframe once it drains; closed with Backpressure after clientTimeoutMs behind). Env TICKWIRE_SPECTATOR_STREAM_MAX_BEHIND_BYTES. Default 65536. */
   readonly spectatorStreamMaxBehindBytes: number;
-  /** Records every room's match to a replay file in replayDir (docs/replay.md); games with interest rules are not recorded. Env TICKWIRE_RECORD_ROOMS. Default false. */
+  /** Enter radius of a spectator's view in a room with interest rules until its camera asks for another, world units; 0 = the game's viewRadius. Env TICKWIRE_SPECTATOR_VIEW_RADIUS. Default 0. */
+  readonly spectatorViewRadius: number;
+  /** Largest enter radius a spectator's camera may ask for (a zoomed-out camera gets this), world units; 0 = twice the spectator view radius. Env TICKWIRE_SPECTATOR_MAX_VIEW_RADIUS. Default 0. */
+  readonly spectatorMaxViewRadius: number;
+  /** Camera messages a spectator may send per second (burst of one second's worth); the excess is dropped and counted. Env TICKWIRE_CAMERA_PER_SEC. Default 20. */
+  readonly cameraPerSec: number;
+  /** Records every room's match to a replay file in replayDir (docs/replay.md); in games with interest rules the whole world. Env TICKWIRE_RECORD_ROOMS. Default false. */
   readonly recordRooms: boolean;
   /** Directory of the replay files (written when recordRooms is on; listed at GET /replays). Env TICKWIRE_REPLAY_DIR. Default 'replays'. */
   readonly replayDir: string;
@@ -242,6 +248,9 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = Object.freeze({
   maxSpectatorsPerRoom: 32,
   spectatorStream: true,
   spectatorStreamMaxBehindBytes: 64 * 1024,
+  spectatorViewRadius: 0,
+  spectatorMaxViewRadius: 0,
+  cameraPerSec: 20,
   recordRooms: false,
   replayDir: 'replays',
   replayKeyframeSec: 10,
@@ -274,6 +283,7 @@ export const INT_ENV: readonly (readonly [keyof ServerConfig, string])[] = [
   ['roomCreatesPerSec', 'TICKWIRE_ROOM_CREATES_PER_SEC'], ['roomUnusedGraceMs', 'TICKWIRE_ROOM_UNUSED_GRACE_MS'], ['chatPerSec', 'TICKWIRE_CHAT_PER_SEC'],
   ['eventsPerSec', 'TICKWIRE_EVENTS_PER_SEC'], ['maxReceiverBacklog', 'TICKWIRE_MAX_RECEIVER_BACKLOG'],
   ['maxSpectatorsPerRoom', 'TICKWIRE_MAX_SPECTATORS_PER_ROOM'], ['spectatorStreamMaxBehindBytes', 'TICKWIRE_SPECTATOR_STREAM_MAX_BEHIND_BYTES'], ['replayKeyframeSec', 'TICKWIRE_REPLAY_KEYFRAME_SEC'], ['replayMaxBytes', 'TICKWIRE_REPLAY_MAX_BYTES'], ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
+  ['maxSpectatorsPerRoom', 'TICKWIRE_MAX_SPECTATORS_PER_ROOM'], ['spectatorViewRadius', 'TICKWIRE_SPECTATOR_VIEW_RADIUS'], ['spectatorMaxViewRadius', 'TICKWIRE_SPECTATOR_MAX_VIEW_RADIUS'], ['cameraPerSec', 'TICKWIRE_CAMERA_PER_SEC'], ['replayKeyframeSec', 'TICKWIRE_REPLAY_KEYFRAME_SEC'], ['replayMaxBytes', 'TICKWIRE_REPLAY_MAX_BYTES'], ['fleetLeaseMs', 'TICKWIRE_FLEET_LEASE_MS'], ['seatTtlMs', 'TICKWIRE_SEAT_TTL_MS'], ['matchmakePerSec', 'TICKWIRE_MATCHMAKE_PER_SEC'], ['drainMs', 'TICKWIRE_DRAIN_MS'],
   ['lagCompMaxRewindMs', 'TICKWIRE_LAGCOMP_MAX_REWIND_MS'], ['lagCompMaxInterpMs', 'TICKWIRE_LAGCOMP_MAX_INTERP_MS'], ['lagCompToleranceMs', 'TICKWIRE_LAGCOMP_TOLERANCE_MS'],
   ['agonesHealthMs', 'TICKWIRE_AGONES_HEALTH_MS'], ['feedConnectionsPerRoom', 'TICKWIRE_FEED_CONNECTIONS_PER_ROOM'], ['feedConnectionsPerAddress', 'TICKWIRE_FEED_CONNECTIONS_PER_ADDRESS'],
   ['feedSummaryMs', 'TICKWIRE_FEED_SUMMARY_MS'], ['feedHeartbeatMs', 'TICKWIRE_FEED_HEARTBEAT_MS'], ['feedMaxBufferedBytes', 'TICKWIRE_FEED_MAX_BUFFERED_BYTES'],
@@ -501,6 +511,9 @@ export function validateServerConfig(cfg: ServerConfig): string[] {
   checkInt(errors, 'drainMs', cfg.drainMs, 0, 86_400_000);
   checkInt(errors, 'maxSpectatorsPerRoom', cfg.maxSpectatorsPerRoom, 0, 100_000);
   checkInt(errors, 'spectatorStreamMaxBehindBytes', cfg.spectatorStreamMaxBehindBytes, 0, 1 << 30);
+  checkInt(errors, 'spectatorViewRadius', cfg.spectatorViewRadius, 0, 1_000_000);
+  checkInt(errors, 'spectatorMaxViewRadius', cfg.spectatorMaxViewRadius, 0, 1_000_000);
+  checkInt(errors, 'cameraPerSec', cfg.cameraPerSec, 1, 1000);
   checkInt(errors, 'replayKeyframeSec', cfg.replayKeyframeSec, 1, 3600);
   checkInt(errors, 'replayMaxBytes', cfg.replayMaxBytes, 65_536, 2 ** 31);
   checkInt(errors, 'feedConnectionsPerRoom', cfg.feedConnectionsPerRoom, 0, 100_000);

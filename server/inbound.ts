@@ -27,6 +27,7 @@ import type { ClaimOutcome, ClaimResult } from './fleet/fleet.ts';
 import type { Conn, ConnTable, Session, SessionTable } from './sessions.ts';
 import { SnapshotAckReceiver } from './snapshots.ts';
 import { SpectatorStream } from './spectator-stream.ts';
+import { SpectatorCameras } from './spectator-camera.ts';
 
 /** What inbound needs of the server around it. */
 export interface InboundContext {
@@ -109,6 +110,7 @@ export class Inbound implements OutboundHost {
   private readonly acks = new SnapshotAckReceiver();
   private readonly ackScratch: SnapshotAck = { tick: 0, bits: 0 };
   private readonly claimScratch = createViewClaims();
+  private readonly cameras: SpectatorCameras;
   private readonly deferred: Deferred[] = [];
   /** Sequenced messages from the players of rooms frozen for a move, in arrival order (releaseHeld). */
   private readonly held = new Map<Room, { c: Conn; msg: ClientControl }[]>();
@@ -129,6 +131,7 @@ export class Inbound implements OutboundHost {
     this.inputs = new InputReceiver(ctx.schema, Math.round((c.maxInputTickSkewMs / 1000) * c.net.tickRateHz));
     this.addresses = new AddressBook(c.roomCreatesPerAddressPerMin);
     this.roomCreates = new TokenBucket(c.roomCreatesPerSec, c.roomCreatesPerSec);
+    this.cameras = new SpectatorCameras(c, ctx.stats.spectatorCameras);
     ctx.out.attach(this);
   }
 
@@ -317,6 +320,10 @@ export class Inbound implements OutboundHost {
         // Decoded whatever the session's state (a bad one counts); kept only while playing.
         readViewClaims(buf, this.claimScratch, start, end);
         if (s && s.state === 'active' && s.player && s.room) s.player.claims.offer(this.claimScratch, s.room.ctx.tick);
+      } else if (type === MsgType.Camera) {
+        // Decoded whatever the session's state (a bad one counts); applied only for a playing spectator.
+        const watching = s !== undefined && s.state === 'active' && s.spectator;
+        this.cameras.receive(watching ? s.player : undefined, watching ? s.room : undefined, buf, start, end, this.ctx.clock.nowMs());
       } else {
         throw new DecodeError('type', 0, `unknown message type ${type}`);
       }
@@ -332,6 +339,7 @@ export class Inbound implements OutboundHost {
     else if (type === MsgType.Input) stats.decodeErrors.input++;
     else if (type === MsgType.SnapshotAck) stats.decodeErrors.ack++;
     else if (type === MsgType.ViewClaim) stats.decodeErrors.view++;
+    else if (type === MsgType.Camera) stats.decodeErrors.camera++;
     else stats.decodeErrors.unknown++;
     log.debug({ conn: c.id, session: c.session?.id, err: (err as Error).message }, 'dropped bad message');
     // A handshake that does not decode is refused with a reason instead of left hanging.
@@ -546,17 +554,16 @@ export class Inbound implements OutboundHost {
 
   /**
    * A spectator watches an open room (it never creates one): no entity, no inputs, every snapshot;
-   * at most maxSpectatorsPerRoom per room. Games that send each player its own view (interest) are
-   * not watched this way.
+   * at most maxSpectatorsPerRoom per room. In a room with views its view is centred on the camera it
+   * reports (server/spectator-camera.ts).
    */
   private spectate(s: Session, roomName: string | undefined): void {
     const { rooms, config, schema, out, log } = this.ctx;
     const room = roomName !== undefined ? rooms.get(roomName) : undefined;
     if (!room) return this.reject(s, RejectCode.BadRoomName, 'spectating needs the name of an open room');
-    if (room.interest) return this.reject(s, RejectCode.BadRoomName, `${room.game.name} sends each player its own view: it cannot be watched whole`);
     if (room.spectators.length >= config.maxSpectatorsPerRoom) return this.reject(s, RejectCode.RoomFull, 'no spectator place left in that room');
     const player = new Player(s.id, s.name, schema.inputFields.length, config.net.inputBufferMax, this.inputTotals);
-    room.addSpectator(player);
+    room.addSpectator(player, room.interest ? this.cameras.defaultRadius(room.interest) : 0);
     s.player = player;
     s.room = room;
     s.spectator = true;

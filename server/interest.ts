@@ -5,6 +5,8 @@
 // Each player's view is remembered per snapshot tick, so the view encoder can rebuild the exact
 // frame a client holds for any baseline it acknowledged: the room frame of that tick, restricted
 // to the view of that tick. Everything is preallocated; views grow by doubling, then never allocate.
+// A spectator's view is centred on its camera instead of an entity (the same radius rules,
+// hysteresis and byte budget), and a recording's view holds every entity.
 import { hasComponent } from 'bitecs';
 import { DEFAULT_NET_CONFIG, type NetConfig } from '../shared/config.ts';
 import { BitWriter, zigzag } from '../shared/protocol/bits.ts';
@@ -56,6 +58,14 @@ export class ClientView {
   waitPri = new Float64Array(16);
   waitAge = new Int32Array(16);
   waitCount = 0;
+  /** What the view is centred on: its player's entity, a spectator's camera, or nothing (a recording's view: every entity). */
+  kind: 'player' | 'camera' | 'world' = 'player';
+  /** A camera view's point and enter radius, world units, and the entity it follows (-1: none); `placed` false until the spectator's first camera message. */
+  camFollow = -1;
+  camX = 0;
+  camY = 0;
+  camRadius = 0;
+  placed = false;
 
   /**
    * @param length slots kept (the snapshots of the room's history)
@@ -136,6 +146,13 @@ export class InterestManager {
   private readonly leaveFactor: number;
   private readonly globals: Component[];
   private readonly views = new WeakMap<Viewer, ClientView>();
+  /** Viewers without an entity whose views are computed too (watch, watchAll): spectators and the recording. */
+  private readonly watchers: Viewer[] = [];
+  /** The game's view radius (InterestRules.viewRadius), world units. */
+  readonly viewRadius: number;
+  /** The position fields' range, world units (a camera is clamped into it). */
+  private readonly maxX: number;
+  private readonly maxY: number;
   /** Per row of the current frame: position (dequantized) and cell (-1: not placed). */
   private px = new Float64Array(64);
   private py = new Float64Array(64);
@@ -201,6 +218,9 @@ export class InterestManager {
     const qy = schema.fields[this.fy].q;
     this.minX = qx.min;
     this.minY = qy.min;
+    this.maxX = qx.max;
+    this.maxY = qy.max;
+    this.viewRadius = rules.viewRadius;
     const span = Math.max(qx.max - qx.min, qy.max - qy.min);
     const leaveRadius = rules.leaveRadius ?? rules.viewRadius * DEFAULT_LEAVE_FACTOR;
     this.leaveFactor = leaveRadius / rules.viewRadius;
@@ -227,6 +247,60 @@ export class InterestManager {
       this.views.set(viewer, v);
     }
     return v;
+  }
+
+  /**
+   * Computes a view for `viewer`, which has no entity, around a camera (a spectator): until
+   * aim() places it, around the first player's entity, or the world centre when there is none.
+   * `radius` is its enter radius (world units; the leave radius scales as the game's does),
+   * default the game's viewRadius. The same hysteresis and byte budget as a player's apply; the
+   * game's radiusOf and relevant hooks, which take a viewer entity, do not.
+   */
+  watch(viewer: Viewer, radius = this.viewRadius): ClientView {
+    const v = this.viewOf(viewer);
+    if (v.kind === 'player') this.watchers.push(viewer);
+    v.kind = 'camera';
+    v.camRadius = radius > 0 ? radius : this.viewRadius;
+    return v;
+  }
+
+  /** Computes a view of every entity for `viewer`, which has no entity (a recording of the room): no radius, no budget. */
+  watchAll(viewer: Viewer): ClientView {
+    const v = this.viewOf(viewer);
+    if (v.kind === 'player') this.watchers.push(viewer);
+    v.kind = 'world';
+    return v;
+  }
+
+  /** Stops computing the view of a watched viewer and forgets it. */
+  unwatch(viewer: Viewer): void {
+    const i = this.watchers.indexOf(viewer);
+    if (i < 0) return;
+    this.watchers[i] = this.watchers[this.watchers.length - 1];
+    this.watchers.pop();
+    this.views.delete(viewer);
+  }
+
+  /**
+   * Points a watched viewer's camera at (x, y), clamped into the world, with enter radius
+   * `radius` (world units, > 0; the caller caps it); with `follow` (an entity id, -1: none) the
+   * view is centred on that entity instead while it has a position, and holds it as a player's
+   * view holds its own entity. False when `viewer` is not a camera view.
+   */
+  aim(viewer: Viewer, x: number, y: number, radius: number, follow = -1): boolean {
+    const v = this.views.get(viewer);
+    if (!v || v.kind !== 'camera' || !(radius > 0)) return false;
+    v.camX = Math.min(this.maxX, Math.max(this.minX, x));
+    v.camY = Math.min(this.maxY, Math.max(this.minY, y));
+    v.camRadius = radius;
+    v.camFollow = follow;
+    v.placed = true;
+    return true;
+  }
+
+  /** Viewers watched (spectators and the recording). */
+  get watching(): number {
+    return this.watchers.length;
   }
 
   /** The view of `viewer` if it has one. */
@@ -256,8 +330,56 @@ export class InterestManager {
         this.bucket(frame);
         bucketed = true;
       }
-      this.computeView(frame, viewer.eid, view);
+      this.playerView(frame, viewer.eid, view);
     }
+    const watchers = this.watchers;
+    for (let p = 0; p < watchers.length; p++) {
+      const view = this.views.get(watchers[p]);
+      if (!view || view.phase !== phase) continue;
+      if (view.kind === 'world') {
+        this.worldView(frame, view);
+        continue;
+      }
+      if (!bucketed) {
+        this.bucket(frame);
+        bucketed = true;
+      }
+      if (view.placed) {
+        const r = view.camFollow >= 0 ? frame.indexOf(view.camFollow) : -1;
+        if (r >= 0 && this.cellOf[r] >= 0) this.computeView(frame, -1, r, view, this.px[r], this.py[r], view.camRadius);
+        else this.computeView(frame, -1, -1, view, view.camX, view.camY, view.camRadius);
+        continue;
+      }
+      // no camera yet: around the first player's entity, else the world centre
+      let x = (this.minX + this.maxX) / 2;
+      let y = (this.minY + this.maxY) / 2;
+      for (let q = 0; q < viewers.length; q++) {
+        const r = viewers[q].eid >= 0 ? frame.indexOf(viewers[q].eid) : -1;
+        if (r < 0 || this.cellOf[r] < 0) continue;
+        x = this.px[r];
+        y = this.py[r];
+        break;
+      }
+      this.computeView(frame, -1, -1, view, x, y, view.camRadius);
+    }
+  }
+
+  /** A player's view: around its entity, with the game's radius for it; only its own entity and the globals while it has no position. */
+  private playerView(frame: SnapshotFrame, eid: number, view: ClientView): void {
+    const self = frame.indexOf(eid);
+    if (self < 0 || this.cellOf[self] < 0) return this.computeView(frame, eid, self, view, 0, 0, -1);
+    const rules = this.rules;
+    const radius = rules.radiusOf ? rules.radiusOf(this.ctx, eid) : rules.viewRadius;
+    this.computeView(frame, eid, self, view, this.px[self], this.py[self], radius);
+  }
+
+  /** A view of every entity of the frame (a recording's). */
+  private worldView(frame: SnapshotFrame, view: ClientView): void {
+    const n = frame.count;
+    let rows = view.rows;
+    if (rows.length < n) rows = view.rows = new Int32Array(Math.max(n, rows.length * 2));
+    for (let i = 0; i < n; i++) rows[i] = i;
+    this.record(frame, view, rows, n, view.newest);
   }
 
   /** Places every row of the frame in its grid cell and lists the global entities' rows. */
@@ -322,8 +444,12 @@ export class InterestManager {
     }
   }
 
-  /** One viewer's view of the frame, written into the next ring slot of `view`. */
-  private computeView(frame: SnapshotFrame, eid: number, view: ClientView): void {
+  /**
+   * One viewer's view of the frame, written into the next ring slot of `view`: its own entity
+   * (`eid` at row `self`; for a camera eid -1 and self the followed entity's row, or -1), the global entities, and the entities around (x, y)
+   * within `radius` (enter) and its leave radius for those already in the view (none when radius <= 0).
+   */
+  private computeView(frame: SnapshotFrame, eid: number, self: number, view: ClientView, x: number, y: number, radius: number): void {
     const prev = view.newest;
     let rows = view.rows;
     if (rows.length < frame.count) rows = view.rows = new Int32Array(Math.max(frame.count, rows.length * 2));
@@ -335,7 +461,6 @@ export class InterestManager {
     let n = 0;
     let ne = 0;
     const budget = this.budgetPerSnapshot > 0;
-    const self = frame.indexOf(eid);
     if (self >= 0) {
       pick[self >>> 5] |= 1 << (self & 31);
       lo = hi = self;
@@ -349,14 +474,10 @@ export class InterestManager {
       if (r > hi) hi = r;
       n++;
     }
-    if (self >= 0 && this.cellOf[self] >= 0) {
-      const rules = this.rules;
-      const radius = rules.radiusOf ? rules.radiusOf(this.ctx, eid) : rules.viewRadius;
+    if (radius > 0) {
       const enter2 = radius * radius;
       const leave = radius * this.leaveFactor;
       const leave2 = leave * leave;
-      const px = this.px;
-      const py = this.py;
       const ids = frame.ids;
       const held = this.held;
       const cellX = this.cellX;
@@ -365,8 +486,6 @@ export class InterestManager {
         const old = view.ids[prev];
         for (let i = 0, m = view.counts[prev]; i < m; i++) held[old[i] >>> 5] |= 1 << (old[i] & 31);
       }
-      const x = px[self];
-      const y = py[self];
       const { minX, minY, cellSize, cols, rowsN } = this;
       const c0 = Math.max(0, Math.floor((x - leave - minX) / cellSize));
       const c1 = Math.min(cols - 1, Math.floor((x + leave - minX) / cellSize));
@@ -374,7 +493,8 @@ export class InterestManager {
       const r1 = Math.min(rowsN - 1, Math.floor((y + leave - minY) / cellSize));
       const start = this.cellStart;
       const cellRows = this.cellRows;
-      const relevant = rules.relevant;
+      // a camera has no entity to ask the game's rule about
+      const relevant = eid >= 0 ? this.rules.relevant : undefined;
       const ctx = this.ctx;
       if (budget && this.entRow.length < frame.count) {
         this.entRow = new Int32Array(frame.count);
@@ -525,6 +645,8 @@ export class InterestManager {
     view.ticks[slot] = frame.tick;
     view.newest = slot;
     view.updates++;
+    // a recording's view of the whole world is no client's: the counters are the clients' views
+    if (view.kind === 'world') return;
     const st = this.stats;
     st.views++;
     st.viewEntities += n;

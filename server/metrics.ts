@@ -10,6 +10,7 @@ import { FLEET_STATES, type FleetState, type FleetStats } from './fleet/fleet.ts
 import { AGONES_STATES, type AgonesStats } from './agones.ts';
 import { newReplayStats } from './replay-recorder.ts';
 import { newStreamStats } from './spectator-stream.ts';
+import { newCameraStats } from './spectator-camera.ts';
 
 /** Histogram with fixed bucket bounds over a Float64Array; observe() never allocates. */
 export class FixedHistogram {
@@ -89,7 +90,7 @@ export class ServerStats {
   readonly bytesOut = perChannel();
   readonly messagesIn = perChannel();
   readonly messagesOut = perChannel();
-  readonly decodeErrors = { control: 0, input: 0, ack: 0, view: 0, unknown: 0 };
+  readonly decodeErrors = { control: 0, input: 0, ack: 0, view: 0, camera: 0, unknown: 0 };
   readonly sendFailures = perChannel();
   queueDropped = 0;
   rejects = 0;
@@ -130,6 +131,8 @@ export class ServerStats {
   spectatorInputsIgnored = 0;
   /** Every room's shared spectator stream: packets sent, keyframes by reason (server/spectator-stream.ts). */
   readonly spectatorStream = newStreamStats();
+  /** Spectator camera messages by outcome (server/spectator-camera.ts). */
+  readonly spectatorCameras = newCameraStats();
   /** Room recordings: bytes written to replay files, recordings started and finished. */
   readonly replay = newReplayStats();
   /** Read-only feed readers connected now (server/feed.ts). */
@@ -230,6 +233,9 @@ export function createRegistry(
   counter('tickwire_spectator_stream_keyframes_total', 'Keyframes sent to spectators on shared streams, by reason: join (joined or resumed), behind (its connection backed up).', ['reason'], (s) => {
     s({ reason: 'join' }, stats.spectatorStream.keyframes.join);
     s({ reason: 'behind' }, stats.spectatorStream.keyframes.behind);
+  });
+  counter('tickwire_spectator_cameras_total', 'Spectator camera messages by outcome: applied, rate_limited (over cameraPerSec), ignored (not from a spectator of a room with views).', ['outcome'], (s) => {
+    for (const [outcome, v] of Object.entries(stats.spectatorCameras)) s({ outcome }, v);
   });
   counter('tickwire_rate_limited_messages_total', 'Messages dropped by the per-client rate limit.', [], (s) => s({}, stats.rateLimited));
   counter('tickwire_resumes_total', 'Sessions resumed after a dropped connection, by outcome.', ['outcome'], (s) => {

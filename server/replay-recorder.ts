@@ -14,6 +14,7 @@ import {
 } from '../shared/protocol/replay.ts';
 import { SnapshotKind } from '../shared/protocol/snapshot.ts';
 import type { AnyGame } from '../shared/sim/game.ts';
+import type { InterestManager } from './interest.ts';
 import type { Room, RoomRecorder } from './rooms.ts';
 import { SnapshotChain } from './snapshots.ts';
 
@@ -152,6 +153,8 @@ export function replayFileName(room: string, startedAtMs: number, serial: number
 
 /** One room's recording: a virtual spectator of the room writing its replay file. */
 export class ReplayRecorder implements RoomRecorder {
+  /** The room's views, when it has them (the recording's whole-world view is dropped when it finishes). */
+  private readonly interest: InterestManager | undefined;
   state: 'recording' | 'finishing' | 'done' = 'recording';
   readonly name: string;
   private readonly sink: ReplaySink;
@@ -198,6 +201,9 @@ export class ReplayRecorder implements RoomRecorder {
     });
     const at = this.sink.reserve(header.length);
     this.sink.buffer.set(header, at);
+    // a room with views: the recording is a spectator whose view is the whole world
+    this.interest = room.interest;
+    this.interest?.watchAll(this.chain);
     stats.started++;
     this.log.info({ replay: this.name, room: room.name }, 'recording room');
   }
@@ -216,6 +222,7 @@ export class ReplayRecorder implements RoomRecorder {
       this.lastKeyTick = tick;
     }
     this.tick = tick;
+    // with views a snapshot tick of another phase has no view of the recording: nothing is sent, nothing acknowledged
     this.chain.encode(room.encoder, tick, this.sendPacket);
     if (this.sink.pending >= FLUSH_BYTES || tick - this.lastFlushTick >= this.flushEvery) {
       this.lastFlushTick = tick;
@@ -274,6 +281,7 @@ export class ReplayRecorder implements RoomRecorder {
     if (this.finished) return this.finished;
     const wasRecording = this.state === 'recording';
     this.state = 'finishing';
+    this.interest?.unwatch(this.chain);
     this.finished = (async () => {
       if (wasRecording && !this.sink.failed) {
         const tail = encodeReplayTail(this.sink.total, this.lastTick, this.keyTicks, this.keyOffsets, this.keys);
@@ -290,17 +298,13 @@ export class ReplayRecorder implements RoomRecorder {
 }
 
 /**
- * Builds the recorders of new rooms when `recordRooms` is on (undefined otherwise): games with
- * interest rules are not recorded (each client has its own view there; so do spectators).
+ * Builds the recorders of new rooms when `recordRooms` is on (undefined otherwise). In a game with
+ * interest rules the recorder's view is every entity (docs/replay.md: what that costs).
  */
 export function replayRecorders(
   on: boolean, settings: ReplaySettings, game: AnyGame, hash: number, stats: ReplayStats, log: Logger, wallMs: () => number = Date.now,
 ): ((room: Room) => RoomRecorder | undefined) | undefined {
   if (!on) return undefined;
-  if (game.interest) {
-    log.warn({ game: game.name }, 'recordRooms: games with interest rules are not recorded');
-    return undefined;
-  }
   let serial = 0;
   let made: Promise<unknown> | undefined;
   return (room) => {

@@ -247,10 +247,14 @@ export class Room {
     this.observer?.joined(this, p);
   }
 
-  /** Adds a spectator (no entity); a room watched keeps ticking. */
-  addSpectator(p: Player): void {
+  /**
+   * Adds a spectator (no entity); a room watched keeps ticking. In a room with views it gets one
+   * around its camera, of enter radius `viewRadius` (world units; 0: the game's) until its camera says otherwise.
+   */
+  addSpectator(p: Player, viewRadius = 0): void {
     this.spectators.push(p);
     p.eid = -1;
+    this.interest?.watch(p, viewRadius);
     p.link.restart(this.ctx.tick);
     if (this.spectators.length === 1) this.onOccupancyChange?.(this);
   }
@@ -261,6 +265,7 @@ export class Room {
     if (i < 0) return;
     this.spectators[i] = this.spectators[this.spectators.length - 1];
     this.spectators.pop();
+    this.interest?.unwatch(p);
     if (this.spectators.length === 0) {
       if (this.players.length === 0) this.emptySinceMs = nowMs;
       this.onOccupancyChange?.(this);

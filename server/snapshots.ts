@@ -259,6 +259,8 @@ const SEND_KEYS = (Object.keys(newEncoderStats()) as (keyof EncoderStats)[]).fil
  * file, the spectator stream (server/spectator-stream.ts) sends them to every spectator on it.
  */
 export class SnapshotChain implements SnapshotClient {
+  /** No entity: to a room's interest manager, a viewer without one (the recording's view is every entity). */
+  readonly eid = -1;
   ackedTick = -1;
   ackedBits = 0;
   inputAck = 0;
@@ -279,8 +281,11 @@ export class SnapshotChain implements SnapshotClient {
     for (let i = 0; i < SEND_KEYS.length; i++) saved[i] = stats[SEND_KEYS[i]];
     const n = encoder.encodeFor(this, send);
     for (let i = 0; i < SEND_KEYS.length; i++) stats[SEND_KEYS[i]] = saved[i];
-    this.ackedTick = tick;
-    this.ackedBits = 0;
+    // with views, a snapshot tick of another phase has no view of the chain: nothing sent, nothing to count as delivered
+    if (n > 0) {
+      this.ackedTick = tick;
+      this.ackedBits = 0;
+    }
     return n;
   }
 }

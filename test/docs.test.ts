@@ -16,7 +16,8 @@ import {
   MAX_BASELINE_AGE_TICKS, MAX_SNAPSHOT_PARTS, SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, SNAPSHOT_DELTA_HEADER_BYTES, SNAPSHOT_FULL_HEADER_BYTES,
 } from '../shared/protocol/snapshot.ts';
 import { SEQ_MODULO } from '../shared/sequence.ts';
-import { DEFAULT_INPUT_PACKET_RATE_HZ, DEFAULT_WEBRTC_TIMEOUT_MS } from '../netcode/connection.ts';
+import { CAMERA_MIN_INTERVAL_MS, CAMERA_REPEAT_MS, DEFAULT_INPUT_PACKET_RATE_HZ, DEFAULT_WEBRTC_TIMEOUT_MS } from '../netcode/connection.ts';
+import { CAMERA_BYTES, CAMERA_NO_FOLLOW, MAX_CAMERA_COORD } from '../shared/protocol/camera.ts';
 import { MAX_VIEW_CLAIMS, VIEW_CLAIM_BYTES } from '../shared/protocol/view-claim.ts';
 import { DEFAULT_SERVER_CONFIG, INT_ENV, loadServerConfig, NET_ENV, OTHER_ENV, type ServerConfig } from '../server/config.ts';
 import type { TickwireServer } from '../server/server.ts';
@@ -139,6 +140,7 @@ describe('PROTOCOL.md: numbers that come from code', () => {
     INPUT_HEADER_BYTES, MAX_INPUTS_PER_PACKET, SEQ_MODULO, SNAPSHOT_ACK_BYTES, SNAPSHOT_ACK_NONE, SNAPSHOT_FULL_HEADER_BYTES,
     SNAPSHOT_DELTA_HEADER_BYTES, MAX_SNAPSHOT_PARTS, MAX_BASELINE_AGE_TICKS, MAX_EG_PREFIX, MAX_RATE_AGE, DEFAULT_WEBRTC_TIMEOUT_MS,
     MAX_VIEW_CLAIMS, VIEW_CLAIM_BYTES, INPUT_ACK_BYTES, DEFAULT_INPUT_PACKET_RATE_HZ,
+    CAMERA_BYTES, CAMERA_NO_FOLLOW, MAX_CAMERA_COORD, CAMERA_MIN_INTERVAL_MS, CAMERA_REPEAT_MS,
   };
 
   it('quotes every protocol constant with its value, and no constant that does not exist', () => {

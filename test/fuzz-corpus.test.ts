@@ -12,6 +12,7 @@ import { createInputPacket, readInputPacket } from '../shared/protocol/input.ts'
 import { compileSchema } from '../shared/protocol/schema.ts';
 import { readSnapshotAck } from '../shared/protocol/snapshot.ts';
 import { createViewClaims, readViewClaims } from '../shared/protocol/view-claim.ts';
+import { createCameraMessage, readCamera } from '../shared/protocol/camera.ts';
 
 const corpus = [new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), new Uint8Array([0x82, 0xa1, 0x74, 0xa4, 0x70, 0x69, 0x6e, 0x67]), new Uint8Array(0)];
 const dictionary = [new Uint8Array([0xde, 0xad]), new TextEncoder().encode('Content-Length: ')];
@@ -87,6 +88,7 @@ describe('corpus', () => {
     }
     for (const e of loadCorpus('ack').filter((x) => x.name.startsWith('seed-'))) expect(() => readSnapshotAck(e.bytes, { tick: 0, bits: 0 }), e.name).not.toThrow();
     for (const e of loadCorpus('view').filter((x) => x.name.startsWith('seed-'))) expect(() => readViewClaims(e.bytes, createViewClaims()), e.name).not.toThrow();
+    for (const e of loadCorpus('camera').filter((x) => x.name.startsWith('seed-'))) expect(() => readCamera(e.bytes, createCameraMessage()), e.name).not.toThrow();
     for (const e of [...loadCorpus('http'), ...loadCorpus('signaling')].filter((x) => x.name.startsWith('seed-'))) {
       expect(Buffer.from(e.bytes).toString('latin1'), e.name).toMatch(/^[A-Z]+ \S+ HTTP\/1\.[01]\r\n([\s\S]*\r\n)?\r\n/);
     }

@@ -3,7 +3,7 @@
 // else; accepted inputs re-encode consistently; no input takes longer than 5 ms.
 import { describe, expect, it } from 'vitest';
 import { GAMES } from '../games/index.ts';
-import { ackTarget, clientControlTarget, failureDetail, fuzzDecoder, inputTarget, loadCorpus, serverControlTarget, summarize, viewClaimTarget, type DecoderTarget } from './harness/fuzz-targets.ts';
+import { ackTarget, cameraTarget, clientControlTarget, failureDetail, fuzzDecoder, inputTarget, loadCorpus, serverControlTarget, summarize, viewClaimTarget, type DecoderTarget } from './harness/fuzz-targets.ts';
 
 /** Mutated inputs per decoder (FUZZ_INPUTS overrides it for a quick local run). */
 const INPUTS = Number(process.env.FUZZ_INPUTS ?? 100_000);
@@ -32,4 +32,5 @@ describe('decoder fuzzing', () => {
   for (const game of Object.values(GAMES)) fuzz(inputTarget(game), ['type', 'count', 'flags', 'newestTick', 'end']);
   fuzz(ackTarget(), ['length', 'type']);
   fuzz(viewClaimTarget(), ['length', 'type', 'count', 'frac']);
+  fuzz(cameraTarget(), ['length', 'type', 'x', 'y', 'radius']);
 });

@@ -33,6 +33,7 @@ const ALLOWLIST: ReadonlyMap<string, string> = new Map<string, string>([
   ['tickwire_spectator_inputs_ignored_total', 'a spectator sending inputs (test/spectators.test.ts)'],
   ['tickwire_spectator_stream_packets_total', 'the soak has no spectators: spectators on a shared stream (test/spectator-stream.test.ts)'],
   ['tickwire_spectator_stream_keyframes_total', 'spectators joining a shared stream and one backing up (test/spectator-stream.test.ts)'],
+  ['tickwire_spectator_cameras_total', 'arena-v1 has no views to aim; spectator cameras of arena-v2, each outcome (test/spectator-camera.test.ts)'],
   // Rooms are recorded only with recordRooms (off by default): test/replay.test.ts records a tag match and checks both move.
   ['tickwire_replay_bytes_total', 'recordRooms is off by default (test/replay.test.ts)'],
   ['tickwire_replays_total', 'recordRooms is off by default (test/replay.test.ts)'],

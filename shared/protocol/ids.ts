@@ -12,6 +12,8 @@ export const MsgType = {
   SnapshotAck: 4,
   /** Client -> server: what the client was drawing when it made recent inputs (lag compensation; shared/protocol/view-claim.ts). */
   ViewClaim: 5,
+  /** Client -> server: where a spectator's camera looks (games with interest rules; shared/protocol/camera.ts). */
+  Camera: 6,
 } as const;
 export type MsgTypeId = (typeof MsgType)[keyof typeof MsgType];
 

@@ -16,6 +16,7 @@ import type { AnyGame } from '../../shared/sim/game.ts';
 import { BitReader } from '../../shared/protocol/bits.ts';
 import { decodeClientControl, decodeServerControl, encodeControl, type ServerControl } from '../../shared/protocol/control.ts';
 import { createViewClaims, readViewClaims } from '../../shared/protocol/view-claim.ts';
+import { createCameraMessage, readCamera } from '../../shared/protocol/camera.ts';
 import { DecodeError } from '../../shared/protocol/errors.ts';
 import { createInputPacket, readInputPacket, type InputPacket } from '../../shared/protocol/input.ts';
 import { readSnapshotAck } from '../../shared/protocol/snapshot.ts';
@@ -118,7 +119,7 @@ export function summarizeHttp(r: HttpReport): string {
 
 function decodeErrorTotal(srv: TickwireServer): number {
   const d = srv.stats.decodeErrors;
-  return d.control + d.input + d.ack + d.view + d.unknown;
+  return d.control + d.input + d.ack + d.view + d.camera + d.unknown;
 }
 
 /** The server counters a live fuzz run reports, read at its start; `finish` fills the report's window figures. */
@@ -198,6 +199,7 @@ export class InboxFuzzer {
   private readonly reader = new BitReader();
   private readonly ack = { tick: 0, bits: 0 };
   private readonly claims = createViewClaims();
+  private readonly camera = createCameraMessage();
 
   private constructor(
     readonly srv: TickwireServer,
@@ -299,6 +301,9 @@ export class InboxFuzzer {
           return false;
         case MsgType.ViewClaim:
           readViewClaims(bytes, this.claims);
+          return false;
+        case MsgType.Camera:
+          readCamera(bytes, this.camera);
           return false;
         default:
           return true; // empty, snapshots from a client, unknown types

@@ -13,6 +13,7 @@ import { DecodeError } from '../../shared/protocol/errors.ts';
 import { createInputPacket, MAX_INPUTS_PER_PACKET, readInputPacket, writeInputPacket, type InputPacket } from '../../shared/protocol/input.ts';
 import { compileSchema } from '../../shared/protocol/schema.ts';
 import { readSnapshotAck, SNAPSHOT_ACK_NONE, writeSnapshotAck, type SnapshotAck } from '../../shared/protocol/snapshot.ts';
+import { CAMERA_BYTES, createCameraMessage, MAX_CAMERA_COORD, readCamera, writeCamera, type CameraMessage } from '../../shared/protocol/camera.ts';
 import { createViewClaims, MAX_VIEW_CLAIMS, readViewClaims, viewClaimBytes, writeViewClaims, type ViewClaims } from '../../shared/protocol/view-claim.ts';
 import { inputHash, Mutator } from './mutate.ts';
 
@@ -150,6 +151,17 @@ export function viewClaimSeeds(): [string, Uint8Array][] {
   ];
 }
 
+/** Valid camera messages: a point, a zoom (radius), following an entity, the extremes. */
+export function cameraSeeds(): [string, Uint8Array][] {
+  const out = new Uint8Array(CAMERA_BYTES);
+  return [
+    ['point', writeCamera(out, 1024, 512, 0).slice()],
+    ['zoomed', writeCamera(out, 4096.5, 7000.25, 1800).slice()],
+    ['follow', writeCamera(out, 300, 200, 600, 17).slice()],
+    ['extremes', writeCamera(out, -MAX_CAMERA_COORD, MAX_CAMERA_COORD, MAX_CAMERA_COORD, 65534).slice()],
+  ];
+}
+
 /** Raw HTTP/1.1 requests to the HTTP + WebSocket port: every route, methods, headers and bodies. */
 export function httpSeeds(): [string, Uint8Array][] {
   const req = (lines: string[], body = ''): Uint8Array => utf8(lines.join('\r\n') + '\r\n\r\n' + body);
@@ -211,6 +223,7 @@ export function serverSeeds(): [string, Uint8Array][] {
     ['unknown-type', new Uint8Array([9, 0, 0, 0])],
     ['snapshot-from-client', new Uint8Array([3, 0, 1, 0, 0, 0, 0, 0, 0, 1])],
     ['zero', new Uint8Array([0])],
+    ['camera', writeCamera(new Uint8Array(CAMERA_BYTES), 2048, 2048, 900, 3).slice()],
   ];
 }
 
@@ -221,6 +234,7 @@ export function buildSeeds(): Record<string, [string, Uint8Array][]> {
     'control-server': serverControlSeeds().map(([n, m]) => [n, encodeControl(m)]),
     ack: ackSeeds(),
     view: viewClaimSeeds(),
+    camera: cameraSeeds(),
     http: httpSeeds(),
     signaling: signalingSeeds(),
     server: serverSeeds(),
@@ -445,9 +459,40 @@ export function viewClaimTarget(): DecoderTarget {
   };
 }
 
+/** Spectator camera messages, as the server decodes them. */
+export function cameraTarget(): DecoderTarget {
+  const out: CameraMessage = createCameraMessage();
+  const ctxOut: CameraMessage = createCameraMessage();
+  const scratch = new Uint8Array(CAMERA_BYTES);
+  const snapshot = (c: CameraMessage): unknown => ({ x: c.x, y: c.y, radius: c.radius, follow: c.follow });
+  let junk = 0;
+  return {
+    name: 'camera',
+    maxBytes: 64,
+    dictionary: [...BINARY_DICTIONARY, new Uint8Array([0x00, 0x00, 0xc0, 0x7f]), new Uint8Array([0x00, 0x00, 0x80, 0x7f]), new Uint8Array([0x00, 0x00, 0x80, 0xff]), new Uint8Array([0x00, 0x00, 0x80, 0xbf])],
+    decode: (bytes) => snapshot(readCamera(bytes, out)),
+    check(bytes, outcome) {
+      if (outcome.ok) {
+        if (!Number.isFinite(out.x) || !Number.isFinite(out.y) || !(out.radius >= 0)) throw new FuzzCheckError('accepted camera holds a non-finite or negative value');
+        // -0 and +0 are both accepted; compare after re-encoding what was decoded
+        const again = writeCamera(scratch, out.x, out.y, out.radius, out.follow);
+        if (Buffer.compare(again, bytes) !== 0 && !(bytes.length === CAMERA_BYTES && sameCameraValues(again, bytes))) throw new FuzzCheckError('accepted camera is not canonical');
+      }
+      inContext(bytes, (junk ^= 0xff), (buf, start, end) => sameOutcome(outcome, capture(() => snapshot(readCamera(buf, ctxOut, start, end))), 'camera'));
+    },
+  };
+}
+
+/** Two camera messages that decode to the same numbers (they may differ only in the sign of a zero). */
+function sameCameraValues(a: Uint8Array, b: Uint8Array): boolean {
+  const va = readCamera(a, createCameraMessage());
+  const vb = readCamera(b, createCameraMessage());
+  return va.x === vb.x && va.y === vb.y && va.radius === vb.radius && va.follow === vb.follow;
+}
+
 /** Every pure decoder target except snapshots (see fuzz-snapshot in the tests and bench/fuzz.ts). */
 export function decoderTargets(): DecoderTarget[] {
-  return [clientControlTarget, serverControlTarget, ...Object.values(GAMES).map(inputTarget), ackTarget(), viewClaimTarget()];
+  return [clientControlTarget, serverControlTarget, ...Object.values(GAMES).map(inputTarget), ackTarget(), viewClaimTarget(), cameraTarget()];
 }
 
 // ---- the mutation loop ----

@@ -92,6 +92,8 @@ export interface BotOptions {
   webrtcTimeoutMs?: number;
   /** Watch `room` as a spectator (--spectate): no entity, no inputs sent, its snapshot acks only. */
   spectate?: boolean;
+  /** A spectator's camera crosses the world at this speed, world units/s, on a heading from the bot's seed, turning at the edges (--camera-pan); 0 or omitted: still. */
+  cameraPanUnitsPerSec?: number;
   /** The seat the matchmaker granted for `room` at `url` (--matchmake). */
   seat?: string;
   /**
@@ -99,6 +101,16 @@ export interface BotOptions {
    * its room ended, the server drained or refused the seat): the worker matchmakes it again.
    */
   onLost?: (reason: string) => void;
+}
+
+/** A camera at a seeded point of the world (the position fields' quantizer range), on a seeded heading. */
+function panningCamera(conn: Connection, rng: Rng): { x: number; y: number; dx: number; dy: number; min: number[]; max: number[]; lastMs: number } {
+  const [fx, fy] = gamePositionFields(conn.game);
+  const q = (name: string) => conn.schema.fields.find((f) => `${f.component}.${f.field}` === name)!.q;
+  const qx = q(fx);
+  const qy = q(fy);
+  const a = rng.range(-Math.PI, Math.PI);
+  return { x: rng.range(qx.min, qx.max), y: rng.range(qy.min, qy.max), dx: Math.cos(a), dy: Math.sin(a), min: [qx.min, qy.min], max: [qx.max, qy.max], lastMs: -1 };
 }
 
 /** Reads TCP byte counters of a `ws` WebSocket (its private net.Socket), when present. */
@@ -271,6 +283,8 @@ export class Bot {
   private readonly inputRateHz: number;
   private readonly pingIntervalMs: number;
   private readonly connectTimeoutMs: number;
+  /** A spectator's moving camera (cameraPanUnitsPerSec): point, heading (unit vector), the world's bounds, the last step's time. */
+  private readonly cam: { x: number; y: number; dx: number; dy: number; min: number[]; max: number[]; lastMs: number } | undefined;
 
   constructor(readonly opts: BotOptions) {
     this.inputRateHz = opts.inputRateHz ?? 60;
@@ -318,6 +332,7 @@ export class Bot {
     }
     if (opts.mode === 'full' || opts.script.needsWorld) this.world = new FrameWorld(this.conn.schema);
     this.brain = opts.script.create({ botIndex: opts.index, rng: new Rng(seed), inputRateHz: this.inputRateHz, gameName: opts.game.name });
+    this.cam = opts.spectate && (opts.cameraPanUnitsPerSec ?? 0) > 0 ? panningCamera(this.conn, new Rng(deriveSeed(seed, 0x22))) : undefined;
     this.hookEvents();
   }
 
@@ -468,6 +483,7 @@ export class Bot {
       this.nextPingMs = nowMs + this.pingIntervalMs;
       this.conn.ping();
     }
+    if (this.cam) this.panCamera(nowMs);
     const input = this.brain.next(nowMs, this.world && this.world.frame ? this.world : undefined);
     if (this.full) {
       this.full.frame(nowMs, input);
@@ -481,6 +497,22 @@ export class Bot {
       if (!this.opts.spectate) this.conn.sendInput(input, Math.max(0, Math.round(this.estimatedServerTick(nowMs))) + 1);
       this.conn.pollAck(nowMs);
     }
+  }
+
+  /** Moves the spectator's camera on by the time since the last step (reflecting at the world's edges) and tells the server. */
+  private panCamera(nowMs: number): void {
+    const c = this.cam!;
+    const dt = c.lastMs < 0 ? 0 : Math.min(0.25, (nowMs - c.lastMs) / 1000);
+    c.lastMs = nowMs;
+    const step = (this.opts.cameraPanUnitsPerSec ?? 0) * dt;
+    c.x += c.dx * step;
+    c.y += c.dy * step;
+    if (c.x < c.min[0] || c.x > c.max[0]) c.dx = -c.dx;
+    if (c.y < c.min[1] || c.y > c.max[1]) c.dy = -c.dy;
+    c.x = Math.min(c.max[0], Math.max(c.min[0], c.x));
+    c.y = Math.min(c.max[1], Math.max(c.min[1], c.y));
+    this.conn.setCamera(c.x, c.y, 0, -1, nowMs);
+    this.conn.pollCamera(nowMs);
   }
 
   /** Closes the connection (a deliberate stop: not counted as an error). */

@@ -13,7 +13,7 @@ import { GAMES } from '../../games/index.ts';
 
 const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --seconds S --transport webrtc|ws
          [--ramp PER_SEC] [--script NAME] [--script-module PATH] [--seed K] [--full N]
-         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--input-packet-hz H] [--room NAME] [--spectate] [--origin URL] [--games PATH] [--json]
+         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--input-packet-hz H] [--room NAME] [--spectate] [--camera-pan U] [--origin URL] [--games PATH] [--json]
 
   --url          server base URL (HTTP port; the WebSocket is at /ws)         required
   --count        number of bots                                               default 10
@@ -33,6 +33,9 @@ const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --se
                  wherever the seat is, and joins again through it when it loses its server
   --spectate     every bot watches as a spectator (no entity, no inputs): in --room, or with
                  --matchmake through a spectator's seat (a room that exists, never a new one)
+  --camera-pan   with --spectate: each bot's camera crosses the world at U world units a second,
+                 on a seeded heading, turning at the edges (a room with views sends the view
+                 around it)                                                   default 0 (still)
   --origin       Origin header of the bots' WebSockets (a server with TICKWIRE_ALLOWED_ORIGINS checks it)
   --games        module exporting the GAMES registry that holds the server's game (a game project's games.ts)
   --json         print only the summary as one JSON object`;
@@ -55,7 +58,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
       'script-module': { type: 'string', multiple: true }, seed: { type: 'string', default: '1' }, full: { type: 'string' },
       'latency-ms': { type: 'string', default: '0' }, 'jitter-ms': { type: 'string', default: '0' }, 'loss-pct': { type: 'string', default: '0' },
       room: { type: 'string' }, origin: { type: 'string' }, games: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false }, spectate: { type: 'boolean', default: false },
-      'bots-per-process': { type: 'string' }, matchmake: { type: 'string' }, 'input-packet-hz': { type: 'string' },
+      'camera-pan': { type: 'string' }, 'bots-per-process': { type: 'string' }, matchmake: { type: 'string' }, 'input-packet-hz': { type: 'string' },
     },
     strict: true,
   });
@@ -89,6 +92,10 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
   if (values.spectate) {
     if (values.room === undefined && values.matchmake === undefined) throw new Error(`--spectate needs --room NAME or --matchmake URL (a spectator never creates a room)\n${USAGE}`);
     opts.spectate = true;
+  }
+  if (values['camera-pan'] !== undefined) {
+    if (!values.spectate) throw new Error(`--camera-pan moves a spectator's camera: it needs --spectate\n${USAGE}`);
+    opts.cameraPanUnitsPerSec = num('camera-pan', values['camera-pan'], 0, 1_000_000);
   }
   return opts;
 }

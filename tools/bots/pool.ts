@@ -36,6 +36,8 @@ export interface BotRunOptions {
   matchmake?: string;
   /** Every bot watches as a spectator (no entity, no inputs; `room` or, with `matchmake`, a spectator's seat). */
   spectate?: boolean;
+  /** Spectators' cameras cross the world at this speed, world units/s (--camera-pan); 0 or omitted: still. */
+  cameraPanUnitsPerSec?: number;
   /** Module exporting the `GAMES` registry that holds the game (a game project's games.ts). Default: this package's games/index.ts. */
   gamesModule?: string;
   /** Run seed. Default 1. */
@@ -137,6 +139,7 @@ export class BotPool {
       ...(opts.gamesModule !== undefined ? { gamesModule: resolve(opts.gamesModule) } : {}),
       ...(opts.matchmake !== undefined ? { matchmake: opts.matchmake } : {}),
       ...(opts.spectate ? { spectate: true } : {}),
+      ...(opts.cameraPanUnitsPerSec ? { cameraPanUnitsPerSec: opts.cameraPanUnitsPerSec } : {}),
     });
     if (opts.inProcess) {
       const w = await BotWorker.create(initFor(plan[0]), opts.fullClient ?? defaultFullClient());

@@ -90,6 +90,8 @@ export interface WorkerInit {
   matchmake?: string;
   /** Every bot watches as a spectator (--spectate); with --matchmake it asks for a spectator's seat. */
   spectate?: boolean;
+  /** Spectators' camera speed, world units/s (--camera-pan). */
+  cameraPanUnitsPerSec?: number;
 }
 
 /** Coordinator -> bot process. */
@@ -178,6 +180,7 @@ export class BotWorker {
       ...(init.inputPacketRateHz !== undefined ? { inputPacketRateHz: init.inputPacketRateHz } : {}),
       ...(room !== undefined ? { room } : {}),
       ...(init.spectate ? { spectate: true } : {}),
+      ...(init.cameraPanUnitsPerSec ? { cameraPanUnitsPerSec: init.cameraPanUnitsPerSec } : {}),
       ...(this.fullClient ? { fullClient: this.fullClient, sharedTruth: this.sharedTruth } : {}),
       ...(seat ? { seat: seat.seat, onLost: () => this.rejoin(spec) } : {}),
     });
