@@ -1,6 +1,7 @@
-// Fixed-step loop: exact tick counts from a fake clock, bounded catch-up after a stall.
-import { describe, expect, it } from 'vitest';
-import { FakeClock, FixedStepLoop } from '../server/loop.ts';
+// Fixed-step loop: exact tick counts from a fake clock, bounded catch-up after a stall; the
+// scheduler's timers (fake timers).
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeClock, FixedStepLoop, startScheduler, type Clock } from '../server/loop.ts';
 
 describe('FixedStepLoop', () => {
   it('runs exactly tickRateHz ticks per simulated second, whatever the frame pattern', () => {
@@ -57,5 +58,40 @@ describe('FixedStepLoop', () => {
   it('rejects impossible settings', () => {
     expect(() => new FixedStepLoop(0, 5)).toThrow(RangeError);
     expect(() => new FixedStepLoop(60, 0)).toThrow(RangeError);
+  });
+});
+
+describe('startScheduler', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it('sets its timers in whole milliseconds and runs every tick', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const delays: number[] = [];
+    const real = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      delays.push(ms ?? 0);
+      return real(fn, ms);
+    }) as typeof setTimeout);
+    const loop = new FixedStepLoop(60, 5);
+    const clock: Clock = { nowMs: () => performance.now() };
+    let ticks = 0;
+    const s = startScheduler(loop, clock, (step) => {
+      ticks += step.run;
+    }, (err) => {
+      throw err;
+    });
+    vi.advanceTimersByTime(10_000);
+    s.stop();
+    expect(ticks).toBeGreaterThanOrEqual(599);
+    expect(ticks).toBeLessThanOrEqual(600);
+    expect(loop.skippedTotal).toBe(0);
+    expect(delays.length).toBeGreaterThan(ticks);
+    expect(delays.filter((d) => !Number.isInteger(d))).toEqual([]);
+    // and nothing after stop
+    vi.advanceTimersByTime(1000);
+    expect(ticks).toBeLessThanOrEqual(600);
   });
 });
