@@ -195,6 +195,8 @@ export class InterestManager {
   /** The view of the viewer at each position of the last list handed to update() (viewOf without its map lookup while the list stays the same). */
   private byPos: (Viewer | undefined)[] = [];
   private viewByPos: (ClientView | undefined)[] = [];
+  /** Frame tick update() last computed the view of each position at (-1: never). */
+  private tickByPos = new Float64Array(64).fill(-1);
   private frame: SnapshotFrame | undefined;
   /** Bytes a view may take per snapshot (0: no budget), and the estimated bytes of one created record. */
   private readonly budgetPerSnapshot: number;
@@ -272,6 +274,18 @@ export class InterestManager {
     return v;
   }
 
+  /**
+   * The view of `viewer` if one was computed on `tick`, else undefined. `pos` is the viewer's
+   * position in the list last handed to update(): while it is still there, the answer comes from
+   * the room's arrays without reaching the view (two thirds of the players, of the other phases,
+   * get nothing each tick); anywhere else, from the view itself.
+   */
+  viewAt(pos: number, viewer: Viewer, tick: number): ClientView | undefined {
+    if (pos < this.byPos.length && this.byPos[pos] === viewer) return this.tickByPos[pos] === tick ? this.viewByPos[pos] : undefined;
+    const v = this.views.get(viewer);
+    return v && v.newest >= 0 && v.ticks[v.newest] === tick ? v : undefined;
+  }
+
   /** The view of `viewer` if it has one. */
   peek(viewer: Viewer): ClientView | undefined {
     return this.views.get(viewer);
@@ -301,6 +315,7 @@ export class InterestManager {
         view = this.viewOf(viewer);
         byPos[p] = viewer;
         viewByPos[p] = view;
+        if (p < this.tickByPos.length) this.tickByPos[p] = -1;
       }
       if (view.phase !== phase) continue;
       if (!bucketed) {
@@ -308,6 +323,12 @@ export class InterestManager {
         bucketed = true;
       }
       this.computeView(frame, viewer.eid, view);
+      if (p >= this.tickByPos.length) {
+        const grown = new Float64Array(Math.max(p + 1, this.tickByPos.length * 2)).fill(-1);
+        grown.set(this.tickByPos);
+        this.tickByPos = grown;
+      }
+      this.tickByPos[p] = frame.tick;
     }
     // forget viewers past the end of the list (they may have left the room)
     if (byPos.length > viewers.length) {
@@ -783,6 +804,8 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
   private history: SnapshotHistory | undefined;
   private serial = 0;
   private uses = 0;
+  /** encodeFor calls since begin. */
+  private calls = 0;
 
   /**
    * @param schema the game's compiled schema
@@ -822,14 +845,16 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     this.frame = frame;
     this.history = history;
     this.serial++;
+    this.calls = 0;
   }
 
   encodeFor(client: SnapshotClient & Partial<Viewer>, send: (bytes: Uint8Array) => void): number {
     const frame = this.frame;
     if (!frame) throw new Error('encodeFor before begin');
-    const view = this.interest.peek(client as Viewer);
-    // A client without a view of this tick (no entity yet) gets nothing this tick.
-    if (!view || view.newest < 0 || view.ticks[view.newest] !== frame.tick) return 0;
+    // Called for the room's players in their order, then for others: the k-th call is the k-th viewer of update() when it is a player.
+    const view = this.interest.viewAt(this.calls++, client as Viewer, frame.tick);
+    // A client without a view of this tick (another phase, or no entity yet) gets nothing this tick.
+    if (!view) return 0;
     if (client.link) client.link.phase = view.phase;
     const bt = this.chooseBaseline(client, view, frame);
     if (bt >= 0 && this.shared && this.encodeShared(client, view, frame, bt, send)) return 1;

@@ -207,6 +207,29 @@ describe('interest management: views', () => {
     expect(view.slotOf(-5)).toBe(-1);
   });
 
+  it('finds the view computed on a tick by position, and by the view itself once the list changed', () => {
+    const w = viewRoom();
+    const [a, b, c] = [0, 1, 2].map((i) => ({ eid: w.spawn(100 + i * 300, 500) }));
+    const interest = w.room.interest!;
+    const computedOn = (v: Viewer): number => {
+      const view = interest.peek(v)!;
+      return view.ticks[view.newest];
+    };
+    w.step([a, b, c]);
+    // each of the last three ticks computed one phase: a viewer's view is found on its own tick only
+    for (const [pos, v] of [a, b, c].entries()) {
+      const t = computedOn(v);
+      expect(interest.viewAt(pos, v, t)).toBe(interest.peek(v));
+      expect(interest.viewAt(pos, v, t + 1)).toBeUndefined();
+      expect(interest.viewAt(pos + 7, v, t)).toBe(interest.peek(v));
+    }
+    // b leaves: c moves to position 1, and b (no longer listed) is found through its view
+    w.step([a, c]);
+    expect(interest.viewAt(1, c, computedOn(c))).toBe(interest.peek(c));
+    expect(interest.viewAt(1, b, computedOn(b))).toBe(interest.peek(b));
+    expect(interest.viewAt(1, c, computedOn(c) - 1)).toBeUndefined();
+  });
+
   it('validates the interest rules', () => {
     expect(gameProblems(dotsGame({ viewRadius: 0 }))).toContain('interest.viewRadius 0: a positive finite number');
     expect(gameProblems(dotsGame({ leaveRadius: 50 }))).toContain('interest.leaveRadius 50: a finite number above viewRadius');
