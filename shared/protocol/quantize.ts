@@ -20,24 +20,7 @@ export interface Quantizer {
   dequantize(q: number): number;
   /** Stable description used in the config hash. */
   readonly signature: string;
-  /**
-   * Batch forms for the server's per-tick passes: one call per field and tick, no call per entity
-   * (a call site that sees every kind of quantizer is megamorphic, and was a tenth of a big room's
-   * tick). The constructors below define both; a quantizer written by hand may leave them out, and
-   * its callers then loop over quantize and dequantize, with the same results.
-   */
-  /** store[e] = dequantize(quantize(store[e])) for each e of eids[0..n). */
-  snapEach?(store: NumberArray, eids: ArrayLike<number>, n: number): void;
-  /** out[at + i * stride] = quantize(store[eids[i]]) for each i < n. */
-  quantizeEach?(store: ArrayLike<number>, eids: ArrayLike<number>, n: number, out: NumberArray, at: number, stride: number): void;
 }
-
-/** A writable array of numbers (a typed array). */
-export interface NumberArray {
-  [index: number]: number;
-  readonly length: number;
-}
-
 
 // `+ 0` turns -0 into 0 so quantized values are plain non-negative integers.
 const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v + 0);
@@ -46,19 +29,10 @@ const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > 
 export function uint(bits: number): Quantizer {
   if (!Number.isInteger(bits) || bits < 1 || bits > 32) throw new RangeError(`uint(${bits}): bits must be 1..32`);
   const maxQ = 2 ** bits - 1;
-  const quantize = (v: number): number => (v === v ? clamp(Math.round(v), 0, maxQ) : 0);
-  const dequantize = (q: number): number => q;
   return {
-    kind: 'uint', bits, maxQ, min: 0, max: maxQ, wraps: false, signature: `u${bits}`, quantize, dequantize,
-    snapEach(store, eids, n) {
-      for (let i = 0; i < n; i++) {
-        const e = eids[i];
-        store[e] = dequantize(quantize(store[e]));
-      }
-    },
-    quantizeEach(store, eids, n, out, at, stride) {
-      for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
-    },
+    kind: 'uint', bits, maxQ, min: 0, max: maxQ, wraps: false, signature: `u${bits}`,
+    quantize: (v) => (v === v ? clamp(Math.round(v), 0, maxQ) : 0),
+    dequantize: (q) => q,
   };
 }
 
@@ -67,19 +41,10 @@ export function int(min: number, max: number): Quantizer {
   if (!Number.isInteger(min) || !Number.isInteger(max) || max <= min) throw new RangeError(`int(${min}, ${max}): need integers min < max`);
   const maxQ = max - min;
   const bits = bitsFor(maxQ);
-  const quantize = (v: number): number => (v === v ? clamp(Math.round(v), min, max) - min : 0);
-  const dequantize = (q: number): number => q + min;
   return {
-    kind: 'int', bits, maxQ, min, max, wraps: false, signature: `i${min}:${max}`, quantize, dequantize,
-    snapEach(store, eids, n) {
-      for (let i = 0; i < n; i++) {
-        const e = eids[i];
-        store[e] = dequantize(quantize(store[e]));
-      }
-    },
-    quantizeEach(store, eids, n, out, at, stride) {
-      for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
-    },
+    kind: 'int', bits, maxQ, min, max, wraps: false, signature: `i${min}:${max}`,
+    quantize: (v) => (v === v ? clamp(Math.round(v), min, max) - min : 0),
+    dequantize: (q) => q + min,
   };
 }
 
@@ -89,19 +54,10 @@ export function fixed(min: number, max: number, step: number): Quantizer {
   const maxQ = Math.round((max - min) / step);
   const bits = bitsFor(maxQ);
   if (bits > 32) throw new RangeError(`fixed(${min}, ${max}, ${step}) needs ${bits} bits (max 32)`);
-  const quantize = (v: number): number => (v === v ? clamp(Math.round((v - min) / step), 0, maxQ) : 0);
-  const dequantize = (q: number): number => min + q * step;
   return {
-    kind: 'fixed', bits, maxQ, min, max: min + maxQ * step, wraps: false, signature: `f${min}:${max}:${step}`, quantize, dequantize,
-    snapEach(store, eids, n) {
-      for (let i = 0; i < n; i++) {
-        const e = eids[i];
-        store[e] = dequantize(quantize(store[e]));
-      }
-    },
-    quantizeEach(store, eids, n, out, at, stride) {
-      for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
-    },
+    kind: 'fixed', bits, maxQ, min, max: min + maxQ * step, wraps: false, signature: `f${min}:${max}:${step}`,
+    quantize: (v) => (v === v ? clamp(Math.round((v - min) / step), 0, maxQ) : 0),
+    dequantize: (q) => min + q * step,
   };
 }
 
@@ -110,40 +66,22 @@ export function angle(bits: number): Quantizer {
   if (!Number.isInteger(bits) || bits < 2 || bits > 24) throw new RangeError(`angle(${bits}): bits must be 2..24`);
   const n = 2 ** bits;
   const stepRad = (2 * Math.PI) / n;
-  const quantize = (v: number): number => {
-    if (!Number.isFinite(v)) return 0;
-    const q = Math.round(v / stepRad) % n;
-    return q < 0 ? q + n : q + 0;
-  };
-  const dequantize = (q: number): number => (q >= n / 2 ? q - n : q) * stepRad;
   return {
-    kind: 'angle', bits, maxQ: n - 1, min: -Math.PI, max: Math.PI - stepRad, wraps: true, signature: `a${bits}`, quantize, dequantize,
-    snapEach(store, eids, n) {
-      for (let i = 0; i < n; i++) {
-        const e = eids[i];
-        store[e] = dequantize(quantize(store[e]));
-      }
+    kind: 'angle', bits, maxQ: n - 1, min: -Math.PI, max: Math.PI - stepRad, wraps: true, signature: `a${bits}`,
+    quantize: (v) => {
+      if (!Number.isFinite(v)) return 0;
+      const q = Math.round(v / stepRad) % n;
+      return q < 0 ? q + n : q + 0;
     },
-    quantizeEach(store, eids, n, out, at, stride) {
-      for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
-    },
+    dequantize: (q) => (q >= n / 2 ? q - n : q) * stepRad,
   };
 }
 
 /** Boolean field, one bit. */
 export function bool(): Quantizer {
-  const quantize = (v: number): number => (v ? 1 : 0);
-  const dequantize = (q: number): number => q;
   return {
-    kind: 'bool', bits: 1, maxQ: 1, min: 0, max: 1, wraps: false, signature: 'b', quantize, dequantize,
-    snapEach(store, eids, n) {
-      for (let i = 0; i < n; i++) {
-        const e = eids[i];
-        store[e] = dequantize(quantize(store[e]));
-      }
-    },
-    quantizeEach(store, eids, n, out, at, stride) {
-      for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
-    },
+    kind: 'bool', bits: 1, maxQ: 1, min: 0, max: 1, wraps: false, signature: 'b',
+    quantize: (v) => (v ? 1 : 0),
+    dequantize: (q) => q,
   };
 }

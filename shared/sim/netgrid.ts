@@ -12,14 +12,3 @@ export function snapToNetGrid(schema: NetSchema, stores: readonly Store[], eid: 
     s[eid] = q.dequantize(q.quantize(s[eid]));
   }
 }
-
-/** Rounds every networked field of the first `n` entities of `eids` to its quantized value, in place: field by field, one call each (Quantizer.snapEach). */
-export function snapAllToNetGrid(schema: NetSchema, stores: readonly Store[], eids: ArrayLike<number>, n: number): void {
-  const fields = schema.fields;
-  for (let f = 0; f < fields.length; f++) {
-    const q = fields[f].q;
-    const s = stores[f];
-    if (q.snapEach) q.snapEach(s, eids, n);
-    else for (let i = 0; i < n; i++) s[eids[i]] = q.dequantize(q.quantize(s[eids[i]]));
-  }
-}
