@@ -4,7 +4,7 @@
 // player's view (games with interest rules) and send snapshots (and record them, when the room is recorded). Rooms with views capture every tick
 // and send each tick to the players of that tick's phase (a third of them at 60 / 20 Hz), so every
 // player still gets a snapshot every Nth tick. Reading runTick explains the server.
-import { snapToNetGrid } from '../shared/sim/netgrid.ts';
+import { snapAllToNetGrid } from '../shared/sim/netgrid.ts';
 import { captureFrame } from './history.ts';
 import type { Room } from './rooms.ts';
 
@@ -87,8 +87,7 @@ export function flushEvents(room: Room): void {
 
 /** Snaps every replicated entity's networked fields to the quantization grid. */
 export function snapState(room: Room): void {
-  const list = room.replicated();
-  for (let i = 0; i < list.length; i++) snapToNetGrid(room.schema, room.stores, list[i]);
+  snapAllToNetGrid(room.schema, room.stores, room.replicated());
 }
 
 /**

@@ -20,6 +20,18 @@ export interface Quantizer {
   dequantize(q: number): number;
   /** Stable description used in the config hash. */
   readonly signature: string;
+  /**
+   * Optional: sets `column[e] = dequantize(quantize(column[e]))` for every entity `e` of `eids` (the
+   * per-tick snap to the grid, shared/sim/netgrid.ts), with this quantizer's own arithmetic in one
+   * loop instead of two calls per value through a call site every field shares. The built-in
+   * quantizers have it; a quantizer without it is snapped value by value.
+   */
+  snapColumn?(column: NumberColumn, eids: readonly number[]): void;
+}
+
+/** A writable column of numbers indexed by entity (a component field's typed array). */
+export interface NumberColumn {
+  [index: number]: number;
 }
 
 // `+ 0` turns -0 into 0 so quantized values are plain non-negative integers.
@@ -29,10 +41,13 @@ const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > 
 export function uint(bits: number): Quantizer {
   if (!Number.isInteger(bits) || bits < 1 || bits > 32) throw new RangeError(`uint(${bits}): bits must be 1..32`);
   const maxQ = 2 ** bits - 1;
+  const quantize = (v: number): number => (v === v ? clamp(Math.round(v), 0, maxQ) : 0);
+  const dequantize = (q: number): number => q;
   return {
-    kind: 'uint', bits, maxQ, min: 0, max: maxQ, wraps: false, signature: `u${bits}`,
-    quantize: (v) => (v === v ? clamp(Math.round(v), 0, maxQ) : 0),
-    dequantize: (q) => q,
+    kind: 'uint', bits, maxQ, min: 0, max: maxQ, wraps: false, signature: `u${bits}`, quantize, dequantize,
+    snapColumn(column, eids) {
+      for (let i = 0; i < eids.length; i++) column[eids[i]] = dequantize(quantize(column[eids[i]]));
+    },
   };
 }
 
@@ -41,10 +56,13 @@ export function int(min: number, max: number): Quantizer {
   if (!Number.isInteger(min) || !Number.isInteger(max) || max <= min) throw new RangeError(`int(${min}, ${max}): need integers min < max`);
   const maxQ = max - min;
   const bits = bitsFor(maxQ);
+  const quantize = (v: number): number => (v === v ? clamp(Math.round(v), min, max) - min : 0);
+  const dequantize = (q: number): number => q + min;
   return {
-    kind: 'int', bits, maxQ, min, max, wraps: false, signature: `i${min}:${max}`,
-    quantize: (v) => (v === v ? clamp(Math.round(v), min, max) - min : 0),
-    dequantize: (q) => q + min,
+    kind: 'int', bits, maxQ, min, max, wraps: false, signature: `i${min}:${max}`, quantize, dequantize,
+    snapColumn(column, eids) {
+      for (let i = 0; i < eids.length; i++) column[eids[i]] = dequantize(quantize(column[eids[i]]));
+    },
   };
 }
 
@@ -54,10 +72,13 @@ export function fixed(min: number, max: number, step: number): Quantizer {
   const maxQ = Math.round((max - min) / step);
   const bits = bitsFor(maxQ);
   if (bits > 32) throw new RangeError(`fixed(${min}, ${max}, ${step}) needs ${bits} bits (max 32)`);
+  const quantize = (v: number): number => (v === v ? clamp(Math.round((v - min) / step), 0, maxQ) : 0);
+  const dequantize = (q: number): number => min + q * step;
   return {
-    kind: 'fixed', bits, maxQ, min, max: min + maxQ * step, wraps: false, signature: `f${min}:${max}:${step}`,
-    quantize: (v) => (v === v ? clamp(Math.round((v - min) / step), 0, maxQ) : 0),
-    dequantize: (q) => min + q * step,
+    kind: 'fixed', bits, maxQ, min, max: min + maxQ * step, wraps: false, signature: `f${min}:${max}:${step}`, quantize, dequantize,
+    snapColumn(column, eids) {
+      for (let i = 0; i < eids.length; i++) column[eids[i]] = dequantize(quantize(column[eids[i]]));
+    },
   };
 }
 
@@ -66,22 +87,28 @@ export function angle(bits: number): Quantizer {
   if (!Number.isInteger(bits) || bits < 2 || bits > 24) throw new RangeError(`angle(${bits}): bits must be 2..24`);
   const n = 2 ** bits;
   const stepRad = (2 * Math.PI) / n;
+  const quantize = (v: number): number => {
+    if (!Number.isFinite(v)) return 0;
+    const q = Math.round(v / stepRad) % n;
+    return q < 0 ? q + n : q + 0;
+  };
+  const dequantize = (q: number): number => (q >= n / 2 ? q - n : q) * stepRad;
   return {
-    kind: 'angle', bits, maxQ: n - 1, min: -Math.PI, max: Math.PI - stepRad, wraps: true, signature: `a${bits}`,
-    quantize: (v) => {
-      if (!Number.isFinite(v)) return 0;
-      const q = Math.round(v / stepRad) % n;
-      return q < 0 ? q + n : q + 0;
+    kind: 'angle', bits, maxQ: n - 1, min: -Math.PI, max: Math.PI - stepRad, wraps: true, signature: `a${bits}`, quantize, dequantize,
+    snapColumn(column, eids) {
+      for (let i = 0; i < eids.length; i++) column[eids[i]] = dequantize(quantize(column[eids[i]]));
     },
-    dequantize: (q) => (q >= n / 2 ? q - n : q) * stepRad,
   };
 }
 
 /** Boolean field, one bit. */
 export function bool(): Quantizer {
+  const quantize = (v: number): number => (v ? 1 : 0);
   return {
-    kind: 'bool', bits: 1, maxQ: 1, min: 0, max: 1, wraps: false, signature: 'b',
-    quantize: (v) => (v ? 1 : 0),
+    kind: 'bool', bits: 1, maxQ: 1, min: 0, max: 1, wraps: false, signature: 'b', quantize,
     dequantize: (q) => q,
+    snapColumn(column, eids) {
+      for (let i = 0; i < eids.length; i++) column[eids[i]] = quantize(column[eids[i]]);
+    },
   };
 }
