@@ -102,7 +102,7 @@ describe('quantizers', () => {
     }
   });
 
-  it('the batch forms (snapEach, quantizeEach) give what quantize and dequantize give, entity by entity', () => {
+  it('quantizeEach gives what quantize gives, entity by entity, into a strided row-major table', () => {
     const special = [NaN, Infinity, -Infinity, -0, 0.5, -0.5, 2.5, 1e12, -1e12];
     for (const q of [fixed(0, 2048, 1 / 16), fixed(-10, 10, 0.1), angle(8), angle(12), uint(7), int(-1, 1), bool()]) {
       fc.assert(fc.property(fc.array(fc.oneof(fc.double({ min: -1e4, max: 1e4 }), fc.constantFrom(...special)), { minLength: 1, maxLength: 40 }), (vals) => {
@@ -115,10 +115,8 @@ describe('quantizers', () => {
         eids.forEach((e, i) => {
           expect(out[1 + i * 3]).toBe(q.quantize(store[e]));
           expect(out[i * 3]).toBe(7);
+          expect(out[2 + i * 3]).toBe(7);
         });
-        const snapped = store.slice();
-        q.snapEach!(snapped, eids, eids.length);
-        for (let e = 0; e < store.length; e++) expect(Object.is(snapped[e], e % 2 === 0 ? q.dequantize(q.quantize(store[e])) : store[e])).toBe(true);
       }), { numRuns: 200 });
     }
   });
