@@ -138,22 +138,38 @@ export function captureFrame(
   const layout = snapshotLayout(schema);
   const { nf, nc, nr, rateField, slotComp } = layout;
   const fields = schema.fields;
+  const ids = frame.ids;
+  const masks = frame.masks;
   let n = 0;
+  let every = 0xffffffff;
   for (let e = 0; e <= maxId; e++) {
     if (!presence[e]) continue;
     presence[e] = 0;
     let mask = 0;
     for (let ci = 0; ci < nc; ci++) if (hasComponent(e, ci)) mask |= 1 << ci;
-    frame.ids[n] = e;
-    frame.masks[n] = mask >>> 0;
-    const base = n * nf;
-    for (let f = 0; f < nf; f++) {
-      frame.values[base + f] = (mask & (1 << fields[f].compIndex)) !== 0 ? fields[f].q.quantize(stores[f][e]) : 0;
-    }
-    for (let r = 0; r < nr; r++) {
-      frame.rates[n * nr + r] = rates && (mask >>> slotComp[r]) & 1 ? rates.rate(e, r, frame.tick, frame.values[base + rateField[r]]) : 0;
-    }
+    ids[n] = e;
+    masks[n] = mask >>> 0;
+    every &= mask;
     n++;
+  }
+  // Field by field: one call per field, none per entity (Quantizer.quantizeEach); absent components as 0.
+  const values = frame.values;
+  for (let f = 0; f < nf; f++) {
+    const q = fields[f].q;
+    const store = stores[f];
+    if (q.quantizeEach) q.quantizeEach(store, ids, n, values, f, nf);
+    else for (let i = 0; i < n; i++) values[i * nf + f] = q.quantize(store[ids[i]]);
+    const bit = 1 << fields[f].compIndex;
+    if ((every & bit) === 0) for (let i = 0; i < n; i++) if ((masks[i] & bit) === 0) values[i * nf + f] = 0;
+  }
+  if (nr > 0) {
+    const out = frame.rates;
+    for (let i = 0; i < n; i++) {
+      const e = ids[i];
+      const mask = masks[i];
+      const base = i * nf;
+      for (let r = 0; r < nr; r++) out[i * nr + r] = rates && (mask >>> slotComp[r]) & 1 ? rates.rate(e, r, frame.tick, values[base + rateField[r]]) : 0;
+    }
   }
   frame.count = n;
   rates?.recordFrame(frame);

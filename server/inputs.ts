@@ -37,10 +37,13 @@ export function newInputStats(): InputStats {
  */
 export class InputBuffer {
   private readonly size: number;
-  private readonly present: Uint8Array;
-  private readonly seqs: Uint16Array;
-  private readonly values: Uint32Array;
-  /** Last applied input's values (repeated across gaps); zeros before the first input. */
+  /**
+   * The whole window in one array (a tick reaches a thousand players' buffers: one array each is
+   * one memory reach where four were four): per slot, its sequence + 1 (0: empty); then each
+   * slot's values (VALUES + slot * fieldCount); then the current input.
+   */
+  private readonly buf: Uint32Array;
+  /** Last applied input's values (repeated across gaps); zeros before the first input. A view into buf. */
   readonly current: Uint32Array;
   private lastSeq = 0;
   private started = false;
@@ -68,10 +71,8 @@ export class InputBuffer {
   ) {
     this.size = 64;
     if (maxPending >= this.size) throw new RangeError('maxPending must be < 64');
-    this.present = new Uint8Array(this.size);
-    this.seqs = new Uint16Array(this.size);
-    this.values = new Uint32Array(this.size * fieldCount);
-    this.current = new Uint32Array(fieldCount);
+    this.buf = new Uint32Array(this.size * (1 + fieldCount) + fieldCount);
+    this.current = this.buf.subarray(this.size * (1 + fieldCount));
   }
 
   /** Number of inputs waiting to be applied. */
@@ -99,15 +100,15 @@ export class InputBuffer {
       this.lastSeq = seqAdd(seq, -1);
     }
     const slot = seq & (this.size - 1);
-    if (this.present[slot] && this.seqs[slot] === seq) {
+    const buf = this.buf;
+    if (buf[slot] === seq + 1) {
       this.stats.duplicates++;
       this.totals.duplicates++;
       return;
     }
-    this.present[slot] = 1;
-    this.seqs[slot] = seq;
-    const base = slot * this.fieldCount;
-    for (let f = 0; f < this.fieldCount; f++) this.values[base + f] = values[offset + f];
+    buf[slot] = seq + 1;
+    const base = this.size + slot * this.fieldCount;
+    for (let f = 0; f < this.fieldCount; f++) buf[base + f] = values[offset + f];
     this.pending++;
     const cap = this.catchingUp ? this.size - 1 : this.maxPending;
     while (this.pending > cap) this.dropOldest();
@@ -126,18 +127,20 @@ export class InputBuffer {
       }
       return this.current;
     }
+    const buf = this.buf;
     let seq = seqAdd(this.lastSeq, 1);
     let slot = seq & (this.size - 1);
-    while (!(this.present[slot] && this.seqs[slot] === seq)) {
+    while (buf[slot] !== seq + 1) {
       this.stats.dropped++;
       this.totals.dropped++;
       seq = seqAdd(seq, 1);
       slot = seq & (this.size - 1);
     }
-    this.present[slot] = 0;
+    buf[slot] = 0;
     this.pending--;
-    const base = slot * this.fieldCount;
-    for (let f = 0; f < this.fieldCount; f++) this.current[f] = this.values[base + f];
+    const base = this.size + slot * this.fieldCount;
+    const cur = this.size * (1 + this.fieldCount);
+    for (let f = 0; f < this.fieldCount; f++) buf[cur + f] = buf[base + f];
     this.lastSeq = seq;
     this.lastAppliedSeq = seq;
     this.hasApplied = true;
@@ -169,9 +172,9 @@ export class InputBuffer {
     let seq = seqAdd(this.lastSeq, 1);
     for (let i = 0; i < this.size && out.length < this.pending; i++, seq = seqAdd(seq, 1)) {
       const slot = seq & (this.size - 1);
-      if (!(this.present[slot] && this.seqs[slot] === seq)) continue;
-      const base = slot * this.fieldCount;
-      out.push({ seq, values: Array.from(this.values.subarray(base, base + this.fieldCount)) });
+      if (this.buf[slot] !== seq + 1) continue;
+      const base = this.size + slot * this.fieldCount;
+      out.push({ seq, values: Array.from(this.buf.subarray(base, base + this.fieldCount)) });
     }
     return out;
   }
@@ -199,8 +202,8 @@ export class InputBuffer {
     let seq = seqAdd(this.lastSeq, 1);
     for (let i = 0; i < this.size; i++, seq = seqAdd(seq, 1)) {
       const slot = seq & (this.size - 1);
-      if (this.present[slot] && this.seqs[slot] === seq) {
-        this.present[slot] = 0;
+      if (this.buf[slot] === seq + 1) {
+        this.buf[slot] = 0;
         this.pending--;
         this.stats.dropped++;
         this.totals.dropped++;
@@ -211,7 +214,7 @@ export class InputBuffer {
   }
 
   private clearPending(): void {
-    this.present.fill(0);
+    this.buf.fill(0, 0, this.size);
     this.pending = 0;
   }
 }

@@ -30,17 +30,29 @@ export const DEFAULT_LEAVE_FACTOR = 1.1;
 /** Most grid cells per axis; a finer grid is coarsened to this. */
 const MAX_CELLS_PER_AXIS = 1024;
 
-/** What a room remembers of one player's view: its entity ids at each recent snapshot tick. */
+/** Ids a view's ring slot holds before the ring first grows. */
+const VIEW_INITIAL_STRIDE = 64;
+
+/**
+ * What a room remembers of one player's view: its entity ids at each recent snapshot tick. The
+ * slots share one array (`ring`, `stride` ids per slot): a view is read and written once per
+ * snapshot interval, a thousand other views apart, so what it costs is mostly the memory it
+ * reaches, and one array per view is one reach where an array per slot and per field were several.
+ */
 export class ClientView {
   /** Snapshot tick of each ring slot, -1 when empty. */
   readonly ticks: Float64Array;
-  /** Entity ids of each slot, ascending (the first counts[slot] entries). */
-  readonly ids: Uint16Array[];
+  /** Entity ids of every slot: slot s holds ring[s * stride, s * stride + counts[s]), ascending. */
+  ring: Uint16Array;
+  /** Ids each slot can hold (grows by doubling for every slot at once). */
+  stride = VIEW_INITIAL_STRIDE;
+  /** The same slots as views into `ring` (ids[slot][0..counts[slot])), for readers outside the hot loops. */
+  ids: Uint16Array[];
   readonly counts: Int32Array;
   /** Slot of the newest view, -1 before the first. */
   newest = -1;
-  /** Rows (of the newest room frame) of the newest view, ascending: what the encoder copies. */
-  rows: Int32Array = new Int32Array(64);
+  /** Where the rows (of the newest room frame) of the newest view start in InterestManager.rows, ascending: what the encoder copies. Valid during the tick the view was computed. */
+  rowsAt = 0;
   /** Tick of the last full snapshot sent to this client, or -1 (the view encoder's fallback state). */
   fullTick = -1;
   /** Views computed for this player (statistics). */
@@ -72,13 +84,32 @@ export class ClientView {
    */
   constructor(readonly length: number) {
     this.ticks = new Float64Array(length).fill(-1);
-    this.ids = Array.from({ length }, () => new Uint16Array(64));
+    this.ring = new Uint16Array(length * VIEW_INITIAL_STRIDE);
+    this.ids = slotViews(this.ring, length, VIEW_INITIAL_STRIDE);
     this.counts = new Int32Array(length);
   }
 
-  /** Ring slot of the view at snapshot `tick`, or -1 when not remembered. */
+  /** Makes every slot hold at least `n` ids, keeping what the slots hold. */
+  ensureStride(n: number): void {
+    if (n <= this.stride) return;
+    let stride = this.stride * 2;
+    while (stride < n) stride *= 2;
+    const ring = new Uint16Array(this.length * stride);
+    for (let s = 0; s < this.length; s++) ring.set(this.ring.subarray(s * this.stride, s * this.stride + this.counts[s]), s * stride);
+    this.ring = ring;
+    this.stride = stride;
+    this.ids = slotViews(ring, this.length, stride);
+  }
+
+  /** Ring slot of the view at snapshot `tick`, or -1 when not remembered (newest first: baselines are recent). */
   slotOf(tick: number): number {
-    for (let i = 0; i < this.length; i++) if (this.ticks[i] === tick) return i;
+    const len = this.length;
+    let s = this.newest;
+    if (s < 0) return -1;
+    for (let k = 0; k < len; k++) {
+      if (this.ticks[s] === tick) return s;
+      s = s === 0 ? len - 1 : s - 1;
+    }
     return -1;
   }
 
@@ -89,18 +120,24 @@ export class ClientView {
 
   /** True when entity `id` was in the view of `slot` (binary search). */
   holds(slot: number, id: number): boolean {
-    const ids = this.ids[slot];
-    let lo = 0;
-    let hi = this.counts[slot] - 1;
+    const ring = this.ring;
+    const base = slot * this.stride;
+    let lo = base;
+    let hi = base + this.counts[slot] - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const v = ids[mid];
+      const v = ring[mid];
       if (v === id) return true;
       if (v < id) lo = mid + 1;
       else hi = mid - 1;
     }
     return false;
   }
+}
+
+/** Views of each slot of a ring (`length` slots of `stride` ids). */
+function slotViews(ring: Uint16Array, length: number, stride: number): Uint16Array[] {
+  return Array.from({ length }, (_, s) => ring.subarray(s * stride, (s + 1) * stride));
 }
 
 /** Counters of a room's interest management. */
@@ -169,6 +206,14 @@ export class InterestManager {
   private globalCount = 0;
   /** Bit per row of the frame: set when the row is in the view being built (dedupes, then yields the rows in order). */
   private pick = new Uint32Array(2);
+  /** Rows of the current frame of every view computed on it, each view's ascending from its rowsAt (read in sequence by the encoder). */
+  rows = new Int32Array(256);
+  private rowsUsed = 0;
+  /** The view of the viewer at each position of the last list handed to update() (viewOf without its map lookup while the list stays the same). */
+  private byPos: (Viewer | undefined)[] = [];
+  private viewByPos: (ClientView | undefined)[] = [];
+  /** Frame tick update() last computed the view of each position at (-1: never). */
+  private tickByPos = new Float64Array(64).fill(-1);
   private frame: SnapshotFrame | undefined;
   /** Bytes a view may take per snapshot (0: no budget), and the estimated bytes of one created record. */
   private readonly budgetPerSnapshot: number;
@@ -250,6 +295,18 @@ export class InterestManager {
   }
 
   /**
+   * The view of `viewer` if one was computed on `tick`, else undefined. `pos` is the viewer's
+   * position in the list last handed to update(): while it is still there, the answer comes from
+   * the room's arrays without reaching the view (two thirds of the players, of the other phases,
+   * get nothing each tick); anywhere else, from the view itself.
+   */
+  viewAt(pos: number, viewer: Viewer, tick: number): ClientView | undefined {
+    if (pos < this.byPos.length && this.byPos[pos] === viewer) return this.tickByPos[pos] === tick ? this.viewByPos[pos] : undefined;
+    const v = this.views.get(viewer);
+    return v && v.newest >= 0 && v.ticks[v.newest] === tick ? v : undefined;
+  }
+
+  /**
    * Computes a view for `viewer`, which has no entity, around a camera (a spectator): until
    * aim() places it, around the first player's entity, or the world centre when there is none.
    * `radius` is its enter radius (world units; the leave radius scales as the game's does),
@@ -319,18 +376,38 @@ export class InterestManager {
    */
   update(frame: SnapshotFrame, viewers: readonly Viewer[]): void {
     this.frame = frame;
+    this.rowsUsed = 0;
     const phase = frame.tick % this.phases;
     let bucketed = false;
+    const byPos = this.byPos;
+    const viewByPos = this.viewByPos;
     for (let p = 0; p < viewers.length; p++) {
       const viewer = viewers[p];
       if (viewer.eid < 0) continue;
-      const view = this.viewOf(viewer);
+      let view = byPos[p] === viewer ? viewByPos[p] : undefined;
+      if (!view) {
+        view = this.viewOf(viewer);
+        byPos[p] = viewer;
+        viewByPos[p] = view;
+        if (p < this.tickByPos.length) this.tickByPos[p] = -1;
+      }
       if (view.phase !== phase) continue;
       if (!bucketed) {
         this.bucket(frame);
         bucketed = true;
       }
       this.playerView(frame, viewer.eid, view);
+      if (p >= this.tickByPos.length) {
+        const grown = new Float64Array(Math.max(p + 1, this.tickByPos.length * 2)).fill(-1);
+        grown.set(this.tickByPos);
+        this.tickByPos = grown;
+      }
+      this.tickByPos[p] = frame.tick;
+    }
+    // forget viewers past the end of the list (they may have left the room)
+    if (byPos.length > viewers.length) {
+      byPos.length = viewers.length;
+      viewByPos.length = viewers.length;
     }
     const watchers = this.watchers;
     for (let p = 0; p < watchers.length; p++) {
@@ -364,6 +441,7 @@ export class InterestManager {
     }
   }
 
+
   /** A player's view: around its entity, with the game's radius for it; only its own entity and the globals while it has no position. */
   private playerView(frame: SnapshotFrame, eid: number, view: ClientView): void {
     const self = frame.indexOf(eid);
@@ -376,10 +454,17 @@ export class InterestManager {
   /** A view of every entity of the frame (a recording's). */
   private worldView(frame: SnapshotFrame, view: ClientView): void {
     const n = frame.count;
-    let rows = view.rows;
-    if (rows.length < n) rows = view.rows = new Int32Array(Math.max(n, rows.length * 2));
-    for (let i = 0; i < n; i++) rows[i] = i;
-    this.record(frame, view, rows, n, view.newest);
+    const at = this.rowsUsed;
+    if (this.rows.length < at + n) {
+      const grown = new Int32Array(Math.max(at + n, this.rows.length * 2));
+      grown.set(this.rows.subarray(0, at));
+      this.rows = grown;
+    }
+    const rows = this.rows;
+    for (let i = 0; i < n; i++) rows[at + i] = i;
+    this.rowsUsed = at + n;
+    view.rowsAt = at;
+    this.record(frame, view, rows, at, n, view.newest);
   }
 
   /** Places every row of the frame in its grid cell and lists the global entities' rows. */
@@ -451,8 +536,6 @@ export class InterestManager {
    */
   private computeView(frame: SnapshotFrame, eid: number, self: number, view: ClientView, x: number, y: number, radius: number): void {
     const prev = view.newest;
-    let rows = view.rows;
-    if (rows.length < frame.count) rows = view.rows = new Int32Array(Math.max(frame.count, rows.length * 2));
     const words = (frame.count + 31) >>> 5;
     if (this.pick.length < words) this.pick = new Uint32Array(Math.max(words, this.pick.length * 2));
     const pick = this.pick;
@@ -482,10 +565,10 @@ export class InterestManager {
       const held = this.held;
       const cellX = this.cellX;
       const cellY = this.cellY;
-      if (prev >= 0) {
-        const old = view.ids[prev];
-        for (let i = 0, m = view.counts[prev]; i < m; i++) held[old[i] >>> 5] |= 1 << (old[i] & 31);
-      }
+      const ring = view.ring;
+      const oldAt = prev >= 0 ? prev * view.stride : 0;
+      const oldEnd = prev >= 0 ? oldAt + view.counts[prev] : 0;
+      for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] |= 1 << (ring[i] & 31);
       const { minX, minY, cellSize, cols, rowsN } = this;
       const c0 = Math.max(0, Math.floor((x - leave - minX) / cellSize));
       const c1 = Math.min(cols - 1, Math.floor((x + leave - minX) / cellSize));
@@ -532,10 +615,7 @@ export class InterestManager {
           }
         }
       }
-      if (prev >= 0) {
-        const old = view.ids[prev];
-        for (let i = 0, m = view.counts[prev]; i < m; i++) held[old[i] >>> 5] = 0;
-      }
+      for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] = 0;
     }
     if (budget && ne > 0) {
       const admitted = this.admit(frame, view, ne);
@@ -548,7 +628,14 @@ export class InterestManager {
       }
     } else if (budget) view.waitCount = 0;
     // The picked rows in ascending order (the frame's id order), clearing the bitmap as it goes.
-    let o = 0;
+    const at = this.rowsUsed;
+    if (this.rows.length < at + n) {
+      const grown = new Int32Array(Math.max(at + n, this.rows.length * 2));
+      grown.set(this.rows.subarray(0, at));
+      this.rows = grown;
+    }
+    const rows = this.rows;
+    let o = at;
     if (hi >= 0) {
       for (let w = lo >>> 5; w <= hi >>> 5; w++) {
         let v = pick[w];
@@ -561,8 +648,10 @@ export class InterestManager {
         }
       }
     }
-    if (o !== n) throw new Error(`view of ${eid}: ${o} rows picked, ${n} counted`);
-    this.record(frame, view, rows, n, prev);
+    if (o - at !== n) throw new Error(`view of ${eid}: ${o - at} rows picked, ${n} counted`);
+    this.rowsUsed = o;
+    view.rowsAt = at;
+    this.record(frame, view, rows, at, n, prev);
   }
 
   /**
@@ -635,12 +724,14 @@ export class InterestManager {
     return k;
   }
 
-  /** Stores the view's ids under frame.tick in the next slot, and counts entries and exits. */
-  private record(frame: SnapshotFrame, view: ClientView, rows: Int32Array, n: number, prev: number): void {
+  /** Stores the view's ids (frame rows rows[at, at + n)) under frame.tick in the next slot, and counts entries and exits. */
+  private record(frame: SnapshotFrame, view: ClientView, rows: Int32Array, at: number, n: number, prev: number): void {
     const slot = (view.newest + 1) % view.length;
-    let ids = view.ids[slot];
-    if (ids.length < n) ids = view.ids[slot] = new Uint16Array(Math.max(n, ids.length * 2));
-    for (let i = 0; i < n; i++) ids[i] = frame.ids[rows[i]];
+    view.ensureStride(n);
+    const ring = view.ring;
+    const base = slot * view.stride;
+    const fids = frame.ids;
+    for (let i = 0; i < n; i++) ring[base + i] = fids[rows[at + i]];
     view.counts[slot] = n;
     view.ticks[slot] = frame.tick;
     view.newest = slot;
@@ -656,17 +747,19 @@ export class InterestManager {
       return;
     }
     // Both lists are ascending: one merge counts what entered and what left.
-    const old = view.ids[prev];
+    const ob = prev * view.stride;
     const m = view.counts[prev];
     let i = 0;
     let j = 0;
     let same = 0;
     while (i < n && j < m) {
-      if (ids[i] === old[j]) {
+      const a = ring[base + i];
+      const b = ring[ob + j];
+      if (a === b) {
         same++;
         i++;
         j++;
-      } else if (ids[i] < old[j]) i++;
+      } else if (a < b) i++;
       else j++;
     }
     st.entered += n - same;
@@ -675,8 +768,8 @@ export class InterestManager {
   }
 }
 
-/** Copies rows `rows[0..n)` (ascending) of `src` into `dst` (tick set by the caller). */
-function gatherRows(src: SnapshotFrame, dst: SnapshotFrame, n: number, rows: Int32Array): void {
+/** Copies rows `rows[at, at + n)` (ascending) of `src` into `dst` (tick set by the caller). */
+function gatherRows(src: SnapshotFrame, dst: SnapshotFrame, n: number, rows: Int32Array, at = 0): void {
   dst.ensureCapacity(n);
   const nf = src.fieldCount;
   const nr = src.rateCount;
@@ -689,7 +782,7 @@ function gatherRows(src: SnapshotFrame, dst: SnapshotFrame, n: number, rows: Int
   const dv = dst.values;
   const dr = dst.rates;
   for (let i = 0; i < n; i++) {
-    const r = rows[i];
+    const r = rows[at + i];
     dIds[i] = sIds[r];
     dMasks[i] = sMasks[r];
     const so = r * nf;
@@ -841,6 +934,8 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
   private history: SnapshotHistory | undefined;
   private serial = 0;
   private uses = 0;
+  /** encodeFor calls since begin. */
+  private calls = 0;
 
   /**
    * @param schema the game's compiled schema
@@ -880,19 +975,21 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     this.frame = frame;
     this.history = history;
     this.serial++;
+    this.calls = 0;
   }
 
   encodeFor(client: SnapshotClient & Partial<Viewer>, send: (bytes: Uint8Array) => void): number {
     const frame = this.frame;
     if (!frame) throw new Error('encodeFor before begin');
-    const view = this.interest.peek(client as Viewer);
-    // A client without a view of this tick (no entity yet) gets nothing this tick.
-    if (!view || view.newest < 0 || view.ticks[view.newest] !== frame.tick) return 0;
+    // Called for the room's players in their order, then for others: the k-th call is the k-th viewer of update() when it is a player.
+    const view = this.interest.viewAt(this.calls++, client as Viewer, frame.tick);
+    // A client without a view of this tick (another phase, or no entity yet) gets nothing this tick.
+    if (!view) return 0;
     if (client.link) client.link.phase = view.phase;
     const bt = this.chooseBaseline(client, view, frame);
     if (bt >= 0 && this.shared && this.encodeShared(client, view, frame, bt, send)) return 1;
     const T = this.target;
-    gatherRows(frame, T, view.counts[view.newest], view.rows);
+    gatherRows(frame, T, view.counts[view.newest], this.interest.rows, view.rowsAt);
     T.tick = frame.tick;
     const B = bt >= 0 ? this.rebuild(this.history!.get(bt) as SnapshotFrame, view, view.slotOf(bt)) : null;
     const parts = this.parts;
@@ -974,9 +1071,11 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
   private encodeShared(client: SnapshotClient, view: ClientView, frame: SnapshotFrame, bt: number, send: (bytes: Uint8Array) => void): boolean {
     const g = this.groupFor(frame, bt);
     const slot = view.slotOf(bt);
-    const bIds = view.ids[slot];
+    const bIds = view.ring;
+    const bAt = slot * view.stride;
     const bn = view.counts[slot];
-    const rows = view.rows;
+    const rows = this.interest.rows;
+    const rAt = view.rowsAt;
     const tn = view.counts[view.newest];
     if (this.kept.length < tn || this.removed.length < bn) {
       const cap = Math.max(tn, bn) * 2;
@@ -995,13 +1094,14 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     let i = 0;
     let j = 0;
     // Merge the view (target rows) with the baseline view (ids), both ascending.
+    const itemOfRow = g.itemOfRow;
     while (i < tn || j < bn) {
-      const idT = i < tn ? ids[rows[i]] : 0x7fffffff;
-      const idB = j < bn ? bIds[j] : 0x7fffffff;
+      const idT = i < tn ? ids[rows[rAt + i]] : 0x7fffffff;
+      const idB = j < bn ? bIds[bAt + j] : 0x7fffffff;
       if (idB < idT) removed[nr++] = j++;
-      else if (idT < idB) created[nc++] = rows[i++];
+      else if (idT < idB) created[nc++] = rows[rAt + i++];
       else {
-        const it = g.itemOfRow[rows[i]];
+        const it = itemOfRow[rows[rAt + i]];
         if (iKind[it] === ITEM_UPDATED) nu++;
         kept[nk++] = it;
         i++;

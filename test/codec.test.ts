@@ -102,6 +102,25 @@ describe('quantizers', () => {
     }
   });
 
+  it('quantizeEach gives what quantize gives, entity by entity, into a strided row-major table', () => {
+    const special = [NaN, Infinity, -Infinity, -0, 0.5, -0.5, 2.5, 1e12, -1e12];
+    for (const q of [fixed(0, 2048, 1 / 16), fixed(-10, 10, 0.1), angle(8), angle(12), uint(7), int(-1, 1), bool()]) {
+      fc.assert(fc.property(fc.array(fc.oneof(fc.double({ min: -1e4, max: 1e4 }), fc.constantFrom(...special)), { minLength: 1, maxLength: 40 }), (vals) => {
+        // a store indexed by entity id, the entities in an arbitrary order, every other one
+        const store = new Float64Array(vals.length * 2);
+        vals.forEach((v, i) => (store[i * 2] = v));
+        const eids = vals.map((_, i) => i * 2).reverse();
+        const out = new Uint32Array(eids.length * 3).fill(7);
+        q.quantizeEach!(store, eids, eids.length, out, 1, 3);
+        eids.forEach((e, i) => {
+          expect(out[1 + i * 3]).toBe(q.quantize(store[e]));
+          expect(out[i * 3]).toBe(7);
+          expect(out[2 + i * 3]).toBe(7);
+        });
+      }), { numRuns: 200 });
+    }
+  });
+
   it('angle wraps around the circle', () => {
     const q = angle(8);
     expect(q.quantize(0)).toBe(0);

@@ -181,6 +181,55 @@ describe('interest management: views', () => {
     }
   });
 
+  it('remembers every recent view exactly while its ring grows past 64 and 128 entities', () => {
+    const w = viewRoom();
+    const viewer = { eid: w.spawn(500, 500) };
+    const seen = new Map<number, number[]>();
+    const rng = new Rng(3);
+    for (let t = 0; t < 12; t++) {
+      // 20 more entities inside the view radius each step
+      for (let k = 0; k < 20; k++) w.spawn(500 + rng.range(-60, 60), 500 + rng.range(-60, 60));
+      const frame = w.step([viewer]);
+      seen.set(frame.tick, w.viewIds(viewer));
+    }
+    const view = w.room.interest!.peek(viewer)!;
+    expect(view.stride).toBeGreaterThanOrEqual(256);
+    let checked = 0;
+    for (const [tick, ids] of seen) {
+      const slot = view.slotOf(tick);
+      if (slot < 0) continue;
+      checked++;
+      expect(Array.from(view.ids[slot].subarray(0, view.counts[slot]))).toEqual(ids);
+      for (const id of ids) expect(view.holds(slot, id)).toBe(true);
+      expect(view.holds(slot, 511)).toBe(false);
+    }
+    expect(checked).toBe(Math.min(seen.size, view.length));
+    expect(view.slotOf(-5)).toBe(-1);
+  });
+
+  it('finds the view computed on a tick by position, and by the view itself once the list changed', () => {
+    const w = viewRoom();
+    const [a, b, c] = [0, 1, 2].map((i) => ({ eid: w.spawn(100 + i * 300, 500) }));
+    const interest = w.room.interest!;
+    const computedOn = (v: Viewer): number => {
+      const view = interest.peek(v)!;
+      return view.ticks[view.newest];
+    };
+    w.step([a, b, c]);
+    // each of the last three ticks computed one phase: a viewer's view is found on its own tick only
+    for (const [pos, v] of [a, b, c].entries()) {
+      const t = computedOn(v);
+      expect(interest.viewAt(pos, v, t)).toBe(interest.peek(v));
+      expect(interest.viewAt(pos, v, t + 1)).toBeUndefined();
+      expect(interest.viewAt(pos + 7, v, t)).toBe(interest.peek(v));
+    }
+    // b leaves: c moves to position 1, and b (no longer listed) is found through its view
+    w.step([a, c]);
+    expect(interest.viewAt(1, c, computedOn(c))).toBe(interest.peek(c));
+    expect(interest.viewAt(1, b, computedOn(b))).toBe(interest.peek(b));
+    expect(interest.viewAt(1, c, computedOn(c) - 1)).toBeUndefined();
+  });
+
   it('validates the interest rules', () => {
     expect(gameProblems(dotsGame({ viewRadius: 0 }))).toContain('interest.viewRadius 0: a positive finite number');
     expect(gameProblems(dotsGame({ leaveRadius: 50 }))).toContain('interest.leaveRadius 50: a finite number above viewRadius');
