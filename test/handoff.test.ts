@@ -148,20 +148,19 @@ describe('a live handoff counted on a fake clock: two members in one process, a 
       const b = await w.addMember('b');
       // the room stands frozen 40 ms of the world's time between the save and b taking it
       w.connectMembers(a, b, 40);
-      w.run(w.nowMs + 3000, steer);
+      await w.runFor(3000, steer);
       const c0 = players.map((c) => c.nc.corrections());
-      w.run(w.nowMs + 3000, steer);
+      await w.runFor(3000, steer);
       const ordinary = players.map((c, i) => c.nc.corrections() - c0[i]);
 
       const moving = a.server.fleet.handoff.moveAll();
       a.server.fleet.drain('handoff test', false);
       await moving;
       const moved = a.server.fleet.handoff.moved;
-      console.log('moved', JSON.stringify(moved));
       expect(moved.length).toBe(2);
       expect(moved.reduce((n, m) => n + m.players, 0)).toBe(20);
       expect(moved.reduce((n, m) => n + m.spectators, 0)).toBe(2);
-      w.run(w.nowMs + 4000, steer);
+      await w.runFor(4000, steer);
 
       // every player and spectator followed: same session, same entity, resumed at b, snapshots from b
       for (const [i, c] of w.clients.entries()) {
@@ -180,13 +179,13 @@ describe('a live handoff counted on a fake clock: two members in one process, a 
 
       // b applied every input its players sent after the move and those a handed over: none skipped or evicted
       const atB = roomsAtB.flatMap((r) => r.players.map((p) => ({ name: p.name, ...p.inputs.stats })));
+      const afterMove = players.map((c) => c.afterMove.length);
+      console.log('handoff world', JSON.stringify({ ordinary, afterMove, corrections: players.map((c) => c.afterMove), atB: atB.map((s) => [s.name, s.applied, s.late, s.repeated, s.dropped]) }));
       for (const s of atB) {
         expect(s.dropped, s.name).toBe(0);
         expect(s.applied, s.name).toBeGreaterThan(150);
       }
       // the move costs each player at most one correction (its prediction continues from the restored tick)
-      const afterMove = players.map((c) => c.afterMove.length);
-      console.log('handoff world', JSON.stringify({ ordinary, afterMove, corrections: players.map((c) => c.afterMove), atB: atB.map((s) => [s.name, s.applied, s.late, s.repeated, s.dropped]) }));
       for (const [i, c] of players.entries()) expect(afterMove[i], c.name).toBeLessThanOrEqual(1);
     } finally {
       await w.stop();

@@ -159,7 +159,7 @@ export class HandoffWorld {
   /**
    * Runs the world until `untilMs` in 0.5 ms steps: links pumped, each member's due ticks, each
    * client's due frames (`beforeFrame` sets its input), the clients' timers. Synchronous: nothing
-   * waiting on Redis moves meanwhile.
+   * waiting on Redis moves meanwhile, and no heartbeat renews a lease (runFor for long runs).
    */
   run(untilMs: number, beforeFrame?: (c: WorldClient, nowMs: number) => void): void {
     while (this.nowMs < untilMs) {
@@ -183,6 +183,15 @@ export class HandoffWorld {
         beforeFrame?.(c, this.nowMs);
         c.nc.frame(this.nowMs, c.input);
       }
+    }
+  }
+
+  /** Runs the world for `ms` in steps of `stepMs`, letting the event loop turn between them (the members' heartbeats to Redis keep their leases). */
+  async runFor(ms: number, beforeFrame?: (c: WorldClient, nowMs: number) => void, stepMs = 10): Promise<void> {
+    const end = this.nowMs + ms;
+    while (this.nowMs < end) {
+      this.run(Math.min(end, this.nowMs + stepMs), beforeFrame);
+      await new Promise((r) => setImmediate(r));
     }
   }
 
