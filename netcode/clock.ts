@@ -260,8 +260,6 @@ export class InputClock {
   private readonly knownValid = new Uint8Array(RING);
   private prevTick = -1;
   private prevAck = 0;
-  /** Since start, until the server applies an input past the first ack seen: its steps without one are not starvations (nothing of the new stream had arrived). */
-  private streamStarting = false;
   private lossRate = 0;
 
   constructor(
@@ -300,7 +298,6 @@ export class InputClock {
     // Inputs sent before this start (the resend after a move) were sent long ago and labelled on
     // another timeline: their acks measure neither the wait nor the labels' slip.
     this.knownValid.fill(0);
-    this.streamStarting = true;
     return prefill;
   }
 
@@ -374,11 +371,6 @@ export class InputClock {
     if (prevTick < 0) return this.updateTarget(downJitterMs, 0);
     const dT = tick - prevTick;
     const dA = seqDiff(ack, prevAck);
-    if (this.streamStarting) {
-      // the server stood (a moved session: until the resend arrives) or began the stream within this interval
-      if (dA > 0) this.streamStarting = false;
-      return this.updateTarget(downJitterMs, 0);
-    }
     let starved = 0;
     if (dA < dT) {
       starved = dT - Math.max(0, dA);
