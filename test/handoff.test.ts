@@ -97,10 +97,14 @@ describe('the handoff envelope', () => {
 });
 
 describe('live room handoff between fleet members', () => {
-  it('40 players in 4 rooms on a: drained with handoff, every room moves to b with its sessions, entities and reliable messages; a exits', async () => {
-    const r = await runHandoff({ root, seed: 1 });
+  it('40 players and 4 spectators in 4 rooms on a: drained with handoff, every room moves to b with its sessions, entities, spectators and reliable messages; a exits', async () => {
+    const r = await runHandoff({ root, seed: 1, spectatorsPerRoom: 1 });
     console.log('handoff', JSON.stringify(r));
     expectMoved(r);
+    // the room's spectator followed it too: moved, same session, watching at b
+    expect(r.spectators).toBe(4);
+    expect(r.spectatorsMoved).toBe(4);
+    expect(r.spectatorsSentAway).toBe(0);
   }, 180_000);
 
   it('the same under 100 ms each way and 5% loss of snapshots and inputs', async () => {

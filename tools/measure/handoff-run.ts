@@ -34,6 +34,8 @@ export interface HandoffRunOptions {
   targetGame?: string;
   /** Fleet lease, ms. Default 3000. */
   leaseMs?: number;
+  /** Spectators watching each room (seats from the matchmaker with spectate), all through the move. Default 0. */
+  spectatorsPerRoom?: number;
   /** Chat messages each player sends per second, all through the move. Default 2. */
   chatPerSec?: number;
   seed?: number;
@@ -92,6 +94,10 @@ export interface HandoffRunResult {
   handedOff: number;
   /** Rooms the first member logged as moved. */
   movedLogged: number;
+  /** Spectators in all, those that got `moved` and watched on at the new owner (same session, active, snapshots from it), and those sent away (`bye`). */
+  spectators: number;
+  spectatorsMoved: number;
+  spectatorsSentAway: number;
   /** Per player, what its move did to its inputs and its prediction (see PlayerMove), in player order. */
   perPlayer: PlayerMove[];
   /** Over the moved players: median and largest of corrections after `moved`, of their size (units), and of the new owner's never-applied inputs. */
@@ -158,6 +164,16 @@ interface Player {
   relabelAtRestart: number;
 }
 
+/** A spectator of the run. */
+interface Watcher {
+  nc: ClientNetcode;
+  session: number;
+  /** `moved` came, `bye` came, snapshots received after `moved`. */
+  moved: boolean;
+  bye: boolean;
+  snapsAfter: number;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, timeoutMs: number, probe: () => boolean | Promise<boolean>): Promise<void> {
@@ -202,6 +218,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
   let redis: TestRedis | undefined;
   const procs: ServerProcess[] = [];
   const players: Player[] = [];
+  const watchers: Watcher[] = [];
   let frameTimer: NodeJS.Timeout | undefined;
   let chatTimer: NodeJS.Timeout | undefined;
   try {
@@ -270,6 +287,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     const t0 = performance.now();
     frameTimer = setInterval(() => {
       const now = performance.now();
+      for (const w of watchers) w.nc.frame(now, {});
       for (let i = 0; i < players.length; i++) {
         const p = players[i];
         const restarting = !Number.isNaN(p.movedAtMs) && Number.isNaN(p.restartLeadTicks) && p.nc.inputClock.state === 'idle';
@@ -288,6 +306,27 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     }
     const before = await roomsOf(a.url);
     log(`${players.length} players in ${before.length} rooms on a`);
+    // Spectators of each room, with the whole client netcode, following the room as the players do.
+    for (const r of before) {
+      for (let k = 0; k < (o.spectatorsPerRoom ?? 0); k++) {
+        const name = `s${watchers.length}`;
+        const seat = await requestSeat(a.url, { name, game: arena.name, room: r.name, spectate: true });
+        const w: Watcher = { nc: undefined as unknown as ClientNetcode, session: -1, moved: false, bye: false, snapsAfter: 0 };
+        w.nc = new ClientNetcode(arena, nodeClientIO({ webrtc: false }), { url: seat.url, name, room: seat.room, seat: seat.seat, transport: 'ws', spectate: true }, {
+          events: {
+            onSnapshot: () => void (w.moved && w.snapsAfter++),
+            onControl: (m) => {
+              if (m.t === 'moved') w.moved = true;
+              else if (m.t === 'bye') w.bye = true;
+            },
+          },
+        });
+        w.nc.connect();
+        watchers.push(w);
+      }
+    }
+    await until(`${watchers.length} spectators active`, 30_000, () => watchers.every((w) => w.nc.connection.state === 'active'));
+    for (const w of watchers) w.session = w.nc.connection.welcome!.sessionId;
 
     // Everyone chats from now to the end: every receiver must get every message of its room once, in order.
     chatTimer = setInterval(() => {
@@ -430,6 +469,8 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
       inputsResentPerPlayer: round(players.reduce((n, p) => n + ((p.nc.connection.counters as { inputsResent?: number }).inputsResent ?? 0), 0) / players.length, 2),
       newOwnerInputsDroppedPerPlayer: round(droppedOnB / players.length, 2), newOwnerInputsRepeatedPerPlayer: round(repeatedOnB / players.length, 2),
       movedLogged: moves.length, perPlayer,
+      spectators: watchers.length, spectatorsSentAway: watchers.filter((w) => w.bye).length,
+      spectatorsMoved: watchers.filter((w) => w.moved && w.nc.connection.state === 'active' && w.nc.connection.welcome?.sessionId === w.session && w.snapsAfter > 20).length,
       moveCorrections: {
         p50: percentile(perPlayer.map((m) => m.corrections.length), 0.5), max: Math.max(0, ...perPlayer.map((m) => m.corrections.length)),
         maxUnits: Math.max(0, ...perPlayer.flatMap((m) => m.corrections.map((c) => c.units))), total: perPlayer.reduce((n, m) => n + m.corrections.length, 0),
@@ -445,6 +486,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     if (frameTimer) clearInterval(frameTimer);
     if (chatTimer) clearInterval(chatTimer);
     for (const p of players) p.nc.connection.close();
+    for (const w of watchers) w.nc.connection.close();
     for (const s of procs) await s.stop(3000).catch(() => undefined);
     await redis?.dispose();
   }
