@@ -81,6 +81,15 @@ describe('the handoff envelope', () => {
     expect(decodeHandoff(encodeHandoff({ ...header, sessions: [without] }, room)).header.sessions[0].pending).toBeUndefined();
   });
 
+  it('carries a spectator session (no input window) and refuses a malformed spectator record', () => {
+    const watcher = { id: 9, spectator: true, name: 'watcher', token: 'fedcba9876543210fedcba9876543210', remote: '127.0.0.1', key: '127.0.0.1', datagrams: false, outNext: 3, unacked: [], inDelivered: 1, inputSeq: 0, inputApplied: false };
+    const both: HandoffHeader = { ...header, sessions: [...header.sessions, watcher] };
+    expect(decodeHandoff(encodeHandoff(both, room)).header.sessions[1]).toEqual(watcher);
+    for (const bad of [{ ...watcher, spectator: 'yes' }, { ...watcher, name: 7 }, { ...watcher, name: 'x'.repeat(33) }]) {
+      expect(() => decodeHandoff(encodeHandoff({ ...header, sessions: [bad] } as unknown as HandoffHeader, room))).toThrow(/session record is malformed/);
+    }
+  });
+
   it('a sender restored from another keeps the numbering: the next message gets outNext, the kept ones stay until acknowledged', () => {
     const a = new ReliableSender<string>();
     for (const m of ['x', 'y', 'z']) a.push(m, 1);
