@@ -276,21 +276,28 @@ export class InputClock {
    * Starts the clock at `nowMs`. `serverTick` is the server's estimated tick now and `oneWayMs`
    * the estimated upstream delay. Returns how many inputs to produce at once to prefill the
    * server's buffer up to the target wait (each takes the next label from takeTarget()).
+   * `queued` inputs, sent now ahead of the new ones (the resend after a move), are applied first,
+   * one a tick: they take the first labels and count toward the prefill, so the wait the server's
+   * buffer holds is the target, not the target plus the resend (0 inputs are due while they cover it).
    */
-  start(nowMs: number, serverTick: number, oneWayMs: number, downJitterMs: number, lossRate = 0): number {
+  start(nowMs: number, serverTick: number, oneWayMs: number, downJitterMs: number, lossRate = 0, queued = 0): number {
     this.lossRate = lossRate;
     this.updateTarget(downJitterMs, 0);
     // Labels start where the server would apply an input sent now; the prefill then buys the wait.
     const arrive = serverTick + oneWayMs / this.tickMs;
-    this.nextTarget = Math.ceil(arrive);
+    const ahead = Math.max(0, Math.floor(queued));
+    this.nextTarget = Math.ceil(arrive) + ahead;
     const waitTicks = this.targetWaitMs / this.tickMs + this.o.startMarginTicks;
-    const prefill = Math.max(1, Math.ceil(waitTicks));
+    const prefill = Math.max(ahead > 0 ? 0 : 1, Math.ceil(waitTicks) - ahead);
     this.command = arrive + waitTicks;
     this.state = 'running';
     this.lastNowMs = nowMs;
     this.prevTick = -1;
     this.dilation = 0;
     this.waitMs = NaN;
+    // Inputs sent before this start (the resend after a move) were sent long ago and labelled on
+    // another timeline: their acks measure neither the wait nor the labels' slip.
+    this.knownValid.fill(0);
     return prefill;
   }
 

@@ -666,8 +666,7 @@ export class Connection {
    * owner's tick-skew check. Until then the player stands there (server/inputs.ts standWhenDrained).
    */
   private resendUnackedInputs(newest: number, tick: number): void {
-    let total = Math.min(this.sentCount - 1, 63);
-    if (this.hasInputAck) total = Math.min(total, seqDiff(newest, this.inputAck));
+    const total = this.unackedBefore(newest, this.sentCount - 1);
     if (total <= 0) return;
     const nf = this.schema.inputFields.length;
     const values = this.packetValues;
@@ -684,6 +683,31 @@ export class Connection {
       this.counters.inputPackets++;
     }
     this.counters.inputsResent += total;
+  }
+
+  /** Inputs up to `newest` sent and not acknowledged (of `sent`, at most 63 of the history). */
+  private unackedBefore(newest: number, sent: number): number {
+    let total = Math.min(sent, 63);
+    if (this.hasInputAck) total = Math.min(total, seqDiff(newest, this.inputAck));
+    return Math.max(0, total);
+  }
+
+  /**
+   * Inputs the resend after a move will carry (0 when none is due): the input clock counts them
+   * toward its prefill and labels the new inputs after them (netcode.ts, InputClock.start).
+   */
+  inputsToResend(): number {
+    return this.resendInputs && this.state === 'active' ? this.unackedBefore(seqAdd(this.nextSeq, -1), this.sentCount) : 0;
+  }
+
+  /**
+   * After a move, sends the resend now (before any new input), each packet claiming `tick`, the
+   * label of the next new input. Nothing when none is due.
+   */
+  resendAfterMove(tick: number): void {
+    if (!this.resendInputs || this.state !== 'active') return;
+    this.resendInputs = false;
+    this.resendUnackedInputs(seqAdd(this.nextSeq, -1), tick);
   }
 
   private setPacketRate(tickRateHz: number, snapshotRateHz: number): void {

@@ -322,7 +322,10 @@ export class ClientNetcode {
     if (ic.state === 'idle') {
       // Start once the clock has arrivals and a round trip, and the entity's state is known.
       if (!sc.synced || sc.rttMs < 0 || !this.predictor.initialized) return;
-      due = ic.start(nowMs, sc.serverTick(nowMs), sc.oneWayMs(), sc.jitterMs, this.lossRate);
+      // After a move the inputs the new owner lacks go first: they fill its buffer as much of the prefill.
+      const queued = this.connection.inputsToResend();
+      due = ic.start(nowMs, sc.serverTick(nowMs), sc.oneWayMs(), sc.jitterMs, this.lossRate, queued);
+      this.connection.resendAfterMove(ic.nextTarget);
     } else {
       due = ic.advance(nowMs);
     }

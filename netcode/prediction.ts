@@ -189,6 +189,9 @@ export class Predictor {
           this.stats.correctionUnits += err;
           if (err > this.stats.maxCorrectionUnits) this.stats.maxCorrectionUnits = err;
           this.lastErrorUnits = err;
+          // What the client holds after this input is the server's state now: a later snapshot
+          // acknowledging the same input (the server applied nothing newer) is not a new correction.
+          for (let f = 0; f < nf; f++) this.hist[h + f] = fields[f].q.dequantize(vals[base + f]);
         } else {
           this.lastErrorUnits = 0;
         }

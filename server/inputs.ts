@@ -30,6 +30,9 @@ export function newInputStats(): InputStats {
   return { received: 0, duplicates: 0, late: 0, dropped: 0, repeated: 0, applied: 0 };
 }
 
+/** Applied inputs in a row within maxPending that end a moved player's catching up (about a second at 60 Hz). */
+const CALM_TICKS = 60;
+
 /**
  * Ring of pending inputs indexed by sequence. `take()` yields the next input in sequence order,
  * or repeats the last applied input when the next one has not arrived (and does not advance).
@@ -56,8 +59,10 @@ export class InputBuffer {
   readonly stats: InputStats = newInputStats();
   /** Once the pending inputs are applied, stand (zero input) instead of repeating, until the next input arrives (standWhenDrained). */
   private standing = false;
-  /** Set with standing: the window holds up to 63 inputs (the resend after a move) until it is down to maxPending again. */
+  /** Set with standing: the window holds up to 63 inputs (the resend after a move) until it has stayed within maxPending for CALM_TICKS applied inputs. */
   private catchingUp = false;
+  /** Inputs applied in a row with the backlog within maxPending while catching up. */
+  private calm = 0;
 
   /**
    * @param fieldCount input fields per input
@@ -144,7 +149,14 @@ export class InputBuffer {
     this.lastSeq = seq;
     this.lastAppliedSeq = seq;
     this.hasApplied = true;
-    if (this.catchingUp && !this.standing && this.pending <= this.maxPending) this.catchingUp = false;
+    if (this.catchingUp && !this.standing) {
+      // The moved client's restarted input clock prefills its whole target wait at once, up to
+      // maxPending + 1 here, and takes a second of acks to settle at its usual depth: the bound
+      // returns once the backlog stayed within it that long, instead of evicting an input per
+      // burst (one correction each) meanwhile.
+      this.calm = this.pending <= this.maxPending ? this.calm + 1 : 0;
+      if (this.calm >= CALM_TICKS) this.catchingUp = false;
+    }
     this.stats.applied++;
     this.totals.applied++;
     return this.current;
@@ -185,11 +197,14 @@ export class InputBuffer {
    * arrives, instead of repeating the last one (which its client never predicted). The first
    * inputs that arrive then (the client resending every one it sent while the room moved) are all
    * kept, up to the 63 the window holds, and applied in order, rather than the oldest evicted
-   * beyond maxPending; the usual bound holds again once the backlog is down to it.
+   * beyond maxPending; the usual bound holds again once the backlog stayed within it for
+   * CALM_TICKS applied inputs (the client's restarted input clock prefills its whole target wait
+   * at once and settles to its usual depth within about a second).
    */
   standWhenDrained(): void {
     this.standing = true;
     this.catchingUp = true;
+    this.calm = 0;
   }
 
   /** Forgets pending inputs and stops the player (link lost); keeps the sequence window. */

@@ -155,6 +155,45 @@ describe('InputClock', () => {
   });
 });
 
+describe('InputClock after a move (a restart with the resend queued)', () => {
+  it('counts the queued inputs toward the prefill and labels the new inputs after them', () => {
+    const plain = new InputClock(60);
+    const prefill = plain.start(0, 100, 0, 0);
+    const first = plain.nextTarget;
+    expect(prefill).toBeGreaterThanOrEqual(2);
+    const ic = new InputClock(60);
+    expect(ic.start(0, 100, 0, 0, 0, 1)).toBe(prefill - 1);
+    expect(ic.nextTarget).toBe(first + 1);
+    // a resend deeper than the wait: nothing due now, production resumes once the server is through the excess
+    const deep = new InputClock(60);
+    expect(deep.start(0, 100, 0, 0, 0, prefill + 3)).toBe(0);
+    expect(deep.nextTarget).toBe(first + prefill + 3);
+    expect(deep.advance(2.5 * deep.tickMs)).toBe(0);
+    let due = 0;
+    let ms = 2.5 * deep.tickMs;
+    while (due === 0 && ms < 200) due = deep.advance((ms += 1));
+    // the wait it keeps is the prefill's (less than `prefill` ticks): the first new input is due 3-4 ticks in
+    expect(due).toBe(1);
+    expect(ms).toBeGreaterThanOrEqual(3 * deep.tickMs);
+    expect(ms).toBeLessThanOrEqual(4 * deep.tickMs + 1);
+  });
+
+  it('takes no wait sample and no label shift from acks of inputs sent before the restart', () => {
+    const ic = new InputClock(60);
+    ic.start(0, 100, 0, 0);
+    for (let s = 0; s < 10; s++) ic.recordSend(s, 101 + s, 0);
+    // the room moved: the clock restarts 2 s later on the new owner's timeline, inputs 0..9 resent
+    ic.stop();
+    ic.start(2000, 300, 0, 0, 0, 4);
+    expect(ic.targetOf(9)).toBeNaN();
+    ic.onAck(303, 6, 2050, 20, 0);
+    ic.onAck(306, 9, 2100, 20, 0);
+    expect(Number.isNaN(ic.waitMs)).toBe(true);
+    expect(ic.relabels).toBe(0);
+    expect(ic.dilation).toBe(0);
+  });
+});
+
 describe('clock sync end to end (loopback server, fake clock)', () => {
   it('tracks the server tick within one tick from two seconds on, under 150 ms RTT, 20 ms jitter, 5% loss', () => {
     const w = new LoopbackWorld({ npcs: 5 });

@@ -1,11 +1,16 @@
 // Prediction and reconciliation against the server's own tick pipeline on a fake clock: no
 // corrections at zero latency; under 150 ms RTT, 20 ms jitter and 5% loss the state the client
 // predicted (and replayed) after every acknowledged input equals the server's exactly; corrections
-// of the visible position are smoothed unless large; the toggles do what they say.
+// of the visible position are smoothed unless large; the toggles do what they say; a divergence is
+// counted once.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../shared/sim/rng.ts';
 import { seqAdd, seqDiff } from '../shared/sequence.ts';
 import { LoopbackWorld, type LoopbackClient } from './helpers/client-loopback.ts';
+import { arena } from '../games/arena.ts';
+import { Predictor, type InputLookup } from '../netcode/prediction.ts';
+import { compileSchema } from '../shared/protocol/schema.ts';
+import { SnapshotFrame } from '../shared/protocol/snapshot.ts';
 
 /** Changes the client's input to a random direction (or idle) every 250..750 ms, seeded. */
 function wanderer(seed: number): (c: LoopbackClient, nowMs: number) => void {
@@ -179,5 +184,42 @@ describe('prediction and reconciliation', () => {
     const unpredicted = walk();
     expect(unpredicted.lead).toBeLessThan(-5); // the server's state, a one-way trip old
     c.netcode.toggles.prediction = true;
+  });
+});
+
+describe('counting corrections', () => {
+  it('counts a divergence once: a later snapshot acknowledging the same input with the same state is no new correction, a state moved further is', () => {
+    const schema = compileSchema(arena);
+    const p = new Predictor(arena, schema);
+    const frame = new SnapshotFrame(schema);
+    const at = (tick: number, x: number): SnapshotFrame => {
+      frame.ids[0] = 1;
+      frame.masks[0] = (1 << schema.components.length) - 1;
+      for (let k = 0; k < schema.fields.length; k++) {
+        const fd = schema.fields[k];
+        const name = `${fd.component}.${fd.field}`;
+        frame.values[k] = fd.q.quantize(name === 'Position.x' ? x : name === 'Position.y' ? 500 : 0);
+      }
+      frame.count = 1;
+      frame.tick = tick;
+      return frame;
+    };
+    const east: InputLookup = (_seq, out) => Object.assign(out, { dir: 1 });
+    const dt = 1 / 60;
+    p.setEntity(1);
+    p.onSnapshot(at(10, 500), false, 0, east, dt, true);
+    for (let s = 0; s < 3; s++) p.predict(s, east, dt);
+    const predicted = p.predictedAt(2, p.xField);
+    expect(predicted).toBeGreaterThan(500);
+    // the server applied input 2 but stood one of those steps: one correction
+    const step = (predicted - 500) / 3;
+    p.onSnapshot(at(13, 500 + 2 * step), true, 2, east, dt, true);
+    expect(p.stats.corrections).toBe(1);
+    // the next snapshot acknowledges input 2 again and the player is where it was: nothing new
+    p.onSnapshot(at(16, 500 + 2 * step), true, 2, east, dt, true);
+    expect(p.stats.corrections).toBe(1);
+    // the server moved it on without a newer input (it repeated input 2): a new correction
+    p.onSnapshot(at(19, 500 + 3 * step), true, 2, east, dt, true);
+    expect(p.stats.corrections).toBe(2);
   });
 });

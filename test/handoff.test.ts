@@ -1,12 +1,16 @@
 // Live room handoff with real server processes on a real redis-server (tools/measure/handoff-run.ts):
 // 40 players with the whole client netcode in 4 rooms on member a, a drained with handoff; on a
 // clean link and under 100 ms / 5% loss; and a member of another game version that refuses the
-// rooms, which stay on a. No Redis mock, no server mock.
+// rooms, which stay on a. Then two members in one process on a fake clock (test/helpers/
+// handoff-world.ts), where what a move does to each client is counted, not timed: corrections,
+// inputs never applied, spectators following. No Redis mock, no server mock.
 import { describe, expect, it } from 'vitest';
 import { decodeHandoff, encodeHandoff, HANDOFF_VERSION, HandoffError, type HandoffHeader } from '../server/fleet/handoff.ts';
 import { ReliableSender } from '../shared/reliable.ts';
 import { Rng } from '../shared/sim/rng.ts';
 import { runHandoff, type HandoffRunResult } from '../tools/measure/handoff-run.ts';
+import { HandoffWorld, type WorldClient } from './helpers/handoff-world.ts';
+import { startRedis } from './helpers/redis.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -77,6 +81,15 @@ describe('the handoff envelope', () => {
     expect(decodeHandoff(encodeHandoff({ ...header, sessions: [without] }, room)).header.sessions[0].pending).toBeUndefined();
   });
 
+  it('carries a spectator session (no input window) and refuses a malformed spectator record', () => {
+    const watcher = { id: 9, spectator: true, name: 'watcher', token: 'fedcba9876543210fedcba9876543210', remote: '127.0.0.1', key: '127.0.0.1', datagrams: false, outNext: 3, unacked: [], inDelivered: 1, inputSeq: 0, inputApplied: false };
+    const both: HandoffHeader = { ...header, sessions: [...header.sessions, watcher] };
+    expect(decodeHandoff(encodeHandoff(both, room)).header.sessions[1]).toEqual(watcher);
+    for (const bad of [{ ...watcher, spectator: 'yes' }, { ...watcher, name: 7 }, { ...watcher, name: 'x'.repeat(33) }]) {
+      expect(() => decodeHandoff(encodeHandoff({ ...header, sessions: [bad] } as unknown as HandoffHeader, room))).toThrow(/session record is malformed/);
+    }
+  });
+
   it('a sender restored from another keeps the numbering: the next message gets outNext, the kept ones stay until acknowledged', () => {
     const a = new ReliableSender<string>();
     for (const m of ['x', 'y', 'z']) a.push(m, 1);
@@ -93,10 +106,14 @@ describe('the handoff envelope', () => {
 });
 
 describe('live room handoff between fleet members', () => {
-  it('40 players in 4 rooms on a: drained with handoff, every room moves to b with its sessions, entities and reliable messages; a exits', async () => {
-    const r = await runHandoff({ root, seed: 1 });
+  it('40 players and 4 spectators in 4 rooms on a: drained with handoff, every room moves to b with its sessions, entities, spectators and reliable messages; a exits', async () => {
+    const r = await runHandoff({ root, seed: 1, spectatorsPerRoom: 1 });
     console.log('handoff', JSON.stringify(r));
     expectMoved(r);
+    // the room's spectator followed it too: moved, same session, watching at b
+    expect(r.spectators).toBe(4);
+    expect(r.spectatorsMoved).toBe(4);
+    expect(r.spectatorsSentAway).toBe(0);
   }, 180_000);
 
   it('the same under 100 ms each way and 5% loss of snapshots and inputs', async () => {
@@ -120,4 +137,72 @@ describe('live room handoff between fleet members', () => {
     expect(r.reliableReordered).toBe(0);
     expect(r.senderExited).toBe(false);
   }, 180_000);
+});
+
+describe('a live handoff counted on a fake clock: two members in one process, a real redis-server', () => {
+  const steer = (c: WorldClient, now: number): void => {
+    c.input.dir = (Number(c.name.slice(1)) + Math.floor(now / 700)) % 9;
+  };
+
+  it('20 players in 2 rooms and 2 spectators move to b: no input is lost there, every player is corrected at most once, the spectators watch on at b', async () => {
+    const redis = await startRedis();
+    const w = new HandoffWorld({ redisUrl: redis.url, roomCapacity: 10 });
+    try {
+      const a = await w.addMember('a');
+      for (let i = 0; i < 20; i++) await w.addClient(`p${i}`, a);
+      await w.runUntil(() => w.clients.every((c) => c.nc.connection.state === 'active'), 10_000, steer);
+      const spectators = [await w.addClient('s0', a, true), await w.addClient('s1', a, true)];
+      await w.runUntil(() => spectators.every((c) => c.nc.connection.state === 'active'), 10_000, steer);
+      const players = w.clients.filter((c) => !c.spectator);
+      const rooms = new Set(players.map((c) => c.nc.connection.welcome?.room));
+      expect(rooms.size).toBe(2);
+      const sessions = w.clients.map((c) => c.nc.connection.welcome?.sessionId);
+      const eids = players.map((c) => c.nc.eid);
+      const b = await w.addMember('b');
+      // the room stands frozen 40 ms of the world's time between the save and b taking it
+      w.connectMembers(a, b, 40);
+      await w.runFor(3000, steer);
+      const c0 = players.map((c) => c.nc.corrections());
+      await w.runFor(3000, steer);
+      const ordinary = players.map((c, i) => c.nc.corrections() - c0[i]);
+
+      const moving = a.server.fleet.handoff.moveAll();
+      a.server.fleet.drain('handoff test', false);
+      await moving;
+      const moved = a.server.fleet.handoff.moved;
+      expect(moved.length).toBe(2);
+      expect(moved.reduce((n, m) => n + m.players, 0)).toBe(20);
+      expect(moved.reduce((n, m) => n + m.spectators, 0)).toBe(2);
+      await w.runFor(4000, steer);
+
+      // every player and spectator followed: same session, same entity, resumed at b, snapshots from b
+      for (const [i, c] of w.clients.entries()) {
+        expect(c.controls.some((m) => m.t === 'moved'), c.name).toBe(true);
+        expect(c.controls.some((m) => m.t === 'bye'), c.name).toBe(false);
+        expect(c.nc.connection.state, c.name).toBe('active');
+        expect(c.nc.connection.welcome?.sessionId, c.name).toBe(sessions[i]);
+        expect(c.snapshotsAfterMove, c.name).toBeGreaterThan(50);
+      }
+      players.forEach((c, i) => expect(c.nc.eid, c.name).toBe(eids[i]));
+      const roomsAtB = b.server.rooms.list;
+      expect(roomsAtB.map((r) => r.players.length).sort()).toEqual([10, 10]);
+      expect(roomsAtB.reduce((n, r) => n + r.spectators.length, 0)).toBe(2);
+      for (const s of spectators) expect(b.server.sessions.get(s.nc.connection.welcome!.sessionId)?.spectator).toBe(true);
+      expect(a.server.rooms.list.length).toBe(0);
+
+      // b applied every input its players sent after the move and those a handed over: none skipped or evicted
+      const atB = roomsAtB.flatMap((r) => r.players.map((p) => ({ name: p.name, ...p.inputs.stats })));
+      const afterMove = players.map((c) => c.afterMove.length);
+      console.log('handoff world', JSON.stringify({ ordinary, afterMove, corrections: players.map((c) => c.afterMove), atB: atB.map((s) => [s.name, s.applied, s.late, s.repeated, s.dropped]) }));
+      for (const s of atB) {
+        expect(s.dropped, s.name).toBe(0);
+        expect(s.applied, s.name).toBeGreaterThan(150);
+      }
+      // the move costs each player at most one correction (its prediction continues from the restored tick)
+      for (const [i, c] of players.entries()) expect(afterMove[i], c.name).toBeLessThanOrEqual(1);
+    } finally {
+      await w.stop();
+      await redis.dispose();
+    }
+  }, 120_000);
 });

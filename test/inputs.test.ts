@@ -137,7 +137,7 @@ describe('InputBuffer across a room handoff', () => {
     expect([...moved.take()]).toEqual([40, 1]);
   });
 
-  it('keeps the whole resend after a move, past maxPending, then bounds the window again', () => {
+  it('keeps the whole resend after a move, past maxPending, then bounds the window again once the backlog stayed within it for 60 inputs', () => {
     const b = new InputBuffer(1, 8);
     b.continueAfter(99, true);
     b.standWhenDrained();
@@ -148,8 +148,20 @@ describe('InputBuffer across a room handoff', () => {
     for (let t = 0; t < 12; t++) applied.push(b.take()[0]);
     expect(applied).toEqual(Array.from({ length: 12 }, (_, i) => 100 + i));
     expect(b.stats.dropped).toBe(0);
-    // down to maxPending: a burst beyond it evicts the oldest again
+    // down to maxPending, not for long yet: a burst past it is still kept (the moved client's input clock settling)
     for (let s = 120; s < 125; s++) b.offer(s, one(s), 0);
+    expect(b.pendingCount()).toBe(13);
+    expect(b.stats.dropped).toBe(0);
+    // once the backlog stayed within maxPending for 60 applied inputs, a burst beyond it evicts the oldest again
+    for (let t = 0; t < 5; t++) b.take();
+    let next = 125;
+    for (let t = 0; t < 60; t++) {
+      b.take();
+      b.offer(next, one(next), 0);
+      next++;
+    }
+    expect(b.stats.dropped).toBe(0);
+    for (let k = 0; k < 5; k++, next++) b.offer(next, one(next), 0);
     expect(b.pendingCount()).toBe(8);
     expect(b.stats.dropped).toBe(5);
   });

@@ -3,11 +3,11 @@
 // sequence numbers and unacknowledged messages, a fresh resume token), offers it to another
 // serving member over HTTP (POST /admin/handoff, the fleet's admin token), which restores it and
 // takes the room's record in Redis in one script fenced by both members' leases (scripts.ts
-// TRANSFER); then the old owner sends each player `moved` and forgets the room. A refused or failed
-// offer thaws the room where it was. docs/fleet.md "Moving rooms between members" walks the steps
+// TRANSFER); then the old owner sends each player and spectator `moved` and forgets the room. A
+// refused or failed offer thaws the room where it was. docs/fleet.md "Moving rooms between members" walks the steps
 // and what either side dying half-way does.
 import type { Logger } from 'pino';
-import { decodeServerControl, encodeControl, type ServerControl } from '../../shared/protocol/control.ts';
+import { decodeServerControl, encodeControl, MAX_NAME_LENGTH, type ServerControl } from '../../shared/protocol/control.ts';
 import { CloseCode } from '../../shared/protocol/ids.ts';
 import type { NetSchema } from '../../shared/protocol/schema.ts';
 import type { AnyGame } from '../../shared/sim/game.ts';
@@ -35,9 +35,13 @@ export const MAX_HANDOFF_BODY_BYTES = 8 * 1024 * 1024;
 /** Bytes the resend bound counts per kept message (as server/outbound.ts counts them). */
 const KEPT_MESSAGE_BYTES = 64;
 
-/** One player's session as it moves. */
+/** One player's (or spectator's) session as it moves. */
 export interface SavedSession {
   readonly id: number;
+  /** A spectator (no entity, no inputs): watching again at the new owner. Absent for players. */
+  readonly spectator?: boolean;
+  /** The spectator's name (a player's is in the saved room). */
+  readonly name?: string;
   /** The resume token valid on the new owner (the old owner's `moved` carries it). */
   readonly token: string;
   readonly remote: string;
@@ -109,6 +113,7 @@ export function decodeHandoff(bytes: Uint8Array): { header: HandoffHeader; room:
     const ok = typeof s === 'object' && s !== null && Number.isInteger(s.id) && typeof s.token === 'string' && /^[0-9a-f]{32}$/.test(s.token)
       && Number.isInteger(s.outNext) && s.outNext >= 1 && Number.isInteger(s.inDelivered) && Array.isArray(s.unacked) && Number.isInteger(s.inputSeq)
       && typeof s.remote === 'string' && typeof s.key === 'string'
+      && (s.spectator === undefined || typeof s.spectator === 'boolean') && (s.name === undefined || (typeof s.name === 'string' && s.name.length <= MAX_NAME_LENGTH))
       && (s.pending === undefined || (Array.isArray(s.pending) && s.pending.length <= MAX_PENDING_INPUTS && s.pending.every(validPendingInput)));
     if (!ok) throw new HandoffError('handoff: a session record is malformed');
   }
@@ -175,14 +180,78 @@ export function sessionSide(o: SessionOwner): HandoffSessions {
   };
 }
 
-/** What an offer came to. */
-type OfferResult = { kind: 'moved'; url: string; ws: string; owner: string } | { kind: 'refused'; reason: string } | { kind: 'unknown'; reason: string };
+/** What an offer came to: `spectators` are the ids of the spectators the target seated (the others are sent away here). */
+export type OfferResult = { kind: 'moved'; url: string; ws: string; owner: string; spectators: readonly number[] } | { kind: 'refused'; reason: string } | { kind: 'unknown'; reason: string };
+
+/** What the target answers an offer (RoomHandoff.accept; the body of POST /admin/handoff's reply). */
+export type AcceptResult = { ok: true; url: string; ws: string; owner: string; spectators: number[] } | { ok: false; status: number; reason: string };
+
+/**
+ * How an offer reaches its target: POST /admin/handoff between processes (httpChannel, what every
+ * member uses), or a call to another RoomHandoff of the same process (directChannel: tests that run
+ * two members in one process on a fake clock).
+ */
+export interface HandoffChannel {
+  /** Opens the way to `target` before the freeze (one request opens the HTTP connection), so the freeze pays for no handshake. */
+  warm(target: FleetMember): Promise<void>;
+  /** Sends the room and reads the target's answer. */
+  offer(target: FleetMember, bytes: Uint8Array): Promise<OfferResult>;
+}
+
+/** Offers over HTTP with the fleet's admin token (HANDOFF_TIMEOUT_MS for the answer). */
+export function httpChannel(adminToken: string): HandoffChannel {
+  return {
+    async warm(target) {
+      await fetch(`${target.url}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.arrayBuffer(), () => undefined).catch(() => undefined);
+    },
+    async offer(target, bytes) {
+      let res: Response;
+      try {
+        res = await fetch(`${target.url}/admin/handoff`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+          body: JSON.stringify({ blob: Buffer.from(bytes).toString('base64') }),
+          signal: AbortSignal.timeout(HANDOFF_TIMEOUT_MS),
+        });
+      } catch (err) {
+        return { kind: 'unknown', reason: (err as Error).message };
+      }
+      let body: Record<string, unknown>;
+      try {
+        body = (await res.json()) as Record<string, unknown>;
+      } catch {
+        return res.status >= 500 ? { kind: 'unknown', reason: `HTTP ${res.status}` } : { kind: 'refused', reason: `HTTP ${res.status}` };
+      }
+      if (res.status === 200 && body.ok === true && typeof body.url === 'string' && typeof body.ws === 'string' && typeof body.owner === 'string') {
+        // a member that moves no spectators answers without the list: its spectators are sent away here
+        const spectators = Array.isArray(body.spectators) ? body.spectators.filter((id): id is number => Number.isInteger(id)) : [];
+        return { kind: 'moved', url: body.url, ws: body.ws, owner: body.owner, spectators };
+      }
+      const reason = typeof body.message === 'string' ? body.message : `HTTP ${res.status}`;
+      return res.status >= 500 ? { kind: 'unknown', reason } : { kind: 'refused', reason };
+    },
+  };
+}
+
+/** Offers by calling `target`'s accept directly (two members in one process). */
+export function directChannel(target: RoomHandoff): HandoffChannel {
+  return {
+    warm: () => Promise.resolve(),
+    async offer(_member, bytes) {
+      const r = await target.accept(bytes);
+      if (r.ok) return { kind: 'moved', url: r.url, ws: r.ws, owner: r.owner, spectators: r.spectators };
+      return r.status >= 500 ? { kind: 'unknown', reason: r.reason } : { kind: 'refused', reason: r.reason };
+    },
+  };
+}
 
 /** One room's move as measured: for logs, GET answers and the benchmark. */
 export interface HandoffRecord {
   readonly room: string;
   readonly to: string;
   readonly players: number;
+  /** Spectators that moved with the room (those the target had no place for were sent away). */
+  readonly spectators: number;
   readonly bytes: number;
   /** Time from the freeze to the `moved` messages, ms. */
   readonly frozenMs: number;
@@ -195,8 +264,12 @@ export class RoomHandoff {
   /** Rooms being offered (frozen here) or being taken (restored here, not owned yet). */
   private readonly inFlight = new Set<string>();
   private running: Promise<void> | undefined;
+  /** How offers reach their targets (HTTP unless a test runs both members in one process). */
+  channel: HandoffChannel;
 
-  constructor(private readonly host: HandoffHost) {}
+  constructor(private readonly host: HandoffHost) {
+    this.channel = httpChannel(host.config.adminToken);
+  }
 
   /** True while `room` is being moved away or taken: heartbeats leave it out and conflicts on it are the handoff's. */
   busy(room: string): boolean {
@@ -242,7 +315,7 @@ export class RoomHandoff {
       return false;
     }
     // One request before the freeze opens the connection to the first target (kept alive for the offer), so the room is not frozen for a TCP handshake.
-    await fetch(`${targets[0].url}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.arrayBuffer(), () => undefined).catch(() => undefined);
+    await this.channel.warm(targets[0]);
     if (rooms.get(room.name) !== room || room.players.length === 0) return false;
     const frozenAt = performance.now();
     rooms.freeze(room);
@@ -250,7 +323,7 @@ export class RoomHandoff {
     try {
       const { bytes, tokens } = this.save(room, token);
       for (const target of targets) {
-        const r = await this.offer(target, bytes);
+        const r = await this.channel.offer(target, bytes);
         if (r.kind === 'refused') {
           stats.handoffsRefused++;
           log.warn({ room: room.name, to: target.id, reason: r.reason }, 'handoff: refused');
@@ -264,7 +337,8 @@ export class RoomHandoff {
             log.warn({ room: room.name, to: target.id, reason: r.reason, owner: owner ?? null }, 'handoff: no answer and the room is not the target\'s');
             continue;
           }
-          this.complete(room, { url: target.url, ws: target.ws, owner: target.id }, tokens, bytes.length, frozenAt);
+          // the target's answer is lost: which spectators it seated is not known, so they are sent away
+          this.complete(room, { url: target.url, ws: target.ws, owner: target.id, spectators: [] }, tokens, bytes.length, frozenAt);
           return true;
         }
         this.complete(room, r, tokens, bytes.length, frozenAt);
@@ -305,37 +379,25 @@ export class RoomHandoff {
         pending: p.inputs.pendingInputs().map((i) => ({ seq: i.seq, v: i.values })),
       });
     }
+    // Spectators: the same reliable state; no entity and no inputs (their Player holds the snapshot acks only).
+    for (const p of room.spectators) {
+      const s = side.table.get(p.id);
+      if (!s || s.player !== p) continue;
+      const token = newToken();
+      tokens.set(s.id, token);
+      sessions.push({
+        id: s.id, spectator: true, name: s.name, token, remote: s.remoteAddress, key: s.addressKey, datagrams: s.datagramsWanted,
+        outNext: s.reliableOut.next + 1,
+        unacked: s.reliableOut.unacked().map((m) => ({ seq: m.seq, m: Buffer.from(encodeControl(m.msg)).toString('base64') })),
+        inDelivered: s.reliableIn.lastDelivered, inputSeq: 0, inputApplied: false,
+      });
+    }
     const header: HandoffHeader = { v: HANDOFF_VERSION, room: room.name, from: this.host.memberId, fromToken: leaseToken, origin: room.origin, sessions };
     return { bytes: encodeHandoff(header, saveRoom(room)), tokens };
   }
 
-  private async offer(target: FleetMember, bytes: Uint8Array): Promise<OfferResult> {
-    let res: Response;
-    try {
-      res = await fetch(`${target.url}/admin/handoff`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.host.config.adminToken}` },
-        body: JSON.stringify({ blob: Buffer.from(bytes).toString('base64') }),
-        signal: AbortSignal.timeout(HANDOFF_TIMEOUT_MS),
-      });
-    } catch (err) {
-      return { kind: 'unknown', reason: (err as Error).message };
-    }
-    let body: Record<string, unknown>;
-    try {
-      body = (await res.json()) as Record<string, unknown>;
-    } catch {
-      return res.status >= 500 ? { kind: 'unknown', reason: `HTTP ${res.status}` } : { kind: 'refused', reason: `HTTP ${res.status}` };
-    }
-    if (res.status === 200 && body.ok === true && typeof body.url === 'string' && typeof body.ws === 'string' && typeof body.owner === 'string') {
-      return { kind: 'moved', url: body.url, ws: body.ws, owner: body.owner };
-    }
-    const reason = typeof body.message === 'string' ? body.message : `HTTP ${res.status}`;
-    return res.status >= 500 ? { kind: 'unknown', reason } : { kind: 'refused', reason };
-  }
-
-  /** The new owner holds the room: each player is sent `moved`, spectators `bye`, and the room is forgotten here. */
-  private complete(room: Room, to: { url: string; ws: string; owner: string }, tokens: Map<number, string>, bytes: number, frozenAt: number): void {
+  /** The new owner holds the room: each player and each spectator it seated is sent `moved`, other spectators `bye`, and the room is forgotten here. */
+  private complete(room: Room, to: { url: string; ws: string; owner: string; spectators: readonly number[] }, tokens: Map<number, string>, bytes: number, frozenAt: number): void {
     const { rooms, log } = this.host;
     const side = this.host.sessions();
     const fleet = this.host.fleet();
@@ -348,16 +410,26 @@ export class RoomHandoff {
       side.out.sendControl(s, msg);
       moved.push(s);
     }
+    const seated = new Set(to.spectators);
+    let watching = 0;
     for (const sp of [...room.spectators]) {
       const s = side.table.get(sp.id);
-      if (s && s.player === sp) side.disconnect(s, CloseCode.Drained, 'this room moved to another server: watch it again through the matchmaker');
+      if (!s || s.player !== sp) continue;
+      const token = tokens.get(s.id);
+      if (token === undefined || !seated.has(s.id)) {
+        side.disconnect(s, CloseCode.Drained, 'this room moved to another server: watch it again through the matchmaker');
+        continue;
+      }
+      side.out.sendControl(s, { t: 'moved', url: to.url, ws: to.ws, token, room: room.name, owner: to.owner });
+      moved.push(s);
+      watching++;
     }
     for (const s of moved) side.retire(s);
     side.releaseHeld(room, false);
     room.frozen = undefined;
     rooms.dispose(room);
     fleet.stats.roomsHandedOff++;
-    const record: HandoffRecord = { room: room.name, to: to.owner, players: moved.length, bytes, frozenMs: Math.round((performance.now() - frozenAt) * 10) / 10 };
+    const record: HandoffRecord = { room: room.name, to: to.owner, players: moved.length - watching, spectators: watching, bytes, frozenMs: Math.round((performance.now() - frozenAt) * 10) / 10 };
     this.moved.push(record);
     log.info(record, 'handoff: room moved');
   }
@@ -381,7 +453,7 @@ export class RoomHandoff {
    * room and its sessions (each resumable with the token the old owner hands its client), takes
    * the room's record in Redis under both leases, and lets it tick. Refusals name the reason.
    */
-  async accept(bytes: Uint8Array): Promise<{ ok: true; url: string; ws: string; owner: string } | { ok: false; status: number; reason: string }> {
+  async accept(bytes: Uint8Array): Promise<AcceptResult> {
     const { rooms, log, config } = this.host;
     const fleet = this.host.fleet();
     const stats = fleet.stats;
@@ -411,6 +483,7 @@ export class RoomHandoff {
     if (!room) return refuse(409, 'no room capacity here');
     this.inFlight.add(header.room);
     const adopted: Session[] = [];
+    const watching: number[] = [];
     try {
       let saved;
       try {
@@ -427,6 +500,14 @@ export class RoomHandoff {
         if (!s) throw new HandoffError(`session ${p.id} or its token is in use here`);
         adopted.push(s);
       }
+      // Spectators watch on, as many as this member lets watch a room (the rest are sent away by the old owner).
+      for (const rec of header.sessions) {
+        if (rec.spectator !== true || room.interest || room.spectators.length >= config.maxSpectatorsPerRoom) continue;
+        const s = this.adoptSpectator(room, rec, now);
+        if (!s) throw new HandoffError(`session ${rec.id} or its token is in use here`);
+        adopted.push(s);
+        watching.push(s.id);
+      }
       const outcome = await fleet.transfer(header.room, header.from, header.fromToken);
       if (outcome !== 'ok') throw new HandoffError(`the fleet registry refused the transfer: ${outcome}`);
     } catch (err) {
@@ -442,8 +523,43 @@ export class RoomHandoff {
     rooms.thaw(room);
     stats.roomsReceived++;
     stats.handoffBytes += bytes.length;
-    log.info({ room: header.room, from: header.from, players: adopted.length, tick: room.ctx.tick, bytes: bytes.length }, 'handoff: room taken');
-    return { ok: true, url: this.host.publicUrl(), ws: this.host.wsUrl(), owner: this.host.memberId };
+    log.info({ room: header.room, from: header.from, players: adopted.length - watching.length, spectators: watching.length, tick: room.ctx.tick, bytes: bytes.length }, 'handoff: room taken');
+    return { ok: true, url: this.host.publicUrl(), ws: this.host.wsUrl(), owner: this.host.memberId, spectators: watching };
+  }
+
+  /** A session's table entry and reliable state as they were on the old owner (no room yet); undefined when its id or token is in use here. */
+  private adoptSession(rec: SavedSession, name: string): Session | undefined {
+    const side = this.host.sessions();
+    const s = side.table.adopt(rec.id, rec.token, rec.remote, rec.key, this.host.config);
+    if (!s) return undefined;
+    side.addresses.get(s.addressKey).sessions++;
+    s.name = name;
+    s.datagramsWanted = rec.datagrams;
+    const unacked = rec.unacked.map((u) => ({ seq: u.seq, msg: decodeServerControl(new Uint8Array(Buffer.from(u.m, 'base64'))), bytes: KEPT_MESSAGE_BYTES }));
+    s.reliableOut.restore(rec.outNext, unacked);
+    s.reliableIn.lastDelivered = rec.inDelivered;
+    return s;
+  }
+
+  /** The session resumes here, in `room` (its player seated already), within the resume window. */
+  private resumeIn(s: Session, room: Room, player: Player, now: number): void {
+    s.player = player;
+    s.room = room;
+    s.state = 'resuming';
+    s.resumeDeadlineMs = now + this.host.config.resumeGraceMs;
+    this.host.sessions().out.bindPlayer(s);
+  }
+
+  /** A spectator as it was on the old owner, resuming here: watching the room again, with no entity. */
+  private adoptSpectator(room: Room, rec: SavedSession, now: number): Session | undefined {
+    const side = this.host.sessions();
+    const s = this.adoptSession(rec, rec.name ?? `spectator ${rec.id}`);
+    if (!s) return undefined;
+    s.spectator = true;
+    const player = new Player(s.id, s.name, side.schema.inputFields.length, this.host.config.net.inputBufferMax, side.inputTotals);
+    room.addSpectator(player);
+    this.resumeIn(s, room, player, now);
+    return s;
   }
 
   /** One session as it was on the old owner, resuming here: its player seated on its entity. */
@@ -453,14 +569,8 @@ export class RoomHandoff {
     const pending = rec.pending ?? [];
     const nf = side.schema.inputFields.length;
     if (pending.some((i) => i.v.length !== nf)) throw new HandoffError(`session ${rec.id}: a pending input does not have this game's ${nf} input fields`);
-    const s = side.table.adopt(rec.id, rec.token, rec.remote, rec.key, c);
+    const s = this.adoptSession(rec, name);
     if (!s) return undefined;
-    side.addresses.get(s.addressKey).sessions++;
-    s.name = name;
-    s.datagramsWanted = rec.datagrams;
-    const unacked = rec.unacked.map((u) => ({ seq: u.seq, msg: decodeServerControl(new Uint8Array(Buffer.from(u.m, 'base64'))), bytes: KEPT_MESSAGE_BYTES }));
-    s.reliableOut.restore(rec.outNext, unacked);
-    s.reliableIn.lastDelivered = rec.inDelivered;
     const player = new Player(s.id, name, side.schema.inputFields.length, c.net.inputBufferMax, side.inputTotals);
     player.inputs.continueAfter(rec.inputSeq, rec.inputApplied);
     // The inputs the old owner held unapplied: applied here from the first tick, in order (their
@@ -470,11 +580,7 @@ export class RoomHandoff {
     player.inputAck = player.inputs.lastAppliedSeq;
     player.hasInputAck = player.inputs.hasApplied;
     room.adoptPlayer(player, eid);
-    s.player = player;
-    s.room = room;
-    s.state = 'resuming';
-    s.resumeDeadlineMs = now + c.resumeGraceMs;
-    side.out.bindPlayer(s);
+    this.resumeIn(s, room, player, now);
     return s;
   }
 }

@@ -12,6 +12,7 @@ import { conditionClientIO } from '../../netcode/conditioned-io.ts';
 import type { ClientIO } from '../../netcode/connection.ts';
 import { defaultLinkSettings } from '../../shared/net/link-conditioner.ts';
 import { nodeClientIO } from '../node-client/io.ts';
+import type { AdminRoomsReply, AdminSession } from '../../shared/protocol/admin.ts';
 import { parsePromText } from './prom.ts';
 import { startRedis, type TestRedis } from './redis-server.ts';
 import { ServerProcess } from './server-proc.ts';
@@ -33,6 +34,8 @@ export interface HandoffRunOptions {
   targetGame?: string;
   /** Fleet lease, ms. Default 3000. */
   leaseMs?: number;
+  /** Spectators watching each room (seats from the matchmaker with spectate), all through the move. Default 0. */
+  spectatorsPerRoom?: number;
   /** Chat messages each player sends per second, all through the move. Default 2. */
   chatPerSec?: number;
   seed?: number;
@@ -91,6 +94,17 @@ export interface HandoffRunResult {
   handedOff: number;
   /** Rooms the first member logged as moved. */
   movedLogged: number;
+  /** Spectators in all, those that got `moved` and watched on at the new owner (same session, active, snapshots from it), and those sent away (`bye`). */
+  spectators: number;
+  spectatorsMoved: number;
+  spectatorsSentAway: number;
+  /** Per player, what its move did to its inputs and its prediction (see PlayerMove), in player order. */
+  perPlayer: PlayerMove[];
+  /** Over the moved players: median and largest of corrections after `moved`, of their size (units), and of the new owner's never-applied inputs. */
+  moveCorrections: { p50: number; max: number; maxUnits: number; total: number };
+  /** The same, counting a correction again for the same acknowledged input and the same error once (how clients before the predictor's fix counted them). */
+  moveCorrectionsDistinct: { p50: number; max: number };
+  newOwnerLost: { p50: number; max: number };
   /** The first member exited by itself after its rooms left, and how. */
   senderExited: boolean;
   senderExitCode: number | null;
@@ -99,6 +113,28 @@ export interface HandoffRunResult {
 }
 
 const ADMIN = 'handoff-run-admin-token-0123456789';
+
+/** One player's move, measured on both sides. */
+export interface PlayerMove {
+  name: string;
+  /** Inputs the client sent from the old owner's last snapshot to `moved` (the freeze), and resent to the new owner. */
+  sentDuringFreeze: number;
+  resent: number;
+  /** The new owner's input counters of this session when the drain window closed (GET /admin/rooms). */
+  applied: number;
+  lost: number;
+  late: number;
+  repeated: number;
+  /** Prediction corrections from `moved` to the end of the drain window: when (ms after `moved`), how large (world units), and the input acknowledged. */
+  corrections: { ms: number; units: number; ack: number }[];
+  /** When the input clock restarted at the new owner: the label of its next new input less the new owner's tick as the client estimated it, ticks (the resend's inputs come first). */
+  restartLeadTicks: number;
+  /** Label shifts (ticks) the input clock made from its restart to the end of the window: the tick it predicted at against the tick the new owner applied at. */
+  relabelTicksAfter: number;
+  /** Starvations and skips the client's input clock counted from `moved` to the end of the window. */
+  starvedAfter: number;
+  skippedAfter: number;
+}
 
 interface Player {
   nc: ClientNetcode;
@@ -116,6 +152,26 @@ interface Player {
   /** Per sender: the chat numbers received, in order of arrival. */
   heard: Map<string, number[]>;
   sent: number;
+  /** Inputs sent when the last snapshot before `moved` arrived, and when `moved` came. */
+  inputsAtSnap: number;
+  sentDuringFreeze: number;
+  /** Corrections seen so far, and those after `moved`. */
+  correctionsSeen: number;
+  afterMove: { ms: number; units: number; ack: number }[];
+  /** The input clock's counters when `moved` came, and its first label and estimate of the server's tick when it restarted. */
+  clockAtMove: { relabelTicks: number; starvations: number; skipped: number };
+  restartLeadTicks: number;
+  relabelAtRestart: number;
+}
+
+/** A spectator of the run. */
+interface Watcher {
+  nc: ClientNetcode;
+  session: number;
+  /** `moved` came, `bye` came, snapshots received after `moved`. */
+  moved: boolean;
+  bye: boolean;
+  snapsAfter: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -134,6 +190,18 @@ async function metric(url: string, name: string): Promise<number> {
   return parsePromText(text).filter((s) => s.name === name).reduce((n, s) => n + s.value, 0);
 }
 
+/** Corrections of one move, a repeat (same acknowledged input, same error as the one before) not counted. */
+function distinctCorrections(m: PlayerMove): number {
+  return m.corrections.filter((c, i) => i === 0 || c.ack !== m.corrections[i - 1].ack || c.units !== m.corrections[i - 1].units).length;
+}
+
+/** The sessions a member hosts, by id (GET /admin/rooms). */
+async function adminSessions(url: string): Promise<Map<number, AdminSession>> {
+  const res = await fetch(`${url}/admin/rooms`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: AbortSignal.timeout(3000) });
+  const body = (await res.json()) as AdminRoomsReply;
+  return new Map(body.rooms.flatMap((r) => r.sessions.map((s) => [s.sessionId, s] as const)));
+}
+
 async function roomsOf(url: string): Promise<{ name: string; owner: string; players: number }[]> {
   const res = await fetch(`${url}/rooms`, { signal: AbortSignal.timeout(3000) });
   return ((await res.json()) as { rooms: { name: string; owner: string; players: number }[] }).rooms;
@@ -150,6 +218,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
   let redis: TestRedis | undefined;
   const procs: ServerProcess[] = [];
   const players: Player[] = [];
+  const watchers: Watcher[] = [];
   let frameTimer: NodeJS.Timeout | undefined;
   let chatTimer: NodeJS.Timeout | undefined;
   try {
@@ -179,12 +248,17 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
           seed: (o.seed ?? 1) * 1000 + i, timers: { nowMs: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms) }, lossyWebSocket: true,
         }).io;
       }
-      const p: Player = { name, nc: undefined as unknown as ClientNetcode, sessionBefore: -1, eidBefore: -1, lastSnapMs: NaN, movedAtMs: NaN, resumedAtMs: NaN, snapBeforeMoveMs: NaN, gapMs: NaN, lastAck: -1, unappliedAtMove: NaN, heard: new Map(), sent: 0 };
+      const p: Player = { name, nc: undefined as unknown as ClientNetcode, sessionBefore: -1, eidBefore: -1, lastSnapMs: NaN, movedAtMs: NaN, resumedAtMs: NaN, snapBeforeMoveMs: NaN, gapMs: NaN, lastAck: -1, unappliedAtMove: NaN, heard: new Map(), sent: 0,
+        inputsAtSnap: 0, sentDuringFreeze: NaN, correctionsSeen: 0, afterMove: [], clockAtMove: { relabelTicks: 0, starvations: 0, skipped: 0 }, restartLeadTicks: NaN, relabelAtRestart: NaN };
       p.nc = new ClientNetcode(arena, io, { url: seat.url, name, room: seat.room, seat: seat.seat, transport: 'ws' }, {
         events: {
           onSnapshot: (_frame, header) => {
             const now = performance.now();
             if (header.hasInputAck) p.lastAck = header.inputAck;
+            const corr = p.nc.corrections();
+            if (corr !== p.correctionsSeen && !Number.isNaN(p.movedAtMs)) p.afterMove.push({ ms: Math.round(now - p.movedAtMs), units: round(p.nc.predictor.lastErrorUnits, 2), ack: header.inputAck });
+            p.correctionsSeen = corr;
+            if (Number.isNaN(p.movedAtMs)) p.inputsAtSnap = p.nc.connection.counters.inputsSent;
             if (!Number.isNaN(p.movedAtMs) && Number.isNaN(p.gapMs) && p.nc.connection.state === 'active') p.gapMs = now - p.lastSnapMs;
             p.lastSnapMs = now;
           },
@@ -193,6 +267,9 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
               p.movedAtMs = performance.now();
               p.snapBeforeMoveMs = p.lastSnapMs;
               p.unappliedAtMove = p.lastAck < 0 ? NaN : seqDiff(p.nc.connection.nextInputSeq - 1, p.lastAck);
+              p.sentDuringFreeze = p.nc.connection.counters.inputsSent - p.inputsAtSnap;
+              const ic = p.nc.inputClock;
+              p.clockAtMove = { relabelTicks: ic.relabelTicks, starvations: ic.starvations, skipped: ic.skipped };
             }
             else if (m.t === 'resumed' && !Number.isNaN(p.movedAtMs)) p.resumedAtMs = performance.now();
             else if (m.t === 'chat') {
@@ -210,7 +287,17 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     const t0 = performance.now();
     frameTimer = setInterval(() => {
       const now = performance.now();
-      for (let i = 0; i < players.length; i++) players[i].nc.frame(now, { dir: (i + Math.floor((now - t0) / 700)) % 9 });
+      for (const w of watchers) w.nc.frame(now, {});
+      for (let i = 0; i < players.length; i++) {
+        const p = players[i];
+        const restarting = !Number.isNaN(p.movedAtMs) && Number.isNaN(p.restartLeadTicks) && p.nc.inputClock.state === 'idle';
+        p.nc.frame(now, { dir: (i + Math.floor((now - t0) / 700)) % 9 });
+        if (restarting && p.nc.inputClock.state === 'running') {
+          // the input clock restarted at the new owner in this frame: its labels against the tick it estimates there
+          p.restartLeadTicks = round(p.nc.inputClock.nextTarget - p.nc.serverClock.serverTick(now), 2);
+          p.relabelAtRestart = p.nc.inputClock.relabelTicks;
+        }
+      }
     }, 1000 / 30);
     await until(`${playersWanted} players active`, 60_000, () => players.every((p) => p.nc.connection.state === 'active'));
     for (const p of players) {
@@ -219,6 +306,27 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     }
     const before = await roomsOf(a.url);
     log(`${players.length} players in ${before.length} rooms on a`);
+    // Spectators of each room, with the whole client netcode, following the room as the players do.
+    for (const r of before) {
+      for (let k = 0; k < (o.spectatorsPerRoom ?? 0); k++) {
+        const name = `s${watchers.length}`;
+        const seat = await requestSeat(a.url, { name, game: arena.name, room: r.name, spectate: true });
+        const w: Watcher = { nc: undefined as unknown as ClientNetcode, session: -1, moved: false, bye: false, snapsAfter: 0 };
+        w.nc = new ClientNetcode(arena, nodeClientIO({ webrtc: false }), { url: seat.url, name, room: seat.room, seat: seat.seat, transport: 'ws', spectate: true }, {
+          events: {
+            onSnapshot: () => void (w.moved && w.snapsAfter++),
+            onControl: (m) => {
+              if (m.t === 'moved') w.moved = true;
+              else if (m.t === 'bye') w.bye = true;
+            },
+          },
+        });
+        w.nc.connect();
+        watchers.push(w);
+      }
+    }
+    await until(`${watchers.length} spectators active`, 30_000, () => watchers.every((w) => w.nc.connection.state === 'active'));
+    for (const w of watchers) w.session = w.nc.connection.welcome!.sessionId;
 
     // Everyone chats from now to the end: every receiver must get every message of its room once, in order.
     chatTimer = setInterval(() => {
@@ -236,6 +344,8 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     });
     const window = 3000;
     const correctionsAt = (): number[] => players.map((p) => p.nc.corrections());
+    // The window before the drain starts once the second member's start-up (tsx, a cold JIT) is past and the clients' input clocks settled since they joined.
+    await sleep(2000);
     const c0 = correctionsAt();
     await sleep(window);
     const c1 = correctionsAt();
@@ -274,6 +384,19 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     const settle = Math.max(0, window - (Date.now() - drainedAt));
     await sleep(settle);
     const c2 = correctionsAt();
+    const windowEnd = performance.now();
+    const clockAtEnd = players.map((p) => ({ relabelTicks: p.nc.inputClock.relabelTicks, starvations: p.nc.inputClock.starvations, skipped: p.nc.inputClock.skipped }));
+    const sessionsOnB = o.targetGame ? new Map<number, AdminSession>() : await adminSessions(b.url);
+    const perPlayer: PlayerMove[] = players.map((p, i) => {
+      const s = sessionsOnB.get(p.sessionBefore);
+      return {
+        name: p.name, sentDuringFreeze: p.sentDuringFreeze, resent: p.nc.connection.counters.inputsResent,
+        applied: s?.inputs.applied ?? NaN, lost: s?.inputs.lost ?? NaN, late: s?.inputs.late ?? NaN, repeated: s?.inputs.repeated ?? NaN,
+        corrections: p.afterMove.filter((c) => c.ms <= windowEnd - p.movedAtMs),
+        restartLeadTicks: p.restartLeadTicks, relabelTicksAfter: clockAtEnd[i].relabelTicks - (Number.isNaN(p.relabelAtRestart) ? p.clockAtMove.relabelTicks : p.relabelAtRestart),
+        starvedAfter: clockAtEnd[i].starvations - p.clockAtMove.starvations, skippedAfter: clockAtEnd[i].skipped - p.clockAtMove.skipped,
+      };
+    });
     await sleep(window);
     const c3 = correctionsAt();
     clearInterval(chatTimer);
@@ -345,7 +468,15 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
       inputsUnappliedAtMove: { p50: percentile(unapplied, 0.5), max: unapplied.length ? Math.max(...unapplied) : NaN },
       inputsResentPerPlayer: round(players.reduce((n, p) => n + ((p.nc.connection.counters as { inputsResent?: number }).inputsResent ?? 0), 0) / players.length, 2),
       newOwnerInputsDroppedPerPlayer: round(droppedOnB / players.length, 2), newOwnerInputsRepeatedPerPlayer: round(repeatedOnB / players.length, 2),
-      movedLogged: moves.length, phasesP50Ms: phases, frozenMs: moves.map((m) => m.frozenMs), senderLog: moves.map((m) => `${m.room} -> ${m.to}: ${m.players} players, ${m.bytes} bytes, frozen ${m.frozenMs} ms`),
+      movedLogged: moves.length, perPlayer,
+      spectators: watchers.length, spectatorsSentAway: watchers.filter((w) => w.bye).length,
+      spectatorsMoved: watchers.filter((w) => w.moved && w.nc.connection.state === 'active' && w.nc.connection.welcome?.sessionId === w.session && w.snapsAfter > 20).length,
+      moveCorrections: {
+        p50: percentile(perPlayer.map((m) => m.corrections.length), 0.5), max: Math.max(0, ...perPlayer.map((m) => m.corrections.length)),
+        maxUnits: Math.max(0, ...perPlayer.flatMap((m) => m.corrections.map((c) => c.units))), total: perPlayer.reduce((n, m) => n + m.corrections.length, 0),
+      },
+      moveCorrectionsDistinct: { p50: percentile(perPlayer.map(distinctCorrections), 0.5), max: Math.max(0, ...perPlayer.map(distinctCorrections)) },
+      newOwnerLost: { p50: percentile(perPlayer.map((m) => m.lost), 0.5), max: Math.max(0, ...perPlayer.map((m) => m.lost)) }, phasesP50Ms: phases, frozenMs: moves.map((m) => m.frozenMs), senderLog: moves.map((m) => `${m.room} -> ${m.to}: ${m.players} players, ${m.bytes} bytes, frozen ${m.frozenMs} ms`),
       bytesPerRoom: received > 0 ? Math.round(bytes / received) : 0, roomsReceived: received,
       roomsMoved: after.filter((r) => r.owner === 'b').length, roomsStayed: after.filter((r) => r.owner === 'a').length,
       refusedBySender, refusedByTarget, handedOff, senderExited: a.exited, senderExitCode: a.exitCode,
@@ -355,6 +486,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     if (frameTimer) clearInterval(frameTimer);
     if (chatTimer) clearInterval(chatTimer);
     for (const p of players) p.nc.connection.close();
+    for (const w of watchers) w.nc.connection.close();
     for (const s of procs) await s.stop(3000).catch(() => undefined);
     await redis?.dispose();
   }
