@@ -592,7 +592,8 @@ export class Connection {
         break;
       case 'resumed':
         if (this.state !== 'resuming' || !this.welcome) break;
-        this.welcome = { ...this.welcome, ...msg, t: 'welcome' };
+        // a resumed session says again whether it is on a shared stream (a spectator moved to another server may not be)
+        this.welcome = { ...this.welcome, ...msg, t: 'welcome', stream: msg.stream === true };
         this.state = 'active';
         this.counters.resumes++;
         for (const m of this.reliableOut.unacked()) this.transmit(m.msg);

@@ -674,6 +674,8 @@ export class Inbound implements OutboundHost {
     old.state = 'active';
     old.player.resetAcks(old.room.ctx.tick);
     if (old.player.streamed && old.room.stream instanceof SpectatorStream) old.room.stream.restart(old.player);
+    // a spectator that moved here with its room (server/fleet/handoff.ts) joins the room's stream as it resumes
+    else if (this.streams(old)) this.streamOf(old.room).add(old.player, out.streamLink(old));
     if (msg.a !== undefined) old.reliableOut.ack(msg.a);
     stats.resumes++;
     out.sendControl(old, { t: 'resumed', ...this.sessionInfo(old) });

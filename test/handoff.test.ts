@@ -200,6 +200,19 @@ describe('a live handoff counted on a fake clock: two members in one process, a 
       }
       // the move costs each player at most one correction (its prediction continues from the restored tick)
       for (const [i, c] of players.entries()) expect(afterMove[i], c.name).toBeLessThanOrEqual(1);
+
+      // the spectators (WebSocket, a room without views) watch on b's shared stream too, sending no
+      // snapshot acks, and are still there well past clientTimeoutMs
+      for (const s of spectators) {
+        expect(b.server.sessions.get(s.nc.connection.welcome!.sessionId)?.player?.streamed, s.name).toBe(true);
+        expect(s.nc.connection.welcome?.stream, s.name).toBe(true);
+      }
+      const seen = spectators.map((s) => s.snapshotsAfterMove);
+      await w.runFor(b.server.config.clientTimeoutMs + 2000, steer);
+      spectators.forEach((s, i) => {
+        expect(s.nc.connection.state, s.name).toBe('active');
+        expect(s.snapshotsAfterMove - seen[i], s.name).toBeGreaterThan(50);
+      });
     } finally {
       await w.stop();
       await redis.dispose();
