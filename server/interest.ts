@@ -451,15 +451,21 @@ export class InterestManager {
     this.computeView(frame, eid, self, view, this.px[self], this.py[self], radius);
   }
 
-  /** A view of every entity of the frame (a recording's). */
-  private worldView(frame: SnapshotFrame, view: ClientView): void {
-    const n = frame.count;
+  /** Makes room for `n` more rows in the tick's rows (by doubling; the rows so far kept) and returns where they start. */
+  private reserveRows(n: number): number {
     const at = this.rowsUsed;
     if (this.rows.length < at + n) {
       const grown = new Int32Array(Math.max(at + n, this.rows.length * 2));
       grown.set(this.rows.subarray(0, at));
       this.rows = grown;
     }
+    return at;
+  }
+
+  /** A view of every entity of the frame (a recording's). */
+  private worldView(frame: SnapshotFrame, view: ClientView): void {
+    const n = frame.count;
+    const at = this.reserveRows(n);
     const rows = this.rows;
     for (let i = 0; i < n; i++) rows[at + i] = i;
     this.rowsUsed = at + n;
@@ -628,12 +634,7 @@ export class InterestManager {
       }
     } else if (budget) view.waitCount = 0;
     // The picked rows in ascending order (the frame's id order), clearing the bitmap as it goes.
-    const at = this.rowsUsed;
-    if (this.rows.length < at + n) {
-      const grown = new Int32Array(Math.max(at + n, this.rows.length * 2));
-      grown.set(this.rows.subarray(0, at));
-      this.rows = grown;
-    }
+    const at = this.reserveRows(n);
     const rows = this.rows;
     let o = at;
     if (hi >= 0) {
