@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeHandoff, encodeHandoff, HANDOFF_VERSION, HandoffError, type HandoffHeader } from '../server/fleet/handoff.ts';
 import { ReliableSender } from '../shared/reliable.ts';
 import { Rng } from '../shared/sim/rng.ts';
+import { arenaV2 } from '../games/arena-v2.ts';
 import { runHandoff, type HandoffRunResult } from '../tools/measure/handoff-run.ts';
 import { HandoffWorld, type WorldClient } from './helpers/handoff-world.ts';
 import { startRedis } from './helpers/redis.ts';
@@ -213,6 +214,44 @@ describe('a live handoff counted on a fake clock: two members in one process, a 
         expect(s.nc.connection.state, s.name).toBe('active');
         expect(s.snapshotsAfterMove - seen[i], s.name).toBeGreaterThan(50);
       });
+    } finally {
+      await w.stop();
+      await redis.dispose();
+    }
+  }, 120_000);
+
+  it('a spectator of a room with views (arena-v2) moves too: at b it watches around the camera its client repeats', async () => {
+    const redis = await startRedis();
+    const w = new HandoffWorld({ redisUrl: redis.url, roomCapacity: 4, game: arenaV2 });
+    try {
+      const a = await w.addMember('a');
+      for (let i = 0; i < 4; i++) await w.addClient(`p${i}`, a);
+      await w.runUntil(() => w.clients.every((c) => c.nc.connection.state === 'active'), 10_000, steer);
+      const s = await w.addClient('s0', a, true);
+      await w.runUntil(() => s.nc.connection.state === 'active', 10_000, steer);
+      s.nc.connection.setCamera(1000, 2000, 500);
+      await w.runFor(1500, steer);
+      const id = s.nc.connection.welcome!.sessionId;
+      const camAt = (m: typeof a): { x: number; y: number; placed: boolean } | undefined => {
+        const sess = m.server.sessions.get(id);
+        const v = sess?.player && sess.room?.interest?.peek(sess.player);
+        return v ? { x: v.camX, y: v.camY, placed: v.placed } : undefined;
+      };
+      expect(camAt(a)).toEqual({ x: 1000, y: 2000, placed: true });
+      const b = await w.addMember('b');
+      w.connectMembers(a, b, 40);
+      await w.runFor(1000, steer);
+      const moving = a.server.fleet.handoff.moveAll();
+      a.server.fleet.drain('handoff test', false);
+      await moving;
+      expect(a.server.fleet.handoff.moved.reduce((n, m) => n + m.spectators, 0)).toBe(1);
+      await w.runFor(3000, steer);
+      expect(s.controls.some((m) => m.t === 'moved')).toBe(true);
+      expect(s.controls.some((m) => m.t === 'bye')).toBe(false);
+      expect(s.nc.connection.state).toBe('active');
+      expect(b.server.sessions.get(id)?.spectator).toBe(true);
+      expect(camAt(b)).toEqual({ x: 1000, y: 2000, placed: true });
+      expect(s.snapshotsAfterMove).toBeGreaterThan(20);
     } finally {
       await w.stop();
       await redis.dispose();

@@ -502,7 +502,7 @@ export class RoomHandoff {
       }
       // Spectators watch on, as many as this member lets watch a room (the rest are sent away by the old owner).
       for (const rec of header.sessions) {
-        if (rec.spectator !== true || room.interest || room.spectators.length >= config.maxSpectatorsPerRoom) continue;
+        if (rec.spectator !== true || room.spectators.length >= config.maxSpectatorsPerRoom) continue;
         const s = this.adoptSpectator(room, rec, now);
         if (!s) throw new HandoffError(`session ${rec.id} or its token is in use here`);
         adopted.push(s);
@@ -557,7 +557,9 @@ export class RoomHandoff {
     if (!s) return undefined;
     s.spectator = true;
     const player = new Player(s.id, s.name, side.schema.inputFields.length, this.host.config.net.inputBufferMax, side.inputTotals);
-    room.addSpectator(player);
+    // in a room with views: around the first player until the spectator's camera (which its client repeats every second) arrives here
+    const c = this.host.config;
+    room.addSpectator(player, room.interest ? (c.spectatorViewRadius > 0 ? c.spectatorViewRadius : room.interest.viewRadius) : 0);
     this.resumeIn(s, room, player, now);
     return s;
   }

@@ -54,6 +54,8 @@ export interface HandoffWorldOptions {
   /** Client frame rate, Hz (frames are spread over the interval by client index). Default 60. */
   frameHz?: number;
   seed?: number;
+  /** The game of both members. Default arena-v1 (games/arena.ts). */
+  game?: typeof arena;
 }
 
 const FRAME_STEP_MS = 0.5;
@@ -68,7 +70,11 @@ export class HandoffWorld {
   private readonly tickMs = 1000 / DEFAULT_NET_CONFIG.tickRateHz;
   private readonly prefix = `tw-hw-${process.pid}-${Date.now()}:`;
 
-  constructor(private readonly o: HandoffWorldOptions) {}
+  private readonly game: typeof arena;
+
+  constructor(private readonly o: HandoffWorldOptions) {
+    this.game = o.game ?? arena;
+  }
 
   /** Starts a member `id` (its fleet on Redis joined before this resolves). */
   async addMember(id: string): Promise<WorldMember> {
@@ -77,7 +83,7 @@ export class HandoffWorld {
       webrtc: false, logLevel: 'silent', seed: this.o.seed ?? 1, roomCapacity: this.o.roomCapacity ?? 10, gameParams: { npcs: 20 },
       redisUrl: this.o.redisUrl, fleetPrefix: this.prefix, memberId: id, publicUrl: url, resumeGraceMs: 10_000, drainMs: 60_000,
     });
-    const server = new TickwireServer(config, { game: arena, clock: { nowMs: () => this.nowMs }, autoTick: false });
+    const server = new TickwireServer(config, { game: this.game, clock: { nowMs: () => this.nowMs }, autoTick: false });
     const transport = new LoopbackTransport({ reliable: true, manual: true, nowMs: () => this.nowMs });
     server.startInProcess(transport);
     await server.fleet.start();
@@ -100,7 +106,7 @@ export class HandoffWorld {
 
   /** A client with a seat from the fleet's matchmaker (a spectator's with `spectate`); it connects at once. */
   async addClient(name: string, via: WorldMember, spectate = false): Promise<WorldClient> {
-    const seat = await via.server.fleet.fleet.matchmake({ name, game: arena.name, addressKey: '127.0.0.1', ...(spectate ? { spectate: true } : {}) });
+    const seat = await via.server.fleet.fleet.matchmake({ name, game: this.game.name, addressKey: '127.0.0.1', ...(spectate ? { spectate: true } : {}) });
     if (!seat.ok) throw new Error(`no seat for ${name}: ${seat.reason}`);
     const k = this.clients.length;
     const settings: LinkSettings = { ...defaultLinkSettings(), enabled: true, delayMs: 20, jitterMs: 2, ...this.o.link };
@@ -117,7 +123,7 @@ export class HandoffWorld {
     };
     const s = seat as MatchResult;
     let seen = 0;
-    c.nc = new ClientNetcode(arena, io, { url: s.url, name, room: s.room, seat: s.seat, transport: 'ws', ...(spectate ? { spectate: true } : {}) }, {
+    c.nc = new ClientNetcode(this.game, io, { url: s.url, name, room: s.room, seat: s.seat, transport: 'ws', ...(spectate ? { spectate: true } : {}) }, {
       events: {
         onSnapshot: (_frame, header) => {
           const n = c.nc.corrections();
