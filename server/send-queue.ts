@@ -4,76 +4,98 @@
 import type { Session } from './sessions.ts';
 
 /**
- * A reusable queue of (session, packet bytes). Its byte arena and index arrays grow by doubling
- * and are kept, so a steady tick allocates no buffers (each packet handed off is a view into the
- * arena, valid only during the call, as transports expect).
+ * Packets copied into one reusable byte arena (grown by doubling and kept, so a steady tick
+ * allocates no buffers). Packet `i` is read back as a view into the arena, valid until the next
+ * push or clear, as transports expect of the bytes they are handed.
  */
-export class SendQueue {
+export class PacketArena {
   private buf: Uint8Array;
   private used = 0;
-  private starts: Uint32Array;
   private ends: Uint32Array;
+  /** The view handed out for each packet, reused while the packet at that index keeps its place and size. */
+  private readonly views: (Uint8Array | undefined)[] = [];
+  /** Packets held. */
+  count = 0;
+
+  constructor(initialBytes = 16 * 1024, initialPackets = 16) {
+    this.buf = new Uint8Array(initialBytes);
+    this.ends = new Uint32Array(initialPackets);
+  }
+
+  /** Copies `bytes` in (the caller may reuse its buffer at once). Bound, so it can be handed to an encoder as its send. */
+  readonly push = (bytes: Uint8Array): void => {
+    const need = this.used + bytes.length;
+    if (need > this.buf.length) {
+      let size = this.buf.length * 2;
+      while (size < need) size *= 2;
+      const next = new Uint8Array(size);
+      next.set(this.buf.subarray(0, this.used));
+      this.buf = next;
+      this.views.length = 0;
+    }
+    if (this.count === this.ends.length) {
+      const e = new Uint32Array(this.ends.length * 2);
+      e.set(this.ends);
+      this.ends = e;
+    }
+    this.buf.set(bytes, this.used);
+    this.used = need;
+    this.ends[this.count++] = need;
+  };
+
+  /** Forgets every packet (the arena and its views are kept). */
+  clear(): void {
+    this.count = 0;
+    this.used = 0;
+  }
+
+  /** Packet `i` (< count). */
+  at(i: number): Uint8Array {
+    const start = i === 0 ? 0 : this.ends[i - 1];
+    const end = this.ends[i];
+    const v = this.views[i];
+    if (v !== undefined && v.byteOffset === start && v.length === end - start) return v;
+    const view = this.buf.subarray(start, end);
+    this.views[i] = view;
+    return view;
+  }
+}
+
+/** A reusable queue of (session, packet bytes), the packets in a PacketArena. */
+export class SendQueue {
+  private readonly arena: PacketArena;
   private readonly targets: (Session | undefined)[] = [];
-  private n = 0;
   /** Packets and bytes queued since start. */
   packets = 0;
   bytes = 0;
 
   constructor(initialBytes = 64 * 1024, initialPackets = 256) {
-    this.buf = new Uint8Array(initialBytes);
-    this.starts = new Uint32Array(initialPackets);
-    this.ends = new Uint32Array(initialPackets);
+    this.arena = new PacketArena(initialBytes, initialPackets);
   }
 
   /** Packets waiting. */
   get length(): number {
-    return this.n;
+    return this.arena.count;
   }
 
   /** Copies `bytes` for `s` (the caller may reuse its buffer at once). */
   push(s: Session, bytes: Uint8Array): void {
-    const len = bytes.length;
-    if (this.used + len > this.buf.length) this.growBytes(this.used + len);
-    if (this.n === this.starts.length) this.growIndex();
-    this.buf.set(bytes, this.used);
-    this.starts[this.n] = this.used;
-    this.ends[this.n] = this.used + len;
-    this.targets[this.n] = s;
-    this.n++;
-    this.used += len;
+    this.targets[this.arena.count] = s;
+    this.arena.push(bytes);
     this.packets++;
-    this.bytes += len;
+    this.bytes += bytes.length;
   }
 
   /** Hands every waiting packet to `send` in the order queued, then empties the queue. Returns how many. */
   drain(send: (s: Session, bytes: Uint8Array) => void): number {
-    const n = this.n;
-    const buf = this.buf;
+    const arena = this.arena;
+    const n = arena.count;
     for (let i = 0; i < n; i++) {
       const s = this.targets[i] as Session;
       this.targets[i] = undefined;
-      send(s, buf.subarray(this.starts[i], this.ends[i]));
+      send(s, arena.at(i));
     }
-    this.n = 0;
-    this.used = 0;
+    arena.clear();
     return n;
-  }
-
-  private growBytes(min: number): void {
-    let size = this.buf.length * 2;
-    while (size < min) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.used));
-    this.buf = next;
-  }
-
-  private growIndex(): void {
-    const size = this.starts.length * 2;
-    const starts = new Uint32Array(size);
-    const ends = new Uint32Array(size);
-    starts.set(this.starts);
-    ends.set(this.ends);
-    this.starts = starts;
-    this.ends = ends;
   }
 }

@@ -8,6 +8,7 @@
 import type { SendResult } from './net/transport.ts';
 import type { Player } from './player.ts';
 import type { Room, RoomStream } from './rooms.ts';
+import { PacketArena } from './send-queue.ts';
 import { SnapshotChain } from './snapshots.ts';
 
 /** Counters of every room's stream (exported as metrics). */
@@ -74,51 +75,6 @@ interface Member {
   plan: Plan;
 }
 
-/** Packets of one snapshot, copied once into a reusable arena. */
-class Packets {
-  private buf = new Uint8Array(16 * 1024);
-  private ends = new Uint32Array(16);
-  private readonly views: Uint8Array[] = [];
-  count = 0;
-  private used = 0;
-  /** Bound once: the encoder hands each packet here. */
-  readonly push = (bytes: Uint8Array): void => {
-    const need = this.used + bytes.length;
-    if (need > this.buf.length) {
-      let size = this.buf.length * 2;
-      while (size < need) size *= 2;
-      const next = new Uint8Array(size);
-      next.set(this.buf.subarray(0, this.used));
-      this.buf = next;
-      this.views.length = 0;
-    }
-    if (this.count === this.ends.length) {
-      const e = new Uint32Array(this.ends.length * 2);
-      e.set(this.ends);
-      this.ends = e;
-    }
-    this.buf.set(bytes, this.used);
-    this.used = need;
-    this.ends[this.count++] = need;
-  };
-
-  clear(): void {
-    this.count = 0;
-    this.used = 0;
-  }
-
-  /** Packet `i`: a view into the arena (one per packet and tick at most, whatever the number of spectators). */
-  at(i: number): Uint8Array {
-    const start = i === 0 ? 0 : this.ends[i - 1];
-    const end = this.ends[i];
-    const v = this.views[i];
-    if (v !== undefined && v.byteOffset === start && v.length === end - start) return v;
-    const view = this.buf.subarray(start, end);
-    this.views[i] = view;
-    return view;
-  }
-}
-
 /** Settings of a stream (from ServerConfig). */
 export interface StreamSettings {
   /** spectatorStreamMaxBehindBytes. */
@@ -136,8 +92,9 @@ export class SpectatorStream implements RoomStream {
   private readonly chain = new SnapshotChain();
   /** Keyframes for spectators joining or catching up: restarted before each use. */
   private readonly keys = new SnapshotChain();
-  private readonly chainOut = new Packets();
-  private readonly keyOut = new Packets();
+  /** This snapshot tick's packets of the chain and of the keyframe, each copied once whatever the number of spectators. */
+  private readonly chainOut = new PacketArena();
+  private readonly keyOut = new PacketArena();
   /** Tick of the chain's last snapshot (what an up-to-date spectator holds), -1 before any. */
   private lastTick = -1;
 
