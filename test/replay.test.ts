@@ -30,6 +30,7 @@ import { Room } from '../server/rooms.ts';
 import { DeltaSnapshotEncoder, newEncoderStats } from '../server/snapshots.ts';
 import { runTick } from '../server/tick.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
+import { playAll } from './helpers/replay.ts';
 import { scrapeMetrics, startTestServer, urlOf, waitFor } from './helpers/server.ts';
 import { promValue } from '../tools/measure/prom.ts';
 
@@ -69,25 +70,6 @@ function liveSpectator(srv: TickwireServer, game: AnyGame, room: string, control
   });
   conn.connect();
   return { conn, frames };
-}
-
-/** Plays the whole file from its start in 20 ms steps at speed 4; returns every frame decoded, copied, by tick. */
-function playAll(game: AnyGame, bytes: Uint8Array): { player: ReplayPlayer; frames: Map<number, SnapshotFrame> } {
-  const schema = compileSchema(game);
-  const frames = new Map<number, SnapshotFrame>();
-  const player = new ReplayPlayer(game, bytes, {
-    onFrame: (f) => {
-      const copy = new SnapshotFrame(schema, f.count);
-      copy.copyFrom(f);
-      frames.set(f.tick, copy);
-    },
-  });
-  player.setSpeed(4);
-  player.play();
-  for (let steps = 0; player.playing && steps < 1_000_000; steps++) player.advance(20);
-  expect(player.error).toBeUndefined();
-  expect(player.tick).toBe(player.endTick);
-  return { player, frames };
 }
 
 describe('replays', () => {

@@ -14,7 +14,6 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { arenaV2, ARENA_V2_LEAVE_RADIUS, ARENA_V2_VIEW_RADIUS, ARENA_V2_WORLD_SIZE } from '../games/arena-v2.ts';
 import { Connection } from '../netcode/connection.ts';
-import { ReplayPlayer } from '../netcode/replay-player.ts';
 import { newReplayStats, replayRecorders } from '../server/replay-recorder.ts';
 import { runTick } from '../server/tick.ts';
 import { parseReplay, summarizeReplay } from '../shared/protocol/replay.ts';
@@ -38,6 +37,7 @@ import { defineGame, type GameContext } from '../shared/sim/game.ts';
 import { Rng } from '../shared/sim/rng.ts';
 import { parseBotsArgs, runBots } from '../tools/bots/cli.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
+import { playAll } from './helpers/replay.ts';
 import { startTestServer, urlOf, waitFor } from './helpers/server.ts';
 
 const f32 = (n: number): Float32Array => new Float32Array(n);
@@ -497,18 +497,7 @@ describe('recording a room with views', () => {
       expect(st.length).toBeGreaterThan(70);
       for (let i = 1; i < st.length; i++) expect(st[i] - st[i - 1]).toBe(3);
       expect(summarizeReplay(replay).keyframes).toBeGreaterThanOrEqual(3);
-      const frames = new Map<number, SnapshotFrame>();
-      const player = new ReplayPlayer(arenaV2, bytes, {
-        onFrame: (f) => {
-          const copy = new SnapshotFrame(schema, f.count);
-          copy.copyFrom(f);
-          frames.set(f.tick, copy);
-        },
-      });
-      player.setSpeed(4);
-      player.play();
-      for (let steps = 0; player.playing && steps < 100_000; steps++) player.advance(20);
-      expect(player.error).toBeUndefined();
+      const { frames } = playAll(arenaV2, bytes);
       expect(frames.size).toBe(st.length);
       for (const [tick, f] of frames) {
         const want = truth.get(tick)!;
