@@ -20,6 +20,8 @@ export class FixedHistogram {
   max = 0;
   /** Largest value since the last takeRecentMax() (the max gauge resets it at each scrape). */
   recentMax = 0;
+  /** The value observed last (a benchmark reads each tick's own duration from it). */
+  last = 0;
   constructor(readonly bounds: readonly number[]) {
     this.counts = new Float64Array(bounds.length + 1);
   }
@@ -30,6 +32,7 @@ export class FixedHistogram {
     this.counts[i]++;
     this.sum += v;
     this.count++;
+    this.last = v;
     if (v > this.max) this.max = v;
     if (v > this.recentMax) this.recentMax = v;
   }
