@@ -46,5 +46,6 @@ if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
 else {
   log(`${r.players} players in ${r.rooms} rooms: ${r.resumed} resumed on the new owner, ${r.lostEntities} lost; reliable lost ${r.reliableLost}, duplicated ${r.reliableDuplicated}, reordered ${r.reliableReordered}`);
   log(`gap p50 ${r.gapMs.p50} ms, p99 ${r.gapMs.p99} ms; corrections per player ${r.correctionsPerPlayer} (${r.correctionsPerPlayerBefore} in as long before); ${r.bytesPerRoom} bytes per room; load ${r.load.start} -> ${r.load.end}`);
+  log(`at the old owner between the drain and moved: corrections per player p50 ${r.drainCorrections.p50}, max ${r.drainCorrections.max}`);
   log(`after moved: corrections per player p50 ${r.moveCorrections.p50}, max ${r.moveCorrections.max} (largest ${r.moveCorrections.maxUnits} units); inputs the new owner never applied p50 ${r.newOwnerLost.p50}, max ${r.newOwnerLost.max}; spectators moved ${r.spectatorsMoved} of ${r.spectators}`);
 }

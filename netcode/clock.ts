@@ -26,6 +26,9 @@ export interface ServerClockOptions {
 /** Defaults of ServerClockOptions. */
 export const DEFAULT_SERVER_CLOCK: ServerClockOptions = Object.freeze({ gain: 0.05, resetTicks: 20, rttGain: 0.125 });
 
+/** Samples of a restarted timeline (about a second of snapshots and pongs) that leave the measured jitter as it was. */
+const RESTART_JITTER_HOLD = 20;
+
 /**
  * Estimates the server's tick continuously (never once at connect: the server's loop may stall,
  * skip ticks or drift, and the estimate must follow). Fed with snapshot arrivals and pongs.
@@ -48,6 +51,10 @@ export class ServerClock {
   rttMinMs = Infinity;
   /** Times the estimate was reset by a jump of the server's clock. */
   resets = 0;
+  /** Jitter samples taken (over every timeline). */
+  private jitterSamples = 0;
+  /** The timeline restarted with the jitter already measured: new samples adjust it slowly. */
+  private jitterKnown = false;
 
   constructor(
     /** Server tick rate, Hz. */
@@ -72,6 +79,7 @@ export class ServerClock {
     this.samples = 0;
     this.outliers = 0;
     this.outlierSign = 0;
+    this.jitterKnown = this.jitterSamples > 0;
   }
 
   /** Feeds the arrival of the newest snapshot, tagged `tick`, at local time `nowMs`. */
@@ -134,6 +142,7 @@ export class ServerClock {
         this.samples = 1;
         this.outliers = 0;
         this.jitterMs = 0;
+        this.jitterKnown = false;
         this.resets++;
       }
       return;
@@ -142,7 +151,14 @@ export class ServerClock {
     this.samples++;
     const g = Math.max(this.o.gain, 1 / this.samples);
     this.offsetTicks += g * d;
-    this.jitterMs += Math.max(0.1, g) * (Math.abs(d) * this.tickMs - this.jitterMs);
+    // The first samples of a timeline learn the jitter fast. After a restart the jitter of the
+    // path is known already, and the new timeline's first deviations measure the error of an
+    // offset still learned from a few samples (around a full snapshot and a resume), not the
+    // link: the jitter stays as measured for RESTART_JITTER_HOLD samples, then follows as usual.
+    if (!this.jitterKnown || this.samples > RESTART_JITTER_HOLD) {
+      this.jitterMs += Math.max(0.1, this.jitterKnown ? 0 : g) * (Math.abs(d) * this.tickMs - this.jitterMs);
+    }
+    this.jitterSamples++;
   }
 }
 
@@ -187,13 +203,21 @@ export interface InputClockOptions {
    * buffer that starts a little deep drains gently while one that starts short starves. Default 1.
    */
   startMarginTicks: number;
+  /**
+   * The start margin when the clock restarts after a move, ticks: the new owner's first ticks
+   * follow its restore of the room (and of the rooms moving with it), late and then in a burst;
+   * a buffer a few inputs deep rides that out, where a short one runs dry and repeats inputs the
+   * client never predicted (a correction each). The new owner keeps the excess (its window is
+   * wide after a move) and the dilation drains it within a second or two. Default 3.
+   */
+  restartMarginTicks: number;
 }
 
 /** Defaults of InputClockOptions. */
 export const DEFAULT_INPUT_CLOCK: InputClockOptions = Object.freeze({
   minSafetyTicks: 0.5, maxSafetyTicks: 6, jitterFactor: 3, maxDilation: 0.05, catchUpDilation: 0.15, catchUpTicks: 3,
   gainPerTick: 0.02, deadbandTicks: 0.25, waitGain: 0.1, lossForExtraTick: 0.02, starvationBumpTicks: 0.5, maxBumpTicks: 3, bumpDecayTicksPerSec: 0.1,
-  maxInputsPerAdvance: 8, startMarginTicks: 1,
+  maxInputsPerAdvance: 8, startMarginTicks: 1, restartMarginTicks: 3,
 });
 
 /** Command clock life cycle. */
@@ -279,15 +303,16 @@ export class InputClock {
    * `queued` inputs, sent now ahead of the new ones (the resend after a move), are applied first,
    * one a tick: they take the first labels and count toward the prefill, so the wait the server's
    * buffer holds is the target, not the target plus the resend (0 inputs are due while they cover it).
+   * `afterMove`: the restart on a new owner, with restartMarginTicks instead of startMarginTicks.
    */
-  start(nowMs: number, serverTick: number, oneWayMs: number, downJitterMs: number, lossRate = 0, queued = 0): number {
+  start(nowMs: number, serverTick: number, oneWayMs: number, downJitterMs: number, lossRate = 0, queued = 0, afterMove = false): number {
     this.lossRate = lossRate;
     this.updateTarget(downJitterMs, 0);
     // Labels start where the server would apply an input sent now; the prefill then buys the wait.
     const arrive = serverTick + oneWayMs / this.tickMs;
     const ahead = Math.max(0, Math.floor(queued));
     this.nextTarget = Math.ceil(arrive) + ahead;
-    const waitTicks = this.targetWaitMs / this.tickMs + this.o.startMarginTicks;
+    const waitTicks = this.targetWaitMs / this.tickMs + (afterMove ? this.o.restartMarginTicks : this.o.startMarginTicks);
     const prefill = Math.max(ahead > 0 ? 0 : 1, Math.ceil(waitTicks) - ahead);
     this.command = arrive + waitTicks;
     this.state = 'running';
@@ -407,7 +432,9 @@ export class InputClock {
     // A lost packet's inputs come with the next one, a packet interval (1 + holdTicks ticks) later.
     const lossTicks = o.lossForExtraTick > 0 ? Math.min(1, this.lossRate / o.lossForExtraTick) * (1 + this.holdTicks) : 0;
     const want = (o.minSafetyTicks + lossTicks + this.bumpTicks) * t + o.jitterFactor * downJitterMs + 2 * this.productionJitterMs;
-    this.targetWaitMs = Math.min(o.maxSafetyTicks * t, want) + this.holdTicks * t;
+    // maxSafetyTicks bounds the whole target, the packet's hold included: the server's buffer
+    // holds a packet's inputs on top of the wait, and one past its bound is an input dropped.
+    this.targetWaitMs = Math.min(Math.max(o.maxSafetyTicks, o.minSafetyTicks + this.holdTicks) * t, want + this.holdTicks * t);
     if (Number.isNaN(this.waitMs)) {
       this.dilation = 0;
       return;

@@ -170,6 +170,8 @@ export class Connection {
   private redundancy = 4;
   /** Newest input the server acknowledged applied (snapshot headers), when hasInputAck. */
   private inputAck = 0;
+  /** Tick of the snapshot that carried inputAck. */
+  private inputAckTick = -1;
   private hasInputAck = false;
   /** The room moved: once resumed on the new owner, resend the inputs it has not acknowledged. */
   private resendInputs = false;
@@ -568,8 +570,9 @@ export class Connection {
     const h = this.receiver.header;
     if (h.hasInputAck && (!this.hasInputAck || seqGreaterThan(h.inputAck, this.inputAck))) {
       this.inputAck = h.inputAck;
+      this.inputAckTick = h.tick;
       this.hasInputAck = true;
-    }
+    } else if (h.hasInputAck && this.inputAckTick < 0 && h.inputAck === this.inputAck) this.inputAckTick = h.tick;
     this.events.onSnapshot?.(frame, h);
   }
 
@@ -654,6 +657,8 @@ export class Connection {
     this.receiver = new SnapshotReceiver(this.schema, this.welcome.tickRateHz / this.welcome.snapshotRateHz);
     this.ackPending = false;
     this.resendInputs = true;
+    // the new owner's first snapshot dates the ack again (inputsPendingAt)
+    this.inputAckTick = -1;
     this.events.onMoved?.(msg);
     this.tryResume();
   }
@@ -699,6 +704,21 @@ export class Connection {
    */
   inputsToResend(): number {
     return this.resendInputs && this.state === 'active' ? this.unackedBefore(seqAdd(this.nextSeq, -1), this.sentCount) : 0;
+  }
+
+  /**
+   * Of the inputs the resend after a move covers (inputsToResend), those the new owner has still
+   * to apply at its tick `tick` (fractional), when the resend arrives: it applies one a tick from
+   * the snapshot that acknowledged the newest ack, the ones the old owner handed over first. The
+   * input clock labels its new inputs after these. The estimate errs low (when the new owner ran
+   * out of inputs meanwhile, it applies the rest only from `tick`): a buffer that starts a few
+   * inputs deep drains gently under the clock's dilation, one that starts short repeats an input
+   * its client never predicted (a correction).
+   */
+  inputsPendingAt(tick: number): number {
+    const queued = this.inputsToResend();
+    if (queued === 0 || !this.hasInputAck || this.inputAckTick < 0 || !Number.isFinite(tick)) return queued;
+    return Math.max(0, Math.floor(queued - Math.max(0, tick - this.inputAckTick)));
   }
 
   /**

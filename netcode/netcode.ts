@@ -134,6 +134,10 @@ export class ClientNetcode {
   private lossRate = 0;
   private readonly lossSlots = new Int32Array(LOSS_SLOTS).fill(-1);
   private firstSnapshotIndex = -1;
+  /** The room moved: the next snapshot (the new owner's first) closes the gap of the move. */
+  private movedGap = false;
+  /** The room moved: the input clock's next start is a restart there (InputClock.start's afterMove). */
+  private restartAfterMove = false;
 
   constructor(game: AnyGame, io: ClientIO, connectionOptions: ConnectionOptions, opts: NetcodeOptions = {}) {
     this.game = validateGame(game);
@@ -221,6 +225,8 @@ export class ClientNetcode {
    * would wait for a pong, then starve and be corrected again until it had learned them anew.
    */
   private followMove(): void {
+    this.movedGap = true;
+    this.restartAfterMove = true;
     this.serverClock.restartTimeline();
     this.inputClock.stop();
     this.renderClock = new RenderClock(1000 / this.tickRateHz, this.interpOpts);
@@ -240,6 +246,8 @@ export class ClientNetcode {
     this.newestTick = -1;
     this.lossSlots.fill(-1);
     this.firstSnapshotIndex = -1;
+    this.movedGap = false;
+    this.restartAfterMove = false;
     this.nextPingMs = this.io.nowMs();
     this.connection.ping();
     this.nextPingMs += this.opts.pingIntervalMs ?? 250;
@@ -274,6 +282,15 @@ export class ClientNetcode {
   private markReceived(tick: number): void {
     // a server may send each client on its own tick phase: one index per snapshot interval either way
     const idx = Math.floor(tick / this.ticksPerSnapshot);
+    if (this.movedGap) {
+      // The snapshots the room did not send while it moved were never lost: the first one from the
+      // new owner closes the gap as received, so the loss the clocks see is the link's.
+      this.movedGap = false;
+      if (this.newestTick >= 0) {
+        const last = Math.floor(this.newestTick / this.ticksPerSnapshot);
+        for (let i = Math.max(last + 1, idx - LOSS_SLOTS + 1); i < idx; i++) this.lossSlots[i % LOSS_SLOTS] = i;
+      }
+    }
     if (this.firstSnapshotIndex < 0 || idx < this.firstSnapshotIndex) this.firstSnapshotIndex = idx;
     this.lossSlots[idx % LOSS_SLOTS] = idx;
   }
@@ -323,8 +340,10 @@ export class ClientNetcode {
       // Start once the clock has arrivals and a round trip, and the entity's state is known.
       if (!sc.synced || sc.rttMs < 0 || !this.predictor.initialized) return;
       // After a move the inputs the new owner lacks go first: they fill its buffer as much of the prefill.
-      const queued = this.connection.inputsToResend();
-      due = ic.start(nowMs, sc.serverTick(nowMs), sc.oneWayMs(), sc.jitterMs, this.lossRate, queued);
+      const serverTick = sc.serverTick(nowMs);
+      const queued = this.connection.inputsPendingAt(serverTick + sc.oneWayMs() / ic.tickMs);
+      due = ic.start(nowMs, serverTick, sc.oneWayMs(), sc.jitterMs, this.lossRate, queued, this.restartAfterMove);
+      this.restartAfterMove = false;
       this.connection.resendAfterMove(ic.nextTarget);
     } else {
       due = ic.advance(nowMs);

@@ -63,6 +63,8 @@ export class InputBuffer {
   private catchingUp = false;
   /** Inputs applied in a row with the backlog within maxPending while catching up. */
   private calm = 0;
+  /** Deepest backlog since the last take() (inputs arrive between ticks, a packet's at once). */
+  private peak = 0;
 
   /**
    * @param fieldCount input fields per input
@@ -115,6 +117,7 @@ export class InputBuffer {
     const base = this.size + slot * this.fieldCount;
     for (let f = 0; f < this.fieldCount; f++) buf[base + f] = values[offset + f];
     this.pending++;
+    if (this.pending > this.peak) this.peak = this.pending;
     const cap = this.catchingUp ? this.size - 1 : this.maxPending;
     while (this.pending > cap) this.dropOldest();
   }
@@ -154,9 +157,12 @@ export class InputBuffer {
       // maxPending + 1 here, and takes a second of acks to settle at its usual depth: the bound
       // returns once the backlog stayed within it that long, instead of evicting an input per
       // burst (one correction each) meanwhile.
-      this.calm = this.pending <= this.maxPending ? this.calm + 1 : 0;
+      // Calm is judged where the bound applies, on arrival: the deepest the backlog was since the
+      // last tick, so the bound returns only once no packet would have had an input dropped for it.
+      this.calm = this.peak <= this.maxPending ? this.calm + 1 : 0;
       if (this.calm >= CALM_TICKS) this.catchingUp = false;
     }
+    this.peak = this.pending;
     this.stats.applied++;
     this.totals.applied++;
     return this.current;

@@ -91,7 +91,44 @@ describe('ServerClock', () => {
   });
 });
 
+describe('ServerClock after a move (restartTimeline)', () => {
+  it('learns the new timeline at once but keeps the jitter it measured: the first arrivals there do not replace it', () => {
+    const rng = new Rng(5);
+    const c = new ServerClock(60);
+    for (let k = 1; k < 200; k++) c.onSnapshot(k * 3, k * 50 + 20 + (rng.next() * 2 - 1) * 3);
+    const learned = c.jitterMs;
+    expect(learned).toBeLessThan(3);
+    // the room moved: its ticks continue 30 ticks later than here; the first arrivals of the new
+    // owner come in a burst (a full snapshot, a resume), then regularly as before
+    c.restartTimeline();
+    const fresh = new ServerClock(60);
+    const arrivals: [number, number][] = [[600, 10_500], [603, 10_512], [606, 10_515], [609, 10_590]];
+    for (let k = 4; k < 14; k++) arrivals.push([597 + 3 * k, 10_500 + 50 * (k - 1) + (rng.next() * 2 - 1) * 3]);
+    for (const [tick, at] of arrivals) {
+      c.onSnapshot(tick, at);
+      fresh.onSnapshot(tick, at);
+    }
+    // a clock that had measured nothing takes the burst as the link's jitter; the moved one keeps what it measured
+    expect(fresh.jitterMs).toBeGreaterThan(5 * learned);
+    expect(c.jitterMs).toBe(learned);
+    // and its estimate of the new owner's tick is as good as the fresh clock's
+    expect(Math.abs(c.serverTick(11_300) - fresh.serverTick(11_300))).toBeLessThan(1);
+  });
+});
+
 describe('InputClock', () => {
+  it('bounds the whole target wait, a packet\'s hold included, by maxSafetyTicks', () => {
+    const ic = new InputClock(60);
+    ic.holdTicks = 1; // 30 input packets a second
+    ic.start(0, 100, 0, 500); // a jitter that asks for far more than the bound
+    expect(ic.targetWaitMs).toBeCloseTo(6 * ic.tickMs, 6);
+    // with little jitter the hold adds to the wait the jitter asks for
+    const calm = new InputClock(60);
+    calm.holdTicks = 1;
+    calm.start(0, 100, 0, 0);
+    expect(calm.targetWaitMs).toBeCloseTo(1.5 * calm.tickMs, 6);
+  });
+
   it('produces one input per tick at zero dilation and drops the backlog after a stall', () => {
     const ic = new InputClock(60);
     const prefill = ic.start(0, 100, 0, 0);

@@ -165,4 +165,30 @@ describe('InputBuffer across a room handoff', () => {
     expect(b.pendingCount()).toBe(8);
     expect(b.stats.dropped).toBe(5);
   });
+
+  it('judges the calm after a move on arrival: a backlog that peaks past maxPending between ticks keeps the window wide', () => {
+    const b = new InputBuffer(1, 8);
+    b.continueAfter(99, true);
+    b.standWhenDrained();
+    let next = 100;
+    for (let k = 0; k < 8; k++, next++) b.offer(next, one(next), 0);
+    // packets of two inputs every other tick over a backlog of 7-8 after each tick: 9 on arrival
+    for (let t = 0; t < 200; t++) {
+      if (t % 2 === 0) for (let k = 0; k < 2; k++, next++) b.offer(next, one(next), 0);
+      b.take();
+    }
+    expect(b.stats.dropped).toBe(0);
+    expect(b.stats.applied).toBe(200);
+    // the backlog settles two inputs lower (peaks of 8): after 60 ticks without a peak past 8 the bound returns
+    b.take();
+    b.take();
+    for (let t = 0; t < 70; t++) {
+      if (t % 2 === 0) for (let k = 0; k < 2; k++, next++) b.offer(next, one(next), 0);
+      b.take();
+    }
+    expect(b.stats.dropped).toBe(0);
+    for (let k = 0; k < 3; k++, next++) b.offer(next, one(next), 0);
+    expect(b.stats.dropped).toBeGreaterThan(0);
+    expect(b.pendingCount()).toBe(8);
+  });
 });

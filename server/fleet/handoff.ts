@@ -198,6 +198,11 @@ export interface HandoffChannel {
   offer(target: FleetMember, bytes: Uint8Array): Promise<OfferResult>;
 }
 
+/** Loads the HTTP client behind fetch (Node loads it on first use, blocking the event loop meanwhile); idempotent. */
+export function preloadHttpClient(): void {
+  void new Headers();
+}
+
 /** Offers over HTTP with the fleet's admin token (HANDOFF_TIMEOUT_MS for the answer). */
 export function httpChannel(adminToken: string): HandoffChannel {
   return {
@@ -255,6 +260,8 @@ export interface HandoffRecord {
   readonly bytes: number;
   /** Time from the freeze to the `moved` messages, ms. */
   readonly frozenMs: number;
+  /** Of it, the time serialising the room and its sessions took (the tick loop waits meanwhile), ms. */
+  readonly saveMs: number;
 }
 
 /** Both sides of live room handoff for one member. */
@@ -322,6 +329,7 @@ export class RoomHandoff {
     this.inFlight.add(room.name);
     try {
       const { bytes, tokens } = this.save(room, token);
+      const saveMs = Math.round((performance.now() - frozenAt) * 10) / 10;
       for (const target of targets) {
         const r = await this.channel.offer(target, bytes);
         if (r.kind === 'refused') {
@@ -338,10 +346,10 @@ export class RoomHandoff {
             continue;
           }
           // the target's answer is lost: which spectators it seated is not known, so they are sent away
-          this.complete(room, { url: target.url, ws: target.ws, owner: target.id, spectators: [] }, tokens, bytes.length, frozenAt);
+          this.complete(room, { url: target.url, ws: target.ws, owner: target.id, spectators: [] }, tokens, bytes.length, frozenAt, saveMs);
           return true;
         }
-        this.complete(room, r, tokens, bytes.length, frozenAt);
+        this.complete(room, r, tokens, bytes.length, frozenAt, saveMs);
         return true;
       }
       this.thaw(room);
@@ -397,7 +405,7 @@ export class RoomHandoff {
   }
 
   /** The new owner holds the room: each player and each spectator it seated is sent `moved`, other spectators `bye`, and the room is forgotten here. */
-  private complete(room: Room, to: { url: string; ws: string; owner: string; spectators: readonly number[] }, tokens: Map<number, string>, bytes: number, frozenAt: number): void {
+  private complete(room: Room, to: { url: string; ws: string; owner: string; spectators: readonly number[] }, tokens: Map<number, string>, bytes: number, frozenAt: number, saveMs: number): void {
     const { rooms, log } = this.host;
     const side = this.host.sessions();
     const fleet = this.host.fleet();
@@ -429,7 +437,7 @@ export class RoomHandoff {
     room.frozen = undefined;
     rooms.dispose(room);
     fleet.stats.roomsHandedOff++;
-    const record: HandoffRecord = { room: room.name, to: to.owner, players: moved.length - watching, spectators: watching, bytes, frozenMs: Math.round((performance.now() - frozenAt) * 10) / 10 };
+    const record: HandoffRecord = { room: room.name, to: to.owner, players: moved.length - watching, spectators: watching, bytes, frozenMs: Math.round((performance.now() - frozenAt) * 10) / 10, saveMs };
     this.moved.push(record);
     log.info(record, 'handoff: room moved');
   }
@@ -479,11 +487,13 @@ export class RoomHandoff {
     if (this.inFlight.has(header.room) || rooms.get(header.room)) return refuse(409, `a room named ${header.room} is open here`);
     if (side.table.size + header.sessions.length > config.maxSessions) return refuse(409, 'no session capacity for these players');
     const now = side.clock.nowMs();
+    const restoreFrom = performance.now();
     const room = rooms.openForRestore(header.room, now, params, header.origin);
     if (!room) return refuse(409, 'no room capacity here');
     this.inFlight.add(header.room);
     const adopted: Session[] = [];
     const watching: number[] = [];
+    let restoreMs = 0;
     try {
       let saved;
       try {
@@ -508,6 +518,7 @@ export class RoomHandoff {
         adopted.push(s);
         watching.push(s.id);
       }
+      restoreMs = Math.round((performance.now() - restoreFrom) * 10) / 10;
       const outcome = await fleet.transfer(header.room, header.from, header.fromToken);
       if (outcome !== 'ok') throw new HandoffError(`the fleet registry refused the transfer: ${outcome}`);
     } catch (err) {
@@ -523,7 +534,7 @@ export class RoomHandoff {
     rooms.thaw(room);
     stats.roomsReceived++;
     stats.handoffBytes += bytes.length;
-    log.info({ room: header.room, from: header.from, players: adopted.length - watching.length, spectators: watching.length, tick: room.ctx.tick, bytes: bytes.length }, 'handoff: room taken');
+    log.info({ room: header.room, from: header.from, players: adopted.length - watching.length, spectators: watching.length, tick: room.ctx.tick, bytes: bytes.length, restoreMs }, 'handoff: room taken');
     return { ok: true, url: this.host.publicUrl(), ws: this.host.wsUrl(), owner: this.host.memberId, spectators: watching };
   }
 

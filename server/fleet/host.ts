@@ -11,7 +11,7 @@ import type { HttpRoute, RouteReply, RouteRequest } from '../net/uws.ts';
 import type { RoomInfo, RoomManager } from '../rooms.ts';
 import type { ClaimResult, Fleet, FleetRoom, MatchRefusal, MatchRequest, MatchResult, RoomReport } from './fleet.ts';
 import { LocalFleet } from './local.ts';
-import { MAX_HANDOFF_BODY_BYTES, RoomHandoff, sessionSide, type SessionOwner } from './handoff.ts';
+import { MAX_HANDOFF_BODY_BYTES, preloadHttpClient, RoomHandoff, sessionSide, type SessionOwner } from './handoff.ts';
 import type { AnyGame } from '../../shared/sim/game.ts';
 import { ROOM_NAME_PATTERN, MAX_ROOM_NAME_LENGTH, MAX_NAME_LENGTH } from '../../shared/protocol/control.ts';
 
@@ -75,6 +75,10 @@ export class FleetHost {
     // Session ids move with their rooms (handoff): members start at random ids, so they rarely meet.
     this.src.server().sessions.startIdsAt(1 + randomInt(0x3fffffff));
     const { RedisFleet } = await import('./redis.ts');
+    // A member of a fleet offers rooms over HTTP (fetch) when it drains. Node loads fetch's HTTP
+    // client on first use, synchronously (about 50 ms here): loaded now, before any room ticks, so
+    // a drain does not stall every room's tick for it (a correction for each of their players).
+    preloadHttpClient();
     this.fleet = new RedisFleet({
       url: c.redisUrl, prefix: c.fleetPrefix, leaseMs: c.fleetLeaseMs, seatTtlMs: c.seatTtlMs, memberId: this.memberId,
       publicUrl: this.publicUrl(), wsUrl: this.wsUrl(), signalingPort: this.src.signalingPort(),

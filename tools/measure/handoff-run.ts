@@ -102,6 +102,12 @@ export interface HandoffRunResult {
   perPlayer: PlayerMove[];
   /** Over the moved players: median and largest of corrections after `moved`, of their size (units), and of the new owner's never-applied inputs. */
   moveCorrections: { p50: number; max: number; maxUnits: number; total: number };
+  /**
+   * Per player, the corrections at the old owner from the drain to `moved` (its room still playing
+   * there while the rooms before it moved): median, largest, total. With moveCorrections they
+   * make up the drain window's corrections (correctionsPerPlayer).
+   */
+  drainCorrections: { p50: number; max: number; total: number };
   /** The same, counting a correction again for the same acknowledged input and the same error once (how clients before the predictor's fix counted them). */
   moveCorrectionsDistinct: { p50: number; max: number };
   newOwnerLost: { p50: number; max: number };
@@ -158,6 +164,8 @@ interface Player {
   /** Corrections seen so far, and those after `moved`. */
   correctionsSeen: number;
   afterMove: { ms: number; units: number; ack: number }[];
+  /** Corrections from the drain to `moved`. */
+  beforeMove: number;
   /** The input clock's counters when `moved` came, and its first label and estimate of the server's tick when it restarted. */
   clockAtMove: { relabelTicks: number; starvations: number; skipped: number };
   restartLeadTicks: number;
@@ -220,6 +228,8 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
   const players: Player[] = [];
   const watchers: Watcher[] = [];
   let frameTimer: NodeJS.Timeout | undefined;
+  /** When the drain was asked for (performance.now()), -1 before. */
+  let drainedAtMs = -1;
   let chatTimer: NodeJS.Timeout | undefined;
   try {
     if (!o.redisUrl) redis = await startRedis();
@@ -249,13 +259,14 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
         }).io;
       }
       const p: Player = { name, nc: undefined as unknown as ClientNetcode, sessionBefore: -1, eidBefore: -1, lastSnapMs: NaN, movedAtMs: NaN, resumedAtMs: NaN, snapBeforeMoveMs: NaN, gapMs: NaN, lastAck: -1, unappliedAtMove: NaN, heard: new Map(), sent: 0,
-        inputsAtSnap: 0, sentDuringFreeze: NaN, correctionsSeen: 0, afterMove: [], clockAtMove: { relabelTicks: 0, starvations: 0, skipped: 0 }, restartLeadTicks: NaN, relabelAtRestart: NaN };
+        inputsAtSnap: 0, sentDuringFreeze: NaN, correctionsSeen: 0, afterMove: [], beforeMove: 0, clockAtMove: { relabelTicks: 0, starvations: 0, skipped: 0 }, restartLeadTicks: NaN, relabelAtRestart: NaN };
       p.nc = new ClientNetcode(arena, io, { url: seat.url, name, room: seat.room, seat: seat.seat, transport: 'ws' }, {
         events: {
           onSnapshot: (_frame, header) => {
             const now = performance.now();
             if (header.hasInputAck) p.lastAck = header.inputAck;
             const corr = p.nc.corrections();
+            if (corr !== p.correctionsSeen && Number.isNaN(p.movedAtMs) && drainedAtMs >= 0) p.beforeMove += corr - p.correctionsSeen;
             if (corr !== p.correctionsSeen && !Number.isNaN(p.movedAtMs)) p.afterMove.push({ ms: Math.round(now - p.movedAtMs), units: round(p.nc.predictor.lastErrorUnits, 2), ack: header.inputAck });
             p.correctionsSeen = corr;
             if (Number.isNaN(p.movedAtMs)) p.inputsAtSnap = p.nc.connection.counters.inputsSent;
@@ -351,6 +362,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     const c1 = correctionsAt();
 
     log('draining a with handoff');
+    drainedAtMs = performance.now();
     const res = await fetch(`${a.url}/admin/drain`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ handoff: true, reason: 'handoff run' }) });
     if (res.status !== 202) throw new Error(`POST /admin/drain answered ${res.status}`);
     const drainedAt = Date.now();
@@ -365,7 +377,8 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     const poller = (async (): Promise<void> => {
       while (polling && !a.exited) {
         await readSender().catch(() => undefined);
-        await sleep(50);
+        // every 250 ms: each read renders a's /metrics, work its tick loop waits for
+        await sleep(250);
       }
     })();
     if (o.targetGame) {
@@ -449,10 +462,10 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
     if (!o.targetGame) await until('a to exit', 15_000, () => a.exited).catch(() => undefined);
     polling = false;
     await poller;
-    const moves: { room: string; to: string; players: number; bytes: number; frozenMs: number }[] = [];
+    const moves: { room: string; to: string; players: number; bytes: number; frozenMs: number; saveMs?: number }[] = [];
     for (const line of a.output) {
       try {
-        const j = JSON.parse(line) as { msg?: string; room: string; to: string; players: number; bytes: number; frozenMs: number };
+        const j = JSON.parse(line) as { msg?: string; room: string; to: string; players: number; bytes: number; frozenMs: number; saveMs?: number };
         if (j.msg === 'handoff: room moved') moves.push(j);
       } catch {
         // not a log line
@@ -475,11 +488,12 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
         p50: percentile(perPlayer.map((m) => m.corrections.length), 0.5), max: Math.max(0, ...perPlayer.map((m) => m.corrections.length)),
         maxUnits: Math.max(0, ...perPlayer.flatMap((m) => m.corrections.map((c) => c.units))), total: perPlayer.reduce((n, m) => n + m.corrections.length, 0),
       },
+      drainCorrections: { p50: percentile(players.map((p) => p.beforeMove), 0.5), max: Math.max(0, ...players.map((p) => p.beforeMove)), total: players.reduce((n, p) => n + p.beforeMove, 0) },
       moveCorrectionsDistinct: { p50: percentile(perPlayer.map(distinctCorrections), 0.5), max: Math.max(0, ...perPlayer.map(distinctCorrections)) },
-      newOwnerLost: { p50: percentile(perPlayer.map((m) => m.lost), 0.5), max: Math.max(0, ...perPlayer.map((m) => m.lost)) }, phasesP50Ms: phases, frozenMs: moves.map((m) => m.frozenMs), senderLog: moves.map((m) => `${m.room} -> ${m.to}: ${m.players} players, ${m.bytes} bytes, frozen ${m.frozenMs} ms`),
+      newOwnerLost: { p50: percentile(perPlayer.map((m) => m.lost), 0.5), max: Math.max(0, ...perPlayer.map((m) => m.lost)) }, phasesP50Ms: phases, frozenMs: moves.map((m) => m.frozenMs), senderLog: moves.map((m) => `${m.room} -> ${m.to}: ${m.players} players, ${m.bytes} bytes, frozen ${m.frozenMs} ms (${m.saveMs ?? NaN} ms of it saving)`),
       bytesPerRoom: received > 0 ? Math.round(bytes / received) : 0, roomsReceived: received,
       roomsMoved: after.filter((r) => r.owner === 'b').length, roomsStayed: after.filter((r) => r.owner === 'a').length,
-      refusedBySender, refusedByTarget, handedOff, senderExited: a.exited, senderExitCode: a.exitCode,
+      refusedBySender, refusedByTarget, handedOff: Math.max(handedOff, moves.length), senderExited: a.exited, senderExitCode: a.exitCode,
       load: { start: round(loadStart, 2), end: round(loadavg()[0], 2) },
     };
   } finally {
