@@ -285,6 +285,8 @@ export class InputClock {
   private prevTick = -1;
   private prevAck = 0;
   private lossRate = 0;
+  /** Restarted after a move and not yet at the target wait: advance() predicts the wait from the dilation. */
+  private settling = false;
 
   constructor(
     /** Server tick rate, Hz. */
@@ -320,6 +322,7 @@ export class InputClock {
     this.prevTick = -1;
     this.dilation = 0;
     this.waitMs = NaN;
+    this.settling = afterMove;
     // Inputs sent before this start (the resend after a move) were sent long ago and labelled on
     // another timeline: their acks measure neither the wait nor the labels' slip.
     this.knownValid.fill(0);
@@ -342,6 +345,11 @@ export class InputClock {
     this.lastNowMs = nowMs;
     const before = this.command;
     this.command += (dtMs / this.tickMs) * (1 + this.dilation);
+    // Settling after a move: inputs produced slower than the server applies them wait shorter by
+    // the dilation's share of the time, and the smoothed wait follows at once, where the acks that
+    // measure it lag a round trip and the smoothing behind (the drain of the deep buffer a restart
+    // leaves overshot, ran dry and repeated inputs, a correction each).
+    if (this.settling && !Number.isNaN(this.waitMs)) this.waitMs += this.dilation * dtMs;
     this.bumpTicks = Math.max(0, this.bumpTicks - (this.o.bumpDecayTicksPerSec * dtMs) / 1000);
     let due = Math.floor(this.command) - this.nextTarget + 1;
     if (due <= 0) return 0;
@@ -442,6 +450,7 @@ export class InputClock {
     const err = (this.targetWaitMs - this.waitMs) / t;
     if (Math.abs(err) < o.deadbandTicks) {
       this.dilation = 0;
+      this.settling = false;
       return;
     }
     const cap = Math.abs(err) > o.catchUpTicks ? o.catchUpDilation : o.maxDilation;

@@ -215,6 +215,30 @@ describe('InputClock after a move (a restart with the resend queued)', () => {
     expect(ms).toBeLessThanOrEqual(4 * deep.tickMs + 1);
   });
 
+  it('drains the deep buffer a restart leaves on a predicted wait: the wait follows the dilation between acks, until it reaches the target', () => {
+    const feedDeep = (ic: InputClock): void => {
+      // a reference ack, then a fresh one: input 5 (labelled 303) applied by step 303, having waited 120 ms
+      ic.onAck(301, 2, 1100, 20, 0);
+      ic.recordSend(5, 303, 1000);
+      ic.onAck(304, 5, 1000 + 20 + 120, 20, 0);
+    };
+    const moved = new InputClock(60);
+    moved.start(1000, 300, 10, 0, 0, 0, true);
+    feedDeep(moved);
+    const plain = new InputClock(60);
+    plain.start(1000, 300, 10, 0, 0, 0, false);
+    feedDeep(plain);
+    expect(moved.waitMs).toBeCloseTo(120, 6);
+    expect(moved.dilation).toBeLessThan(0);
+    expect(plain.dilation).toBe(moved.dilation);
+    const d = moved.dilation;
+    moved.advance(1300);
+    plain.advance(1300);
+    // 300 ms at dilation d since the start: inputs produced that much slower wait that much shorter
+    expect(moved.waitMs).toBeCloseTo(120 + d * 300, 6);
+    expect(plain.waitMs).toBe(120);
+  });
+
   it('takes no wait sample and no label shift from acks of inputs sent before the restart', () => {
     const ic = new InputClock(60);
     ic.start(0, 100, 0, 0);

@@ -41,6 +41,8 @@ export interface WorldClient {
   readonly afterMove: { ms: number; units: number; ack: number }[];
   /** Snapshots received after `moved` (from the new owner), and control messages received. */
   snapshotsAfterMove: number;
+  /** Largest snapshot loss the client measured after `moved`, percent (netcode stats.lossPct). */
+  maxLossPctAfterMove: number;
   readonly controls: ServerControl[];
 }
 
@@ -118,7 +120,7 @@ export class HandoffWorld {
     const io: ClientIO = { ...link.io, setTimeout: (fn, ms) => this.setTimer(fn, ms), clearTimeout: (h) => this.clearTimer(h as number) };
     const c: WorldClient = {
       name, link, spectator: spectate, input: { dir: 0 }, nextFrameMs: this.nowMs + (k % 16), movedAtMs: NaN, correctionsAtMove: 0,
-      afterMove: [], snapshotsAfterMove: 0, controls: [],
+      afterMove: [], snapshotsAfterMove: 0, maxLossPctAfterMove: 0, controls: [],
       nc: undefined as unknown as ClientNetcode,
     };
     const s = seat as MatchResult;
@@ -129,7 +131,10 @@ export class HandoffWorld {
           const n = c.nc.corrections();
           if (n !== seen && !Number.isNaN(c.movedAtMs)) c.afterMove.push({ ms: this.nowMs - c.movedAtMs, units: c.nc.predictor.lastErrorUnits, ack: header.inputAck });
           seen = n;
-          if (!Number.isNaN(c.movedAtMs)) c.snapshotsAfterMove++;
+          if (!Number.isNaN(c.movedAtMs)) {
+            c.snapshotsAfterMove++;
+            c.maxLossPctAfterMove = Math.max(c.maxLossPctAfterMove, c.nc.stats.lossPct);
+          }
         },
         onControl: (m) => {
           c.controls.push(m);
