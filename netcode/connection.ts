@@ -44,6 +44,9 @@ export const CAMERA_MIN_INTERVAL_MS = 100;
 /** A spectator repeats its last camera this often, ms, so a lost message costs nothing once the next arrives. */
 export const CAMERA_REPEAT_MS = 1000;
 
+/** Input packets after the resend of a move that carry its packets again (three copies in all). */
+const RESEND_ECHOES = 2;
+
 /** Connection settings. */
 export interface ConnectionOptions {
   /** Server base URL, e.g. http://127.0.0.1:8080. */
@@ -175,6 +178,9 @@ export class Connection {
   private hasInputAck = false;
   /** The room moved: once resumed on the new owner, resend the inputs it has not acknowledged. */
   private resendInputs = false;
+  /** The resend's packets, sent again with the next RESEND_ECHOES input packets (resendUnackedInputs). */
+  private readonly resendEcho: Uint8Array[] = [];
+  private resendEchoesLeft = 0;
   /** Sequenced control messages from the server: delivered once, in order, across reconnects. */
   readonly reliableIn = new ReliableReceiver();
   /** Sequenced control messages to the server, kept until acknowledged and resent after a resume. */
@@ -432,6 +438,12 @@ export class Connection {
     this.lastInputPacketMs = this.io.nowMs();
     this.sendUnreliable(bytes);
     this.counters.inputPackets++;
+    if (this.resendEcho.length > 0) {
+      // the resend after a move again, with each of the next RESEND_ECHOES input packets
+      for (const b of this.resendEcho) this.sendUnreliable(b);
+      this.counters.inputPackets += this.resendEcho.length;
+      if (--this.resendEchoesLeft <= 0) this.resendEcho.length = 0;
+    }
   }
 
   /**
@@ -657,6 +669,7 @@ export class Connection {
     this.receiver = new SnapshotReceiver(this.schema, this.welcome.tickRateHz / this.welcome.snapshotRateHz);
     this.ackPending = false;
     this.resendInputs = true;
+    this.resendEcho.length = 0;
     // the new owner's first snapshot dates the ack again (inputsPendingAt)
     this.inputAckTick = -1;
     this.events.onMoved?.(msg);
@@ -685,8 +698,14 @@ export class Connection {
         for (let f = 0; f < nf; f++) values[i * nf + f] = this.history[s * nf + f];
       }
       // a copy each: the packets leave back to back, the writer's buffer is reused by the next
-      this.sendUnreliable(writeInputPacket(this.writer, this.schema, packetNewest, tick >>> 0, count, values, false, 0, 0).slice());
+      const packet = writeInputPacket(this.writer, this.schema, packetNewest, tick >>> 0, count, values, false, 0, 0).slice();
+      this.sendUnreliable(packet);
       this.counters.inputPackets++;
+      // No later packet repeats these inputs (the redundancy covers the last few): the resend goes
+      // again with the next RESEND_ECHOES input packets, so a lost datagram or two do not lose up
+      // to 16 inputs the client predicted with (a correction as large as their movement).
+      this.resendEcho.push(packet);
+      this.resendEchoesLeft = RESEND_ECHOES;
     }
     this.counters.inputsResent += total;
   }

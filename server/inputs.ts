@@ -33,6 +33,9 @@ export function newInputStats(): InputStats {
 /** Applied inputs in a row within maxPending that end a moved player's catching up (about a second at 60 Hz). */
 const CALM_TICKS = 60;
 
+/** Ticks a moved player stands for a gap in its client's inputs before skipping past it (the resend's copies follow a packet or two later). */
+const GAP_WAIT_TICKS = 6;
+
 /**
  * Ring of pending inputs indexed by sequence. `take()` yields the next input in sequence order,
  * or repeats the last applied input when the next one has not arrived (and does not advance).
@@ -65,6 +68,8 @@ export class InputBuffer {
   private calm = 0;
   /** Deepest backlog since the last take() (inputs arrive between ticks, a packet's at once). */
   private peak = 0;
+  /** Ticks stood waiting for a gap in a moved client's inputs to fill. */
+  private gapWaits = 0;
 
   /**
    * @param fieldCount input fields per input
@@ -138,6 +143,17 @@ export class InputBuffer {
     const buf = this.buf;
     let seq = seqAdd(this.lastSeq, 1);
     let slot = seq & (this.size - 1);
+    if (buf[slot] !== seq + 1 && this.catchingUp && this.gapWaits < GAP_WAIT_TICKS) {
+      // A moved client's resend has a gap (a datagram lost or overtaken; its copies follow with
+      // the next input packets): the player stands a few ticks for it rather than skip the inputs
+      // its client predicted with.
+      this.gapWaits++;
+      this.current.fill(0);
+      this.stats.repeated++;
+      this.totals.repeated++;
+      return this.current;
+    }
+    this.gapWaits = 0;
     while (buf[slot] !== seq + 1) {
       this.stats.dropped++;
       this.totals.dropped++;

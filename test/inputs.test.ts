@@ -166,6 +166,28 @@ describe('InputBuffer across a room handoff', () => {
     expect(b.stats.dropped).toBe(5);
   });
 
+  it('after a move, stands up to 6 ticks for a gap in the resend to fill (its copies follow), then skips past it', () => {
+    const b = new InputBuffer(1, 8);
+    b.continueAfter(99, true);
+    b.standWhenDrained();
+    // the resend's second packet (116-131) arrives, its first (100-115) is lost; the copy follows 3 ticks later
+    for (let s = 116; s < 132; s++) b.offer(s, one(s), 0);
+    const first: number[] = [];
+    for (let t = 0; t < 3; t++) first.push(b.take()[0]);
+    expect(first).toEqual([0, 0, 0]);
+    for (let s = 100; s < 116; s++) b.offer(s, one(s), 0);
+    const applied: number[] = [];
+    for (let t = 0; t < 32; t++) applied.push(b.take()[0]);
+    expect(applied).toEqual(Array.from({ length: 32 }, (_, i) => 100 + i));
+    expect(b.stats.dropped).toBe(0);
+    // a gap that never fills: 6 ticks standing, then the inputs after it
+    for (let s = 140; s < 150; s++) b.offer(s, one(s), 0);
+    const later: number[] = [];
+    for (let t = 0; t < 7; t++) later.push(b.take()[0]);
+    expect(later).toEqual([0, 0, 0, 0, 0, 0, 140]);
+    expect(b.stats.dropped).toBe(8);
+  });
+
   it('judges the calm after a move on arrival: a backlog that peaks past maxPending between ticks keeps the window wide', () => {
     const b = new InputBuffer(1, 8);
     b.continueAfter(99, true);
