@@ -22,9 +22,10 @@ export class NetGraph {
     root.append(this.text, this.chart);
   }
 
-  /** Where the page plays (member and room, from the matchmaker) and how often it rejoined through it. */
+  /** Where the page plays (member and room, from the matchmaker or the last move), how often it rejoined through the matchmaker, and how often its room moved to another server with it. */
   where = '';
   rejoins = 0;
+  moves = 0;
 
   /** Shows the figures; call about ten times a second. */
   update(s: NetStats): void {
@@ -45,7 +46,7 @@ export class NetGraph {
       `input wait  ${ms(s.inputWaitMs)} / ${ms(s.targetWaitMs)} ms  ${s.dilationPct >= 0 ? '+' : ''}${s.dilationPct.toFixed(1)} %`,
       `starved     ${s.starvations}  skipped ${s.skippedInputs}`,
       `server tick ${Number.isFinite(s.serverTick) ? s.serverTick.toFixed(1) : '-'}`,
-      `server      ${this.where || '-'}  rejoins ${this.rejoins}`,
+      `server      ${this.where || '-'}  rejoins ${this.rejoins}  moves ${this.moves}`,
     ].join('\n');
     this.lag[this.head] = Number.isFinite(s.renderLagMs) ? s.renderLagMs : 0;
     this.corr[this.head] = s.corrections - this.lastCorrections;

@@ -226,6 +226,13 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
             if (text !== undefined) sidebar.line('event', text);
           }
         },
+        onMoved: (msg) => {
+          if (net !== n) return;
+          // the netcode resumes the same session there; the page only says where it plays now
+          graph.where = `${msg.owner} ${msg.room}`;
+          graph.moves++;
+          sidebar.line('system', `the room moved to ${msg.owner}`);
+        },
         onClose: (reason) => {
           if (net !== n) return;
           lost(reason);
@@ -335,6 +342,18 @@ const api = {
   },
   get eid(): number {
     return net?.eid ?? -1;
+  },
+  /** The session id the server gave (kept across a resume and a move), -1 before. */
+  get sessionId(): number {
+    return net?.connection.welcome?.sessionId ?? -1;
+  },
+  /** Where the page plays: the member and room, as the net graph's `server` line shows them. */
+  get server(): string {
+    return graph.where;
+  },
+  /** Times the room moved to another server with this page (`moved`). */
+  get moves(): number {
+    return graph.moves;
   },
   get transport(): string {
     return net?.stats.transport ?? 'none';
