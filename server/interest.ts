@@ -214,6 +214,11 @@ export class InterestManager {
   private viewByPos: (ClientView | undefined)[] = [];
   /** Frame tick update() last computed the view of each position at (-1: never). */
   private tickByPos = new Float64Array(64).fill(-1);
+  /** Phase of the view of each position of that list (-1: none yet). */
+  private phaseByPos = new Int32Array(64).fill(-1);
+  /** The frame tick's phase and whether its frame is bucketed yet, during an update. */
+  private phaseNow = 0;
+  private bucketed = false;
   private frame: SnapshotFrame | undefined;
   /** Bytes a view may take per snapshot (0: no budget), and the estimated bytes of one created record. */
   private readonly budgetPerSnapshot: number;
@@ -372,38 +377,75 @@ export class InterestManager {
 
   /**
    * Computes the view of `frame` (a captured frame: a snapshot tick's, or with phases every tick's)
-   * for every viewer whose phase is the frame tick's, and remembers it under frame.tick.
+   * for every viewer whose phase is the frame tick's, and remembers it under frame.tick: the same
+   * as beginUpdate, updateAt for each position of `viewers`, then finishUpdate.
    */
   update(frame: SnapshotFrame, viewers: readonly Viewer[]): void {
+    this.beginUpdate(frame);
+    for (let p = 0; p < viewers.length; p++) this.updateAt(p, viewers[p]);
+    this.finishUpdate(viewers);
+  }
+
+  /**
+   * Starts the views of `frame`, computed one position at a time by updateAt and ended by
+   * finishUpdate. The tick does it that way to encode each player's snapshot right after its view,
+   * while the view's memory is still in the cache.
+   */
+  beginUpdate(frame: SnapshotFrame): void {
     this.frame = frame;
     this.rowsUsed = 0;
-    const phase = frame.tick % this.phases;
-    let bucketed = false;
+    this.phaseNow = frame.tick % this.phases;
+    this.bucketed = false;
+  }
+
+  /**
+   * Computes the view of `viewer`, at position `p` of the viewers' list, when its phase is the
+   * frame's (after beginUpdate; positions in list order). True when it was computed. A viewer of
+   * another phase already known at `p` is told apart without reaching it or its view.
+   */
+  updateAt(p: number, viewer: Viewer): boolean {
+    const byPos = this.byPos;
+    if (byPos[p] === viewer && p < this.phaseByPos.length && this.phaseByPos[p] !== this.phaseNow) return false;
+    if (viewer.eid < 0) return false;
+    const viewByPos = this.viewByPos;
+    let view = byPos[p] === viewer ? viewByPos[p] : undefined;
+    if (!view) {
+      view = this.viewOf(viewer);
+      byPos[p] = viewer;
+      viewByPos[p] = view;
+      this.growByPos(p);
+      this.tickByPos[p] = -1;
+      this.phaseByPos[p] = view.phase;
+    }
+    if (view.phase !== this.phaseNow) return false;
+    const frame = this.frame as SnapshotFrame;
+    if (!this.bucketed) {
+      this.bucket(frame);
+      this.bucketed = true;
+    }
+    this.playerView(frame, viewer.eid, view);
+    this.tickByPos[p] = frame.tick;
+    return true;
+  }
+
+  /** Makes the per-position arrays hold position `p`. */
+  private growByPos(p: number): void {
+    if (p < this.tickByPos.length) return;
+    const cap = Math.max(p + 1, this.tickByPos.length * 2);
+    const ticks = new Float64Array(cap).fill(-1);
+    ticks.set(this.tickByPos);
+    this.tickByPos = ticks;
+    const phases = new Int32Array(cap).fill(-1);
+    phases.set(this.phaseByPos);
+    this.phaseByPos = phases;
+  }
+
+  /** Ends the views begun by beginUpdate: forgets positions past the end of `viewers`, then computes the watched viewers' views (spectators, the recording). */
+  finishUpdate(viewers: readonly Viewer[]): void {
+    const frame = this.frame as SnapshotFrame;
+    const phase = this.phaseNow;
     const byPos = this.byPos;
     const viewByPos = this.viewByPos;
-    for (let p = 0; p < viewers.length; p++) {
-      const viewer = viewers[p];
-      if (viewer.eid < 0) continue;
-      let view = byPos[p] === viewer ? viewByPos[p] : undefined;
-      if (!view) {
-        view = this.viewOf(viewer);
-        byPos[p] = viewer;
-        viewByPos[p] = view;
-        if (p < this.tickByPos.length) this.tickByPos[p] = -1;
-      }
-      if (view.phase !== phase) continue;
-      if (!bucketed) {
-        this.bucket(frame);
-        bucketed = true;
-      }
-      this.playerView(frame, viewer.eid, view);
-      if (p >= this.tickByPos.length) {
-        const grown = new Float64Array(Math.max(p + 1, this.tickByPos.length * 2)).fill(-1);
-        grown.set(this.tickByPos);
-        this.tickByPos = grown;
-      }
-      this.tickByPos[p] = frame.tick;
-    }
     // forget viewers past the end of the list (they may have left the room)
     if (byPos.length > viewers.length) {
       byPos.length = viewers.length;
@@ -417,9 +459,9 @@ export class InterestManager {
         this.worldView(frame, view);
         continue;
       }
-      if (!bucketed) {
+      if (!this.bucketed) {
         this.bucket(frame);
-        bucketed = true;
+        this.bucketed = true;
       }
       if (view.placed) {
         const r = view.camFollow >= 0 ? frame.indexOf(view.camFollow) : -1;
@@ -440,7 +482,6 @@ export class InterestManager {
       this.computeView(frame, -1, -1, view, x, y, view.camRadius);
     }
   }
-
 
   /** A player's view: around its entity, with the game's radius for it; only its own entity and the globals while it has no position. */
   private playerView(frame: SnapshotFrame, eid: number, view: ClientView): void {
@@ -550,10 +591,19 @@ export class InterestManager {
     let n = 0;
     let ne = 0;
     const budget = this.budgetPerSnapshot > 0;
+    const ids = frame.ids;
+    const held = this.held;
+    const ring = view.ring;
+    const oldAt = prev >= 0 ? prev * view.stride : 0;
+    const oldEnd = prev >= 0 ? oldAt + view.counts[prev] : 0;
+    for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] |= 1 << (ring[i] & 31);
+    // entities of the view that were in the previous one: what entered and what left follow from it
+    let same = 0;
     if (self >= 0) {
       pick[self >>> 5] |= 1 << (self & 31);
       lo = hi = self;
       n++;
+      same += (held[ids[self] >>> 5] >>> (ids[self] & 31)) & 1;
     }
     for (let g = 0; g < this.globalCount; g++) {
       const r = this.globalRows[g];
@@ -562,19 +612,14 @@ export class InterestManager {
       if (r < lo) lo = r;
       if (r > hi) hi = r;
       n++;
+      same += (held[ids[r] >>> 5] >>> (ids[r] & 31)) & 1;
     }
     if (radius > 0) {
       const enter2 = radius * radius;
       const leave = radius * this.leaveFactor;
       const leave2 = leave * leave;
-      const ids = frame.ids;
-      const held = this.held;
       const cellX = this.cellX;
       const cellY = this.cellY;
-      const ring = view.ring;
-      const oldAt = prev >= 0 ? prev * view.stride : 0;
-      const oldEnd = prev >= 0 ? oldAt + view.counts[prev] : 0;
-      for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] |= 1 << (ring[i] & 31);
       const { minX, minY, cellSize, cols, rowsN } = this;
       const c0 = Math.max(0, Math.floor((x - leave - minX) / cellSize));
       const c1 = Math.min(cols - 1, Math.floor((x + leave - minX) / cellSize));
@@ -618,11 +663,12 @@ export class InterestManager {
             if (r < lo) lo = r;
             if (r > hi) hi = r;
             n++;
+            if (wasIn) same++;
           }
         }
       }
-      for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] = 0;
     }
+    for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] = 0;
     if (budget && ne > 0) {
       const admitted = this.admit(frame, view, ne);
       for (let k = 0; k < admitted; k++) {
@@ -652,7 +698,7 @@ export class InterestManager {
     if (o - at !== n) throw new Error(`view of ${eid}: ${o - at} rows picked, ${n} counted`);
     this.rowsUsed = o;
     view.rowsAt = at;
-    this.record(frame, view, rows, at, n, prev);
+    this.record(frame, view, rows, at, n, prev, same);
   }
 
   /**
@@ -725,8 +771,12 @@ export class InterestManager {
     return k;
   }
 
-  /** Stores the view's ids (frame rows rows[at, at + n)) under frame.tick in the next slot, and counts entries and exits. */
-  private record(frame: SnapshotFrame, view: ClientView, rows: Int32Array, at: number, n: number, prev: number): void {
+  /**
+   * Stores the view's ids (frame rows rows[at, at + n)) under frame.tick in the next slot, and
+   * counts entries and exits: `same` ids of it were in the previous view (slot `prev`), or -1 when
+   * not counted (a merge of the two lists counts them).
+   */
+  private record(frame: SnapshotFrame, view: ClientView, rows: Int32Array, at: number, n: number, prev: number, same = -1): void {
     const slot = (view.newest + 1) % view.length;
     view.ensureStride(n);
     const ring = view.ring;
@@ -747,12 +797,18 @@ export class InterestManager {
       view.lastEntered = n;
       return;
     }
+    const m = view.counts[prev];
+    if (same >= 0) {
+      st.entered += n - same;
+      st.left += m - same;
+      view.lastEntered = n - same;
+      return;
+    }
     // Both lists are ascending: one merge counts what entered and what left.
     const ob = prev * view.stride;
-    const m = view.counts[prev];
     let i = 0;
     let j = 0;
-    let same = 0;
+    same = 0;
     while (i < n && j < m) {
       const a = ring[base + i];
       const b = ring[ob + j];

@@ -104,11 +104,20 @@ export function sendSnapshots(room: Room, nowMs = -1): void {
   if (nowMs >= 0) room.sendTimes.record(room.ctx.tick, nowMs);
   captureFrame(room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame, history.rates);
   room.lagComp?.capture(room.ctx.tick, room.replicated());
-  room.interest?.update(frame, room.players);
+  const interest = room.interest;
   const encoder = room.encoder;
   encoder.begin(frame, history);
   const players = room.players;
-  for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].send);
+  if (interest) {
+    // each player's view, then at once its snapshot, while the view's memory is in the cache
+    interest.beginUpdate(frame);
+    for (let p = 0; p < players.length; p++) {
+      const pl = players[p];
+      interest.updateAt(p, pl);
+      encoder.encodeFor(pl, pl.send);
+    }
+    interest.finishUpdate(players);
+  } else for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].send);
   // spectators after the players: the sections they share with them are already encoded
   const watching = room.spectators;
   for (let p = 0; p < watching.length; p++) if (!watching[p].streamed) encoder.encodeFor(watching[p], watching[p].send);
