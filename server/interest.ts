@@ -38,17 +38,19 @@ const VIEW_INITIAL_STRIDE = 64;
  * slots share one array (`ring`, `stride` ids per slot): a view is read and written once per
  * snapshot interval, a thousand other views apart, so what it costs is mostly the memory it
  * reaches, and one array per view is one reach where an array per slot and per field were several.
+ * The slots' ticks and counts are views of the same buffer, just before the ring: one block of
+ * memory per view (a page or two), not three.
  */
 export class ClientView {
   /** Snapshot tick of each ring slot, -1 when empty. */
-  readonly ticks: Float64Array;
+  ticks: Float64Array;
   /** Entity ids of every slot: slot s holds ring[s * stride, s * stride + counts[s]), ascending. */
   ring: Uint16Array;
   /** Ids each slot can hold (grows by doubling for every slot at once). */
   stride = VIEW_INITIAL_STRIDE;
   /** The same slots as views into `ring` (ids[slot][0..counts[slot])), for readers outside the hot loops. */
   ids: Uint16Array[];
-  readonly counts: Int32Array;
+  counts: Int32Array;
   /** Slot of the newest view, -1 before the first. */
   newest = -1;
   /** Where the rows (of the newest room frame) of the newest view start in InterestManager.rows, ascending: what the encoder copies. Valid during the tick the view was computed. */
@@ -83,22 +85,31 @@ export class ClientView {
    * @param length slots kept (the snapshots of the room's history)
    */
   constructor(readonly length: number) {
-    this.ticks = new Float64Array(length).fill(-1);
-    this.ring = new Uint16Array(length * VIEW_INITIAL_STRIDE);
+    const buf = new ArrayBuffer(length * (8 + 4 + 2 * VIEW_INITIAL_STRIDE));
+    this.ticks = new Float64Array(buf, 0, length).fill(-1);
+    this.counts = new Int32Array(buf, 8 * length, length);
+    this.ring = new Uint16Array(buf, 12 * length, length * VIEW_INITIAL_STRIDE);
     this.ids = slotViews(this.ring, length, VIEW_INITIAL_STRIDE);
-    this.counts = new Int32Array(length);
   }
 
-  /** Makes every slot hold at least `n` ids, keeping what the slots hold. */
+  /** Makes every slot hold at least `n` ids, keeping what the slots hold (their ticks and counts too). */
   ensureStride(n: number): void {
     if (n <= this.stride) return;
     let stride = this.stride * 2;
     while (stride < n) stride *= 2;
-    const ring = new Uint16Array(this.length * stride);
-    for (let s = 0; s < this.length; s++) ring.set(this.ring.subarray(s * this.stride, s * this.stride + this.counts[s]), s * stride);
+    const len = this.length;
+    const buf = new ArrayBuffer(len * (8 + 4 + 2 * stride));
+    const ticks = new Float64Array(buf, 0, len);
+    const counts = new Int32Array(buf, 8 * len, len);
+    const ring = new Uint16Array(buf, 12 * len, len * stride);
+    ticks.set(this.ticks);
+    counts.set(this.counts);
+    for (let s = 0; s < len; s++) ring.set(this.ring.subarray(s * this.stride, s * this.stride + this.counts[s]), s * stride);
+    this.ticks = ticks;
+    this.counts = counts;
     this.ring = ring;
     this.stride = stride;
-    this.ids = slotViews(ring, this.length, stride);
+    this.ids = slotViews(ring, len, stride);
   }
 
   /** Ring slot of the view at snapshot `tick`, or -1 when not remembered (newest first: baselines are recent). */
