@@ -116,7 +116,9 @@ export class SnapshotHistory {
  * sorted by id, quantized, absent components as 0. `presence` is scratch of maxEntities bytes;
  * `stores` the field stores in schema order. With `rates`, each rated field gets its change over
  * the last tick (0 when the tracker has no record of tick - 1), and the frame is recorded as the
- * tracker's newest values.
+ * tracker's newest values. With `snap`, the stores are snapped to the wire grid as they are
+ * captured (Quantizer.snapEach), which is snapAllToNetGrid and then the capture in one pass: the
+ * tick of a room that captures skips its own snap.
  */
 export function captureFrame(
   schema: NetSchema,
@@ -126,6 +128,7 @@ export function captureFrame(
   presence: Uint8Array,
   frame: SnapshotFrame,
   rates?: RateTracker,
+  snap = false,
 ): void {
   const list = replicated();
   frame.ensureCapacity(list.length);
@@ -157,8 +160,12 @@ export function captureFrame(
   for (let f = 0; f < nf; f++) {
     const q = fields[f].q;
     const store = stores[f];
-    if (q.quantizeEach) q.quantizeEach(store, ids, n, values, f, nf);
-    else for (let i = 0; i < n; i++) values[i * nf + f] = q.quantize(store[ids[i]]);
+    if (snap && q.snapEach) q.snapEach(store, ids, n, values, f, nf);
+    else {
+      if (snap) for (let i = 0; i < n; i++) store[ids[i]] = q.dequantize(q.quantize(store[ids[i]]));
+      if (q.quantizeEach) q.quantizeEach(store, ids, n, values, f, nf);
+      else for (let i = 0; i < n; i++) values[i * nf + f] = q.quantize(store[ids[i]]);
+    }
     const bit = 1 << fields[f].compIndex;
     if ((every & bit) === 0) for (let i = 0; i < n; i++) if ((masks[i] & bit) === 0) values[i * nf + f] = 0;
   }
