@@ -1161,31 +1161,31 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     let nu = 0;
     let i = 0;
     let j = 0;
-    // Merge the view (target rows) with the baseline view (ids), both ascending.
+    // Merge the view (its ids, the newest slot of the ring) with the baseline view, both ascending;
+    // the runs of unchanged kept entities, counted on the way, give the run-length order this
+    // client's runs code cheapest in.
     const itemOfRow = g.itemOfRow;
+    const tAt = view.newest * view.stride;
+    const skipCost = this.skipCost;
+    skipCost.fill(0);
+    let run = 0;
     while (i < tn || j < bn) {
-      const idT = i < tn ? ids[rows[rAt + i]] : 0x7fffffff;
+      const idT = i < tn ? bIds[tAt + i] : 0x7fffffff;
       const idB = j < bn ? bIds[bAt + j] : 0x7fffffff;
       if (idB < idT) removed[nr++] = j++;
       else if (idT < idB) created[nc++] = rows[rAt + i++];
       else {
         const it = itemOfRow[rows[rAt + i]];
-        if (iKind[it] === ITEM_UPDATED) nu++;
+        if (iKind[it] === ITEM_SAME) run++;
+        else {
+          if (iKind[it] === ITEM_UPDATED) nu++;
+          if (run < SKIP_COST_RUNS) for (let o = 0, b = run * K_CHOICES; o < K_CHOICES; o++) skipCost[o] += SKIP_COST[b + o];
+          else for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
+          run = 0;
+        }
         kept[nk++] = it;
         i++;
         j++;
-      }
-    }
-    // The run-length order this client's runs code cheapest in.
-    const skipCost = this.skipCost;
-    skipCost.fill(0);
-    let run = 0;
-    for (let k = 0; k < nk; k++) {
-      if (iKind[kept[k]] === ITEM_SAME) run++;
-      else {
-        if (run < SKIP_COST_RUNS) for (let o = 0, b = run * K_CHOICES; o < K_CHOICES; o++) skipCost[o] += SKIP_COST[b + o];
-        else for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
-        run = 0;
       }
     }
     let skipK = 0;
