@@ -210,8 +210,9 @@ export class InterestManager {
   private cellRows = new Int32Array(64);
   private cellX = new Float64Array(64);
   private cellY = new Float64Array(64);
-  /** Bit per entity id, set for the previous view of the player whose view is being built (the hysteresis test; one array for the room, cleared after each view). */
-  private readonly held: Uint32Array;
+  /** Per entity id, the mark of the view being built when the entity was in that player's previous view (the hysteresis test; one array for the room, no clearing: each view takes a new mark). */
+  private readonly held: Int32Array;
+  private heldMark = 0;
   /** Rows of the current frame's global entities, ascending. */
   private globalRows = new Int32Array(16);
   private globalCount = 0;
@@ -289,7 +290,7 @@ export class InterestManager {
     this.cols = Math.floor((qx.max - qx.min) / this.cellSize) + 1;
     this.rowsN = Math.floor((qy.max - qy.min) / this.cellSize) + 1;
     this.cellStart = new Int32Array(this.cols * this.rowsN + 1);
-    this.held = new Uint32Array((schema.maxEntities + 31) >>> 5);
+    this.held = new Int32Array(schema.maxEntities);
     this.globals = (rules.global ?? []).map((n) => ctx.c[n]);
     this.budgetPerSnapshot = budgetBytesPerSec > 0 ? budgetBytesPerSec / snapshotRateHz : 0;
     const layout = snapshotLayout(schema);
@@ -607,14 +608,19 @@ export class InterestManager {
     const ring = view.ring;
     const oldAt = prev >= 0 ? prev * view.stride : 0;
     const oldEnd = prev >= 0 ? oldAt + view.counts[prev] : 0;
-    for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] |= 1 << (ring[i] & 31);
+    if (this.heldMark === 0x7fffffff) {
+      held.fill(0);
+      this.heldMark = 0;
+    }
+    const mark = ++this.heldMark;
+    for (let i = oldAt; i < oldEnd; i++) held[ring[i]] = mark;
     // entities of the view that were in the previous one: what entered and what left follow from it
     let same = 0;
     if (self >= 0) {
       pick[self >>> 5] |= 1 << (self & 31);
       lo = hi = self;
       n++;
-      same += (held[ids[self] >>> 5] >>> (ids[self] & 31)) & 1;
+      if (held[ids[self]] === mark) same++;
     }
     for (let g = 0; g < this.globalCount; g++) {
       const r = this.globalRows[g];
@@ -623,7 +629,7 @@ export class InterestManager {
       if (r < lo) lo = r;
       if (r > hi) hi = r;
       n++;
-      same += (held[ids[r] >>> 5] >>> (ids[r] & 31)) & 1;
+      if (held[ids[r]] === mark) same++;
     }
     if (radius > 0) {
       const enter2 = radius * radius;
@@ -659,7 +665,7 @@ export class InterestManager {
             const r = cellRows[k];
             if ((pick[r >>> 5] >>> (r & 31)) & 1) continue;
             const e = ids[r];
-            const wasIn = ((held[e >>> 5] >>> (e & 31)) & 1) === 1;
+            const wasIn = held[e] === mark;
             if (d2 > enter2) {
               if (!wasIn) continue;
             } else if (budget && !wasIn) {
@@ -679,7 +685,6 @@ export class InterestManager {
         }
       }
     }
-    for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] = 0;
     if (budget && ne > 0) {
       const admitted = this.admit(frame, view, ne);
       for (let k = 0; k < admitted; k++) {
@@ -1044,6 +1049,11 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     this.history = history;
     this.serial++;
     this.calls = 0;
+  }
+
+  /** The next viewer has no view of this tick: its place in the order of the calls is taken without reaching it. */
+  skip(): void {
+    this.calls++;
   }
 
   encodeFor(client: SnapshotClient & Partial<Viewer>, send: (bytes: Uint8Array) => void): number {

@@ -113,12 +113,14 @@ export function sendSnapshots(room: Room, nowMs = -1, snap = false): void {
   encoder.begin(frame, history);
   const players = room.players;
   if (interest) {
-    // each player's view, then at once its snapshot, while the view's memory is in the cache
+    // each player's view, then at once its snapshot, while the view's memory is in the cache; the
+    // players of other phases get nothing, and the encoder is told so without reaching them
     interest.beginUpdate(frame);
+    const skips = encoder.skip !== undefined;
     for (let p = 0; p < players.length; p++) {
       const pl = players[p];
-      interest.updateAt(p, pl);
-      encoder.encodeFor(pl, pl.send);
+      if (interest.updateAt(p, pl) || !skips) encoder.encodeFor(pl, pl.send);
+      else encoder.skip!();
     }
     interest.finishUpdate(players);
   } else for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].send);
