@@ -48,6 +48,37 @@ export class RateTracker {
     }
   }
 
+  /**
+   * Sets the rates of a captured frame (frame.rates: each rated field's change since the record
+   * of tick - 1, 0 without one or when absent), then records the frame's values as those of its
+   * tick: `rate` for every slot, then recordFrame, in one pass.
+   */
+  rateAndRecord(frame: SnapshotFrame): void {
+    const { nr, nf, rateField, slotComp } = this.layout;
+    if (nr === 0) return;
+    const { ids, masks, values, rates: out } = frame;
+    const { prev, stamp } = this;
+    const tick = frame.tick;
+    for (let i = 0; i < frame.count; i++) {
+      const e = ids[i];
+      const mask = masks[i];
+      const fresh = stamp[e] === tick - 1;
+      stamp[e] = tick;
+      for (let r = 0; r < nr; r++) {
+        const k = e * nr + r;
+        if ((mask >>> slotComp[r]) & 1) {
+          const v = values[i * nf + rateField[r]];
+          const p = prev[k];
+          out[i * nr + r] = fresh && p >= 0 ? v - p : 0;
+          prev[k] = v;
+        } else {
+          out[i * nr + r] = 0;
+          prev[k] = -1;
+        }
+      }
+    }
+  }
+
   /** Rate of slot `r` of entity `e` whose quantized value at `tick` is `value` (0 without a record of tick - 1). */
   rate(e: number, r: number, tick: number, value: number): number {
     if (this.stamp[e] !== tick - 1) return 0;
@@ -139,7 +170,7 @@ export function captureFrame(
     if (e > maxId) maxId = e;
   }
   const layout = snapshotLayout(schema);
-  const { nf, nc, nr, rateField, slotComp } = layout;
+  const { nf, nc, nr } = layout;
   const fields = schema.fields;
   const ids = frame.ids;
   const masks = frame.masks;
@@ -169,15 +200,10 @@ export function captureFrame(
     const bit = 1 << fields[f].compIndex;
     if ((every & bit) === 0) for (let i = 0; i < n; i++) if ((masks[i] & bit) === 0) values[i * nf + f] = 0;
   }
-  if (nr > 0) {
-    const out = frame.rates;
-    for (let i = 0; i < n; i++) {
-      const e = ids[i];
-      const mask = masks[i];
-      const base = i * nf;
-      for (let r = 0; r < nr; r++) out[i * nr + r] = rates && (mask >>> slotComp[r]) & 1 ? rates.rate(e, r, frame.tick, values[base + rateField[r]]) : 0;
-    }
-  }
   frame.count = n;
-  rates?.recordFrame(frame);
+  if (rates) {
+    rates.rateAndRecord(frame);
+    return;
+  }
+  if (nr > 0) frame.rates.fill(0, 0, n * nr);
 }
