@@ -943,7 +943,8 @@ class BaselineGroup {
   prepare(T: SnapshotFrame, B: SnapshotFrame): void {
     const plan = this.plan;
     const dt = T.tick - B.tick;
-    plan.plan(T, B, dt, SnapshotKind.Delta);
+    // the items and orders only: each client's packet is written from them, never the room's parts
+    plan.planItems(T, B, dt);
     const w = this.w;
     w.reset();
     const rec = plan.rec;
