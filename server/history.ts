@@ -48,6 +48,37 @@ export class RateTracker {
     }
   }
 
+  /**
+   * Sets the rates of a captured frame (frame.rates: each rated field's change since the record
+   * of tick - 1, 0 without one or when absent), then records the frame's values as those of its
+   * tick: `rate` for every slot, then recordFrame, in one pass.
+   */
+  rateAndRecord(frame: SnapshotFrame): void {
+    const { nr, nf, rateField, slotComp } = this.layout;
+    if (nr === 0) return;
+    const { ids, masks, values, rates: out } = frame;
+    const { prev, stamp } = this;
+    const tick = frame.tick;
+    for (let i = 0; i < frame.count; i++) {
+      const e = ids[i];
+      const mask = masks[i];
+      const fresh = stamp[e] === tick - 1;
+      stamp[e] = tick;
+      for (let r = 0; r < nr; r++) {
+        const k = e * nr + r;
+        if ((mask >>> slotComp[r]) & 1) {
+          const v = values[i * nf + rateField[r]];
+          const p = prev[k];
+          out[i * nr + r] = fresh && p >= 0 ? v - p : 0;
+          prev[k] = v;
+        } else {
+          out[i * nr + r] = 0;
+          prev[k] = -1;
+        }
+      }
+    }
+  }
+
   /** Rate of slot `r` of entity `e` whose quantized value at `tick` is `value` (0 without a record of tick - 1). */
   rate(e: number, r: number, tick: number, value: number): number {
     if (this.stamp[e] !== tick - 1) return 0;
@@ -116,7 +147,9 @@ export class SnapshotHistory {
  * sorted by id, quantized, absent components as 0. `presence` is scratch of maxEntities bytes;
  * `stores` the field stores in schema order. With `rates`, each rated field gets its change over
  * the last tick (0 when the tracker has no record of tick - 1), and the frame is recorded as the
- * tracker's newest values.
+ * tracker's newest values. With `snap`, the stores are snapped to the wire grid as they are
+ * captured (Quantizer.snapEach), which is snapAllToNetGrid and then the capture in one pass: the
+ * tick of a room that captures skips its own snap.
  */
 export function captureFrame(
   schema: NetSchema,
@@ -126,6 +159,7 @@ export function captureFrame(
   presence: Uint8Array,
   frame: SnapshotFrame,
   rates?: RateTracker,
+  snap = false,
 ): void {
   const list = replicated();
   frame.ensureCapacity(list.length);
@@ -136,7 +170,7 @@ export function captureFrame(
     if (e > maxId) maxId = e;
   }
   const layout = snapshotLayout(schema);
-  const { nf, nc, nr, rateField, slotComp } = layout;
+  const { nf, nc, nr } = layout;
   const fields = schema.fields;
   const ids = frame.ids;
   const masks = frame.masks;
@@ -157,20 +191,19 @@ export function captureFrame(
   for (let f = 0; f < nf; f++) {
     const q = fields[f].q;
     const store = stores[f];
-    if (q.quantizeEach) q.quantizeEach(store, ids, n, values, f, nf);
-    else for (let i = 0; i < n; i++) values[i * nf + f] = q.quantize(store[ids[i]]);
+    if (snap && q.snapEach) q.snapEach(store, ids, n, values, f, nf);
+    else {
+      if (snap) for (let i = 0; i < n; i++) store[ids[i]] = q.dequantize(q.quantize(store[ids[i]]));
+      if (q.quantizeEach) q.quantizeEach(store, ids, n, values, f, nf);
+      else for (let i = 0; i < n; i++) values[i * nf + f] = q.quantize(store[ids[i]]);
+    }
     const bit = 1 << fields[f].compIndex;
     if ((every & bit) === 0) for (let i = 0; i < n; i++) if ((masks[i] & bit) === 0) values[i * nf + f] = 0;
   }
-  if (nr > 0) {
-    const out = frame.rates;
-    for (let i = 0; i < n; i++) {
-      const e = ids[i];
-      const mask = masks[i];
-      const base = i * nf;
-      for (let r = 0; r < nr; r++) out[i * nr + r] = rates && (mask >>> slotComp[r]) & 1 ? rates.rate(e, r, frame.tick, values[base + rateField[r]]) : 0;
-    }
-  }
   frame.count = n;
-  rates?.recordFrame(frame);
+  if (rates) {
+    rates.rateAndRecord(frame);
+    return;
+  }
+  if (nr > 0) frame.rates.fill(0, 0, n * nr);
 }

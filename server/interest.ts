@@ -38,17 +38,19 @@ const VIEW_INITIAL_STRIDE = 64;
  * slots share one array (`ring`, `stride` ids per slot): a view is read and written once per
  * snapshot interval, a thousand other views apart, so what it costs is mostly the memory it
  * reaches, and one array per view is one reach where an array per slot and per field were several.
+ * The slots' ticks and counts are views of the same buffer, just before the ring: one block of
+ * memory per view (a page or two), not three.
  */
 export class ClientView {
   /** Snapshot tick of each ring slot, -1 when empty. */
-  readonly ticks: Float64Array;
+  ticks: Float64Array;
   /** Entity ids of every slot: slot s holds ring[s * stride, s * stride + counts[s]), ascending. */
   ring: Uint16Array;
   /** Ids each slot can hold (grows by doubling for every slot at once). */
   stride = VIEW_INITIAL_STRIDE;
   /** The same slots as views into `ring` (ids[slot][0..counts[slot])), for readers outside the hot loops. */
   ids: Uint16Array[];
-  readonly counts: Int32Array;
+  counts: Int32Array;
   /** Slot of the newest view, -1 before the first. */
   newest = -1;
   /** Where the rows (of the newest room frame) of the newest view start in InterestManager.rows, ascending: what the encoder copies. Valid during the tick the view was computed. */
@@ -83,22 +85,31 @@ export class ClientView {
    * @param length slots kept (the snapshots of the room's history)
    */
   constructor(readonly length: number) {
-    this.ticks = new Float64Array(length).fill(-1);
-    this.ring = new Uint16Array(length * VIEW_INITIAL_STRIDE);
+    const buf = new ArrayBuffer(length * (8 + 4 + 2 * VIEW_INITIAL_STRIDE));
+    this.ticks = new Float64Array(buf, 0, length).fill(-1);
+    this.counts = new Int32Array(buf, 8 * length, length);
+    this.ring = new Uint16Array(buf, 12 * length, length * VIEW_INITIAL_STRIDE);
     this.ids = slotViews(this.ring, length, VIEW_INITIAL_STRIDE);
-    this.counts = new Int32Array(length);
   }
 
-  /** Makes every slot hold at least `n` ids, keeping what the slots hold. */
+  /** Makes every slot hold at least `n` ids, keeping what the slots hold (their ticks and counts too). */
   ensureStride(n: number): void {
     if (n <= this.stride) return;
     let stride = this.stride * 2;
     while (stride < n) stride *= 2;
-    const ring = new Uint16Array(this.length * stride);
-    for (let s = 0; s < this.length; s++) ring.set(this.ring.subarray(s * this.stride, s * this.stride + this.counts[s]), s * stride);
+    const len = this.length;
+    const buf = new ArrayBuffer(len * (8 + 4 + 2 * stride));
+    const ticks = new Float64Array(buf, 0, len);
+    const counts = new Int32Array(buf, 8 * len, len);
+    const ring = new Uint16Array(buf, 12 * len, len * stride);
+    ticks.set(this.ticks);
+    counts.set(this.counts);
+    for (let s = 0; s < len; s++) ring.set(this.ring.subarray(s * this.stride, s * this.stride + this.counts[s]), s * stride);
+    this.ticks = ticks;
+    this.counts = counts;
     this.ring = ring;
     this.stride = stride;
-    this.ids = slotViews(ring, this.length, stride);
+    this.ids = slotViews(ring, len, stride);
   }
 
   /** Ring slot of the view at snapshot `tick`, or -1 when not remembered (newest first: baselines are recent). */
@@ -199,8 +210,9 @@ export class InterestManager {
   private cellRows = new Int32Array(64);
   private cellX = new Float64Array(64);
   private cellY = new Float64Array(64);
-  /** Bit per entity id, set for the previous view of the player whose view is being built (the hysteresis test; one array for the room, cleared after each view). */
-  private readonly held: Uint32Array;
+  /** Per entity id, the mark of the view being built when the entity was in that player's previous view (the hysteresis test; one array for the room, no clearing: each view takes a new mark). */
+  private readonly held: Int32Array;
+  private heldMark = 0;
   /** Rows of the current frame's global entities, ascending. */
   private globalRows = new Int32Array(16);
   private globalCount = 0;
@@ -214,6 +226,11 @@ export class InterestManager {
   private viewByPos: (ClientView | undefined)[] = [];
   /** Frame tick update() last computed the view of each position at (-1: never). */
   private tickByPos = new Float64Array(64).fill(-1);
+  /** Phase of the view of each position of that list (-1: none yet). */
+  private phaseByPos = new Int32Array(64).fill(-1);
+  /** The frame tick's phase and whether its frame is bucketed yet, during an update. */
+  private phaseNow = 0;
+  private bucketed = false;
   private frame: SnapshotFrame | undefined;
   /** Bytes a view may take per snapshot (0: no budget), and the estimated bytes of one created record. */
   private readonly budgetPerSnapshot: number;
@@ -273,7 +290,7 @@ export class InterestManager {
     this.cols = Math.floor((qx.max - qx.min) / this.cellSize) + 1;
     this.rowsN = Math.floor((qy.max - qy.min) / this.cellSize) + 1;
     this.cellStart = new Int32Array(this.cols * this.rowsN + 1);
-    this.held = new Uint32Array((schema.maxEntities + 31) >>> 5);
+    this.held = new Int32Array(schema.maxEntities);
     this.globals = (rules.global ?? []).map((n) => ctx.c[n]);
     this.budgetPerSnapshot = budgetBytesPerSec > 0 ? budgetBytesPerSec / snapshotRateHz : 0;
     const layout = snapshotLayout(schema);
@@ -372,38 +389,75 @@ export class InterestManager {
 
   /**
    * Computes the view of `frame` (a captured frame: a snapshot tick's, or with phases every tick's)
-   * for every viewer whose phase is the frame tick's, and remembers it under frame.tick.
+   * for every viewer whose phase is the frame tick's, and remembers it under frame.tick: the same
+   * as beginUpdate, updateAt for each position of `viewers`, then finishUpdate.
    */
   update(frame: SnapshotFrame, viewers: readonly Viewer[]): void {
+    this.beginUpdate(frame);
+    for (let p = 0; p < viewers.length; p++) this.updateAt(p, viewers[p]);
+    this.finishUpdate(viewers);
+  }
+
+  /**
+   * Starts the views of `frame`, computed one position at a time by updateAt and ended by
+   * finishUpdate. The tick does it that way to encode each player's snapshot right after its view,
+   * while the view's memory is still in the cache.
+   */
+  beginUpdate(frame: SnapshotFrame): void {
     this.frame = frame;
     this.rowsUsed = 0;
-    const phase = frame.tick % this.phases;
-    let bucketed = false;
+    this.phaseNow = frame.tick % this.phases;
+    this.bucketed = false;
+  }
+
+  /**
+   * Computes the view of `viewer`, at position `p` of the viewers' list, when its phase is the
+   * frame's (after beginUpdate; positions in list order). True when it was computed. A viewer of
+   * another phase already known at `p` is told apart without reaching it or its view.
+   */
+  updateAt(p: number, viewer: Viewer): boolean {
+    const byPos = this.byPos;
+    if (byPos[p] === viewer && p < this.phaseByPos.length && this.phaseByPos[p] !== this.phaseNow) return false;
+    if (viewer.eid < 0) return false;
+    const viewByPos = this.viewByPos;
+    let view = byPos[p] === viewer ? viewByPos[p] : undefined;
+    if (!view) {
+      view = this.viewOf(viewer);
+      byPos[p] = viewer;
+      viewByPos[p] = view;
+      this.growByPos(p);
+      this.tickByPos[p] = -1;
+      this.phaseByPos[p] = view.phase;
+    }
+    if (view.phase !== this.phaseNow) return false;
+    const frame = this.frame as SnapshotFrame;
+    if (!this.bucketed) {
+      this.bucket(frame);
+      this.bucketed = true;
+    }
+    this.playerView(frame, viewer.eid, view);
+    this.tickByPos[p] = frame.tick;
+    return true;
+  }
+
+  /** Makes the per-position arrays hold position `p`. */
+  private growByPos(p: number): void {
+    if (p < this.tickByPos.length) return;
+    const cap = Math.max(p + 1, this.tickByPos.length * 2);
+    const ticks = new Float64Array(cap).fill(-1);
+    ticks.set(this.tickByPos);
+    this.tickByPos = ticks;
+    const phases = new Int32Array(cap).fill(-1);
+    phases.set(this.phaseByPos);
+    this.phaseByPos = phases;
+  }
+
+  /** Ends the views begun by beginUpdate: forgets positions past the end of `viewers`, then computes the watched viewers' views (spectators, the recording). */
+  finishUpdate(viewers: readonly Viewer[]): void {
+    const frame = this.frame as SnapshotFrame;
+    const phase = this.phaseNow;
     const byPos = this.byPos;
     const viewByPos = this.viewByPos;
-    for (let p = 0; p < viewers.length; p++) {
-      const viewer = viewers[p];
-      if (viewer.eid < 0) continue;
-      let view = byPos[p] === viewer ? viewByPos[p] : undefined;
-      if (!view) {
-        view = this.viewOf(viewer);
-        byPos[p] = viewer;
-        viewByPos[p] = view;
-        if (p < this.tickByPos.length) this.tickByPos[p] = -1;
-      }
-      if (view.phase !== phase) continue;
-      if (!bucketed) {
-        this.bucket(frame);
-        bucketed = true;
-      }
-      this.playerView(frame, viewer.eid, view);
-      if (p >= this.tickByPos.length) {
-        const grown = new Float64Array(Math.max(p + 1, this.tickByPos.length * 2)).fill(-1);
-        grown.set(this.tickByPos);
-        this.tickByPos = grown;
-      }
-      this.tickByPos[p] = frame.tick;
-    }
     // forget viewers past the end of the list (they may have left the room)
     if (byPos.length > viewers.length) {
       byPos.length = viewers.length;
@@ -417,9 +471,9 @@ export class InterestManager {
         this.worldView(frame, view);
         continue;
       }
-      if (!bucketed) {
+      if (!this.bucketed) {
         this.bucket(frame);
-        bucketed = true;
+        this.bucketed = true;
       }
       if (view.placed) {
         const r = view.camFollow >= 0 ? frame.indexOf(view.camFollow) : -1;
@@ -440,7 +494,6 @@ export class InterestManager {
       this.computeView(frame, -1, -1, view, x, y, view.camRadius);
     }
   }
-
 
   /** A player's view: around its entity, with the game's radius for it; only its own entity and the globals while it has no position. */
   private playerView(frame: SnapshotFrame, eid: number, view: ClientView): void {
@@ -550,10 +603,24 @@ export class InterestManager {
     let n = 0;
     let ne = 0;
     const budget = this.budgetPerSnapshot > 0;
+    const ids = frame.ids;
+    const held = this.held;
+    const ring = view.ring;
+    const oldAt = prev >= 0 ? prev * view.stride : 0;
+    const oldEnd = prev >= 0 ? oldAt + view.counts[prev] : 0;
+    if (this.heldMark === 0x7fffffff) {
+      held.fill(0);
+      this.heldMark = 0;
+    }
+    const mark = ++this.heldMark;
+    for (let i = oldAt; i < oldEnd; i++) held[ring[i]] = mark;
+    // entities of the view that were in the previous one: what entered and what left follow from it
+    let same = 0;
     if (self >= 0) {
       pick[self >>> 5] |= 1 << (self & 31);
       lo = hi = self;
       n++;
+      if (held[ids[self]] === mark) same++;
     }
     for (let g = 0; g < this.globalCount; g++) {
       const r = this.globalRows[g];
@@ -562,19 +629,14 @@ export class InterestManager {
       if (r < lo) lo = r;
       if (r > hi) hi = r;
       n++;
+      if (held[ids[r]] === mark) same++;
     }
     if (radius > 0) {
       const enter2 = radius * radius;
       const leave = radius * this.leaveFactor;
       const leave2 = leave * leave;
-      const ids = frame.ids;
-      const held = this.held;
       const cellX = this.cellX;
       const cellY = this.cellY;
-      const ring = view.ring;
-      const oldAt = prev >= 0 ? prev * view.stride : 0;
-      const oldEnd = prev >= 0 ? oldAt + view.counts[prev] : 0;
-      for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] |= 1 << (ring[i] & 31);
       const { minX, minY, cellSize, cols, rowsN } = this;
       const c0 = Math.max(0, Math.floor((x - leave - minX) / cellSize));
       const c1 = Math.min(cols - 1, Math.floor((x + leave - minX) / cellSize));
@@ -603,7 +665,7 @@ export class InterestManager {
             const r = cellRows[k];
             if ((pick[r >>> 5] >>> (r & 31)) & 1) continue;
             const e = ids[r];
-            const wasIn = ((held[e >>> 5] >>> (e & 31)) & 1) === 1;
+            const wasIn = held[e] === mark;
             if (d2 > enter2) {
               if (!wasIn) continue;
             } else if (budget && !wasIn) {
@@ -618,10 +680,10 @@ export class InterestManager {
             if (r < lo) lo = r;
             if (r > hi) hi = r;
             n++;
+            if (wasIn) same++;
           }
         }
       }
-      for (let i = oldAt; i < oldEnd; i++) held[ring[i] >>> 5] = 0;
     }
     if (budget && ne > 0) {
       const admitted = this.admit(frame, view, ne);
@@ -652,7 +714,7 @@ export class InterestManager {
     if (o - at !== n) throw new Error(`view of ${eid}: ${o - at} rows picked, ${n} counted`);
     this.rowsUsed = o;
     view.rowsAt = at;
-    this.record(frame, view, rows, at, n, prev);
+    this.record(frame, view, rows, at, n, prev, same);
   }
 
   /**
@@ -725,8 +787,12 @@ export class InterestManager {
     return k;
   }
 
-  /** Stores the view's ids (frame rows rows[at, at + n)) under frame.tick in the next slot, and counts entries and exits. */
-  private record(frame: SnapshotFrame, view: ClientView, rows: Int32Array, at: number, n: number, prev: number): void {
+  /**
+   * Stores the view's ids (frame rows rows[at, at + n)) under frame.tick in the next slot, and
+   * counts entries and exits: `same` ids of it were in the previous view (slot `prev`), or -1 when
+   * not counted (a merge of the two lists counts them).
+   */
+  private record(frame: SnapshotFrame, view: ClientView, rows: Int32Array, at: number, n: number, prev: number, same = -1): void {
     const slot = (view.newest + 1) % view.length;
     view.ensureStride(n);
     const ring = view.ring;
@@ -747,12 +813,18 @@ export class InterestManager {
       view.lastEntered = n;
       return;
     }
+    const m = view.counts[prev];
+    if (same >= 0) {
+      st.entered += n - same;
+      st.left += m - same;
+      view.lastEntered = n - same;
+      return;
+    }
     // Both lists are ascending: one merge counts what entered and what left.
     const ob = prev * view.stride;
-    const m = view.counts[prev];
     let i = 0;
     let j = 0;
-    let same = 0;
+    same = 0;
     while (i < n && j < m) {
       const a = ring[base + i];
       const b = ring[ob + j];
@@ -871,7 +943,8 @@ class BaselineGroup {
   prepare(T: SnapshotFrame, B: SnapshotFrame): void {
     const plan = this.plan;
     const dt = T.tick - B.tick;
-    plan.plan(T, B, dt, SnapshotKind.Delta);
+    // the items and orders only: each client's packet is written from them, never the room's parts
+    plan.planItems(T, B, dt);
     const w = this.w;
     w.reset();
     const rec = plan.rec;
@@ -977,6 +1050,11 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     this.history = history;
     this.serial++;
     this.calls = 0;
+  }
+
+  /** The next viewer has no view of this tick: its place in the order of the calls is taken without reaching it. */
+  skip(): void {
+    this.calls++;
   }
 
   encodeFor(client: SnapshotClient & Partial<Viewer>, send: (bytes: Uint8Array) => void): number {
@@ -1094,31 +1172,31 @@ export class ViewSnapshotEncoder implements SnapshotEncoder {
     let nu = 0;
     let i = 0;
     let j = 0;
-    // Merge the view (target rows) with the baseline view (ids), both ascending.
+    // Merge the view (its ids, the newest slot of the ring) with the baseline view, both ascending;
+    // the runs of unchanged kept entities, counted on the way, give the run-length order this
+    // client's runs code cheapest in.
     const itemOfRow = g.itemOfRow;
+    const tAt = view.newest * view.stride;
+    const skipCost = this.skipCost;
+    skipCost.fill(0);
+    let run = 0;
     while (i < tn || j < bn) {
-      const idT = i < tn ? ids[rows[rAt + i]] : 0x7fffffff;
+      const idT = i < tn ? bIds[tAt + i] : 0x7fffffff;
       const idB = j < bn ? bIds[bAt + j] : 0x7fffffff;
       if (idB < idT) removed[nr++] = j++;
       else if (idT < idB) created[nc++] = rows[rAt + i++];
       else {
         const it = itemOfRow[rows[rAt + i]];
-        if (iKind[it] === ITEM_UPDATED) nu++;
+        if (iKind[it] === ITEM_SAME) run++;
+        else {
+          if (iKind[it] === ITEM_UPDATED) nu++;
+          if (run < SKIP_COST_RUNS) for (let o = 0, b = run * K_CHOICES; o < K_CHOICES; o++) skipCost[o] += SKIP_COST[b + o];
+          else for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
+          run = 0;
+        }
         kept[nk++] = it;
         i++;
         j++;
-      }
-    }
-    // The run-length order this client's runs code cheapest in.
-    const skipCost = this.skipCost;
-    skipCost.fill(0);
-    let run = 0;
-    for (let k = 0; k < nk; k++) {
-      if (iKind[kept[k]] === ITEM_SAME) run++;
-      else {
-        if (run < SKIP_COST_RUNS) for (let o = 0, b = run * K_CHOICES; o < K_CHOICES; o++) skipCost[o] += SKIP_COST[b + o];
-        else for (let o = 0; o < K_CHOICES; o++) skipCost[o] += egBits(run, o);
-        run = 0;
       }
     }
     let skipK = 0;

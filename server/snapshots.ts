@@ -299,6 +299,11 @@ export interface SnapshotEncoder {
    * the call (the buffer is reused). Returns the number of packets.
    */
   encodeFor(client: SnapshotClient, send: (bytes: Uint8Array) => void): number;
+  /**
+   * Optional: the next client in the order encodeFor is called in gets nothing this tick (the
+   * tick knows it has no view of this tick), in place of an encodeFor call that would send nothing.
+   */
+  skip?(): void;
   readonly stats: EncoderStats;
 }
 

@@ -3,7 +3,8 @@
 // wire grid, and every Nth tick capture history (and the lag-compensation history), compute each
 // player's view (games with interest rules) and send snapshots (and record them, when the room is recorded). Rooms with views capture every tick
 // and send each tick to the players of that tick's phase (a third of them at 60 / 20 Hz), so every
-// player still gets a snapshot every Nth tick. Reading runTick explains the server.
+// player still gets a snapshot every Nth tick; a tick that captures snaps the state as it captures
+// it, and computes each player's view just before encoding its snapshot. Reading runTick explains the server.
 import { snapAllToNetGrid } from '../shared/sim/netgrid.ts';
 import { captureFrame } from './history.ts';
 import type { Room } from './rooms.ts';
@@ -35,12 +36,14 @@ export function runTick(host: TickHost): void {
     applyInputs(room);
     runSystems(room);
     if (room.events.length > 0) flushEvents(room);
-    snapState(room);
+    const capture = (room.ctx.tick + 1) % room.snapshotEvery === 0 || (room.interest !== undefined && room.interest.phases > 1);
+    // a tick that captures snaps as it captures (one pass over the state instead of two)
+    if (!capture) snapState(room);
     room.ctx.tick++;
-    if (room.ctx.tick % room.snapshotEvery === 0 || (room.interest !== undefined && room.interest.phases > 1)) {
+    if (capture) {
       const phases = host.phases;
       const t0 = phases ? performance.now() : 0;
-      sendSnapshots(room, host.nowMs ? host.nowMs() : -1);
+      sendSnapshots(room, host.nowMs ? host.nowMs() : -1, true);
       if (phases) phases.encodeMs += performance.now() - t0;
     } else if ((room.ctx.tick + 1) % room.snapshotEvery === 0) captureRates(room);
   }
@@ -96,19 +99,31 @@ export function snapState(room: Room): void {
  * player their snapshot packets; without views the encoder shares each entity section between
  * players with the same baseline, and the spectators on the room's shared stream get one delta
  * chain encoded once for all of them (server/spectator-stream.ts). `nowMs` (server clock; -1: unknown) is when they went
- * out, the start of each player's round-trip sample.
+ * out, the start of each player's round-trip sample. With `snap` the state is not snapped yet this
+ * tick: the capture snaps it to the wire grid as it reads it (what snapState then a capture give).
  */
-export function sendSnapshots(room: Room, nowMs = -1): void {
+export function sendSnapshots(room: Room, nowMs = -1, snap = false): void {
   const history = room.history;
   const frame = history.claim(room.ctx.tick);
   if (nowMs >= 0) room.sendTimes.record(room.ctx.tick, nowMs);
-  captureFrame(room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame, history.rates);
+  captureFrame(room.schema, room.replicated, room.hasNetComponent, room.stores, room.presence, frame, history.rates, snap);
   room.lagComp?.capture(room.ctx.tick, room.replicated());
-  room.interest?.update(frame, room.players);
+  const interest = room.interest;
   const encoder = room.encoder;
   encoder.begin(frame, history);
   const players = room.players;
-  for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].send);
+  if (interest) {
+    // each player's view, then at once its snapshot, while the view's memory is in the cache; the
+    // players of other phases get nothing, and the encoder is told so without reaching them
+    interest.beginUpdate(frame);
+    const skips = encoder.skip !== undefined;
+    for (let p = 0; p < players.length; p++) {
+      const pl = players[p];
+      if (interest.updateAt(p, pl) || !skips) encoder.encodeFor(pl, pl.send);
+      else encoder.skip!();
+    }
+    interest.finishUpdate(players);
+  } else for (let p = 0; p < players.length; p++) encoder.encodeFor(players[p], players[p].send);
   // spectators after the players: the sections they share with them are already encoded
   const watching = room.spectators;
   for (let p = 0; p < watching.length; p++) if (!watching[p].streamed) encoder.encodeFor(watching[p], watching[p].send);

@@ -1,7 +1,8 @@
 // The snap to the wire grid a whole room at a time (snapAllToNetGrid, each quantizer's snapColumn)
 // gives exactly the values of the one-entity snap (snapToNetGrid, dequantize(quantize(v))): for
 // every built-in quantizer over typed arrays of every kind, and for every registered game's
-// stores, with hostile values (NaN, infinities, -0, out of range).
+// stores, with hostile values (NaN, infinities, -0, out of range). The snap a capture does as it
+// reads (snapEach, captureFrame with snap) gives what the snap and then the capture give.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GAMES } from '../games/index.ts';
@@ -9,6 +10,8 @@ import { angle, bool, fixed, int, uint, type Quantizer } from '../shared/protoco
 import { bindFieldStores, compileSchema } from '../shared/protocol/schema.ts';
 import type { Store } from '../shared/sim/game.ts';
 import { snapAllToNetGrid, snapToNetGrid } from '../shared/sim/netgrid.ts';
+import { SnapshotFrame } from '../shared/protocol/snapshot.ts';
+import { captureFrame } from '../server/history.ts';
 
 const RUNS = 500;
 
@@ -82,6 +85,69 @@ describe.each(Object.entries(GAMES))('snapAllToNetGrid on the stores of %s', (_n
         for (let f = 0; f < schema.fields.length; f++) {
           for (let e = 0; e < rows.length; e++) expect(Object.is(a[f][e], b[f][e]), `${schema.fields[f].component}.${schema.fields[f].field}[${e}]`).toBe(true);
         }
+      }),
+      { numRuns: RUNS / 5 },
+    );
+  });
+});
+
+describe('snapEach', () => {
+  it('every built-in quantizer has one', () => {
+    for (const [, q] of QUANTIZERS) expect(typeof q.snapEach).toBe('function');
+  });
+
+  it.each(QUANTIZERS)('%s: snaps the listed entities as snapColumn does and quantizes what the store then holds, as quantizeEach does', (_name, q) => {
+    fc.assert(
+      fc.property(fc.array(anyNumber, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: ARRAYS.length - 1 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), (values, a, listed) => {
+        const make = ARRAYS[a][1];
+        const col = make(values.length);
+        const ref = make(values.length);
+        for (let i = 0; i < values.length; i++) col[i] = ref[i] = values[i];
+        const eids = values.map((_, i) => i).filter((i) => listed[i]).reverse();
+        const out = new Float64Array(eids.length * 2).fill(7);
+        const want = new Float64Array(eids.length * 2).fill(7);
+        q.snapEach!(col, eids, eids.length, out, 1, 2);
+        q.snapColumn!(ref, eids);
+        q.quantizeEach!(ref, eids, eids.length, want, 1, 2);
+        for (let i = 0; i < values.length; i++) expect(Object.is(col[i], ref[i]), `${ARRAYS[a][0]}[${i}] = ${values[i]}`).toBe(true);
+        for (let i = 0; i < out.length; i++) expect(Object.is(out[i], want[i]), `out[${i}]`).toBe(true);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe.each(Object.entries(GAMES))('captureFrame with snap on the stores of %s', (_name, game) => {
+  const schema = compileSchema(game);
+  it('leaves the stores and the frame as snapAllToNetGrid then captureFrame do, with or without snapEach', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(anyNumber, { minLength: schema.fields.length, maxLength: schema.fields.length }), { minLength: 1, maxLength: 30 }), fc.boolean(), (rows, plain) => {
+        const a = bindFieldStores(schema, game.components(rows.length));
+        const b = bindFieldStores(schema, game.components(rows.length));
+        for (let e = 0; e < rows.length; e++) {
+          for (let f = 0; f < schema.fields.length; f++) {
+            a[f][e] = rows[e][f];
+            b[f][e] = rows[e][f];
+          }
+        }
+        // without snapEach (a game's own quantizer), the capture snaps value by value
+        const fused = plain ? { ...schema, fields: schema.fields.map((f) => ({ ...f, q: { ...f.q, snapEach: undefined } })) } : schema;
+        const eids = rows.map((_, e) => e).reverse();
+        const has = (e: number, ci: number): boolean => (e + ci) % 3 !== 0;
+        const fa = new SnapshotFrame(schema, 4);
+        const fb = new SnapshotFrame(schema, 4);
+        fa.tick = fb.tick = 9;
+        captureFrame(fused, () => eids, has, a, new Uint8Array(rows.length), fa, undefined, true);
+        snapAllToNetGrid(schema, b, eids);
+        captureFrame(schema, () => eids, has, b, new Uint8Array(rows.length), fb);
+        for (let f = 0; f < schema.fields.length; f++) {
+          for (let e = 0; e < rows.length; e++) expect(Object.is(a[f][e], b[f][e]), `${schema.fields[f].component}.${schema.fields[f].field}[${e}]`).toBe(true);
+        }
+        expect(fa.count).toBe(fb.count);
+        expect(Array.from(fa.ids.subarray(0, fa.count))).toEqual(Array.from(fb.ids.subarray(0, fb.count)));
+        expect(Array.from(fa.masks.subarray(0, fa.count))).toEqual(Array.from(fb.masks.subarray(0, fb.count)));
+        const nf = schema.fields.length;
+        expect(Array.from(fa.values.subarray(0, fa.count * nf))).toEqual(Array.from(fb.values.subarray(0, fb.count * nf)));
       }),
       { numRuns: RUNS / 5 },
     );

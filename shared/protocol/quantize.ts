@@ -33,6 +33,13 @@ export interface Quantizer {
    * built-in quantizers have it; a quantizer without it is quantized value by value.
    */
   quantizeEach?(store: ArrayLike<number>, eids: ArrayLike<number>, n: number, out: NumberColumn, at: number, stride: number): void;
+  /**
+   * Optional: snapColumn and then quantizeEach in one loop: for every i < n, snaps
+   * `store[eids[i]]` to the grid and sets `out[at + i * stride]` to the quantized value of what the
+   * store then holds (the capture of a tick whose state is snapped as it is captured,
+   * server/history.ts). The built-in quantizers have it; without it the two are done one after the other.
+   */
+  snapEach?(store: NumberColumn, eids: ArrayLike<number>, n: number, out: NumberColumn, at: number, stride: number): void;
 }
 
 /** A writable column of numbers indexed by entity (a component field's typed array). */
@@ -57,6 +64,13 @@ export function uint(bits: number): Quantizer {
     quantizeEach(store, eids, n, out, at, stride) {
       for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
     },
+    snapEach(store, eids, n, out, at, stride) {
+      for (let i = 0; i < n; i++) {
+        const e = eids[i];
+        store[e] = dequantize(quantize(store[e]));
+        out[at + i * stride] = quantize(store[e]);
+      }
+    },
   };
 }
 
@@ -74,6 +88,13 @@ export function int(min: number, max: number): Quantizer {
     },
     quantizeEach(store, eids, n, out, at, stride) {
       for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
+    },
+    snapEach(store, eids, n, out, at, stride) {
+      for (let i = 0; i < n; i++) {
+        const e = eids[i];
+        store[e] = dequantize(quantize(store[e]));
+        out[at + i * stride] = quantize(store[e]);
+      }
     },
   };
 }
@@ -93,6 +114,13 @@ export function fixed(min: number, max: number, step: number): Quantizer {
     },
     quantizeEach(store, eids, n, out, at, stride) {
       for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
+    },
+    snapEach(store, eids, n, out, at, stride) {
+      for (let i = 0; i < n; i++) {
+        const e = eids[i];
+        store[e] = dequantize(quantize(store[e]));
+        out[at + i * stride] = quantize(store[e]);
+      }
     },
   };
 }
@@ -116,6 +144,13 @@ export function angle(bits: number): Quantizer {
     quantizeEach(store, eids, n, out, at, stride) {
       for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
     },
+    snapEach(store, eids, n, out, at, stride) {
+      for (let i = 0; i < n; i++) {
+        const e = eids[i];
+        store[e] = dequantize(quantize(store[e]));
+        out[at + i * stride] = quantize(store[e]);
+      }
+    },
   };
 }
 
@@ -130,6 +165,13 @@ export function bool(): Quantizer {
     },
     quantizeEach(store, eids, n, out, at, stride) {
       for (let i = 0; i < n; i++) out[at + i * stride] = quantize(store[eids[i]]);
+    },
+    snapEach(store, eids, n, out, at, stride) {
+      for (let i = 0; i < n; i++) {
+        const e = eids[i];
+        store[e] = quantize(store[e]);
+        out[at + i * stride] = quantize(store[e]);
+      }
     },
   };
 }

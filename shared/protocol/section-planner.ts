@@ -121,10 +121,19 @@ export class SectionPlanner {
 
   /** Plans `target` against `base` (null: the empty frame), dt = target.tick - base.tick, for packets of `kind`. */
   plan(target: SnapshotFrame, base: SnapshotFrame | null, dt: number, kind: number): void {
+    this.planItems(target, base, dt);
+    this.partition(kind);
+  }
+
+  /**
+   * Plans the items of `target` against `base` (kinds, slot codes, orders) without splitting them
+   * into parts: for a caller that writes packets of its own from the items (the view encoder's
+   * shared records, server/interest.ts). The part fields are left as they were.
+   */
+  planItems(target: SnapshotFrame, base: SnapshotFrame | null, dt: number): void {
     this.target = target;
     this.analyze(target, base, dt);
     this.chooseOrders();
-    this.partition(kind);
   }
 
   /** True when update item `a`'s record U header would equal that of update `b` (so it is sent as a repeat). */
