@@ -16,6 +16,8 @@ describe('connect/disconnect churn', () => {
       expect(r.end.timers).toBeLessThanOrEqual(r.baseline.timers);
       expect(r.end.handles).toBeLessThanOrEqual(r.baseline.handles + 2);
       expect(r.rssGrowthMiB).toBeLessThan(20);
+      // the heap gauges are read (a wrong metric name read 0 on both sides and checked nothing)
+      expect(r.baseline.serverHeapMiB).toBeGreaterThan(1);
       expect(r.end.serverHeapMiB - r.baseline.serverHeapMiB).toBeLessThan(2);
       expect(r.end.workerHeapMiB - r.baseline.workerHeapMiB).toBeLessThan(2);
     }, 300_000);

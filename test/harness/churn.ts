@@ -57,7 +57,9 @@ async function gauges(url: string): Promise<Record<string, number>> {
     timers: pick(/^tickwire_active_resources\{type="Timeout"\}/),
     handles: pick(/^tickwire_active_resources\{/),
     rooms: pick(/^tickwire_rooms /),
-    serverHeapMiB: pick(/^tickwire_process_nodejs_heap_size_used_bytes /) / 1048576,
+    serverHeapMiB: pick(/^tickwire_nodejs_heap_size_used_bytes /) / 1048576,
+    serverExternalMiB: pick(/^tickwire_nodejs_external_memory_bytes /) / 1048576,
+    serverHeapTotalMiB: pick(/^tickwire_nodejs_heap_space_size_total_bytes\{/) / 1048576,
     workerHeapMiB: pick(/^tickwire_webrtc_process_memory_bytes\{kind="heap_used"\}/) / 1048576,
     workerRssMiB: pick(/^tickwire_webrtc_process_memory_bytes\{kind="rss"\}/) / 1048576,
   };
