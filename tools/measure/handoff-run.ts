@@ -372,7 +372,7 @@ export async function runHandoff(o: HandoffRunOptions): Promise<HandoffRunResult
       handedOff = Math.max(handedOff, await metric(a.url, 'tickwire_fleet_rooms_handed_off_total'));
       refusedBySender = Math.max(refusedBySender, await metric(a.url, 'tickwire_fleet_handoffs_refused_total'));
     };
-    // a's counters, read every 50 ms until it exits (it leaves within a second of its last room)
+    // a's counters, read every 250 ms until it exits (it leaves within a second of its last room)
     let polling = true;
     const poller = (async (): Promise<void> => {
       while (polling && !a.exited) {
