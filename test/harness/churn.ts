@@ -61,6 +61,8 @@ async function gauges(url: string): Promise<Record<string, number>> {
     serverExternalMiB: pick(/^tickwire_nodejs_external_memory_bytes /) / 1048576,
     serverHeapTotalMiB: pick(/^tickwire_nodejs_heap_space_size_total_bytes\{/) / 1048576,
     workerHeapMiB: pick(/^tickwire_webrtc_process_memory_bytes\{kind="heap_used"\}/) / 1048576,
+    workerHeapTotalMiB: pick(/^tickwire_webrtc_process_memory_bytes\{kind="heap_total"\}/) / 1048576,
+    workerExternalMiB: pick(/^tickwire_webrtc_process_memory_bytes\{kind="external"\}/) / 1048576,
     workerRssMiB: pick(/^tickwire_webrtc_process_memory_bytes\{kind="rss"\}/) / 1048576,
   };
 }
@@ -105,8 +107,15 @@ async function settle(server: ServerProcess): Promise<Record<string, number>> {
   return gauges(url);
 }
 
-/** Warm-up block size; the process counts as warm after 3 blocks in a row grew RSS by less than 2 MiB each. */
+/**
+ * Warm-up block size; the process counts as warm after at least WARM_MIN cycles and 3 blocks in a
+ * row that grew RSS by less than 2 MiB each. The WebRTC worker's native memory (node-datachannel's
+ * threads and pools) steps up once, by 15-18 MiB, somewhere between 1,000 and 1,500 cycles, after
+ * a plateau that can pass for steady; from there it stays within 2 MiB for at least 6,500 more
+ * (16 blocks of 500 on one server: worker RSS 100, 100, 115, 118, then 116-120 MiB).
+ */
 const WARM_BLOCK = 250;
+const WARM_MIN = 2000;
 const WARM_STEADY_MIB = 2;
 const WARM_STEADY_BLOCKS = 3;
 
@@ -114,12 +123,15 @@ const WARM_STEADY_BLOCKS = 3;
  * Runs the cycles against a fresh server process after a warm-up. RSS first climbs while V8's heap,
  * the allocator's arenas and (WebRTC) node-datachannel's native pools reach their working size, then
  * levels off; growth measured from there is what repeated use costs. Without `warmup` the warm-up
- * runs blocks of 250 cycles until three in a row each grow RSS by less than 2 MiB (at most `maxWarmup` cycles,
- * default 3000); with `warmup` it runs exactly that many. Growth since the server started is reported
- * too. Memory is read after a full collection in the server and its worker.
+ * runs blocks of 250 cycles, at least 2,000 cycles and until three in a row each grow RSS by less
+ * than 2 MiB (at most `maxWarmup` cycles, default 3000); with `warmup` it runs exactly that many. Growth since the server started is reported
+ * too. Memory is read after a full collection in the server and its worker. The server's young
+ * generation is fixed at its full size (2 x 16 MiB) from the start: V8 otherwise doubles it from
+ * 16 to 32 MiB at some point of the run, after the warm-up or not, and those 16 MiB of RSS are
+ * neither a leak nor a cost of churn.
  */
 export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; concurrency?: number; warmup?: number; maxWarmup?: number }): Promise<ChurnResult> {
-  const server = await ServerProcess.start({ root, webrtc: o.transport === 'webrtc', npcs: 50, roomCapacity: 1024, gcOnSignal: true, env: { TICKWIRE_RESUME_GRACE_MS: '0', TICKWIRE_ROOM_GRACE_MS: '600000' } });
+  const server = await ServerProcess.start({ root, webrtc: o.transport === 'webrtc', npcs: 50, roomCapacity: 1024, gcOnSignal: true, semiSpaceMiB: 16, env: { TICKWIRE_RESUME_GRACE_MS: '0', TICKWIRE_ROOM_GRACE_MS: '600000' } });
   const sum = (r: { server: number; worker: number }): number => r.server + r.worker;
   try {
     const conc = o.concurrency ?? (o.transport === 'webrtc' ? 10 : 20);
@@ -134,7 +146,7 @@ export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; 
       const max = o.maxWarmup ?? 3000;
       let prev = rssStart;
       let steadyBlocks = 0;
-      while (warm < max && steadyBlocks < WARM_STEADY_BLOCKS) {
+      while (warm < max && (warm < WARM_MIN || steadyBlocks < WARM_STEADY_BLOCKS)) {
         failed += await runCycles(server.url, o.transport, WARM_BLOCK, conc, warm);
         warm += WARM_BLOCK;
         await server.collectGarbage(300);
