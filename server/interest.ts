@@ -652,9 +652,20 @@ export class InterestManager {
         this.entPri = new Float64Array(frame.count);
         this.entAge = new Int32Array(frame.count);
       }
+      // A cell whose nearest point is beyond the leave radius holds no candidate (the square of
+      // cells around the disc has a sixth of its area in its corners): skipped whole. The margin
+      // covers a position that the grid's floor put in a cell an ulp away from its edge.
+      const skip = leave + cellSize * 1e-9;
+      const skip2 = skip * skip;
       for (let cy = r0; cy <= r1; cy++) {
         const rowBase = cy * cols;
+        const yLo = minY + cy * cellSize;
+        const ddy = y < yLo ? yLo - y : y > yLo + cellSize ? y - yLo - cellSize : 0;
+        const ddy2 = ddy * ddy;
         for (let cx = c0; cx <= c1; cx++) {
+          const xLo = minX + cx * cellSize;
+          const ddx = x < xLo ? xLo - x : x > xLo + cellSize ? x - xLo - cellSize : 0;
+          if (ddx * ddx + ddy2 > skip2) continue;
           const c = cx + rowBase;
           const end = start[c + 1];
           for (let k = start[c]; k < end; k++) {

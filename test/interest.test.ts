@@ -181,6 +181,38 @@ describe('interest management: views', () => {
     }
   });
 
+  it('treats entities on grid cell edges and at exactly the view and leave radius as a brute-force view does', () => {
+    // cells are leave radius / 2 = 75 units: a 25-unit lattice puts entities on every cell edge, and
+    // viewers on lattice points see some exactly 100 (view radius) and 150 (leave radius) away
+    const w = viewRoom();
+    const lattice: number[] = [];
+    for (let x = 300; x <= 700; x += 25) for (let y = 300; y <= 700; y += 25) lattice.push(w.spawn(x, y));
+    const viewers = [[500, 500], [375, 375], [450, 525], [600, 300], [300, 700]].map(([x, y]) => ({ eid: w.spawn(x, y) }));
+    const prev = new Map<number, Set<number>>();
+    let checked = 0;
+    for (const [mx, my] of [[0, 0], [50, 0], [0, 50], [-100, 0], [0, -100], [75, 75]]) {
+      for (const v of viewers) w.move(v.eid, w.ctx.c.Pos.x[v.eid] + mx, w.ctx.c.Pos.y[v.eid] + my);
+      const frame = w.step(viewers);
+      for (const v of viewers) {
+        const was = prev.get(v.eid) ?? new Set<number>();
+        const want = new Set<number>([v.eid]);
+        for (let i = 0; i < frame.count; i++) {
+          const e = frame.ids[i];
+          const dx = w.ctx.c.Pos.x[e] - w.ctx.c.Pos.x[v.eid];
+          const dy = w.ctx.c.Pos.y[e] - w.ctx.c.Pos.y[v.eid];
+          const d2 = dx * dx + dy * dy;
+          if (d2 === 100 * 100 || d2 === 150 * 150) checked++;
+          if (d2 <= 100 * 100 || (d2 <= 150 * 150 && was.has(e))) want.add(e);
+        }
+        const got = w.viewIds(v);
+        expect(got).toEqual([...want].sort((a, b) => a - b));
+        prev.set(v.eid, new Set(got));
+      }
+    }
+    expect(lattice.length).toBe(17 * 17);
+    expect(checked).toBeGreaterThan(50);
+  });
+
   it('remembers every recent view exactly while its ring grows past 64 and 128 entities', () => {
     const w = viewRoom();
     const viewer = { eid: w.spawn(500, 500) };
