@@ -1,8 +1,13 @@
 // The server as a process, the way `npm start` runs it: ports in the first log lines, refusal to
-// run on the uWebSockets.js fallback, config errors listed, graceful exit on SIGTERM.
+// run on the uWebSockets.js fallback, config errors listed, graceful exit on SIGTERM, and a signal
+// to the whole process group (server and WebRTC process) handled by the server alone.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { arena } from '../games/arena.ts';
+import { Connection } from '../netcode/connection.ts';
+import { nodeClientIO } from '../tools/node-client/io.ts';
+import { descendants } from '../tools/measure/proc.ts';
 import { freePort } from '../tools/measure/server-proc.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -15,8 +20,8 @@ interface Run {
   exited: Promise<{ code: number | null; signal: string | null }>;
 }
 
-function startServer(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: root, env: { ...process.env, ...env } });
+function startServer(env: Record<string, string>, detached = false): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: root, env: { ...process.env, ...env }, detached });
   const run: Run = { child, lines: [], stderr: [], exited: new Promise((r) => child.on('exit', (code, signal) => r({ code, signal }))) };
   let buf = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -66,6 +71,55 @@ describe('server process', () => {
       run.child.kill('SIGKILL');
     }
   }, 40_000);
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} to the process group: the WebRTC process outlives the signal, the server ${signal === 'SIGTERM' ? 'drains' : 'stops'} and stops it, no crash logged`, async () => {
+      const port = await freePort();
+      const sig = await freePort();
+      // its own process group, as `npm start` in a terminal or a systemd unit runs it
+      const run = startServer({ PORT: String(port), TICKWIRE_SIGNALING_PORT: String(sig), TICKWIRE_WEBRTC: '1', TICKWIRE_GAME: 'arena-v1', LOG_LEVEL: 'info', TICKWIRE_ROOM_GRACE_MS: '0', TICKWIRE_RESUME_GRACE_MS: '0', TICKWIRE_DRAIN_MS: '20000' }, true);
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      let c: Connection | undefined;
+      try {
+        await until(() => run.lines.some((l) => l.msg === 'tickwire listening'), 20_000, 'listening line');
+        const pid = run.child.pid!;
+        await until(() => descendants(pid).length > 0, 10_000, 'the WebRTC process');
+        const worker = descendants(pid)[0];
+        // a player on the WebRTC channel keeps a room open, so a SIGTERM drain lasts until it leaves
+        c = new Connection(arena, nodeClientIO({ webrtc: true }), { url: `http://127.0.0.1:${port}`, name: 'grouped', room: 'hold', transport: 'webrtc', webrtcTimeoutMs: 8000 });
+        c.connect();
+        await until(() => c!.state === 'active' && c!.transport === 'webrtc', 15_000, 'the player on WebRTC');
+        process.kill(-pid, signal);
+        if (signal === 'SIGTERM') {
+          await until(() => run.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('draining:')), 5000, 'the drain');
+          await new Promise((r) => setTimeout(r, 1000));
+          // the drain goes on with the WebRTC process and the player's datachannel
+          expect(alive(worker)).toBe(true);
+          expect(c.transport).toBe('webrtc');
+          c.close();
+        }
+        const exit = await run.exited;
+        expect(exit.code).toBe(0);
+        await until(() => !alive(worker), 5000, 'the WebRTC process to exit');
+        expect(run.lines.filter((l) => typeof l.msg === 'string' && /webrtc worker (died|restart)/.test(l.msg)).map((l) => l.msg)).toEqual([]);
+        expect(run.lines.some((l) => l.msg === 'tickwire stopped')).toBe(true);
+      } finally {
+        c?.close();
+        try {
+          process.kill(-run.child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }, 60_000);
+  }
 
   it('refuses to start on the uWebSockets.js pure-JS fallback, with a clear message', async () => {
     const run = startServer({ PORT: String(await freePort()), UWS_USE_FALLBACK: '1', TICKWIRE_WEBRTC: '0' });

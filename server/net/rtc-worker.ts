@@ -103,3 +103,11 @@ process.on('message', (raw: unknown) => {
 
 // The server went away: nothing left to serve.
 process.on('disconnect', () => process.exit(0));
+
+// A signal sent to the whole process group (Ctrl-C in a terminal, systemd's default KillMode, a
+// supervisor that signals the group) reaches this process along with the server. The server owns
+// this process's lifetime: SIGTERM starts its drain, during which WebRTC players keep their
+// datachannels, and SIGINT its graceful stop; either ends with 'stop' here, or with the IPC channel
+// closing if the server dies. Dying at the signal would drop every datachannel mid-drain and have
+// the server log a crash and restart this process while it shuts down.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => undefined);
