@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
 import { Connection } from '../netcode/connection.ts';
 import { nodeClientIO } from '../tools/node-client/io.ts';
-import { descendants } from '../tools/measure/proc.ts';
+import { descendants, processAlive } from '../tools/measure/proc.ts';
 import { freePort } from '../tools/measure/server-proc.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -78,14 +78,6 @@ describe('server process', () => {
       const sig = await freePort();
       // its own process group, as `npm start` in a terminal or a systemd unit runs it
       const run = startServer({ PORT: String(port), TICKWIRE_SIGNALING_PORT: String(sig), TICKWIRE_WEBRTC: '1', TICKWIRE_GAME: 'arena-v1', LOG_LEVEL: 'info', TICKWIRE_ROOM_GRACE_MS: '0', TICKWIRE_RESUME_GRACE_MS: '0', TICKWIRE_DRAIN_MS: '20000' }, true);
-      const alive = (pid: number): boolean => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
       let c: Connection | undefined;
       try {
         await until(() => run.lines.some((l) => l.msg === 'tickwire listening'), 20_000, 'listening line');
@@ -101,13 +93,13 @@ describe('server process', () => {
           await until(() => run.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('draining:')), 5000, 'the drain');
           await new Promise((r) => setTimeout(r, 1000));
           // the drain goes on with the WebRTC process and the player's datachannel
-          expect(alive(worker)).toBe(true);
+          expect(processAlive(worker)).toBe(true);
           expect(c.transport).toBe('webrtc');
           c.close();
         }
         const exit = await run.exited;
         expect(exit.code).toBe(0);
-        await until(() => !alive(worker), 5000, 'the WebRTC process to exit');
+        await until(() => !processAlive(worker), 5000, 'the WebRTC process to exit');
         expect(run.lines.filter((l) => typeof l.msg === 'string' && /webrtc worker (died|restart)/.test(l.msg)).map((l) => l.msg)).toEqual([]);
         expect(run.lines.some((l) => l.msg === 'tickwire stopped')).toBe(true);
       } finally {

@@ -128,6 +128,16 @@ export interface ProcTreeSample {
   procs: Map<number, ProcSample>;
 }
 
+/** Whether process `pid` exists (signal 0: no signal is sent). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** PIDs of every descendant of `root`, from the parent PIDs in /proc/<pid>/stat (processes that vanish meanwhile are skipped). */
 export function descendants(root: number): number[] {
   const parentOf = new Map<number, number>();

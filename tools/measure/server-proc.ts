@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { descendants } from './proc.ts';
+import { descendants, processAlive } from './proc.ts';
 
 /** How the benchmark server is started. */
 export interface ServerProcessOptions {
@@ -163,16 +163,8 @@ export class ServerProcess {
     }
     await this.stopRoot(graceMs);
     const deadline = Date.now() + 3000;
-    const alive = (pid: number): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const pid of children.filter(alive)) {
+    while (children.some(processAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const pid of children.filter(processAlive)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
