@@ -34,6 +34,27 @@ const ARRAYS: readonly [string, (n: number) => Store][] = [
   ['Int8Array', (n) => new Int8Array(n)], ['Uint8Array', (n) => new Uint8Array(n)],
 ];
 
+/** A column case: values, which typed array holds them (index into ARRAYS), and which entities are listed. */
+const columnCase = [fc.array(anyNumber, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: ARRAYS.length - 1 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 })] as const;
+
+type Schema = ReturnType<typeof compileSchema>;
+
+/** Rows of field values, one row per entity, one value per schema field. */
+const rowsOf = (schema: Schema) => fc.array(fc.array(anyNumber, { minLength: schema.fields.length, maxLength: schema.fields.length }), { minLength: 1, maxLength: 30 });
+
+/** Two identical sets of `game`'s field stores holding `rows` (entity e holds row e). */
+function twinStores(schema: Schema, game: (typeof GAMES)[keyof typeof GAMES], rows: number[][]): [Store[], Store[]] {
+  const a = bindFieldStores(schema, game.components(rows.length));
+  const b = bindFieldStores(schema, game.components(rows.length));
+  for (let e = 0; e < rows.length; e++) {
+    for (let f = 0; f < schema.fields.length; f++) {
+      a[f][e] = rows[e][f];
+      b[f][e] = rows[e][f];
+    }
+  }
+  return [a, b];
+}
+
 describe('snapColumn', () => {
   it('every built-in quantizer has one', () => {
     for (const [, q] of QUANTIZERS) expect(typeof q.snapColumn).toBe('function');
@@ -41,7 +62,7 @@ describe('snapColumn', () => {
 
   it.each(QUANTIZERS)('%s: the column snap equals dequantize(quantize(v)) for each entity listed, and leaves the others alone', (_name, q) => {
     fc.assert(
-      fc.property(fc.array(anyNumber, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: ARRAYS.length - 1 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), (values, a, listed) => {
+      fc.property(...columnCase, (values, a, listed) => {
         const col = ARRAYS[a][1](values.length);
         for (let i = 0; i < values.length; i++) col[i] = values[i];
         const before = Array.from(col);
@@ -70,15 +91,8 @@ describe.each(Object.entries(GAMES))('snapAllToNetGrid on the stores of %s', (_n
   const schema = compileSchema(game);
   it('equals snapToNetGrid entity by entity', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(anyNumber, { minLength: schema.fields.length, maxLength: schema.fields.length }), { minLength: 1, maxLength: 30 }), (rows) => {
-        const a = bindFieldStores(schema, game.components(rows.length));
-        const b = bindFieldStores(schema, game.components(rows.length));
-        for (let e = 0; e < rows.length; e++) {
-          for (let f = 0; f < schema.fields.length; f++) {
-            a[f][e] = rows[e][f];
-            b[f][e] = rows[e][f];
-          }
-        }
+      fc.property(rowsOf(schema), (rows) => {
+        const [a, b] = twinStores(schema, game, rows);
         const eids = rows.map((_, e) => e).reverse();
         snapAllToNetGrid(schema, a, eids);
         for (const e of eids) snapToNetGrid(schema, b, e);
@@ -98,7 +112,7 @@ describe('snapEach', () => {
 
   it.each(QUANTIZERS)('%s: snaps the listed entities as snapColumn does and quantizes what the store then holds, as quantizeEach does', (_name, q) => {
     fc.assert(
-      fc.property(fc.array(anyNumber, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: ARRAYS.length - 1 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), (values, a, listed) => {
+      fc.property(...columnCase, (values, a, listed) => {
         const make = ARRAYS[a][1];
         const col = make(values.length);
         const ref = make(values.length);
@@ -121,15 +135,8 @@ describe.each(Object.entries(GAMES))('captureFrame with snap on the stores of %s
   const schema = compileSchema(game);
   it('leaves the stores and the frame as snapAllToNetGrid then captureFrame do, with or without snapEach', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(anyNumber, { minLength: schema.fields.length, maxLength: schema.fields.length }), { minLength: 1, maxLength: 30 }), fc.boolean(), (rows, plain) => {
-        const a = bindFieldStores(schema, game.components(rows.length));
-        const b = bindFieldStores(schema, game.components(rows.length));
-        for (let e = 0; e < rows.length; e++) {
-          for (let f = 0; f < schema.fields.length; f++) {
-            a[f][e] = rows[e][f];
-            b[f][e] = rows[e][f];
-          }
-        }
+      fc.property(rowsOf(schema), fc.boolean(), (rows, plain) => {
+        const [a, b] = twinStores(schema, game, rows);
         // without snapEach (a game's own quantizer), the capture snaps value by value
         const fused = plain ? { ...schema, fields: schema.fields.map((f) => ({ ...f, q: { ...f.q, snapEach: undefined } })) } : schema;
         const eids = rows.map((_, e) => e).reverse();
