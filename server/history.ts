@@ -36,22 +36,10 @@ export class RateTracker {
     }
   }
 
-  /** Records a captured frame's values as the values at its tick (covers one snapshot per tick). */
-  recordFrame(frame: SnapshotFrame): void {
-    const { nr, nf, rateField, slotComp } = this.layout;
-    if (nr === 0) return;
-    for (let i = 0; i < frame.count; i++) {
-      const e = frame.ids[i];
-      this.stamp[e] = frame.tick;
-      const mask = frame.masks[i];
-      for (let r = 0; r < nr; r++) this.prev[e * nr + r] = (mask >>> slotComp[r]) & 1 ? frame.values[i * nf + rateField[r]] : -1;
-    }
-  }
-
   /**
    * Sets the rates of a captured frame (frame.rates: each rated field's change since the record
    * of tick - 1, 0 without one or when absent), then records the frame's values as those of its
-   * tick: `rate` for every slot, then recordFrame, in one pass.
+   * tick, in one pass (the record the next tick's rates are taken against).
    */
   rateAndRecord(frame: SnapshotFrame): void {
     const { nr, nf, rateField, slotComp } = this.layout;
@@ -77,13 +65,6 @@ export class RateTracker {
         }
       }
     }
-  }
-
-  /** Rate of slot `r` of entity `e` whose quantized value at `tick` is `value` (0 without a record of tick - 1). */
-  rate(e: number, r: number, tick: number, value: number): number {
-    if (this.stamp[e] !== tick - 1) return 0;
-    const p = this.prev[e * this.layout.nr + r];
-    return p < 0 ? 0 : value - p;
   }
 }
 
