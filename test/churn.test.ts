@@ -20,6 +20,6 @@ describe('connect/disconnect churn', () => {
       expect(r.baseline.serverHeapMiB).toBeGreaterThan(1);
       expect(r.end.serverHeapMiB - r.baseline.serverHeapMiB).toBeLessThan(2);
       expect(r.end.workerHeapMiB - r.baseline.workerHeapMiB).toBeLessThan(2);
-    }, 300_000);
+    }, 480_000);
   }
 });

@@ -15,6 +15,8 @@ export interface ChurnResult {
   failed: number;
   /** Warm-up cycles run before the measured ones. */
   warmupCycles: number;
+  /** The warm-up ended on three steady blocks (false: it ran to its cap, or a fixed `warmup` was asked for). */
+  warmupSteady: boolean;
   seconds: number;
   /** Server RSS (plus its WebRTC worker's) at start, after warm-up and at the end, MiB. */
   rssMiBAtStart: number;
@@ -124,7 +126,7 @@ const WARM_STEADY_BLOCKS = 3;
  * the allocator's arenas and (WebRTC) node-datachannel's native pools reach their working size, then
  * levels off; growth measured from there is what repeated use costs. Without `warmup` the warm-up
  * runs blocks of 250 cycles, at least 2,000 cycles and until three in a row each grow RSS by less
- * than 2 MiB (at most `maxWarmup` cycles, default 3000); with `warmup` it runs exactly that many. Growth since the server started is reported
+ * than 2 MiB (at most `maxWarmup` cycles, default 6000); with `warmup` it runs exactly that many. Growth since the server started is reported
  * too. Memory is read after a full collection in the server and its worker. The server's young
  * generation is fixed at its full size (2 x 16 MiB) from the start: V8 otherwise doubles it from
  * 16 to 32 MiB at some point of the run, after the warm-up or not, and those 16 MiB of RSS are
@@ -139,11 +141,12 @@ export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; 
     const rssStart = sum(rssSplitMiB(server.pid));
     let warm = 0;
     let failed = 0;
+    let steady = false;
     if (o.warmup !== undefined) {
       failed += await runCycles(server.url, o.transport, o.warmup, conc, 0);
       warm = o.warmup;
     } else {
-      const max = o.maxWarmup ?? 3000;
+      const max = o.maxWarmup ?? 6000;
       let prev = rssStart;
       let steadyBlocks = 0;
       while (warm < max && (warm < WARM_MIN || steadyBlocks < WARM_STEADY_BLOCKS)) {
@@ -154,6 +157,7 @@ export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; 
         steadyBlocks = now - prev < WARM_STEADY_MIB ? steadyBlocks + 1 : 0;
         prev = now;
       }
+      steady = steadyBlocks >= WARM_STEADY_BLOCKS;
     }
     const baseline = await settle(server);
     const rss0 = rssSplitMiB(server.pid);
@@ -163,7 +167,7 @@ export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; 
     const end = await settle(server);
     const rss1 = rssSplitMiB(server.pid);
     return {
-      transport: o.transport, cycles: o.cycles, warmupCycles: warm, failed, seconds, rssMiBAtStart: rssStart, rssMiBAfterWarmup: sum(rss0), rssMiBEnd: sum(rss1),
+      transport: o.transport, cycles: o.cycles, warmupCycles: warm, warmupSteady: steady, failed, seconds, rssMiBAtStart: rssStart, rssMiBAfterWarmup: sum(rss0), rssMiBEnd: sum(rss1),
       rssGrowthMiB: sum(rss1) - sum(rss0), rssGrowthSinceStartMiB: sum(rss1) - rssStart,
       serverRssGrowthMiB: rss1.server - rss0.server, workerRssGrowthMiB: rss1.worker - rss0.worker, baseline, end,
     };
