@@ -54,6 +54,28 @@ describe('LinkConditioner', () => {
     expect(c.pending).toBe(0);
   });
 
+  it('lets the entries of a burst go once delivered, and reuses the ones it keeps', () => {
+    const time = new FakeTime();
+    const c = new LinkConditioner(settings({}), 5, time);
+    const got: number[] = [];
+    const deliver = (b: Uint8Array): void => void got.push(b[0] | (b[1] << 8));
+    // a thousand messages queued before one pump (a roster sent to a player joining a big room)
+    for (let i = 0; i < 1000; i++) c.send(Uint8Array.of(i & 255, i >> 8), true, deliver);
+    expect(c.pending).toBe(1000);
+    c.pump();
+    expect(got).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(c.pooled).toBe(64);
+    // steady traffic takes its entries from the pool: the pool neither grows nor empties
+    for (let i = 0; i < 200; i++) {
+      c.send(Uint8Array.of(i, 0), false, deliver);
+      c.send(Uint8Array.of(i, 1), true, deliver);
+      expect(c.pooled).toBe(62);
+      c.pump();
+    }
+    expect(c.pooled).toBe(64);
+    expect(got).toHaveLength(1400);
+  });
+
   it('keeps every delay within delay ± jitter and copies the bytes', () => {
     const time = new FakeTime();
     const c = new LinkConditioner(settings({ delayMs: 75, jitterMs: 20 }), 3, time);

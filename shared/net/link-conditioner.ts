@@ -95,6 +95,11 @@ export class LinkConditioner {
     return this.queue.length;
   }
 
+  /** Entries kept for reuse (at most POOL_MAX). */
+  get pooled(): number {
+    return this.pool.length;
+  }
+
   /** Bytes of the messages waiting. */
   pendingBytes = 0;
 
@@ -159,9 +164,7 @@ export class LinkConditioner {
           deliver(view);
         }
       } finally {
-        e.deliver = null;
-        e.event = null;
-        this.pool.push(e);
+        this.release(e);
       }
     }
     this.arm();
@@ -170,13 +173,16 @@ export class LinkConditioner {
 
   /** Drops everything pending (the link went away). */
   clear(): void {
-    for (const e of this.queue) {
-      e.deliver = null;
-      e.event = null;
-      this.pool.push(e);
-    }
+    for (const e of this.queue) this.release(e);
     this.queue.length = 0;
     this.pendingBytes = 0;
+  }
+
+  /** Returns a delivered or dropped entry to the pool, which keeps at most POOL_MAX (a burst's entries are let go). */
+  private release(e: Entry): void {
+    e.deliver = null;
+    e.event = null;
+    if (this.pool.length < POOL_MAX) this.pool.push(e);
   }
 
   private delay(): number {
@@ -220,3 +226,8 @@ export class LinkConditioner {
 
 
 const EMPTY = new Uint8Array(0);
+/**
+ * Entries a conditioner keeps for reuse: steady traffic needs a few (rate x delay); a burst (a
+ * thousand roster messages to a joining player) would otherwise stay allocated for the link's life.
+ */
+const POOL_MAX = 64;
