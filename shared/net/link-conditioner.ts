@@ -64,7 +64,8 @@ interface Entry {
  * One direction of a link. `send(bytes, reliable, deliver)` copies the message and hands it to
  * `deliver` later: reliable messages (an ordered stream such as a WebSocket) are delayed and
  * jittered but keep their order and are never lost; unreliable ones (datagrams) may also be lost,
- * duplicated or reordered. Buffers and entries are pooled, so steady traffic allocates nothing.
+ * duplicated or reordered. Buffers and entries are pooled, so steady traffic allocates nothing (a burst's
+ * entries beyond the pool's 64 are let go once delivered).
  * Randomness comes from one seeded PRNG: the same seed and the same traffic give the same result.
  */
 export class LinkConditioner {
