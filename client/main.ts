@@ -221,6 +221,7 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
           if (msg.t === 'chat') sidebar.line('chat', msg.text, msg.name);
           // The players already there are announced right after the welcome.
           else if (msg.t === 'joined') sidebar.line('system', performance.now() - welcomedAtMs < 1000 ? `${msg.name} is here` : `${msg.name} joined`);
+          else if (msg.t === 'roster') sidebar.line('system', msg.players.length <= 3 ? `${msg.players.map((p) => p.name).join(', ')} ${msg.players.length === 1 ? 'is' : 'are'} here` : `${msg.players.length} players are here`);
           else if (msg.t === 'event') {
             const text = view.describeEvent ? view.describeEvent(msg.name, msg.data, roster.name) : `${msg.name} ${JSON.stringify(msg.data ?? null)}`;
             if (text !== undefined) sidebar.line('event', text);

@@ -1,4 +1,4 @@
-// Who is in the room: player names by entity id, from the server's `joined` and `left` messages
+// Who is in the room: player names by entity id, from the server's `joined`, `roster` and `left` messages
 // (and the page's own name for its own entity), for names over heads, the score table and events.
 import type { ServerControl } from '../shared/protocol/control.ts';
 
@@ -25,21 +25,25 @@ export class Roster {
     this.version++;
   }
 
-  /** Takes `joined` and `left`; ignores every other message. */
+  /** Takes `joined`, `roster` and `left`; ignores every other message. */
   onControl(msg: ServerControl): void {
-    if (msg.t === 'joined') {
-      const old = this.bySession.get(msg.sessionId);
-      if (old) this.byEid.delete(old.eid);
-      this.bySession.set(msg.sessionId, { sessionId: msg.sessionId, name: msg.name, eid: msg.eid });
-      this.byEid.set(msg.eid, msg.name);
-      this.version++;
-    } else if (msg.t === 'left') {
+    if (msg.t === 'joined') this.add(msg);
+    else if (msg.t === 'roster') for (const p of msg.players) this.add(p);
+    else if (msg.t === 'left') {
       const old = this.bySession.get(msg.sessionId);
       if (!old) return;
       this.bySession.delete(msg.sessionId);
       if (this.byEid.get(old.eid) === old.name) this.byEid.delete(old.eid);
       this.version++;
     }
+  }
+
+  private add(p: RosterEntry): void {
+    const old = this.bySession.get(p.sessionId);
+    if (old) this.byEid.delete(old.eid);
+    this.bySession.set(p.sessionId, { sessionId: p.sessionId, name: p.name, eid: p.eid });
+    this.byEid.set(p.eid, p.name);
+    this.version++;
   }
 
   /** Forgets everyone (a new connection). */

@@ -219,7 +219,8 @@ export class Connection {
   connect(): void {
     this.openSocket(() => {
       this.state = 'handshake';
-      const hello: ClientControl = { t: 'hello', v: PROTOCOL_VERSION, hash: configHash(this.game), name: this.opts.name };
+      // roster: the players already in the room come as a few `roster` messages, not a `joined` each
+      const hello: ClientControl = { t: 'hello', v: PROTOCOL_VERSION, hash: configHash(this.game), name: this.opts.name, roster: true };
       if (this.opts.authToken !== undefined) hello.token = this.opts.authToken;
       if (this.opts.room !== undefined) hello.room = this.opts.room;
       if (this.opts.privateRoom) hello.private = true;

@@ -78,6 +78,8 @@ export class Session {
   pendingDatagram: Conn | undefined;
   /** The client accepts a datagram channel (its hello did not ask for the WebSocket only). */
   datagramsWanted = true;
+  /** The client takes the room's players as `roster` messages (hello.roster), else one `joined` each. */
+  rosterWanted = false;
   /** A spectator: its player has no entity, its inputs are ignored. */
   spectator = false;
   /** When a resuming session is given up (server clock, ms). */

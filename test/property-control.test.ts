@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodeClientControl, decodeServerControl, encodeControl, MAX_CHAT_LENGTH, MAX_EVENT_NAME_LENGTH, MAX_NAME_LENGTH,
-  MAX_ROOM_NAME_LENGTH, MAX_TOKEN_LENGTH, type ClientControl, type ServerControl,
+  MAX_ROOM_NAME_LENGTH, MAX_ROSTER_PLAYERS, MAX_TOKEN_LENGTH, type ClientControl, type ServerControl,
 } from '../shared/protocol/control.ts';
 import { DecodeError } from '../shared/protocol/errors.ts';
 
@@ -32,7 +32,7 @@ const data: fc.Arbitrary<unknown> = fc.letrec<{ v: unknown }>((tie) => ({
 })).v;
 
 const hello = fc.record(
-  { t: fc.constant('hello' as const), v: u32, hash: u32, name: text(MAX_NAME_LENGTH), token: text(MAX_TOKEN_LENGTH), room, wsOnly: fc.boolean() },
+  { t: fc.constant('hello' as const), v: u32, hash: u32, name: text(MAX_NAME_LENGTH), token: text(MAX_TOKEN_LENGTH), room, wsOnly: fc.boolean(), roster: fc.boolean() },
   { requiredKeys: ['t', 'v', 'hash', 'name'] },
 );
 const clientMessage: fc.Arbitrary<ClientControl> = fc.oneof(
@@ -59,6 +59,11 @@ const serverMessage: fc.Arbitrary<ServerControl> = fc.oneof(
   fc.record({ t: fc.constant('pong' as const), id: u32, ms: finite, tick: u32, a: u32 }, { requiredKeys: ['t', 'id', 'ms', 'tick'] }),
   fc.record({ t: fc.constant('chat' as const), from: u32, name: text(MAX_NAME_LENGTH), text: text(MAX_CHAT_LENGTH), s: seq, a: u32 }, { requiredKeys: ['t', 'from', 'name', 'text'] }),
   fc.record({ t: fc.constant('joined' as const), sessionId: u32, name: text(MAX_NAME_LENGTH), eid: u32, s: seq, a: u32 }, { requiredKeys: ['t', 'sessionId', 'name', 'eid'] }),
+  fc.record({
+    t: fc.constant('roster' as const),
+    players: fc.array(fc.record({ sessionId: u32, name: text(MAX_NAME_LENGTH), eid: u32 }), { maxLength: 8 }),
+    s: seq, a: u32,
+  }, { requiredKeys: ['t', 'players'] }),
   fc.record({ t: fc.constant('left' as const), sessionId: u32, s: seq, a: u32 }, { requiredKeys: ['t', 'sessionId'] }),
   fc.record({ t: fc.constant('event' as const), name: text(MAX_EVENT_NAME_LENGTH), data, from: u32, s: seq, a: u32 }, { requiredKeys: ['t', 'name'] }),
   fc.record({ t: fc.constant('error' as const), code: u32, message: text(1024), s: seq, a: u32 }, { requiredKeys: ['t', 'code', 'message'] }),
@@ -70,7 +75,7 @@ const serverMessage: fc.Arbitrary<ServerControl> = fc.oneof(
 const REQUIRED: Record<string, string[]> = {
   hello: ['v', 'hash', 'name'], resume: ['v', 'hash', 'token'], chat: ['text'], ping: ['id', 'ms'], event: ['name'], transport: ['use'],
   welcome: sessionKeys.filter((k) => k !== 'webrtc'), resumed: sessionKeys.filter((k) => k !== 'webrtc'), reject: ['code', 'reason'],
-  pong: ['id', 'ms', 'tick'], joined: ['sessionId', 'name', 'eid'], left: ['sessionId'], error: ['code', 'message'], bye: ['code', 'reason'],
+  pong: ['id', 'ms', 'tick'], joined: ['sessionId', 'name', 'eid'], roster: ['players'], left: ['sessionId'], error: ['code', 'message'], bye: ['code', 'reason'],
 };
 /** Values no field accepts: wrong types, non-finite numbers, extension types, oversize strings. */
 const BAD_ANYWHERE: unknown[] = [null, true, Number.NaN, Number.POSITIVE_INFINITY, [1], { x: 1 }, new Date(0), 'x'.repeat(2000)];
@@ -105,7 +110,7 @@ describe.each([
       }),
       { numRuns: RUNS },
     );
-    expect(seen.size).toBe(_side === 'client' ? 8 : 12);
+    expect(seen.size).toBe(_side === 'client' ? 8 : 13);
   });
 
   it('reject a missing or corrupted required field with a DecodeError naming it', () => {
@@ -136,5 +141,25 @@ describe('control envelope', () => {
       ),
       { numRuns: RUNS },
     );
+  });
+});
+
+describe('roster', () => {
+  const players = (n: number): { sessionId: number; name: string; eid: number }[] =>
+    Array.from({ length: n }, (_, i) => ({ sessionId: i + 1, name: `p${i}`.padEnd(MAX_NAME_LENGTH, 'x'), eid: 500 + i }));
+
+  it('takes a full roster message and refuses a longer one or a bad player, naming players', () => {
+    const full = { t: 'roster' as const, players: players(MAX_ROSTER_PLAYERS), s: 3 };
+    expect(decodeServerControl(encodeControl(full))).toEqual(full);
+    rejectsNaming(decodeServerControl, encodeControl({ t: 'roster', players: players(MAX_ROSTER_PLAYERS + 1) }), 'players');
+    const bad = players(3) as unknown[];
+    for (const p of [null, 7, [1], { sessionId: 1, name: 'a' }, { sessionId: -1, name: 'a', eid: 1 }, { sessionId: 1, name: 'a'.repeat(MAX_NAME_LENGTH + 1), eid: 1 }]) {
+      rejectsNaming(decodeServerControl, encodeControl({ t: 'roster', players: [...bad, p] } as unknown as ServerControl), 'players');
+    }
+  });
+
+  it('is sequenced: a roster without s is taken, a roster with s 0 is refused', () => {
+    expect(decodeServerControl(encodeControl({ t: 'roster', players: [] }))).toEqual({ t: 'roster', players: [] });
+    rejectsNaming(decodeServerControl, encodeControl({ t: 'roster', players: [], s: 0 }), 's');
   });
 });

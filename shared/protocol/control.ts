@@ -24,6 +24,8 @@ const SEAT_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
 /** Most room parameters a hello may ask for. */
 export const MAX_ROOM_PARAMS = 8;
+/** Players one `roster` message lists at most (a bigger room's roster comes in several). */
+export const MAX_ROSTER_PLAYERS = 256;
 /** Allowed room parameter names. */
 export const ROOM_PARAM_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
@@ -38,12 +40,13 @@ export interface Sequencing {
 }
 
 /** Message types that are sequenced (resent after a reconnect until acknowledged). */
-export const SEQUENCED_TYPES: ReadonlySet<string> = new Set(['chat', 'event', 'joined', 'left', 'error', 'moved']);
+export const SEQUENCED_TYPES: ReadonlySet<string> = new Set(['chat', 'event', 'joined', 'roster', 'left', 'error', 'moved']);
 
 /** Messages a client sends. */
 export type ClientControl = Sequencing &
   (
-    | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean; private?: boolean; params?: Record<string, number>; seat?: string; spectate?: boolean }
+    /** `roster`: the client takes the players already in the room as `roster` messages (else one `joined` each). */
+    | { t: 'hello'; v: number; hash: number; name: string; token?: string; room?: string; wsOnly?: boolean; private?: boolean; params?: Record<string, number>; seat?: string; spectate?: boolean; roster?: boolean }
     | { t: 'resume'; v: number; hash: number; token: string }
     | { t: 'chat'; text: string }
     | { t: 'ping'; id: number; ms: number }
@@ -82,6 +85,13 @@ export interface SessionInfo {
 /** The `eid` of a session without an entity (a spectator). */
 export const NO_ENTITY = 0xffffffff;
 
+/** One player of a `roster` message (what a `joined` carries). */
+export interface RosterPlayer {
+  sessionId: number;
+  name: string;
+  eid: number;
+}
+
 /** Messages the server sends. */
 export type ServerControl = Sequencing &
   (
@@ -92,6 +102,8 @@ export type ServerControl = Sequencing &
   | { t: 'pong'; id: number; ms: number; tick: number }
   | { t: 'chat'; from: number; name: string; text: string }
   | { t: 'joined'; sessionId: number; name: string; eid: number }
+  /** The players in the room when the client entered it (or resumed), at most MAX_ROSTER_PLAYERS per message: a `joined` each, at once. */
+  | { t: 'roster'; players: RosterPlayer[] }
   | { t: 'left'; sessionId: number }
   | { t: 'event'; name: string; data?: unknown; from?: number }
   | { t: 'error'; code: number; message: string }
@@ -142,6 +154,24 @@ function finite(o: Record<string, unknown>, key: string): number {
   const v = o[key];
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new DecodeError(key, 8, 'not a finite number');
   return v;
+}
+
+/** A roster's players: an array of at most MAX_ROSTER_PLAYERS maps of sessionId, name and eid; any fault names `players`. */
+function rosterPlayers(o: Record<string, unknown>): RosterPlayer[] {
+  const v = o.players;
+  if (!Array.isArray(v)) throw new DecodeError('players', 8, 'not an array');
+  if (v.length > MAX_ROSTER_PLAYERS) throw new DecodeError('players', 8, `more than ${MAX_ROSTER_PLAYERS} players`);
+  const out: RosterPlayer[] = [];
+  for (const p of v) {
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new DecodeError('players', 8, 'a player is not a map');
+    try {
+      const e = p as Record<string, unknown>;
+      out.push({ sessionId: uint32(e, 'sessionId'), name: str(e, 'name', MAX_NAME_LENGTH) as string, eid: uint32(e, 'eid') });
+    } catch (err) {
+      throw new DecodeError('players', 8, `a player's ${err instanceof DecodeError ? err.field : 'field'} is invalid`);
+    }
+  }
+  return out;
 }
 
 function bool(o: Record<string, unknown>, key: string): boolean | undefined {
@@ -233,6 +263,8 @@ const CLIENT_DECODERS: ClientBodyDecoders = {
     if (o.params !== undefined) msg.params = roomParams(o.params);
     const spectate = bool(o, 'spectate');
     if (spectate !== undefined) msg.spectate = spectate;
+    const roster = bool(o, 'roster');
+    if (roster !== undefined) msg.roster = roster;
     const seat = str(o, 'seat', MAX_SEAT_LENGTH, true);
     if (seat !== undefined && !SEAT_PATTERN.test(seat)) throw new DecodeError('seat', 8, 'not a seat token');
     if (seat !== undefined) msg.seat = seat;
@@ -289,6 +321,7 @@ const SERVER_DECODERS: ServerBodyDecoders = {
   pong: (o) => ({ t: 'pong', id: uint32(o, 'id'), ms: finite(o, 'ms'), tick: uint32(o, 'tick') }),
   chat: (o) => ({ t: 'chat', from: uint32(o, 'from'), name: str(o, 'name', MAX_NAME_LENGTH) as string, text: str(o, 'text', MAX_CHAT_LENGTH) as string }),
   joined: (o) => ({ t: 'joined', sessionId: uint32(o, 'sessionId'), name: str(o, 'name', MAX_NAME_LENGTH) as string, eid: uint32(o, 'eid') }),
+  roster: (o) => ({ t: 'roster', players: rosterPlayers(o) }),
   left: (o) => ({ t: 'left', sessionId: uint32(o, 'sessionId') }),
   event: (o, messageBytes) => {
     const msg: Extract<ServerControl, { t: 'event' }> = { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: eventData(o, messageBytes) };

@@ -89,6 +89,7 @@ export function serverControlSeeds(): [string, ServerControl][] {
     ['pong', { t: 'pong', id: 7, ms: 1234.5, tick: 99_000 }],
     ['chat', { t: 'chat', from: 2, name: 'ann', text: 'hi there', s: 5, a: 1 }],
     ['joined', { t: 'joined', sessionId: 2, name: 'ann', eid: 502, s: 6 }],
+    ['roster', { t: 'roster', players: [{ sessionId: 2, name: 'ann', eid: 502 }, { sessionId: 3, name: 'bob', eid: 503 }], s: 6 }],
     ['left', { t: 'left', sessionId: 2, s: 7 }],
     ['event', { t: 'event', name: 'boom', data: { at: [10, 20], power: 0.5 }, from: 3, s: 8 }],
     ['error', { t: 'error', code: 1, message: 'no such room', s: 9 }],
@@ -296,7 +297,7 @@ function mp(s: string): Uint8Array {
 /** msgpack tokens: field names, type tags, and the extensions msgpackr decodes (records, structured-clone refs, errors, regexps, sets, typed arrays, bigints, dates, bundles). */
 const MSGPACK_DICTIONARY: readonly Uint8Array[] = [
   ...['t', 's', 'a', 'v', 'hash', 'name', 'token', 'room', 'wsOnly', 'text', 'id', 'ms', 'data', 'use', 'from', 'code', 'reason', 'tick',
-    'hello', 'resume', 'chat', 'ping', 'event', 'transport', 'ack', 'leave', 'ws', 'webrtc', 'welcome', 'resumed', 'pong', 'joined', 'left',
+    'hello', 'resume', 'chat', 'ping', 'event', 'transport', 'ack', 'leave', 'ws', 'webrtc', 'welcome', 'resumed', 'pong', 'joined', 'roster', 'players', 'left',
     'error', 'bye', 'reject', 'sessionId', 'eid', '__proto__', 'constructor', 'toString'].map(mp),
   [0xc0], [0xc1], [0xc2], [0xc3], [0xca, 0x7f, 0xc0, 0, 0], [0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0], [0xcb, 0xff, 0xf0, 0, 0, 0, 0, 0, 0],
   [0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0], [0xd9, 0xff], [0xda, 0xff, 0xff], [0xdb, 0xff, 0xff, 0xff, 0xff],

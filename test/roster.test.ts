@@ -1,0 +1,106 @@
+// Who is in the room, told to a player entering it: `roster` messages of up to MAX_ROSTER_PLAYERS
+// players when its hello asks for them (every client of this release does), else one `joined` per
+// player (a client of an earlier release); everyone already there gets one `joined` of the newcomer.
+import { afterEach, describe, expect, it } from 'vitest';
+import { arena } from '../games/arena.ts';
+import { Connection } from '../netcode/connection.ts';
+import { configHash, PROTOCOL_VERSION } from '../shared/config.ts';
+import { decodeServerControl, encodeControl, MAX_ROSTER_PLAYERS, type ClientControl, type ServerControl } from '../shared/protocol/control.ts';
+import { MsgType } from '../shared/protocol/ids.ts';
+import { loadServerConfig } from '../server/config.ts';
+import { LoopbackTransport, loopbackClientIO } from '../server/net/loopback.ts';
+import { TickwireServer } from '../server/server.ts';
+import { Roster as PageRoster } from '../client/roster.ts';
+
+type Roster = Extract<ServerControl, { t: 'roster' }>;
+type Joined = Extract<ServerControl, { t: 'joined' }>;
+
+describe('the players in the room, told to a player entering it', { timeout: 60_000 }, () => {
+  let srv: TickwireServer | undefined;
+  afterEach(async () => {
+    await srv?.stop();
+    srv = undefined;
+  });
+
+  it('come in roster messages of at most 256 players, or as a joined each for a hello without roster', async () => {
+    const N = MAX_ROSTER_PLAYERS + 44;
+    const clock = { now: 0 };
+    const nowMs = (): number => clock.now;
+    const config = loadServerConfig({}, { webrtc: false, logLevel: 'silent', roomCapacity: N + 2, maxSessions: N + 10, gameParams: { npcs: 0 }, clientRoomParams: { npcs: 0 } });
+    srv = new TickwireServer(config, { game: arena, clock: { nowMs }, autoTick: false });
+    const reliable = new LoopbackTransport({ reliable: true, seed: 1, manual: true, nowMs });
+    srv.startInProcess(reliable);
+    const server = srv;
+    const controls = new Map<Connection, ServerControl[]>();
+    const connect = (i: number): Connection => {
+      const io = loopbackClientIO(reliable, undefined, { nowMs, remoteAddress: `10.1.${i >> 8}.${i & 255}` });
+      const c = new Connection(arena, io, { url: 'http://loopback', name: `p${i}`, room: 'big', transport: 'ws' });
+      const seen: ServerControl[] = [];
+      controls.set(c, seen);
+      c.events.onControl = (m) => void seen.push(m);
+      c.connect();
+      return c;
+    };
+    const run = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t++) {
+        clock.now += 1;
+        reliable.pump();
+        if (t % 16 === 0) server.tickOnce();
+        reliable.pump();
+        await Promise.resolve();
+      }
+    };
+    const first = Array.from({ length: N }, (_, i) => connect(i));
+    await run(400);
+    const room = server.rooms.get('big');
+    expect(room?.players.length).toBe(N);
+
+    // A client of this release: its netcode's hello asks for the roster.
+    const late = connect(N);
+    await run(200);
+    expect(room?.players.length).toBe(N + 1);
+    const got = controls.get(late) as ServerControl[];
+    const rosters = got.filter((m): m is Roster => m.t === 'roster');
+    expect(rosters.map((m) => m.players.length)).toEqual([MAX_ROSTER_PLAYERS, N - MAX_ROSTER_PLAYERS]);
+    expect(got.filter((m) => m.t === 'joined')).toEqual([]);
+    const others = (room?.players ?? []).filter((p) => p.name !== `p${N}`).map((p) => ({ sessionId: p.id, name: p.name, eid: p.eid }));
+    expect(rosters.flatMap((m) => m.players)).toEqual(others);
+    // everyone already there hears of the newcomer once
+    for (const c of first) {
+      const joinedLate = (controls.get(c) as ServerControl[]).filter((m): m is Joined => m.t === 'joined' && m.name === `p${N}`);
+      expect(joinedLate).toHaveLength(1);
+    }
+
+    // A hello without roster (a client of an earlier release): a joined per player, as before.
+    const peer = reliable.connect({ remoteAddress: '10.2.0.1' });
+    const old: ServerControl[] = [];
+    peer.onmessage = (ev) => {
+      const bytes = ev.data as Uint8Array;
+      if (bytes[0] === MsgType.Control) old.push(decodeServerControl(bytes));
+    };
+    peer.onopen = () => {
+      const hello: ClientControl = { t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: 'old', room: 'big', wsOnly: true };
+      peer.send(encodeControl(hello));
+    };
+    await run(200);
+    expect(old.some((m) => m.t === 'welcome')).toBe(true);
+    expect(old.filter((m) => m.t === 'roster')).toEqual([]);
+    const joined = old.filter((m): m is Joined => m.t === 'joined').map((m) => ({ sessionId: m.sessionId, name: m.name, eid: m.eid }));
+    expect(joined).toEqual((room?.players ?? []).filter((p) => p.name !== 'old').map((p) => ({ sessionId: p.id, name: p.name, eid: p.eid })));
+  });
+});
+
+describe("the page's roster", () => {
+  it('takes roster messages as a joined each: names by entity and by session, a later left forgets one', () => {
+    const r = new PageRoster();
+    r.onControl({ t: 'roster', players: [{ sessionId: 1, name: 'ann', eid: 501 }, { sessionId: 2, name: 'bob', eid: 502 }] });
+    r.onControl({ t: 'roster', players: [{ sessionId: 3, name: 'cy', eid: 503 }] });
+    r.onControl({ t: 'joined', sessionId: 4, name: 'dee', eid: 504 });
+    expect([501, 502, 503, 504].map(r.name)).toEqual(['ann', 'bob', 'cy', 'dee']);
+    expect(r.sessionName(2)).toBe('bob');
+    r.onControl({ t: 'left', sessionId: 2 });
+    expect(r.name(502)).toBeUndefined();
+    expect(r.sessionName(2)).toBeUndefined();
+    expect(r.name(503)).toBe('cy');
+  });
+});
