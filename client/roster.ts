@@ -1,13 +1,9 @@
 // Who is in the room: player names by entity id, from the server's `joined`, `roster` and `left` messages
 // (and the page's own name for its own entity), for names over heads, the score table and events.
-import type { ServerControl } from '../shared/protocol/control.ts';
+import type { RosterPlayer, ServerControl } from '../shared/protocol/control.ts';
 
 /** One player the page knows of. */
-export interface RosterEntry {
-  readonly sessionId: number;
-  readonly name: string;
-  readonly eid: number;
-}
+export type RosterEntry = Readonly<RosterPlayer>;
 
 /** Players of the room by session and by entity id. */
 export class Roster {

@@ -85,7 +85,7 @@ export interface SessionInfo {
 /** The `eid` of a session without an entity (a spectator). */
 export const NO_ENTITY = 0xffffffff;
 
-/** One player of a `roster` message (what a `joined` carries). */
+/** A player as `joined` and each entry of `roster` carry it. */
 export interface RosterPlayer {
   sessionId: number;
   name: string;
@@ -101,8 +101,8 @@ export type ServerControl = Sequencing &
   | { t: 'reject'; code: number; reason: string }
   | { t: 'pong'; id: number; ms: number; tick: number }
   | { t: 'chat'; from: number; name: string; text: string }
-  | { t: 'joined'; sessionId: number; name: string; eid: number }
-  /** The players in the room when the client entered it (or resumed), at most MAX_ROSTER_PLAYERS per message: a `joined` each, at once. */
+  | ({ t: 'joined' } & RosterPlayer)
+  /** The players in the room when the client entered it, at most MAX_ROSTER_PLAYERS per message: a `joined` each, at once. */
   | { t: 'roster'; players: RosterPlayer[] }
   | { t: 'left'; sessionId: number }
   | { t: 'event'; name: string; data?: unknown; from?: number }
@@ -156,6 +156,11 @@ function finite(o: Record<string, unknown>, key: string): number {
   return v;
 }
 
+/** The fields of a `joined`, and of each player of a `roster`. */
+function rosterPlayer(o: Record<string, unknown>): RosterPlayer {
+  return { sessionId: uint32(o, 'sessionId'), name: str(o, 'name', MAX_NAME_LENGTH) as string, eid: uint32(o, 'eid') };
+}
+
 /** A roster's players: an array of at most MAX_ROSTER_PLAYERS maps of sessionId, name and eid; any fault names `players`. */
 function rosterPlayers(o: Record<string, unknown>): RosterPlayer[] {
   const v = o.players;
@@ -165,8 +170,7 @@ function rosterPlayers(o: Record<string, unknown>): RosterPlayer[] {
   for (const p of v) {
     if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new DecodeError('players', 8, 'a player is not a map');
     try {
-      const e = p as Record<string, unknown>;
-      out.push({ sessionId: uint32(e, 'sessionId'), name: str(e, 'name', MAX_NAME_LENGTH) as string, eid: uint32(e, 'eid') });
+      out.push(rosterPlayer(p as Record<string, unknown>));
     } catch (err) {
       throw new DecodeError('players', 8, `a player's ${err instanceof DecodeError ? err.field : 'field'} is invalid`);
     }
@@ -320,7 +324,7 @@ const SERVER_DECODERS: ServerBodyDecoders = {
   reject: (o) => ({ t: 'reject', code: uint32(o, 'code'), reason: str(o, 'reason', 1024) as string }),
   pong: (o) => ({ t: 'pong', id: uint32(o, 'id'), ms: finite(o, 'ms'), tick: uint32(o, 'tick') }),
   chat: (o) => ({ t: 'chat', from: uint32(o, 'from'), name: str(o, 'name', MAX_NAME_LENGTH) as string, text: str(o, 'text', MAX_CHAT_LENGTH) as string }),
-  joined: (o) => ({ t: 'joined', sessionId: uint32(o, 'sessionId'), name: str(o, 'name', MAX_NAME_LENGTH) as string, eid: uint32(o, 'eid') }),
+  joined: (o) => ({ t: 'joined', ...rosterPlayer(o) }),
   roster: (o) => ({ t: 'roster', players: rosterPlayers(o) }),
   left: (o) => ({ t: 'left', sessionId: uint32(o, 'sessionId') }),
   event: (o, messageBytes) => {
