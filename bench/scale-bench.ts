@@ -68,6 +68,14 @@ export interface ScaleResult {
   handoffMs: { p50: number; p99: number; max: number };
   /** The whole frame (the tick, then the hand-off), wall clock, ms. */
   frameMs: { p50: number; p99: number; max: number; mean: number };
+  /** Clients that joined on each frame of the ramp before the warm-up. */
+  joinsPerTick: number;
+  /**
+   * The ramp's frames (each with `joinsPerTick` hellos to handle, then a tick), wall clock, ms:
+   * p50/p99/max over the whole ramp, and `nearFullMean`, the mean of the frames that joined
+   * while the room held at least 90% of the players (what joining a full room costs).
+   */
+  joinFrameMs: { p50: number; p99: number; max: number; nearFullMean: number };
   /**
    * The same frames in CPU time of the process (process.cpuUsage around each), ms: what the
    * frame costs without the time other processes of a shared machine took from it (GC threads included).
@@ -225,7 +233,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const snapTimes: number[] = [];
   let serverMs = 0;
   let serverCpuMs = 0;
-  const step = (): void => {
+  const step = (): number => {
     now += tickMs;
     timers.run();
     const room = server.rooms.list[0];
@@ -259,6 +267,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       if (st.tickHandoffSeconds.count !== handoffs0) handoffTimes.push(st.tickHandoffSeconds.last * 1000);
     }
     transport.pump();
+    return t1 - t0;
   };
 
   const checkWall = (): void => {
@@ -266,9 +275,14 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   };
   // Joins, ramped; then the warm-up.
   const joinTicks = Math.ceil(o.players / joinsPerTick);
+  const joinFrames: number[] = [];
+  const nearFull: number[] = [];
   for (let t = 0; t < joinTicks; t++) {
+    const before = server.rooms.list[0]?.players.length ?? 0;
     for (let k = 0; k < joinsPerTick && clients.length < o.players; k++) clients.push(makeClient(clients.length));
-    step();
+    const ms = step();
+    joinFrames.push(ms);
+    if (before >= 0.9 * o.players) nearFull.push(ms);
   }
   const warmTicks = Math.round(warmupSec * config.net.tickRateHz);
   for (let t = 0; t < warmTicks; t++) {
@@ -331,6 +345,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     tickMs: { ...pcts(sorted), mean: round(tickMsSum / Math.max(1, tickTimes.length), 3) },
     handoffMs: pcts(handoffSorted),
     frameMs: { ...pcts(frameSorted), mean: round(serverMs / Math.max(1, frameTimes.length), 3) },
+    joinsPerTick,
+    joinFrameMs: { ...pcts(Float64Array.from(joinFrames).sort()), nearFullMean: round(nearFull.reduce((a, b) => a + b, 0) / Math.max(1, nearFull.length), 3) },
     frameCpuMs: { ...pcts(cpuSorted), mean: round(serverCpuMs / Math.max(1, tickCpu.length), 3) },
     snapshotTickMs: pcts(snapSorted),
     ticks: frameTimes.length,

@@ -1,6 +1,7 @@
 // `npm run bench:scale`: the server-side scale benchmark (tools/measure/scale-bench.ts) from the
 // command line: one point, printed as one JSON object with --json, stored in bench/results/ with --save.
-// --budget sets the per-client view byte budget (viewBudgetBytesPerSec) of the run; --cpu-prof FILE
+// --budget sets the per-client view byte budget (viewBudgetBytesPerSec) of the run; --joins-per-tick
+// the clients joining on each frame of the ramp before the warm-up (default 50); --cpu-prof FILE
 // writes a CPU profile (.cpuprofile, for Chrome DevTools) of the measured window alone.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
     options: {
       scenario: { type: 'string', default: 'arena-v2' }, players: { type: 'string', default: '1000' }, npcs: { type: 'string' },
       seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '3' }, sample: { type: 'string', default: '20' },
-      seed: { type: 'string', default: '1' }, budget: { type: 'string' }, 'cpu-prof': { type: 'string' }, json: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
+      seed: { type: 'string', default: '1' }, budget: { type: 'string' }, 'joins-per-tick': { type: 'string', default: '50' }, 'cpu-prof': { type: 'string' }, json: { type: 'boolean', default: false }, save: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   const r = await runScale({
     onWindow,
     game, players: int('players', values.players, 1, 1024), seconds: int('seconds', values.seconds, 1, 600), warmupSec: int('warmup', values.warmup, 0, 60),
-    sample: int('sample', values.sample, 0, 1024), seed: int('seed', values.seed, 0, 0xffffffff), log,
+    sample: int('sample', values.sample, 0, 1024), joinsPerTick: int('joins-per-tick', values['joins-per-tick'], 1, 1024), seed: int('seed', values.seed, 0, 0xffffffff), log,
     ...(values.npcs !== undefined ? { npcs: int('npcs', values.npcs, 0, 4000) } : {}),
     ...(values.budget !== undefined ? { viewBudgetBytesPerSec: int('budget', values.budget, 0, 100_000_000) } : {}),
   });

@@ -15,7 +15,7 @@ import type { ServerConfig } from './config.ts';
 import type { AuthResult, ServerApi, ServerHooks } from './hooks.ts';
 import { InputReceiver, type InputStats } from './inputs.ts';
 import { AddressBook, addressKey, TokenBucket, type AddressState } from './limits.ts';
-import { cleanName, nameKey, uniqueName } from './names.ts';
+import { cleanName, uniqueName } from './names.ts';
 import type { Clock } from './loop.ts';
 import type { ServerStats } from './metrics.ts';
 import { Inbox, NetEvent, type NetEventKind } from './net/inbox.ts';
@@ -112,6 +112,14 @@ export class Inbound implements OutboundHost {
   private readonly claimScratch = createViewClaims();
   private readonly cameras: SpectatorCameras;
   private readonly deferred: Deferred[] = [];
+  /**
+   * The players who entered each room during this drain, in order, not yet announced to the
+   * others: announceJoins tells each player in the room once per drain, with one `roster` of all
+   * of them, instead of one message per join and player.
+   */
+  private readonly joiners = new Map<Room, Player[]>();
+  /** True while the inbox drains (a player entering outside it, after an asynchronous authentication, is announced at once). */
+  private draining = false;
   /** Sequenced messages from the players of rooms frozen for a move, in arrival order (releaseHeld). */
   private readonly held = new Map<Room, { c: Conn; msg: ClientControl }[]>();
   /** What each address holds now (handshakes, sessions, pending datagram channels, room budget). */
@@ -235,7 +243,13 @@ export class Inbound implements OutboundHost {
 
   /** Handles every queued event, then the disconnects requested meanwhile. */
   drain(): void {
-    this.inbox.drain(this.handleEvent);
+    this.draining = true;
+    try {
+      this.inbox.drain(this.handleEvent);
+    } finally {
+      this.draining = false;
+    }
+    this.announceJoins();
     this.runDeferred();
   }
 
@@ -595,9 +609,8 @@ export class Inbound implements OutboundHost {
 
   /** Puts an authenticated session's player into `room` and tells everyone. */
   private enter(s: Session, room: Room): void {
-    const { config, schema, out, log, sessions } = this.ctx;
-    const taken = new Set(room.players.map((p) => nameKey(p.name)));
-    s.name = uniqueName(s.name, taken);
+    const { config, schema, out, log } = this.ctx;
+    s.name = uniqueName(s.name, room.takenNames);
     const player = new Player(s.id, s.name, schema.inputFields.length, config.net.inputBufferMax, this.inputTotals);
     const eid = room.addPlayer(player);
     s.player = player;
@@ -605,13 +618,60 @@ export class Inbound implements OutboundHost {
     s.state = 'active';
     out.bindPlayer(s);
     out.sendControl(s, { t: 'welcome', ...this.sessionInfo(s) });
-    for (const p of room.players) {
-      if (p === player) continue;
-      const other = sessions.get(p.id);
-      if (other) out.sendControl(other, { t: 'joined', sessionId: s.id, name: s.name, eid });
-    }
+    // the others hear of it once this drain is over (announceJoins), with everyone else who entered
+    const joined = this.joiners.get(room);
+    if (!this.draining) this.announce(room, [player]);
+    else if (joined) joined.push(player);
+    else this.joiners.set(room, [player]);
     this.sendRoster(s, room, player);
     log.info({ session: s.id, name: s.name, room: room.name, eid, remote: s.remoteAddress }, 'player joined');
+  }
+
+  /**
+   * Tells every player of the rooms entered since the last call who entered: a player already
+   * there hears of all of them, one who entered in between of those after it (its own roster held
+   * those before). A `roster` of up to MAX_ROSTER_PLAYERS each for a client that takes rosters,
+   * a `joined` each for one that does not. Runs at the end of every drain, and for a room before
+   * a `left` of it goes out, so no player hears of a departure before the arrival.
+   */
+  private announceJoins(only?: Room): void {
+    if (this.joiners.size === 0) return;
+    if (only) {
+      const list = this.joiners.get(only);
+      if (!list) return;
+      this.joiners.delete(only);
+      return this.announce(only, list);
+    }
+    for (const [room, list] of this.joiners) this.announce(room, list);
+    this.joiners.clear();
+  }
+
+  private announce(room: Room, joiners: Player[]): void {
+    const { sessions, out } = this.ctx;
+    // each joiner's place in the list: a joiner is told only of those after it
+    const from = new Map<Player, number>();
+    for (let i = 0; i < joiners.length; i++) from.set(joiners[i], i + 1);
+    for (const p of room.players) {
+      const other = sessions.get(p.id);
+      if (!other) continue;
+      const start = from.get(p) ?? 0;
+      let batch: RosterPlayer[] = [];
+      for (let i = start; i < joiners.length; i++) {
+        const j = joiners[i];
+        // a joiner gone before the announcement (its entity removed) is not announced
+        if (j.eid < 0) continue;
+        if (!other.rosterWanted) {
+          out.sendControl(other, { t: 'joined', sessionId: j.id, name: j.name, eid: j.eid });
+          continue;
+        }
+        batch.push({ sessionId: j.id, name: j.name, eid: j.eid });
+        if (batch.length === MAX_ROSTER_PLAYERS) {
+          out.sendControl(other, { t: 'roster', players: batch });
+          batch = [];
+        }
+      }
+      if (batch.length > 0) out.sendControl(other, { t: 'roster', players: batch });
+    }
   }
 
   /**
@@ -925,6 +985,8 @@ export class Inbound implements OutboundHost {
       room.removeSpectator(player, clock.nowMs());
       log.info({ session: s.id, room: room.name, why }, 'spectator left');
     } else if (room && player) {
+      // the others hear of everyone who entered before they hear of this departure
+      this.announceJoins(room);
       room.removePlayer(player, clock.nowMs());
       // Frozen for a move: announced if the room stays here (server/fleet/handoff.ts), by the new owner's resume window if it moves.
       if (room.frozen) room.frozen.left.push(s.id);

@@ -38,7 +38,7 @@ export function nameKey(name: string): string {
  * `name`, or `name 2`, `name 3`... : the first that `taken` (compared by nameKey) does not hold,
  * shortened so the suffix fits the length bound.
  */
-export function uniqueName(name: string, taken: ReadonlySet<string>): string {
+export function uniqueName(name: string, taken: { has(key: string): boolean }): string {
   if (!taken.has(nameKey(name))) return name;
   for (let n = 2; ; n++) {
     const suffix = ` ${n}`;

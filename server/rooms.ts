@@ -14,6 +14,7 @@ import { SnapshotHistory } from './history.ts';
 import { InterestManager, type InterestStats } from './interest.ts';
 import { SnapshotSendTimes, type EncoderStats, type SnapshotEncoder } from './snapshots.ts';
 import type { Player } from './player.ts';
+import { nameKey } from './names.ts';
 import { RoomLagComp, type LagCompSettings, type LagCompStats } from './lagcomp.ts';
 
 /** Lag compensation settings and the counters every room shares. */
@@ -236,9 +237,19 @@ export class Room {
     return eid;
   }
 
+  /** The players' names as nameKey compares them, each with how many players hold it (one, unless a restored room brought a copy). */
+  private readonly nameKeys = new Map<string, number>();
+
+  /** The names the room's players hold (by nameKey), for uniqueName: kept as players come and go, not rebuilt per join. */
+  get takenNames(): { has(key: string): boolean } {
+    return this.nameKeys;
+  }
+
   /** Seats a player whose entity already exists in this room's world (a restored room's players). */
   adoptPlayer(p: Player, eid: number): void {
     this.players.push(p);
+    const key = nameKey(p.name);
+    this.nameKeys.set(key, (this.nameKeys.get(key) ?? 0) + 1);
     p.eid = eid;
     p.link.restart(this.ctx.tick);
     this.emptySinceMs = undefined;
@@ -278,6 +289,10 @@ export class Room {
     if (i < 0) return;
     this.players[i] = this.players[this.players.length - 1];
     this.players.pop();
+    const key = nameKey(p.name);
+    const held = this.nameKeys.get(key) ?? 0;
+    if (held > 1) this.nameKeys.set(key, held - 1);
+    else this.nameKeys.delete(key);
     this.recorder?.control(this.ctx.tick, { t: 'left', sessionId: p.id });
     if (p.eid >= 0) {
       if (this.game.despawnPlayer) this.game.despawnPlayer(this.ctx, p.eid);

@@ -1,6 +1,7 @@
 // Who is in the room, told to a player entering it: `roster` messages of up to MAX_ROSTER_PLAYERS
 // players when its hello asks for them (every client of this release does), else one `joined` per
-// player (a client of an earlier release); everyone already there gets one `joined` of the newcomer.
+// player (a client of an earlier release); everyone already there hears of the newcomers of one
+// inbox drain together, in one `roster` (or a `joined` each), and of an arrival before a departure.
 import { afterEach, describe, expect, it } from 'vitest';
 import { arena } from '../games/arena.ts';
 import { Connection } from '../netcode/connection.ts';
@@ -65,11 +66,15 @@ describe('the players in the room, told to a player entering it', { timeout: 60_
     expect(got.filter((m) => m.t === 'joined')).toEqual([]);
     const others = (room?.players ?? []).filter((p) => p.name !== `p${N}`).map((p) => ({ sessionId: p.id, name: p.name, eid: p.eid }));
     expect(rosters.flatMap((m) => m.players)).toEqual(others);
-    // everyone already there hears of the newcomer once
+    // everyone already there hears of the newcomer once, in a roster of one
     for (const c of first) {
-      const joinedLate = (controls.get(c) as ServerControl[]).filter((m): m is Joined => m.t === 'joined' && m.name === `p${N}`);
-      expect(joinedLate).toHaveLength(1);
+      const seen = controls.get(c) as ServerControl[];
+      const told = seen.filter((m): m is Roster => m.t === 'roster' && m.players.some((p) => p.name === `p${N}`));
+      expect(told.map((m) => m.players.length)).toEqual([1]);
+      expect(seen.filter((m) => m.t === 'joined')).toEqual([]);
     }
+    // and every client, of the first ones too (entering in bursts), holds each other player once
+    for (const c of [...first, late]) expect(heldBy(controls.get(c) as ServerControl[])).toEqual(othersOf(room?.players ?? [], c.welcome?.sessionId));
 
     // A hello without roster (a client of an earlier release): a joined per player, as before.
     const peer = reliable.connect({ remoteAddress: '10.2.0.1' });
@@ -87,6 +92,100 @@ describe('the players in the room, told to a player entering it', { timeout: 60_
     expect(old.filter((m) => m.t === 'roster')).toEqual([]);
     const joined = old.filter((m): m is Joined => m.t === 'joined').map((m) => ({ sessionId: m.sessionId, name: m.name, eid: m.eid }));
     expect(joined).toEqual((room?.players ?? []).filter((p) => p.name !== 'old').map((p) => ({ sessionId: p.id, name: p.name, eid: p.eid })));
+  });
+});
+
+/** The players a client's control messages say are in the room (session ids, ascending); a second arrival of one already held, or a departure of one never held, fails. */
+function heldBy(seen: readonly ServerControl[]): number[] {
+  const held = new Set<number>();
+  const arrive = (id: number): void => {
+    if (held.has(id)) throw new Error(`session ${id} announced twice`);
+    held.add(id);
+  };
+  for (const m of seen) {
+    if (m.t === 'joined') arrive(m.sessionId);
+    else if (m.t === 'roster') for (const p of m.players) arrive(p.sessionId);
+    else if (m.t === 'left') {
+      if (!held.delete(m.sessionId)) throw new Error(`session ${m.sessionId} left before it was announced`);
+    }
+  }
+  return [...held].sort((a, b) => a - b);
+}
+
+function othersOf(players: readonly { id: number }[], self: number | undefined): number[] {
+  return players.map((p) => p.id).filter((id) => id !== self).sort((a, b) => a - b);
+}
+
+describe('the newcomers of one drain, told to the players in the room', { timeout: 60_000 }, () => {
+  let srv: TickwireServer | undefined;
+  afterEach(async () => {
+    await srv?.stop();
+    srv = undefined;
+  });
+
+  it('go in one roster per player and drain, each heard of once, an arrival always before its departure', async () => {
+    const clock = { now: 0 };
+    const nowMs = (): number => clock.now;
+    const config = loadServerConfig({}, { webrtc: false, logLevel: 'silent', resumeGraceMs: 0, roomCapacity: 200, maxSessions: 300, gameParams: { npcs: 0 }, clientRoomParams: { npcs: 0 } });
+    srv = new TickwireServer(config, { game: arena, clock: { nowMs }, autoTick: false });
+    const reliable = new LoopbackTransport({ reliable: true, seed: 2, manual: true, nowMs });
+    srv.startInProcess(reliable);
+    const server = srv;
+    const controls = new Map<Connection, ServerControl[]>();
+    const connect = (i: number): Connection => {
+      const io = loopbackClientIO(reliable, undefined, { nowMs, remoteAddress: `10.3.${i >> 8}.${i & 255}` });
+      const c = new Connection(arena, io, { url: 'http://loopback', name: `q${i}`, room: 'burst', transport: 'ws' });
+      const seen: ServerControl[] = [];
+      controls.set(c, seen);
+      c.events.onControl = (m) => void seen.push(m);
+      c.connect();
+      return c;
+    };
+    // the transport pumped without a tick between: every hello of a burst lands in one drain
+    const settle = async (ticks: number): Promise<void> => {
+      for (let t = 0; t < ticks; t++) {
+        for (let k = 0; k < 16; k++) {
+          clock.now += 1;
+          reliable.pump();
+          await Promise.resolve();
+        }
+        server.tickOnce();
+        reliable.pump();
+      }
+    };
+    const early = Array.from({ length: 20 }, (_, i) => connect(i));
+    await settle(20);
+    const room = server.rooms.get('burst');
+    expect(room?.players.length).toBe(20);
+    const before = early.map((c) => (controls.get(c) as ServerControl[]).length);
+
+    // a burst of 30: each of the 20 hears of them in as few messages as drains took them
+    const burst = Array.from({ length: 30 }, (_, i) => connect(20 + i));
+    await settle(20);
+    expect(room?.players.length).toBe(50);
+    const hellosPerDrain = new Set<number>();
+    for (let i = 0; i < early.length; i++) {
+      const news = (controls.get(early[i]) as ServerControl[]).slice(before[i]).filter((m) => m.t === 'roster' || m.t === 'joined');
+      expect(news.every((m) => m.t === 'roster')).toBe(true);
+      expect(news.flatMap((m) => (m as Roster).players.map((p) => p.name)).sort()).toEqual(burst.map((_, k) => `q${20 + k}`).sort());
+      hellosPerDrain.add(news.length);
+    }
+    // the burst's hellos came in a few drains, not one message per newcomer
+    expect(Math.max(...hellosPerDrain)).toBeLessThan(10);
+
+    // a burst in which some leave again before the next tick: those heard of them joining first
+    const quick = Array.from({ length: 10 }, (_, i) => connect(50 + i));
+    for (let k = 0; k < 40; k++) {
+      clock.now += 1;
+      reliable.pump();
+      await Promise.resolve();
+    }
+    for (const c of quick.slice(0, 5)) c.close('gone again');
+    await settle(20);
+    expect(room?.players.length).toBe(55);
+    // the five did enter (in the drain that took their departure too): everyone heard them leave
+    expect((controls.get(early[0]) as ServerControl[]).filter((m) => m.t === 'left')).toHaveLength(5);
+    for (const c of [...early, ...burst, ...quick.slice(5)]) expect(heldBy(controls.get(c) as ServerControl[])).toEqual(othersOf(room?.players ?? [], c.welcome?.sessionId));
   });
 });
 
