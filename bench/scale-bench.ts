@@ -76,6 +76,8 @@ export interface ScaleResult {
    * while the room held at least 90% of the players (what joining a full room costs).
    */
   joinFrameMs: { p50: number; p99: number; max: number; nearFullMean: number };
+  /** After the window: the frame in which every other client (half the room) closes its connection at once, wall clock, ms. */
+  halfLeaveFrameMs: number;
   /**
    * The same frames in CPU time of the process (process.cpuUsage around each), ms: what the
    * frame costs without the time other processes of a shared machine took from it (GC threads included).
@@ -324,6 +326,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   measuring = false;
   const cpu = process.cpuUsage(cpu0);
   if (o.onWindow) await o.onWindow('end');
+  const connectedEnd = room?.players.length ?? 0;
   const simSec = ticks / config.net.tickRateHz;
   const n = Math.max(1, clients.length);
   const sorted = Float64Array.from(tickTimes).sort();
@@ -341,11 +344,12 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     entities,
     seconds: o.seconds,
     warmupSec,
-    connected: Math.min(connected0, room?.players.length ?? 0),
+    connected: Math.min(connected0, connectedEnd),
     tickMs: { ...pcts(sorted), mean: round(tickMsSum / Math.max(1, tickTimes.length), 3) },
     handoffMs: pcts(handoffSorted),
     frameMs: { ...pcts(frameSorted), mean: round(serverMs / Math.max(1, frameTimes.length), 3) },
     joinsPerTick,
+    halfLeaveFrameMs: 0,
     joinFrameMs: { ...pcts(Float64Array.from(joinFrames).sort()), nearFullMean: round(nearFull.reduce((a, b) => a + b, 0) / Math.max(1, nearFull.length), 3) },
     frameCpuMs: { ...pcts(cpuSorted), mean: round(serverCpuMs / Math.max(1, tickCpu.length), 3) },
     snapshotTickMs: pcts(snapSorted),
@@ -374,6 +378,10 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     node: process.version,
     date: new Date().toISOString(),
   };
+  // half the room leaves at once (a match over, a network blip): the frame that handles the closes
+  for (let i = 1; i < clients.length; i += 2) clients[i].conn.close('half leave');
+  transport.pump();
+  result.halfLeaveFrameMs = round(step(), 3);
   for (const c of clients) c.conn.close('bench over');
   transport.pump();
   await server.stop('bench over');

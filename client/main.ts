@@ -217,11 +217,17 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
           if (msg.t === 'reject') refusedBy = msg.code;
           if (net !== n) return;
           if (msg.t === 'left') sidebar.line('system', `${roster.sessionName(msg.sessionId) ?? 'a player'} left`);
+          if (msg.t === 'roster' && msg.left && msg.left.length > 0) sidebar.line('system', msg.left.length <= 3 ? `${msg.left.map((id) => roster.sessionName(id) ?? 'a player').join(', ')} left` : `${msg.left.length} players left`);
           roster.onControl(msg);
           if (msg.t === 'chat') sidebar.line('chat', msg.text, msg.name);
           // The players already there are announced right after the welcome.
           else if (msg.t === 'joined') sidebar.line('system', performance.now() - welcomedAtMs < 1000 ? `${msg.name} is here` : `${msg.name} joined`);
-          else if (msg.t === 'roster') sidebar.line('system', msg.players.length <= 3 ? `${msg.players.map((p) => p.name).join(', ')} ${msg.players.length === 1 ? 'is' : 'are'} here` : `${msg.players.length} players are here`);
+          else if (msg.t === 'roster' && msg.players.length > 0) {
+            // the roster right after the welcome lists who is here; a later one who joined since
+            const n = msg.players.length;
+            const verb = performance.now() - welcomedAtMs >= 1000 ? 'joined' : n === 1 ? 'is here' : 'are here';
+            sidebar.line('system', n <= 3 ? `${msg.players.map((p) => p.name).join(', ')} ${verb}` : `${n} players ${verb === 'joined' ? 'joined' : 'are here'}`);
+          }
           else if (msg.t === 'event') {
             const text = view.describeEvent ? view.describeEvent(msg.name, msg.data, roster.name) : `${msg.name} ${JSON.stringify(msg.data ?? null)}`;
             if (text !== undefined) sidebar.line('event', text);

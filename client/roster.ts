@@ -21,17 +21,21 @@ export class Roster {
     this.version++;
   }
 
-  /** Takes `joined`, `roster` and `left`; ignores every other message. */
+  /** Takes `joined`, `roster` (its players and its `left`) and `left`; ignores every other message. */
   onControl(msg: ServerControl): void {
     if (msg.t === 'joined') this.add(msg);
-    else if (msg.t === 'roster') for (const p of msg.players) this.add(p);
-    else if (msg.t === 'left') {
-      const old = this.bySession.get(msg.sessionId);
-      if (!old) return;
-      this.bySession.delete(msg.sessionId);
-      if (this.byEid.get(old.eid) === old.name) this.byEid.delete(old.eid);
-      this.version++;
-    }
+    else if (msg.t === 'roster') {
+      for (const p of msg.players) this.add(p);
+      if (msg.left) for (const id of msg.left) this.remove(id);
+    } else if (msg.t === 'left') this.remove(msg.sessionId);
+  }
+
+  private remove(sessionId: number): void {
+    const old = this.bySession.get(sessionId);
+    if (!old) return;
+    this.bySession.delete(sessionId);
+    if (this.byEid.get(old.eid) === old.name) this.byEid.delete(old.eid);
+    this.version++;
   }
 
   private add(p: RosterEntry): void {

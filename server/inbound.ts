@@ -113,13 +113,20 @@ export class Inbound implements OutboundHost {
   private readonly cameras: SpectatorCameras;
   private readonly deferred: Deferred[] = [];
   /**
-   * The players who entered each room during this drain, in order, not yet announced to the
-   * others: announceJoins tells each player in the room once per drain, with one `roster` of all
-   * of them, instead of one message per join and player.
+   * Room changes not yet announced, gathered while a batch runs (a drain, a housekeeping pass, the
+   * deferred disconnects: inRoomBatch): the players who entered each room, in order, and the
+   * sessions that left it, each with its place in the batch's order. When the outermost batch ends,
+   * each player in the room hears of all of them in one `roster` (announceRoomChanges) instead of
+   * one message per change and player: what keeps a room of 1,000 from sending a million messages
+   * when its players time out together.
    */
   private readonly joiners = new Map<Room, Player[]>();
-  /** True while the inbox drains (a player entering outside it, after an asynchronous authentication, is announced at once). */
-  private draining = false;
+  private readonly leavers = new Map<Room, { id: number; at: number }[]>();
+  /** The place in the batch's order at which each player who entered during the batch did (it already knew of those before). */
+  private readonly enteredAt = new Map<Player, number>();
+  private changeOrder = 0;
+  /** Batches running (nested); 0: a change is announced at once. */
+  private batchDepth = 0;
   /** Sequenced messages from the players of rooms frozen for a move, in arrival order (releaseHeld). */
   private readonly held = new Map<Room, { c: Conn; msg: ClientControl }[]>();
   /** What each address holds now (handshakes, sessions, pending datagram channels, room budget). */
@@ -243,14 +250,20 @@ export class Inbound implements OutboundHost {
 
   /** Handles every queued event, then the disconnects requested meanwhile. */
   drain(): void {
-    this.draining = true;
-    try {
+    this.inRoomBatch(() => {
       this.inbox.drain(this.handleEvent);
+      this.runDeferred();
+    });
+  }
+
+  /** Runs `fn` as a batch: the room changes it makes are announced together when the outermost batch ends. */
+  private inRoomBatch(fn: () => void): void {
+    this.batchDepth++;
+    try {
+      fn();
     } finally {
-      this.draining = false;
+      if (--this.batchDepth === 0) this.announceRoomChanges();
     }
-    this.announceJoins();
-    this.runDeferred();
   }
 
   private readonly handleEvent = (kind: NetEventKind, connId: number, buf: Uint8Array, start: number, end: number, atMs: number): void => {
@@ -618,59 +631,57 @@ export class Inbound implements OutboundHost {
     s.state = 'active';
     out.bindPlayer(s);
     out.sendControl(s, { t: 'welcome', ...this.sessionInfo(s) });
-    // the others hear of it once this drain is over (announceJoins), with everyone else who entered
-    const joined = this.joiners.get(room);
-    if (!this.draining) this.announce(room, [player]);
-    else if (joined) joined.push(player);
-    else this.joiners.set(room, [player]);
+    // the others hear of it when the batch is over (announceRoomChanges), with the rest of the room's changes
+    if (this.batchDepth === 0) this.announce(room, [player], []);
+    else {
+      const joined = this.joiners.get(room);
+      if (joined) joined.push(player);
+      else this.joiners.set(room, [player]);
+      this.enteredAt.set(player, ++this.changeOrder);
+    }
     this.sendRoster(s, room, player);
     log.info({ session: s.id, name: s.name, room: room.name, eid, remote: s.remoteAddress }, 'player joined');
   }
 
-  /**
-   * Tells every player of the rooms entered since the last call who entered: a player already
-   * there hears of all of them, one who entered in between of those after it (its own roster held
-   * those before). A `roster` of up to MAX_ROSTER_PLAYERS each for a client that takes rosters,
-   * a `joined` each for one that does not. Runs at the end of every drain, and for a room before
-   * a `left` of it goes out, so no player hears of a departure before the arrival.
-   */
-  private announceJoins(only?: Room): void {
-    if (this.joiners.size === 0) return;
-    if (only) {
-      const list = this.joiners.get(only);
-      if (!list) return;
-      this.joiners.delete(only);
-      return this.announce(only, list);
-    }
-    for (const [room, list] of this.joiners) this.announce(room, list);
+  /** Announces every room change of the batch that ended (inRoomBatch) and forgets them. */
+  private announceRoomChanges(): void {
+    if (this.joiners.size === 0 && this.leavers.size === 0) return;
+    for (const [room, joined] of this.joiners) this.announce(room, joined, this.leavers.get(room) ?? []);
+    for (const [room, left] of this.leavers) if (!this.joiners.has(room)) this.announce(room, [], left);
     this.joiners.clear();
+    this.leavers.clear();
+    this.enteredAt.clear();
   }
 
-  private announce(room: Room, joiners: Player[]): void {
+  /**
+   * Tells every player of `room` who entered it (`joiners`, in order) and who left (`leavers`):
+   * a player there before the batch hears of all of them; one who entered during it only of those
+   * who entered after it and of those who left after it (its own roster held the rest). One
+   * `roster` with up to MAX_ROSTER_PLAYERS of each for a client that takes rosters, a `joined` and
+   * a `left` each for one that does not.
+   */
+  private announce(room: Room, joiners: readonly Player[], leavers: readonly { id: number; at: number }[]): void {
     const { sessions, out } = this.ctx;
-    // each joiner's place in the list: a joiner is told only of those after it
-    const from = new Map<Player, number>();
-    for (let i = 0; i < joiners.length; i++) from.set(joiners[i], i + 1);
+    const nextOf = new Map<Player, number>();
+    for (let i = 0; i < joiners.length; i++) nextOf.set(joiners[i], i + 1);
     for (const p of room.players) {
       const other = sessions.get(p.id);
       if (!other) continue;
-      const start = from.get(p) ?? 0;
-      let batch: RosterPlayer[] = [];
-      for (let i = start; i < joiners.length; i++) {
-        const j = joiners[i];
-        // a joiner gone before the announcement (its entity removed) is not announced
-        if (j.eid < 0) continue;
-        if (!other.rosterWanted) {
-          out.sendControl(other, { t: 'joined', sessionId: j.id, name: j.name, eid: j.eid });
-          continue;
-        }
-        batch.push({ sessionId: j.id, name: j.name, eid: j.eid });
-        if (batch.length === MAX_ROSTER_PLAYERS) {
-          out.sendControl(other, { t: 'roster', players: batch });
-          batch = [];
-        }
+      const since = this.enteredAt.get(p) ?? 0;
+      const players: RosterPlayer[] = [];
+      // a joiner gone before the announcement (its entity removed) is not announced
+      for (let i = nextOf.get(p) ?? 0; i < joiners.length; i++) if (joiners[i].eid >= 0) players.push({ sessionId: joiners[i].id, name: joiners[i].name, eid: joiners[i].eid });
+      const left: number[] = [];
+      for (const l of leavers) if (l.at > since) left.push(l.id);
+      if (!other.rosterWanted) {
+        for (const j of players) out.sendControl(other, { t: 'joined', ...j });
+        for (const id of left) out.sendControl(other, { t: 'left', sessionId: id });
+        continue;
       }
-      if (batch.length > 0) out.sendControl(other, { t: 'roster', players: batch });
+      for (let at = 0; at < players.length || at < left.length; at += MAX_ROSTER_PLAYERS) {
+        const some = left.slice(at, at + MAX_ROSTER_PLAYERS);
+        out.sendControl(other, some.length > 0 ? { t: 'roster', players: players.slice(at, at + MAX_ROSTER_PLAYERS), left: some } : { t: 'roster', players: players.slice(at, at + MAX_ROSTER_PLAYERS) });
+      }
     }
   }
 
@@ -839,6 +850,10 @@ export class Inbound implements OutboundHost {
 
   /** Ends expired resumes, closes silent clients and handshakes past their deadline. */
   housekeeping(now: number): void {
+    this.inRoomBatch(() => this.expire(now));
+  }
+
+  private expire(now: number): void {
     const { sessions, conns, config, stats, log } = this.ctx;
     this.addresses.prune(now);
     for (const s of sessions.values()) {
@@ -959,6 +974,10 @@ export class Inbound implements OutboundHost {
    * pass and every frame.
    */
   runDeferred(): void {
+    if (this.deferred.length > 0) this.inRoomBatch(() => this.runDeferredNow());
+  }
+
+  private runDeferredNow(): void {
     while (this.deferred.length > 0) {
       const d = this.deferred.shift() as Deferred;
       if (d.room) {
@@ -985,14 +1004,25 @@ export class Inbound implements OutboundHost {
       room.removeSpectator(player, clock.nowMs());
       log.info({ session: s.id, room: room.name, why }, 'spectator left');
     } else if (room && player) {
-      // the others hear of everyone who entered before they hear of this departure
-      this.announceJoins(room);
+      // a player who entered during this batch is announced before its departure is
+      const joined = this.joiners.get(room);
+      if (joined && joined.includes(player)) {
+        this.joiners.delete(room);
+        this.announce(room, joined, []);
+      }
       room.removePlayer(player, clock.nowMs());
       // Frozen for a move: announced if the room stays here (server/fleet/handoff.ts), by the new owner's resume window if it moves.
       if (room.frozen) room.frozen.left.push(s.id);
-      else for (const p of room.players) {
-        const other = sessions.get(p.id);
-        if (other) out.sendControl(other, { t: 'left', sessionId: s.id });
+      else if (this.batchDepth > 0) {
+        const left = this.leavers.get(room);
+        const l = { id: s.id, at: ++this.changeOrder };
+        if (left) left.push(l);
+        else this.leavers.set(room, [l]);
+      } else {
+        for (const p of room.players) {
+          const other = sessions.get(p.id);
+          if (other) out.sendControl(other, { t: 'left', sessionId: s.id });
+        }
       }
       log.info({ session: s.id, room: room.name, why }, 'player left');
     }
@@ -1028,20 +1058,25 @@ export class Inbound implements OutboundHost {
     const held = this.held.get(room);
     this.held.delete(room);
     if (!held || !deliver) return;
-    for (const { c, msg } of held) {
-      if (!c.session || c.session.room !== room) continue; // gone meanwhile: unacknowledged, resent after a resume
-      try {
-        this.handleControl(c, msg);
-      } catch (err) {
-        this.badMessage(c, MsgType.Control, err);
+    this.inRoomBatch(() => {
+      for (const { c, msg } of held) {
+        if (!c.session || c.session.room !== room) continue; // gone meanwhile: unacknowledged, resent after a resume
+        try {
+          this.handleControl(c, msg);
+        } catch (err) {
+          this.badMessage(c, MsgType.Control, err);
+        }
       }
-    }
-    this.runDeferred();
+      this.runDeferred();
+    });
   }
 
   /** Ends every session (shutdown), telling each client why. */
   disconnectAll(code: CloseCodeId, reason: string): void {
-    for (const s of [...this.ctx.sessions.values()]) this.disconnect(s, code, reason);
+    // in one batch: the rooms are empty by its end, so nobody is sent the others' departures
+    this.inRoomBatch(() => {
+      for (const s of [...this.ctx.sessions.values()]) this.disconnect(s, code, reason);
+    });
     for (const c of [...this.ctx.conns.values()]) if (!c.session && c.transport.reliable) this.drop(c, code, reason);
   }
 }

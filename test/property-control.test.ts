@@ -62,6 +62,7 @@ const serverMessage: fc.Arbitrary<ServerControl> = fc.oneof(
   fc.record({
     t: fc.constant('roster' as const),
     players: fc.array(fc.record({ sessionId: u32, name: text(MAX_NAME_LENGTH), eid: u32 }), { maxLength: 8 }),
+    left: fc.array(u32, { maxLength: 8 }),
     s: seq, a: u32,
   }, { requiredKeys: ['t', 'players'] }),
   fc.record({ t: fc.constant('left' as const), sessionId: u32, s: seq, a: u32 }, { requiredKeys: ['t', 'sessionId'] }),
@@ -155,6 +156,17 @@ describe('roster', () => {
     const bad = players(3) as unknown[];
     for (const p of [null, 7, [1], { sessionId: 1, name: 'a' }, { sessionId: -1, name: 'a', eid: 1 }, { sessionId: 1, name: 'a'.repeat(MAX_NAME_LENGTH + 1), eid: 1 }]) {
       rejectsNaming(decodeServerControl, encodeControl({ t: 'roster', players: [...bad, p] } as unknown as ServerControl), 'players');
+    }
+  });
+
+  it('takes the sessions that left, at most MAX_ROSTER_PLAYERS u32, and refuses more or a bad one, naming left', () => {
+    const ids = Array.from({ length: MAX_ROSTER_PLAYERS }, (_, i) => 0xffffffff - i);
+    const full = { t: 'roster' as const, players: players(2), left: ids, s: 9 };
+    expect(decodeServerControl(encodeControl(full))).toEqual(full);
+    expect(decodeServerControl(encodeControl({ t: 'roster', players: [], left: [] }))).toEqual({ t: 'roster', players: [], left: [] });
+    rejectsNaming(decodeServerControl, encodeControl({ t: 'roster', players: [], left: [...ids, 1] }), 'left');
+    for (const bad of [7, 'a', null, { 0: 1 }, [1, -1], [1.5], [2 ** 32], ['1'], [null]]) {
+      rejectsNaming(decodeServerControl, encodeControl({ t: 'roster', players: [], left: bad } as unknown as ServerControl), 'left');
     }
   });
 

@@ -102,12 +102,15 @@ function heldBy(seen: readonly ServerControl[]): number[] {
     if (held.has(id)) throw new Error(`session ${id} announced twice`);
     held.add(id);
   };
+  const depart = (id: number): void => {
+    if (!held.delete(id)) throw new Error(`session ${id} left before it was announced`);
+  };
   for (const m of seen) {
     if (m.t === 'joined') arrive(m.sessionId);
-    else if (m.t === 'roster') for (const p of m.players) arrive(p.sessionId);
-    else if (m.t === 'left') {
-      if (!held.delete(m.sessionId)) throw new Error(`session ${m.sessionId} left before it was announced`);
-    }
+    else if (m.t === 'roster') {
+      for (const p of m.players) arrive(p.sessionId);
+      for (const id of m.left ?? []) depart(id);
+    } else if (m.t === 'left') depart(m.sessionId);
   }
   return [...held].sort((a, b) => a - b);
 }
@@ -153,10 +156,20 @@ describe('the newcomers of one drain, told to the players in the room', { timeou
         reliable.pump();
       }
     };
-    const early = Array.from({ length: 20 }, (_, i) => connect(i));
+    const early = Array.from({ length: 19 }, (_, i) => connect(i));
+    // and a client of an earlier release (no roster in its hello): a joined and a left each
+    const peer = reliable.connect({ remoteAddress: '10.4.0.1' });
+    const old: ServerControl[] = [];
+    peer.onmessage = (ev) => {
+      const bytes = ev.data as Uint8Array;
+      if (bytes[0] === MsgType.Control) old.push(decodeServerControl(bytes));
+    };
+    peer.onopen = () => peer.send(encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: 'old', room: 'burst', wsOnly: true }));
+    const oldId = (): number | undefined => old.find((m): m is Extract<ServerControl, { t: 'welcome' }> => m.t === 'welcome')?.sessionId;
     await settle(20);
     const room = server.rooms.get('burst');
     expect(room?.players.length).toBe(20);
+    expect(old.some((m) => m.t === 'roster')).toBe(false);
     const before = early.map((c) => (controls.get(c) as ServerControl[]).length);
 
     // a burst of 30: each of the 20 hears of them in as few messages as drains took them
@@ -183,9 +196,86 @@ describe('the newcomers of one drain, told to the players in the room', { timeou
     for (const c of quick.slice(0, 5)) c.close('gone again');
     await settle(20);
     expect(room?.players.length).toBe(55);
-    // the five did enter (in the drain that took their departure too): everyone heard them leave
-    expect((controls.get(early[0]) as ServerControl[]).filter((m) => m.t === 'left')).toHaveLength(5);
+    // the five did enter (in the drain that took their departure too): everyone heard them leave, in one roster
+    const departures = (controls.get(early[0]) as ServerControl[]).filter((m): m is Roster => m.t === 'roster' && m.left !== undefined);
+    expect(departures.map((m) => m.left?.length)).toEqual([5]);
     for (const c of [...early, ...burst, ...quick.slice(5)]) expect(heldBy(controls.get(c) as ServerControl[])).toEqual(othersOf(room?.players ?? [], c.welcome?.sessionId));
+    expect(heldBy(old)).toEqual(othersOf(room?.players ?? [], oldId()));
+
+    // the burst leaves at once: each player left hears of it in one roster, the old client in a left each
+    const marks = early.map((c) => (controls.get(c) as ServerControl[]).length);
+    const oldMark = old.length;
+    for (const c of burst) c.close('all gone');
+    await settle(10);
+    expect(room?.players.length).toBe(25);
+    for (let i = 0; i < early.length; i++) {
+      const news = (controls.get(early[i]) as ServerControl[]).slice(marks[i]).filter((m) => m.t === 'roster' || m.t === 'left');
+      expect(news.map((m) => (m as Roster).left?.length)).toEqual([30]);
+    }
+    expect(old.slice(oldMark).filter((m) => m.t === 'left')).toHaveLength(30);
+    expect(old.slice(oldMark).filter((m) => m.t === 'roster')).toEqual([]);
+    for (const c of [...early, ...quick.slice(5)]) expect(heldBy(controls.get(c) as ServerControl[])).toEqual(othersOf(room?.players ?? [], c.welcome?.sessionId));
+    expect(heldBy(old)).toEqual(othersOf(room?.players ?? [], oldId()));
+  });
+});
+
+describe('the players whose resume windows expire together', { timeout: 60_000 }, () => {
+  let srv: TickwireServer | undefined;
+  afterEach(async () => {
+    await srv?.stop();
+    srv = undefined;
+  });
+
+  it('are told to those who stay in one roster, by the housekeeping pass that ends them', async () => {
+    const clock = { now: 0 };
+    const nowMs = (): number => clock.now;
+    const config = loadServerConfig({}, { webrtc: false, logLevel: 'silent', resumeGraceMs: 1500, roomCapacity: 50, maxSessions: 100, gameParams: { npcs: 0 }, clientRoomParams: { npcs: 0 } });
+    srv = new TickwireServer(config, { game: arena, clock: { nowMs }, autoTick: false });
+    const reliable = new LoopbackTransport({ reliable: true, seed: 3, manual: true, nowMs });
+    srv.startInProcess(reliable);
+    const server = srv;
+    const controls = new Map<Connection, ServerControl[]>();
+    const stay = Array.from({ length: 10 }, (_, i) => {
+      const io = loopbackClientIO(reliable, undefined, { nowMs, remoteAddress: `10.5.0.${i}` });
+      const c = new Connection(arena, io, { url: 'http://loopback', name: `r${i}`, room: 'expire', transport: 'ws' });
+      const seen: ServerControl[] = [];
+      controls.set(c, seen);
+      c.events.onControl = (m) => void seen.push(m);
+      c.connect();
+      return c;
+    });
+    // 20 raw clients whose links will drop without a word (their sessions kept for a resume that never comes)
+    const gone = Array.from({ length: 20 }, (_, i) => {
+      const peer = reliable.connect({ remoteAddress: `10.6.0.${i}` });
+      peer.onopen = () => peer.send(encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: `g${i}`, room: 'expire', wsOnly: true, roster: true }));
+      return peer;
+    });
+    const run = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 16) {
+        clock.now += 16;
+        reliable.pump();
+        server.frame({ run: 1, skipped: 0 });
+        reliable.pump();
+        await Promise.resolve();
+      }
+    };
+    await run(3000);
+    const room = server.rooms.get('expire');
+    expect(room?.players.length).toBe(30);
+    const marks = stay.map((c) => (controls.get(c) as ServerControl[]).length);
+    // the 20 links drop, at slightly different times
+    for (const peer of gone) {
+      peer.close();
+      await run(16);
+    }
+    expect(server.sessions.size).toBe(30);
+    await run(3000);
+    expect(room?.players.length).toBe(10);
+    for (let i = 0; i < stay.length; i++) {
+      const news = (controls.get(stay[i]) as ServerControl[]).slice(marks[i]).filter((m) => m.t === 'roster' || m.t === 'left');
+      expect(news.map((m) => (m as Roster).left?.length)).toEqual([20]);
+      expect(heldBy(controls.get(stay[i]) as ServerControl[])).toEqual(othersOf(room?.players ?? [], stay[i].welcome?.sessionId));
+    }
   });
 });
 
@@ -201,5 +291,9 @@ describe("the page's roster", () => {
     expect(r.name(502)).toBeUndefined();
     expect(r.sessionName(2)).toBeUndefined();
     expect(r.name(503)).toBe('cy');
+    // a later roster brings who entered and who left since
+    r.onControl({ t: 'roster', players: [{ sessionId: 5, name: 'eve', eid: 505 }], left: [1, 4, 99] });
+    expect([501, 502, 503, 504, 505].map(r.name)).toEqual([undefined, undefined, 'cy', undefined, 'eve']);
+    expect(r.sessionName(1)).toBeUndefined();
   });
 });

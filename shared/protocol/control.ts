@@ -103,7 +103,12 @@ export type ServerControl = Sequencing &
   | { t: 'chat'; from: number; name: string; text: string }
   | ({ t: 'joined' } & RosterPlayer)
   /** The players in the room when the client entered it, at most MAX_ROSTER_PLAYERS per message: a `joined` each, at once. */
-  | { t: 'roster'; players: RosterPlayer[] }
+  /**
+   * Who is in the room: to a player entering it, the players already there; later, to every
+   * player, those who entered and the sessions (`left`) that left since the last one (a server
+   * inbox drain's). At most MAX_ROSTER_PLAYERS of each per message.
+   */
+  | { t: 'roster'; players: RosterPlayer[]; left?: number[] }
   | { t: 'left'; sessionId: number }
   | { t: 'event'; name: string; data?: unknown; from?: number }
   | { t: 'error'; code: number; message: string }
@@ -159,6 +164,15 @@ function finite(o: Record<string, unknown>, key: string): number {
 /** The fields of a `joined`, and of each player of a `roster`. */
 function rosterPlayer(o: Record<string, unknown>): RosterPlayer {
   return { sessionId: uint32(o, 'sessionId'), name: str(o, 'name', MAX_NAME_LENGTH) as string, eid: uint32(o, 'eid') };
+}
+
+/** A roster's sessions that left: an array of at most MAX_ROSTER_PLAYERS u32; any fault names `left`. */
+function rosterLeft(o: Record<string, unknown>): number[] {
+  const v = o.left;
+  if (!Array.isArray(v)) throw new DecodeError('left', 8, 'not an array');
+  if (v.length > MAX_ROSTER_PLAYERS) throw new DecodeError('left', 8, `more than ${MAX_ROSTER_PLAYERS} sessions`);
+  for (const id of v) if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new DecodeError('left', 8, 'a session id is not a u32');
+  return v as number[];
 }
 
 /** A roster's players: an array of at most MAX_ROSTER_PLAYERS maps of sessionId, name and eid; any fault names `players`. */
@@ -325,7 +339,7 @@ const SERVER_DECODERS: ServerBodyDecoders = {
   pong: (o) => ({ t: 'pong', id: uint32(o, 'id'), ms: finite(o, 'ms'), tick: uint32(o, 'tick') }),
   chat: (o) => ({ t: 'chat', from: uint32(o, 'from'), name: str(o, 'name', MAX_NAME_LENGTH) as string, text: str(o, 'text', MAX_CHAT_LENGTH) as string }),
   joined: (o) => ({ t: 'joined', ...rosterPlayer(o) }),
-  roster: (o) => ({ t: 'roster', players: rosterPlayers(o) }),
+  roster: (o) => (o.left === undefined ? { t: 'roster', players: rosterPlayers(o) } : { t: 'roster', players: rosterPlayers(o), left: rosterLeft(o) }),
   left: (o) => ({ t: 'left', sessionId: uint32(o, 'sessionId') }),
   event: (o, messageBytes) => {
     const msg: Extract<ServerControl, { t: 'event' }> = { t: 'event', name: str(o, 'name', MAX_EVENT_NAME_LENGTH) as string, data: eventData(o, messageBytes) };

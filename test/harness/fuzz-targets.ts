@@ -90,6 +90,7 @@ export function serverControlSeeds(): [string, ServerControl][] {
     ['chat', { t: 'chat', from: 2, name: 'ann', text: 'hi there', s: 5, a: 1 }],
     ['joined', { t: 'joined', sessionId: 2, name: 'ann', eid: 502, s: 6 }],
     ['roster', { t: 'roster', players: [{ sessionId: 2, name: 'ann', eid: 502 }, { sessionId: 3, name: 'bob', eid: 503 }], s: 6 }],
+    ['roster-left', { t: 'roster', players: [{ sessionId: 4, name: 'cy', eid: 504 }], left: [2, 3], s: 7 }],
     ['left', { t: 'left', sessionId: 2, s: 7 }],
     ['event', { t: 'event', name: 'boom', data: { at: [10, 20], power: 0.5 }, from: 3, s: 8 }],
     ['error', { t: 'error', code: 1, message: 'no such room', s: 9 }],
