@@ -670,7 +670,7 @@ export class Inbound implements OutboundHost {
       const since = this.enteredAt.get(p) ?? 0;
       const players: RosterPlayer[] = [];
       // a joiner gone before the announcement (its entity removed) is not announced
-      for (let i = nextOf.get(p) ?? 0; i < joiners.length; i++) if (joiners[i].eid >= 0) players.push({ sessionId: joiners[i].id, name: joiners[i].name, eid: joiners[i].eid });
+      for (let i = nextOf.get(p) ?? 0; i < joiners.length; i++) if (joiners[i].eid >= 0) players.push(joiners[i].rosterEntry());
       const left: number[] = [];
       for (const l of leavers) if (l.at > since) left.push(l.id);
       if (!other.rosterWanted) {
@@ -700,7 +700,7 @@ export class Inbound implements OutboundHost {
     let batch: RosterPlayer[] = [];
     for (const p of players) {
       if (p === self) continue;
-      batch.push({ sessionId: p.id, name: p.name, eid: p.eid });
+      batch.push(p.rosterEntry());
       if (batch.length === MAX_ROSTER_PLAYERS) {
         out.sendControl(s, { t: 'roster', players: batch });
         batch = [];

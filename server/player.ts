@@ -6,6 +6,7 @@
 import { InputBuffer, type InputStats } from './inputs.ts';
 import { ClientLinkStats, type SnapshotClient } from './snapshots.ts';
 import { ClaimRing } from './lagcomp.ts';
+import type { RosterPlayer } from '../shared/protocol/control.ts';
 
 /** One player in one room. */
 export class Player implements SnapshotClient {
@@ -35,6 +36,17 @@ export class Player implements SnapshotClient {
   streamed = false;
   /** Sends one unreliable packet (snapshot) to the player's client; bound once by whoever connects it. */
   send: (bytes: Uint8Array) => void = () => undefined;
+  private entry: RosterPlayer | undefined;
+
+  /**
+   * The player as `roster` messages list it: one object for every message while its entity stays
+   * the same, so the control encoder encodes it once (encodeControl keeps each entry's bytes).
+   */
+  rosterEntry(): RosterPlayer {
+    const e = this.entry;
+    if (e !== undefined && e.eid === this.eid) return e;
+    return (this.entry = Object.freeze({ sessionId: this.id, name: this.name, eid: this.eid }));
+  }
 
   /**
    * @param id the id the game sees (spawnPlayer's sessionId; the session id when a session owns it)

@@ -8,6 +8,8 @@ import {
   MAX_ROOM_NAME_LENGTH, MAX_ROSTER_PLAYERS, MAX_TOKEN_LENGTH, type ClientControl, type ServerControl,
 } from '../shared/protocol/control.ts';
 import { DecodeError } from '../shared/protocol/errors.ts';
+import { MsgType } from '../shared/protocol/ids.ts';
+import { Packr } from 'msgpackr';
 
 const RUNS = 10_000;
 
@@ -167,6 +169,36 @@ describe('roster', () => {
     rejectsNaming(decodeServerControl, encodeControl({ t: 'roster', players: [], left: [...ids, 1] }), 'left');
     for (const bad of [7, 'a', null, { 0: 1 }, [1, -1], [1.5], [2 ** 32], ['1'], [null]]) {
       rejectsNaming(decodeServerControl, encodeControl({ t: 'roster', players: [], left: bad } as unknown as ServerControl), 'left');
+    }
+  });
+
+  it('is encoded from its entries\' kept bytes exactly as msgpack packs it, whatever the sizes, and any other shape as it is', () => {
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, moreTypes: false, int64AsType: 'number' });
+    const packed = (m: unknown): Uint8Array => Uint8Array.of(MsgType.Control, ...packr.pack(m));
+    const entry = fc.record({ sessionId: u32, name: text(MAX_NAME_LENGTH), eid: u32 });
+    // entry objects shared between messages and frozen, as the server's are, or plain ones
+    const pool = fc.array(entry, { minLength: 1, maxLength: 20 }).map((es) => es.map((e, i) => (i % 2 === 0 ? Object.freeze(e) : e)));
+    const sizes = fc.constantFrom(0, 1, 15, 16, 255, 256);
+    // every width msgpack has for an unsigned integer, at its edges
+    const id = fc.oneof(u32, fc.constantFrom(0, 127, 128, 255, 256, 65535, 65536, 0xffffffff));
+    const ids = fc.oneof(fc.array(id, { maxLength: 20 }), sizes.map((n) => Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 0)));
+    fc.assert(
+      fc.property(pool, sizes, fc.option(ids, { nil: undefined }), fc.option(id.filter((v) => v > 0), { nil: undefined }), fc.option(id, { nil: undefined }), (es, n, left, sq, a) => {
+        const players = Array.from({ length: n }, (_, i) => es[i % es.length]);
+        const msg: Record<string, unknown> = { t: 'roster', players };
+        if (left !== undefined) msg.left = left;
+        if (sq !== undefined) msg.s = sq;
+        if (a !== undefined) msg.a = a;
+        // twice: the second time from the kept bytes
+        expect(encodeControl(msg as unknown as ServerControl)).toEqual(packed(msg));
+        expect(encodeControl(msg as unknown as ServerControl)).toEqual(packed(msg));
+      }),
+      { numRuns: 300 },
+    );
+    // other shapes go to msgpack as they are: keys in another order, an unknown key, an undefined or a non-u32 value
+    const es = [Object.freeze({ sessionId: 1, name: 'ann', eid: 2 })];
+    for (const odd of [{ players: es, t: 'roster' }, { t: 'roster', players: es, x: 1 }, { t: 'roster', players: es, s: undefined }, { t: 'roster', players: es, a: -1 }, { t: 'roster', players: es, left: [1.5] }, { t: 'roster', players: es, constructor: 1 }]) {
+      expect(encodeControl(odd as unknown as ServerControl)).toEqual(packed(odd));
     }
   });
 

@@ -122,12 +122,144 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSiz
 
 /** Encodes a control message as [MsgType.Control, ...msgpack]. Allocates: control traffic is rare. */
 export function encodeControl(msg: ClientControl | ServerControl): Uint8Array {
+  if (msg.t === 'roster') {
+    const fast = encodeRoster(msg as Extract<ServerControl, { t: 'roster' }>);
+    if (fast) return fast;
+  }
   const body = packr.pack(msg);
   const out = new Uint8Array(body.length + 1);
   out[0] = MsgType.Control;
   out.set(body, 1);
   return out;
 }
+
+/**
+ * The msgpack bytes of each roster entry object, kept while the object lives: a server lists a
+ * player with one object in every roster it sends (Player.rosterEntry), so a roster of 256 to each
+ * of 1,000 players costs copying the entries' bytes, not encoding them each time.
+ */
+const rosterEntryBytes = new WeakMap<RosterPlayer, Uint8Array>();
+const TAIL_KEYS: ReadonlyMap<string, Uint8Array> = new Map(['left', 's', 'a'].map((k) => [k, Uint8Array.from(packr.pack(k))]));
+const ROSTER_HEAD = Uint8Array.of(...packr.pack('t'), ...packr.pack('roster'), ...packr.pack('players'));
+
+/** Bytes of a msgpack array header of n items (n < 2^16: a roster's are at most MAX_ROSTER_PLAYERS). */
+const arrayHeaderSize = (n: number): number => (n < 16 ? 1 : 3);
+
+/** Writes a msgpack array header of n items at `at`; returns the end. */
+function writeArrayHeader(out: Uint8Array, at: number, n: number): number {
+  if (n < 16) {
+    out[at] = 0x90 | n;
+    return at + 1;
+  }
+  out[at] = 0xdc;
+  out[at + 1] = n >>> 8;
+  out[at + 2] = n & 0xff;
+  return at + 3;
+}
+
+/** Bytes of a msgpack unsigned integer as msgpackr writes it (positive fixint, uint8, uint16, uint32). */
+const uintSize = (v: number): number => (v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : 5);
+
+/** Writes a msgpack unsigned integer at `at`; returns the end. */
+function writeUint(out: Uint8Array, at: number, v: number): number {
+  if (v < 0x80) {
+    out[at] = v;
+    return at + 1;
+  }
+  if (v < 0x100) {
+    out[at] = 0xcc;
+    out[at + 1] = v;
+    return at + 2;
+  }
+  if (v < 0x10000) {
+    out[at] = 0xcd;
+    out[at + 1] = v >>> 8;
+    out[at + 2] = v & 0xff;
+    return at + 3;
+  }
+  out[at] = 0xce;
+  out[at + 1] = v >>> 24;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = (v >>> 8) & 0xff;
+  out[at + 4] = v & 0xff;
+  return at + 5;
+}
+
+const isU32 = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+
+/**
+ * A `roster` message, byte for byte what packr writes, from its entries' kept bytes. Undefined
+ * (packr packs it) for any other shape: keys other than t, players, then left / s / a, an
+ * undefined value, a value that is not a u32 where one goes, or arrays of 2^16 or more.
+ */
+function encodeRoster(msg: Extract<ServerControl, { t: 'roster' }>): Uint8Array | undefined {
+  const o = msg as unknown as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length > 5 || keys[0] !== 't' || keys[1] !== 'players') return undefined;
+  const players = msg.players;
+  // without players (departures alone) there are no kept bytes to reuse: packr is as fast
+  if (!Array.isArray(players) || players.length === 0 || players.length >= 0x10000) return undefined;
+  // sizes first, then one write
+  let size = 2 + ROSTER_HEAD.length + arrayHeaderSize(players.length);
+  for (let i = 2; i < keys.length; i++) {
+    const k = keys[i];
+    const v = o[k];
+    const key = TAIL_KEYS.get(k);
+    if (key === undefined) return undefined;
+    size += key.length;
+    if (k === 'left') {
+      if (!Array.isArray(v) || v.length >= 0x10000) return undefined;
+      size += arrayHeaderSize(v.length);
+      for (let j = 0; j < v.length; j++) {
+        const id = v[j] as number;
+        // a u32: the only values that >>> 0 leaves as they are
+        if (id >>> 0 !== id) return undefined;
+        size += id < 0x80 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5;
+      }
+    } else if (isU32(v)) size += uintSize(v);
+    else return undefined;
+  }
+  const entries = rosterScratch;
+  entries.length = 0;
+  for (const p of players) {
+    if (typeof p !== 'object' || p === null) return undefined;
+    let b = rosterEntryBytes.get(p);
+    if (b === undefined) {
+      // a copy: packr's result is a view of its working buffer
+      b = Uint8Array.from(packr.pack(p));
+      // kept for frozen entries only: a mutable one could change after its bytes were kept
+      if (Object.isFrozen(p)) rosterEntryBytes.set(p, b);
+    }
+    entries.push(b);
+    size += b.length;
+  }
+  const out = new Uint8Array(size);
+  out[0] = MsgType.Control;
+  out[1] = 0x80 | keys.length;
+  out.set(ROSTER_HEAD, 2);
+  let at = writeArrayHeader(out, 2 + ROSTER_HEAD.length, players.length);
+  for (const b of entries) {
+    out.set(b, at);
+    at += b.length;
+  }
+  entries.length = 0;
+  for (let i = 2; i < keys.length; i++) {
+    const k = keys[i];
+    const key = TAIL_KEYS.get(k) as Uint8Array;
+    out.set(key, at);
+    at += key.length;
+    const v = o[k];
+    if (k === 'left') {
+      const ids = v as number[];
+      at = writeArrayHeader(out, at, ids.length);
+      for (let j = 0; j < ids.length; j++) at = writeUint(out, at, ids[j]);
+    } else at = writeUint(out, at, v as number);
+  }
+  return out;
+}
+
+/** The entries' bytes of the roster being encoded. */
+const rosterScratch: Uint8Array[] = [];
 
 function unpackBody(bytes: Uint8Array): Record<string, unknown> {
   if (bytes.length < 2 || bytes[0] !== MsgType.Control) throw new DecodeError('type', 0, 'not a control message');
