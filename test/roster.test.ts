@@ -16,32 +16,66 @@ import { Roster as PageRoster } from '../client/roster.ts';
 type Roster = Extract<ServerControl, { t: 'roster' }>;
 type Joined = Extract<ServerControl, { t: 'joined' }>;
 
-describe('the players in the room, told to a player entering it', { timeout: 60_000 }, () => {
-  let srv: TickwireServer | undefined;
-  afterEach(async () => {
-    await srv?.stop();
-    srv = undefined;
-  });
+/** A server on a fake clock with a manual loopback, and clients of this release or raw ones of an earlier release. */
+interface Rig {
+  server: TickwireServer;
+  clock: { now: number };
+  reliable: LoopbackTransport;
+  /** Each client's control messages, in order. */
+  controls: Map<Connection, ServerControl[]>;
+  /** A client of this release (its hello asks for rosters) named `${prefix}${i}`, from its own address. */
+  connect(i: number): Connection;
+  /** A raw client saying hello as `name`, with `roster` as given (false: a client of an earlier release). */
+  raw(address: string, name: string, roster: boolean): { peer: ReturnType<LoopbackTransport['connect']>; seen: ServerControl[]; id(): number | undefined };
+}
 
-  it('come in roster messages of at most 256 players, or as a joined each for a hello without roster', async () => {
-    const N = MAX_ROSTER_PLAYERS + 44;
-    const clock = { now: 0 };
-    const nowMs = (): number => clock.now;
-    const config = loadServerConfig({}, { webrtc: false, logLevel: 'silent', roomCapacity: N + 2, maxSessions: N + 10, gameParams: { npcs: 0 }, clientRoomParams: { npcs: 0 } });
-    srv = new TickwireServer(config, { game: arena, clock: { nowMs }, autoTick: false });
-    const reliable = new LoopbackTransport({ reliable: true, seed: 1, manual: true, nowMs });
-    srv.startInProcess(reliable);
-    const server = srv;
-    const controls = new Map<Connection, ServerControl[]>();
-    const connect = (i: number): Connection => {
-      const io = loopbackClientIO(reliable, undefined, { nowMs, remoteAddress: `10.1.${i >> 8}.${i & 255}` });
-      const c = new Connection(arena, io, { url: 'http://loopback', name: `p${i}`, room: 'big', transport: 'ws' });
+let srv: TickwireServer | undefined;
+afterEach(async () => {
+  await srv?.stop();
+  srv = undefined;
+});
+
+function rig(o: { room: string; prefix: string; net: number; seed: number; capacity: number; resumeGraceMs?: number }): Rig {
+  const clock = { now: 0 };
+  const nowMs = (): number => clock.now;
+  const config = loadServerConfig({}, {
+    webrtc: false, logLevel: 'silent', roomCapacity: o.capacity, maxSessions: o.capacity + 50, gameParams: { npcs: 0 }, clientRoomParams: { npcs: 0 },
+    ...(o.resumeGraceMs !== undefined ? { resumeGraceMs: o.resumeGraceMs } : {}),
+  });
+  const server = new TickwireServer(config, { game: arena, clock: { nowMs }, autoTick: false });
+  srv = server;
+  const reliable = new LoopbackTransport({ reliable: true, seed: o.seed, manual: true, nowMs });
+  server.startInProcess(reliable);
+  const controls = new Map<Connection, ServerControl[]>();
+  return {
+    server, clock, reliable, controls,
+    connect: (i) => {
+      const io = loopbackClientIO(reliable, undefined, { nowMs, remoteAddress: `10.${o.net}.${i >> 8}.${i & 255}` });
+      const c = new Connection(arena, io, { url: 'http://loopback', name: `${o.prefix}${i}`, room: o.room, transport: 'ws' });
       const seen: ServerControl[] = [];
       controls.set(c, seen);
       c.events.onControl = (m) => void seen.push(m);
       c.connect();
       return c;
-    };
+    },
+    raw: (address, name, roster) => {
+      const peer = reliable.connect({ remoteAddress: address });
+      const seen: ServerControl[] = [];
+      peer.onmessage = (ev) => {
+        const bytes = ev.data as Uint8Array;
+        if (bytes[0] === MsgType.Control) seen.push(decodeServerControl(bytes));
+      };
+      const hello: ClientControl = { t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name, room: o.room, wsOnly: true, ...(roster ? { roster: true } : {}) };
+      peer.onopen = () => peer.send(encodeControl(hello));
+      return { peer, seen, id: () => seen.find((m): m is Extract<ServerControl, { t: 'welcome' }> => m.t === 'welcome')?.sessionId };
+    },
+  };
+}
+
+describe('the players in the room, told to a player entering it', { timeout: 60_000 }, () => {
+  it('come in roster messages of at most 256 players, or as a joined each for a hello without roster', async () => {
+    const N = MAX_ROSTER_PLAYERS + 44;
+    const { server, clock, reliable, controls, connect, raw } = rig({ room: 'big', prefix: 'p', net: 1, seed: 1, capacity: N + 2 });
     const run = async (ms: number): Promise<void> => {
       for (let t = 0; t < ms; t++) {
         clock.now += 1;
@@ -77,16 +111,7 @@ describe('the players in the room, told to a player entering it', { timeout: 60_
     for (const c of [...first, late]) expect(heldBy(controls.get(c) as ServerControl[])).toEqual(othersOf(room?.players ?? [], c.welcome?.sessionId));
 
     // A hello without roster (a client of an earlier release): a joined per player, as before.
-    const peer = reliable.connect({ remoteAddress: '10.2.0.1' });
-    const old: ServerControl[] = [];
-    peer.onmessage = (ev) => {
-      const bytes = ev.data as Uint8Array;
-      if (bytes[0] === MsgType.Control) old.push(decodeServerControl(bytes));
-    };
-    peer.onopen = () => {
-      const hello: ClientControl = { t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: 'old', room: 'big', wsOnly: true };
-      peer.send(encodeControl(hello));
-    };
+    const { seen: old } = raw('10.2.0.1', 'old', false);
     await run(200);
     expect(old.some((m) => m.t === 'welcome')).toBe(true);
     expect(old.filter((m) => m.t === 'roster')).toEqual([]);
@@ -120,30 +145,8 @@ function othersOf(players: readonly { id: number }[], self: number | undefined):
 }
 
 describe('the newcomers of one drain, told to the players in the room', { timeout: 60_000 }, () => {
-  let srv: TickwireServer | undefined;
-  afterEach(async () => {
-    await srv?.stop();
-    srv = undefined;
-  });
-
   it('go in one roster per player and drain, each heard of once, an arrival always before its departure', async () => {
-    const clock = { now: 0 };
-    const nowMs = (): number => clock.now;
-    const config = loadServerConfig({}, { webrtc: false, logLevel: 'silent', resumeGraceMs: 0, roomCapacity: 200, maxSessions: 300, gameParams: { npcs: 0 }, clientRoomParams: { npcs: 0 } });
-    srv = new TickwireServer(config, { game: arena, clock: { nowMs }, autoTick: false });
-    const reliable = new LoopbackTransport({ reliable: true, seed: 2, manual: true, nowMs });
-    srv.startInProcess(reliable);
-    const server = srv;
-    const controls = new Map<Connection, ServerControl[]>();
-    const connect = (i: number): Connection => {
-      const io = loopbackClientIO(reliable, undefined, { nowMs, remoteAddress: `10.3.${i >> 8}.${i & 255}` });
-      const c = new Connection(arena, io, { url: 'http://loopback', name: `q${i}`, room: 'burst', transport: 'ws' });
-      const seen: ServerControl[] = [];
-      controls.set(c, seen);
-      c.events.onControl = (m) => void seen.push(m);
-      c.connect();
-      return c;
-    };
+    const { server, clock, reliable, controls, connect, raw } = rig({ room: 'burst', prefix: 'q', net: 3, seed: 2, capacity: 200, resumeGraceMs: 0 });
     // the transport pumped without a tick between: every hello of a burst lands in one drain
     const settle = async (ticks: number): Promise<void> => {
       for (let t = 0; t < ticks; t++) {
@@ -158,14 +161,7 @@ describe('the newcomers of one drain, told to the players in the room', { timeou
     };
     const early = Array.from({ length: 19 }, (_, i) => connect(i));
     // and a client of an earlier release (no roster in its hello): a joined and a left each
-    const peer = reliable.connect({ remoteAddress: '10.4.0.1' });
-    const old: ServerControl[] = [];
-    peer.onmessage = (ev) => {
-      const bytes = ev.data as Uint8Array;
-      if (bytes[0] === MsgType.Control) old.push(decodeServerControl(bytes));
-    };
-    peer.onopen = () => peer.send(encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: 'old', room: 'burst', wsOnly: true }));
-    const oldId = (): number | undefined => old.find((m): m is Extract<ServerControl, { t: 'welcome' }> => m.t === 'welcome')?.sessionId;
+    const { seen: old, id: oldId } = raw('10.4.0.1', 'old', false);
     await settle(20);
     const room = server.rooms.get('burst');
     expect(room?.players.length).toBe(20);
@@ -220,36 +216,11 @@ describe('the newcomers of one drain, told to the players in the room', { timeou
 });
 
 describe('the players whose resume windows expire together', { timeout: 60_000 }, () => {
-  let srv: TickwireServer | undefined;
-  afterEach(async () => {
-    await srv?.stop();
-    srv = undefined;
-  });
-
   it('are told to those who stay in one roster, by the housekeeping pass that ends them', async () => {
-    const clock = { now: 0 };
-    const nowMs = (): number => clock.now;
-    const config = loadServerConfig({}, { webrtc: false, logLevel: 'silent', resumeGraceMs: 1500, roomCapacity: 50, maxSessions: 100, gameParams: { npcs: 0 }, clientRoomParams: { npcs: 0 } });
-    srv = new TickwireServer(config, { game: arena, clock: { nowMs }, autoTick: false });
-    const reliable = new LoopbackTransport({ reliable: true, seed: 3, manual: true, nowMs });
-    srv.startInProcess(reliable);
-    const server = srv;
-    const controls = new Map<Connection, ServerControl[]>();
-    const stay = Array.from({ length: 10 }, (_, i) => {
-      const io = loopbackClientIO(reliable, undefined, { nowMs, remoteAddress: `10.5.0.${i}` });
-      const c = new Connection(arena, io, { url: 'http://loopback', name: `r${i}`, room: 'expire', transport: 'ws' });
-      const seen: ServerControl[] = [];
-      controls.set(c, seen);
-      c.events.onControl = (m) => void seen.push(m);
-      c.connect();
-      return c;
-    });
+    const { server, clock, reliable, controls, connect, raw } = rig({ room: 'expire', prefix: 'r', net: 5, seed: 3, capacity: 50, resumeGraceMs: 1500 });
+    const stay = Array.from({ length: 10 }, (_, i) => connect(i));
     // 20 raw clients whose links will drop without a word (their sessions kept for a resume that never comes)
-    const gone = Array.from({ length: 20 }, (_, i) => {
-      const peer = reliable.connect({ remoteAddress: `10.6.0.${i}` });
-      peer.onopen = () => peer.send(encodeControl({ t: 'hello', v: PROTOCOL_VERSION, hash: configHash(arena), name: `g${i}`, room: 'expire', wsOnly: true, roster: true }));
-      return peer;
-    });
+    const gone = Array.from({ length: 20 }, (_, i) => raw(`10.6.0.${i}`, `g${i}`, true).peer);
     const run = async (ms: number): Promise<void> => {
       for (let t = 0; t < ms; t += 16) {
         clock.now += 16;
