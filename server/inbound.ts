@@ -646,11 +646,15 @@ export class Inbound implements OutboundHost {
   /** Announces every room change of the batch that ended (inRoomBatch) and forgets them. */
   private announceRoomChanges(): void {
     if (this.joiners.size === 0 && this.leavers.size === 0) return;
-    for (const [room, joined] of this.joiners) this.announce(room, joined, this.leavers.get(room) ?? []);
-    for (const [room, left] of this.leavers) if (!this.joiners.has(room)) this.announce(room, [], left);
-    this.joiners.clear();
-    this.leavers.clear();
-    this.enteredAt.clear();
+    try {
+      for (const [room, joined] of this.joiners) this.announce(room, joined, this.leavers.get(room) ?? []);
+      for (const [room, left] of this.leavers) if (!this.joiners.has(room)) this.announce(room, [], left);
+    } finally {
+      // forgotten even if a send threw: a later batch never repeats them
+      this.joiners.clear();
+      this.leavers.clear();
+      this.enteredAt.clear();
+    }
   }
 
   /**

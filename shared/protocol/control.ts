@@ -122,7 +122,8 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSiz
 
 /** Encodes a control message as [MsgType.Control, ...msgpack]. Allocates: control traffic is rare. */
 export function encodeControl(msg: ClientControl | ServerControl): Uint8Array {
-  if (msg.t === 'roster') {
+  // (any value packs: tests and fuzzers encode what is no message at all)
+  if (typeof msg === 'object' && msg !== null && msg.t === 'roster') {
     const fast = encodeRoster(msg as Extract<ServerControl, { t: 'roster' }>);
     if (fast) return fast;
   }
