@@ -103,6 +103,18 @@ interface Deferred {
   resumable: boolean;
 }
 
+/** A room's changes not yet announced (Inbound.changes). */
+interface RoomChanges {
+  /** Players who entered, in order, not yet announced. */
+  joined: Player[];
+  /** Sessions that left, each with its place in the order of changes. */
+  left: { id: number; at: number }[];
+  /** The place in that order at which each player who entered since the last announcement did (it knew of the changes before). */
+  enteredAt: Map<Player, number>;
+  /** When the first of them was made (server clock, ms). */
+  sinceMs: number;
+}
+
 /** The inbound side: admission, the inbox and its dispatch, and the session life cycle. */
 export class Inbound implements OutboundHost {
   readonly inbox: Inbox;
@@ -113,19 +125,16 @@ export class Inbound implements OutboundHost {
   private readonly cameras: SpectatorCameras;
   private readonly deferred: Deferred[] = [];
   /**
-   * Room changes not yet announced, gathered while a batch runs (a drain, a housekeeping pass, the
-   * deferred disconnects: inRoomBatch): the players who entered each room, in order, and the
-   * sessions that left it, each with its place in the batch's order. When the outermost batch ends,
-   * each player in the room hears of all of them in one `roster` (announceRoomChanges) instead of
-   * one message per change and player: what keeps a room of 1,000 from sending a million messages
-   * when its players time out together.
+   * Room changes not yet announced, gathered while batches run (a drain, a housekeeping pass, the
+   * deferred disconnects: inRoomBatch) and announced at the end of the first batch at least a
+   * snapshot interval after the room's first of them (announceRoomChanges): each player in the
+   * room hears of all of them in one `roster` instead of one message per change and player. What
+   * keeps a room of 1,000 filling at a join a tick from sending 60,000 messages a second, and its
+   * players timing out together from sending a million.
    */
-  private readonly joiners = new Map<Room, Player[]>();
-  private readonly leavers = new Map<Room, { id: number; at: number }[]>();
-  /** The place in the batch's order at which each player who entered during the batch did (it already knew of those before). */
-  private readonly enteredAt = new Map<Player, number>();
+  private readonly changes = new Map<Room, RoomChanges>();
   private changeOrder = 0;
-  /** Batches running (nested); 0: a change is announced at once. */
+  /** Batches running (nested): changes are announced when the outermost ends (a change made outside one waits for the next). */
   private batchDepth = 0;
   /** Sequenced messages from the players of rooms frozen for a move, in arrival order (releaseHeld). */
   private readonly held = new Map<Room, { c: Conn; msg: ClientControl }[]>();
@@ -631,30 +640,49 @@ export class Inbound implements OutboundHost {
     s.state = 'active';
     out.bindPlayer(s);
     out.sendControl(s, { t: 'welcome', ...this.sessionInfo(s) });
-    // the others hear of it when the batch is over (announceRoomChanges), with the rest of the room's changes
-    if (this.batchDepth === 0) this.announce(room, [player], []);
-    else {
-      const joined = this.joiners.get(room);
-      if (joined) joined.push(player);
-      else this.joiners.set(room, [player]);
-      this.enteredAt.set(player, ++this.changeOrder);
-    }
+    // the others hear of it with the rest of the room's changes (announceRoomChanges)
+    const ch = this.changesOf(room);
+    ch.joined.push(player);
+    ch.enteredAt.set(player, ++this.changeOrder);
     this.sendRoster(s, room, player);
     log.info({ session: s.id, name: s.name, room: room.name, eid, remote: s.remoteAddress }, 'player joined');
   }
 
-  /** Announces every room change of the batch that ended (inRoomBatch) and forgets them. */
-  private announceRoomChanges(): void {
-    if (this.joiners.size === 0 && this.leavers.size === 0) return;
-    try {
-      for (const [room, joined] of this.joiners) this.announce(room, joined, this.leavers.get(room) ?? []);
-      for (const [room, left] of this.leavers) if (!this.joiners.has(room)) this.announce(room, [], left);
-    } finally {
-      // forgotten even if a send threw: a later batch never repeats them
-      this.joiners.clear();
-      this.leavers.clear();
-      this.enteredAt.clear();
+  /** The changes of `room` not yet announced (made when it has none). */
+  private changesOf(room: Room): RoomChanges {
+    let ch = this.changes.get(room);
+    if (!ch) {
+      ch = { joined: [], left: [], enteredAt: new Map(), sinceMs: this.ctx.clock.nowMs() };
+      this.changes.set(room, ch);
     }
+    return ch;
+  }
+
+  /**
+   * Announces the changes of every room whose first unannounced one is a snapshot interval old or
+   * more (or of every room with `all`), and forgets them; a room with nobody left to tell forgets
+   * them at once. Runs when the outermost batch ends.
+   */
+  private announceRoomChanges(all = false): void {
+    if (this.changes.size === 0) return;
+    const now = this.ctx.clock.nowMs();
+    const interval = 1000 / this.ctx.config.net.snapshotRateHz;
+    for (const [room, ch] of this.changes) {
+      if (!all && room.players.length > 0 && now - ch.sinceMs < interval) continue;
+      this.flushChanges(room, ch);
+    }
+  }
+
+  /** Announces the changes of `room` not yet announced, now (before it freezes for a move: they would not reach its players otherwise). */
+  flushRoomChanges(room: Room): void {
+    const ch = this.changes.get(room);
+    if (ch) this.flushChanges(room, ch);
+  }
+
+  private flushChanges(room: Room, ch: RoomChanges): void {
+    // forgotten even if a send throws: they are never announced twice
+    this.changes.delete(room);
+    this.announce(room, ch.joined, ch.left, ch.enteredAt);
   }
 
   /**
@@ -664,14 +692,14 @@ export class Inbound implements OutboundHost {
    * `roster` with up to MAX_ROSTER_PLAYERS of each for a client that takes rosters, a `joined` and
    * a `left` each for one that does not.
    */
-  private announce(room: Room, joiners: readonly Player[], leavers: readonly { id: number; at: number }[]): void {
+  private announce(room: Room, joiners: readonly Player[], leavers: readonly { id: number; at: number }[], enteredAt: ReadonlyMap<Player, number>): void {
     const { sessions, out } = this.ctx;
     const nextOf = new Map<Player, number>();
     for (let i = 0; i < joiners.length; i++) nextOf.set(joiners[i], i + 1);
     for (const p of room.players) {
       const other = sessions.get(p.id);
       if (!other) continue;
-      const since = this.enteredAt.get(p) ?? 0;
+      const since = enteredAt.get(p) ?? 0;
       const players: RosterPlayer[] = [];
       // a joiner gone before the announcement (its entity removed) is not announced
       for (let i = nextOf.get(p) ?? 0; i < joiners.length; i++) if (joiners[i].eid >= 0) players.push(joiners[i].rosterEntry());
@@ -999,7 +1027,7 @@ export class Inbound implements OutboundHost {
 
   private endSession(s: Session, why: string): void {
     if (s.state === 'gone') return;
-    const { sessions, clock, log, out } = this.ctx;
+    const { clock, log } = this.ctx;
     const room = s.room;
     const player = s.player;
     s.state = 'gone';
@@ -1008,26 +1036,16 @@ export class Inbound implements OutboundHost {
       room.removeSpectator(player, clock.nowMs());
       log.info({ session: s.id, room: room.name, why }, 'spectator left');
     } else if (room && player) {
-      // a player who entered during this batch is announced before its departure is
-      const joined = this.joiners.get(room);
-      if (joined && joined.includes(player)) {
-        this.joiners.delete(room);
-        this.announce(room, joined, []);
+      // a player whose arrival is not announced yet is announced (with those before it) before its departure is
+      const ch = this.changes.get(room);
+      if (ch && ch.joined.includes(player)) {
+        this.announce(room, ch.joined, [], ch.enteredAt);
+        ch.joined = [];
       }
       room.removePlayer(player, clock.nowMs());
       // Frozen for a move: announced if the room stays here (server/fleet/handoff.ts), by the new owner's resume window if it moves.
       if (room.frozen) room.frozen.left.push(s.id);
-      else if (this.batchDepth > 0) {
-        const left = this.leavers.get(room);
-        const l = { id: s.id, at: ++this.changeOrder };
-        if (left) left.push(l);
-        else this.leavers.set(room, [l]);
-      } else {
-        for (const p of room.players) {
-          const other = sessions.get(p.id);
-          if (other) out.sendControl(other, { t: 'left', sessionId: s.id });
-        }
-      }
+      else this.changesOf(room).left.push({ id: s.id, at: ++this.changeOrder });
       log.info({ session: s.id, room: room.name, why }, 'player left');
     }
     this.forget(s);

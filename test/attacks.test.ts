@@ -305,9 +305,10 @@ describe('attacks: smaller findings', { timeout: 30_000 }, () => {
     const room = srv.rooms.get('names')!;
     const names = room.players.map((p) => p.name);
     expect(names).toEqual(['Bob', 'bob 2', 'W'.repeat(24)]);
-    // the others hear of each newcomer by its room name (a client of this release: in roster messages)
-    const joined = (a as Connection & { controls: ServerControl[] }).controls.flatMap((m) => (m.t === 'roster' ? m.players.map((p) => p.name) : m.t === 'joined' ? [m.name] : []));
-    expect(joined).toEqual(['bob 2', 'W'.repeat(24)]);
+    // the others hear of each newcomer by its room name (a client of this release: in roster messages, within a snapshot interval or two)
+    const joined = (): string[] => (a as Connection & { controls: ServerControl[] }).controls.flatMap((m) => (m.t === 'roster' ? m.players.map((p) => p.name) : m.t === 'joined' ? [m.name] : []));
+    await waitFor(() => joined().length >= 2, 2000, 'newcomers announced');
+    expect(joined()).toEqual(['bob 2', 'W'.repeat(24)]);
     expect([b.state, c.state]).toEqual(['active', 'active']);
   });
 

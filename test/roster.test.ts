@@ -182,7 +182,25 @@ describe('the newcomers of one drain, told to the players in the room', { timeou
     // the burst's hellos came in a few drains, not one message per newcomer
     expect(Math.max(...hellosPerDrain)).toBeLessThan(10);
 
+    // one newcomer a tick for 12 ticks: each player hears of them once a snapshot interval (3 ticks), not once a tick
+    const steadyMarks = early.map((c) => (controls.get(c) as ServerControl[]).length);
+    const steady: Connection[] = [];
+    for (let k = 0; k < 12; k++) {
+      steady.push(connect(60 + k));
+      await settle(1);
+    }
+    await settle(10);
+    expect(room?.players.length).toBe(62);
+    for (let i = 0; i < early.length; i++) {
+      const news = (controls.get(early[i]) as ServerControl[]).slice(steadyMarks[i]).filter((m): m is Roster => m.t === 'roster');
+      expect(news.flatMap((m) => m.players.map((p) => p.name)).sort()).toEqual(steady.map((_, k) => `q${60 + k}`).sort());
+      expect(news.length).toBeLessThanOrEqual(6);
+    }
+    for (const c of steady) c.close('steady done');
+    await settle(10);
+
     // a burst in which some leave again before the next tick: those heard of them joining first
+    const quickMark = (controls.get(early[0]) as ServerControl[]).length;
     const quick = Array.from({ length: 10 }, (_, i) => connect(50 + i));
     for (let k = 0; k < 40; k++) {
       clock.now += 1;
@@ -193,7 +211,7 @@ describe('the newcomers of one drain, told to the players in the room', { timeou
     await settle(20);
     expect(room?.players.length).toBe(55);
     // the five did enter (in the drain that took their departure too): everyone heard them leave, in one roster
-    const departures = (controls.get(early[0]) as ServerControl[]).filter((m): m is Roster => m.t === 'roster' && m.left !== undefined);
+    const departures = (controls.get(early[0]) as ServerControl[]).slice(quickMark).filter((m): m is Roster => m.t === 'roster' && m.left !== undefined);
     expect(departures.map((m) => m.left?.length)).toEqual([5]);
     for (const c of [...early, ...burst, ...quick.slice(5)]) expect(heldBy(controls.get(c) as ServerControl[])).toEqual(othersOf(room?.players ?? [], c.welcome?.sessionId));
     expect(heldBy(old)).toEqual(othersOf(room?.players ?? [], oldId()));

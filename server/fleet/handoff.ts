@@ -157,6 +157,8 @@ export interface HandoffSessions {
   retire(s: Session): void;
   /** Reads (`deliver`) or drops the sequenced messages held while `room` was frozen. */
   releaseHeld(room: Room, deliver: boolean): void;
+  /** Announces the room's arrivals and departures not announced yet (before it freezes: its players would not hear of them otherwise). */
+  flushRoomChanges(room: Room): void;
   /** Ends a session with a bye (spectators of a moved room). */
   disconnect(s: Session, code: typeof CloseCode.Drained, reason: string): void;
 }
@@ -176,7 +178,7 @@ export function sessionSide(o: SessionOwner): HandoffSessions {
   const inbound = o.inbound;
   return {
     table: o.sessions, addresses: inbound.addresses, out: o.out, schema: o.schema, inputTotals: o.stats.inputs, clock: o.clock,
-    retire: (s) => inbound.retireMoved(s), releaseHeld: (room, deliver) => inbound.releaseHeld(room, deliver), disconnect: (s, code, reason) => inbound.disconnect(s, code, reason),
+    retire: (s) => inbound.retireMoved(s), releaseHeld: (room, deliver) => inbound.releaseHeld(room, deliver), flushRoomChanges: (room) => inbound.flushRoomChanges(room), disconnect: (s, code, reason) => inbound.disconnect(s, code, reason),
   };
 }
 
@@ -325,6 +327,7 @@ export class RoomHandoff {
     await this.channel.warm(targets[0]);
     if (rooms.get(room.name) !== room || room.players.length === 0) return false;
     const frozenAt = performance.now();
+    this.host.sessions().flushRoomChanges(room);
     rooms.freeze(room);
     this.inFlight.add(room.name);
     try {
