@@ -76,7 +76,7 @@ export interface ScaleResult {
    * while the room held at least 90% of the players (what joining a full room costs).
    */
   joinFrameMs: { p50: number; p99: number; max: number; nearFullMean: number };
-  /** After the window: the frame in which every other client (half the room) closes its connection at once, wall clock, ms. */
+  /** After the window: every other client (half the room) closes its connection at once; the longest frame of the 100 ms from then (the closes handled, the departures announced), wall clock, ms. */
   halfLeaveFrameMs: number;
   /**
    * The same frames in CPU time of the process (process.cpuUsage around each), ms: what the
@@ -381,7 +381,10 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   // half the room leaves at once (a match over, a network blip): the frame that handles the closes
   for (let i = 1; i < clients.length; i += 2) clients[i].conn.close('half leave');
   transport.pump();
-  result.halfLeaveFrameMs = round(step(), 3);
+  // the closes, then the departures' announcement (up to a snapshot interval later): the longest frame of 100 ms
+  let longest = 0;
+  for (let t = 0; t < Math.ceil(config.net.tickRateHz / 10); t++) longest = Math.max(longest, step());
+  result.halfLeaveFrameMs = round(longest, 3);
   for (const c of clients) c.conn.close('bench over');
   transport.pump();
   await server.stop('bench over');
