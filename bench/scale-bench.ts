@@ -378,7 +378,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     node: process.version,
     date: new Date().toISOString(),
   };
-  // half the room leaves at once (a match over, a network blip): the frame that handles the closes
+  // half the room leaves at once (a match over, a network blip)
   for (let i = 1; i < clients.length; i += 2) clients[i].conn.close('half leave');
   transport.pump();
   // the closes, then the departures' announcement (up to a snapshot interval later): the longest frame of 100 ms

@@ -225,8 +225,9 @@ function play(g: AnyGame, view: GameClient<Record<string, number>>): void {
           else if (msg.t === 'roster' && msg.players.length > 0) {
             // the roster right after the welcome lists who is here; a later one who joined since
             const n = msg.players.length;
-            const verb = performance.now() - welcomedAtMs >= 1000 ? 'joined' : n === 1 ? 'is here' : 'are here';
-            sidebar.line('system', n <= 3 ? `${msg.players.map((p) => p.name).join(', ')} ${verb}` : `${n} players ${verb === 'joined' ? 'joined' : 'are here'}`);
+            const here = performance.now() - welcomedAtMs < 1000;
+            const verb = here ? (n === 1 ? 'is here' : 'are here') : 'joined';
+            sidebar.line('system', n <= 3 ? `${msg.players.map((p) => p.name).join(', ')} ${verb}` : `${n} players ${verb}`);
           }
           else if (msg.t === 'event') {
             const text = view.describeEvent ? view.describeEvent(msg.name, msg.data, roster.name) : `${msg.name} ${JSON.stringify(msg.data ?? null)}`;

@@ -660,15 +660,15 @@ export class Inbound implements OutboundHost {
 
   /**
    * Announces the changes of every room whose first unannounced one is a snapshot interval old or
-   * more (or of every room with `all`), and forgets them; a room with nobody left to tell forgets
-   * them at once. Runs when the outermost batch ends.
+   * more, and forgets them; a room with nobody left to tell forgets them at once. Runs when the
+   * outermost batch ends.
    */
-  private announceRoomChanges(all = false): void {
+  private announceRoomChanges(): void {
     if (this.changes.size === 0) return;
     const now = this.ctx.clock.nowMs();
     const interval = 1000 / this.ctx.config.net.snapshotRateHz;
     for (const [room, ch] of this.changes) {
-      if (!all && room.players.length > 0 && now - ch.sinceMs < interval) continue;
+      if (room.players.length > 0 && now - ch.sinceMs < interval) continue;
       this.flushChanges(room, ch);
     }
   }
@@ -693,52 +693,51 @@ export class Inbound implements OutboundHost {
    * a `left` each for one that does not.
    */
   private announce(room: Room, joiners: readonly Player[], leavers: readonly { id: number; at: number }[], enteredAt: ReadonlyMap<Player, number>): void {
-    const { sessions, out } = this.ctx;
-    const nextOf = new Map<Player, number>();
-    for (let i = 0; i < joiners.length; i++) nextOf.set(joiners[i], i + 1);
+    const sessions = this.ctx.sessions;
+    // what a player there before all of them hears, built once; a joiner gone before the
+    // announcement (its entity removed) is not announced
+    const entries = joiners.filter((j) => j.eid >= 0).map((j) => j.rosterEntry());
+    const ids = leavers.map((l) => l.id);
     for (const p of room.players) {
       const other = sessions.get(p.id);
       if (!other) continue;
-      const since = enteredAt.get(p) ?? 0;
-      const players: RosterPlayer[] = [];
-      // a joiner gone before the announcement (its entity removed) is not announced
-      for (let i = nextOf.get(p) ?? 0; i < joiners.length; i++) if (joiners[i].eid >= 0) players.push(joiners[i].rosterEntry());
-      const left: number[] = [];
-      for (const l of leavers) if (l.at > since) left.push(l.id);
-      if (!other.rosterWanted) {
-        for (const j of players) out.sendControl(other, { t: 'joined', ...j });
-        for (const id of left) out.sendControl(other, { t: 'left', sessionId: id });
+      const since = enteredAt.get(p);
+      if (since === undefined) {
+        this.tell(other, entries, ids);
         continue;
       }
-      for (let at = 0; at < players.length || at < left.length; at += MAX_ROSTER_PLAYERS) {
-        const some = left.slice(at, at + MAX_ROSTER_PLAYERS);
-        out.sendControl(other, some.length > 0 ? { t: 'roster', players: players.slice(at, at + MAX_ROSTER_PLAYERS), left: some } : { t: 'roster', players: players.slice(at, at + MAX_ROSTER_PLAYERS) });
-      }
+      const after = joiners.indexOf(p) + 1;
+      this.tell(other, joiners.slice(after).filter((j) => j.eid >= 0).map((j) => j.rosterEntry()), leavers.filter((l) => l.at > since).map((l) => l.id));
     }
   }
 
   /**
-   * Tells `s`, entering `room`, who is in it (but `self`): `roster` messages of up to
-   * MAX_ROSTER_PLAYERS players when its hello asked for them, else a `joined` per player (what a
-   * client of an earlier release takes). In a room of 1,000 that is 4 messages instead of 999.
+   * Sends `to` the arrivals `players` and the departures `left`: `roster` messages of up to
+   * MAX_ROSTER_PLAYERS of each when its hello asked for them, else a `joined` and a `left` each
+   * (what a client of an earlier release takes).
    */
-  private sendRoster(s: Session, room: Room, self: Player | undefined): void {
+  private tell(to: Session, players: readonly RosterPlayer[], left: readonly number[]): void {
     const out = this.ctx.out;
-    const players = room.players;
-    if (!s.rosterWanted) {
-      for (const p of players) if (p !== self) out.sendControl(s, { t: 'joined', sessionId: p.id, name: p.name, eid: p.eid });
+    if (!to.rosterWanted) {
+      for (const p of players) out.sendControl(to, { t: 'joined', ...p });
+      for (const id of left) out.sendControl(to, { t: 'left', sessionId: id });
       return;
     }
-    let batch: RosterPlayer[] = [];
-    for (const p of players) {
-      if (p === self) continue;
-      batch.push(p.rosterEntry());
-      if (batch.length === MAX_ROSTER_PLAYERS) {
-        out.sendControl(s, { t: 'roster', players: batch });
-        batch = [];
-      }
+    const chunk = <T>(a: readonly T[], at: number): T[] => (at === 0 && a.length <= MAX_ROSTER_PLAYERS ? (a as T[]) : a.slice(at, at + MAX_ROSTER_PLAYERS));
+    for (let at = 0; at < players.length || at < left.length; at += MAX_ROSTER_PLAYERS) {
+      const gone = chunk(left, at);
+      out.sendControl(to, gone.length > 0 ? { t: 'roster', players: chunk(players, at), left: gone } : { t: 'roster', players: chunk(players, at) });
     }
-    if (batch.length > 0) out.sendControl(s, { t: 'roster', players: batch });
+  }
+
+  /**
+   * Tells `s`, entering `room`, who is in it (but `self`): in a room of 1,000, 4 `roster` messages
+   * instead of 999 `joined` when its hello asked for rosters.
+   */
+  private sendRoster(s: Session, room: Room, self: Player | undefined): void {
+    const entries: RosterPlayer[] = [];
+    for (const p of room.players) if (p !== self) entries.push(p.rosterEntry());
+    this.tell(s, entries, []);
   }
 
   /**

@@ -105,8 +105,8 @@ export type ServerControl = Sequencing &
   /** The players in the room when the client entered it, at most MAX_ROSTER_PLAYERS per message: a `joined` each, at once. */
   /**
    * Who is in the room: to a player entering it, the players already there; later, to every
-   * player, those who entered and the sessions (`left`) that left since the last one (a server
-   * inbox drain's). At most MAX_ROSTER_PLAYERS of each per message.
+   * player, those who entered and the sessions (`left`) that left since the last one (at most about
+   * one a snapshot interval). At most MAX_ROSTER_PLAYERS of each per message.
    */
   | { t: 'roster'; players: RosterPlayer[]; left?: number[] }
   | { t: 'left'; sessionId: number }
