@@ -21,7 +21,7 @@ async function main(): Promise<void> {
       record: { type: 'string', default: 'off' }, rounds: { type: 'string', default: '1' },
       seed: { type: 'string', default: '1' }, ramp: { type: 'string', default: '50' }, full: { type: 'string' }, 'input-packet-hz': { type: 'string' },
       'capacity-start': { type: 'string', default: '50' }, 'capacity-max': { type: 'string', default: '1000' }, 'capacity-resolution': { type: 'string', default: '25' },
-      'capacity-budget': { type: 'string' },
+      'capacity-budget': { type: 'string' }, 'bots-nice': { type: 'string' },
     },
     strict: true,
   });
@@ -42,6 +42,9 @@ async function main(): Promise<void> {
   const log = (l: string): void => {
     process.stderr.write(`${l}\n`);
   };
+  // the bot processes' nice value: above 0 they yield the shared cores to the server, as bots on other machines would
+  const botsNice = values['bots-nice'] !== undefined ? int('bots-nice', values['bots-nice'], 0, 19) : undefined;
+  const nice = botsNice !== undefined ? { botsNice } : {};
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 
   const drawChart = (): void => {
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
         for (const players of grid.players) {
           let r: PointResult;
           try {
-            r = await runPoint({ scenario, players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log });
+            r = await runPoint({ scenario, players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log, ...nice });
           } catch (err) {
             log(`[${scenario} P=${players} N=${npcs} ${transport}] FAILED: ${(err as Error).message}`);
             failedPoints.push({ players, npcs, error: (err as Error).message.slice(0, 2000) });
@@ -89,15 +92,17 @@ async function main(): Promise<void> {
     const timeBudgetSec = values['capacity-budget'] !== undefined ? int('capacity-budget', values['capacity-budget'], 10, 86_400) : undefined;
     for (const transport of transports) {
       const r = await capacitySearch({
-        scenario, transport, npcs, ...(timeBudgetSec !== undefined ? { timeBudgetSec } : {}), seconds, warmupSec, rampPerSec, log,
+        scenario, transport, npcs, ...(timeBudgetSec !== undefined ? { timeBudgetSec } : {}), ...nice, seconds, warmupSec, rampPerSec, log,
         start: int('capacity-start', values['capacity-start'], 1, 5000), max: int('capacity-max', values['capacity-max'], 1, 1024), resolution: int('capacity-resolution', values['capacity-resolution'], 1, 1000),
       });
       const m = machineInfo();
       const full: CapacityResult = { scenario, ...r, cores: m.cores, machine: m, command, at: new Date().toISOString() };
-      const previous = readJson<CapacityResult>(join(RESULTS_DIR, `${scenario}-capacity-${transport}.json`));
+      // a search with niced bots is stored beside the one without (they answer different questions)
+      const capacityFile = `${scenario}-capacity-${transport}${botsNice ? `-nice${botsNice}` : ''}.json`;
+      const previous = readJson<CapacityResult>(join(RESULTS_DIR, capacityFile));
       log(`[capacity ${scenario} ${transport}]${full.stoppedByTimeBudget ? ' (time budget spent before the resolution was reached)' : ''} ${full.capacityIsLowerBound ? 'at least ' : ''}${full.capacity} bots with tick p99 < ${full.budgetMs} ms on ${full.cores} cores (N=${npcs})`);
       if (previous) log(`  compared with the stored search (${previous.at}):\n${formatDifferences(compareResults(full, previous, ['capacity']))}`);
-      if (values.save) log(`wrote ${save(`${scenario}-capacity-${transport}.json`, JSON.stringify(full, null, 2) + '\n')}`);
+      if (values.save) log(`wrote ${save(capacityFile, JSON.stringify(full, null, 2) + '\n')}`);
       console.log(values.json ? JSON.stringify(full) : `capacity (${transport}, ${npcs} NPCs): ${full.capacityIsLowerBound ? '>= ' : ''}${full.capacity} bots on ${full.cores} cores`);
     }
     return;
@@ -126,7 +131,7 @@ async function main(): Promise<void> {
     const fullBots = values.full !== undefined ? int('full', values.full, 0, players) : undefined;
     const inputPacketRateHz = values['input-packet-hz'] !== undefined ? int('input-packet-hz', values['input-packet-hz'], 1, 128) : undefined;
     const r = await runPoint({
-      scenario, players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log, ...(fullBots !== undefined ? { fullBots } : {}), ...(inputPacketRateHz !== undefined ? { inputPacketRateHz } : {}),
+      scenario, players, npcs, transport, seconds, warmupSec, seed, rampPerSec, log, ...nice, ...(fullBots !== undefined ? { fullBots } : {}), ...(inputPacketRateHz !== undefined ? { inputPacketRateHz } : {}),
     });
     const old = storedPoint(players, npcs, transport, RESULTS_DIR, scenario);
     if (old) log(`compared with the stored result (${old.at}):\n${formatDifferences(compareResults(r, old, COMPARED_METRICS))}`);

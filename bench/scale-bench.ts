@@ -17,6 +17,7 @@ import type { Player } from '../server/player.ts';
 import { TickwireServer } from '../server/server.ts';
 import { viewFrameMatches } from '../server/interest.ts';
 import { percentileSorted, round } from '../tools/measure/stats.ts';
+import { machineCpuFigures, readMachineCpu } from '../tools/measure/proc.ts';
 
 /** What one scale run measures with. */
 export interface ScaleOptions {
@@ -93,6 +94,11 @@ export interface ScaleResult {
   serverWallCoresUsed: number;
   /** CPU of the whole process (server, loopback and every client) per simulated second. */
   processCpuCoresUsed: number;
+  /**
+   * The whole machine over the window's wall time, cores: busy (this process and anything else)
+   * and stolen by the hypervisor (steal; above 0 the cores ran slower than their count says).
+   */
+  machineCpu: { busyCores: number; stealCores: number };
   /** Downstream payload bytes per client per second (snapshots and control messages). */
   downPayloadBytesPerClientPerSec: number;
   /** Upstream payload bytes per client per second (inputs, acks, pings). */
@@ -313,6 +319,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   ist.maxWaitSnapshots = 0;
   if (o.onWindow) await o.onWindow('start');
   const cpu0 = process.cpuUsage();
+  const machine0 = readMachineCpu();
   measuring = true;
   const ticks = Math.round(o.seconds * config.net.tickRateHz);
   for (let t = 0; t < ticks; t++) {
@@ -325,6 +332,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   }
   measuring = false;
   const cpu = process.cpuUsage(cpu0);
+  const machine = machineCpuFigures(machine0, readMachineCpu());
   if (o.onWindow) await o.onWindow('end');
   const connectedEnd = room?.players.length ?? 0;
   const simSec = ticks / config.net.tickRateHz;
@@ -357,6 +365,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     serverCpuCoresUsed: round(serverCpuMs / 1000 / simSec, 3),
     serverWallCoresUsed: round(serverMs / 1000 / simSec, 3),
     processCpuCoresUsed: round((cpu.user + cpu.system) / 1e6 / simSec, 3),
+    machineCpu: { busyCores: round(machine.busyCores, 3), stealCores: round(machine.stealCores, 3) },
     downPayloadBytesPerClientPerSec: Math.round((sum((c) => c.conn.counters.bytesDown) - down0) / n / simSec),
     upPayloadBytesPerClientPerSec: Math.round((sum((c) => c.conn.counters.bytesUp) - up0) / n / simSec),
     snapshotsPerClientPerSec: round((sum((c) => c.conn.counters.snapshots) - snaps0) / n / simSec, 2),

@@ -234,4 +234,11 @@ describe('capacity search', () => {
     expect(capacityVerdict({ players: 100, connected: 100, tickMs: { p50: 1, p99: 9, max: 9 } })).toMatchObject({ pass: false });
     expect(capacityVerdict({ players: 100, connected: 100, tickMs: { p50: 1, p99: 8, max: 9 } })).toMatchObject({ pass: true });
   });
+  it('fails a point that did not deliver 20 snapshots a second, or whose bots fell behind', () => {
+    const ok = { players: 100, connected: 100, tickMs: { p50: 1, p99: 5, max: 6 }, seconds: 10, snapshotsPerClientPerSec: 19.9, bots: { processes: 2, stepsSkipped: 12 } };
+    expect(capacityVerdict(ok)).toMatchObject({ pass: true });
+    expect(capacityVerdict({ ...ok, snapshotsPerClientPerSec: 18.5 })).toMatchObject({ pass: false, reason: expect.stringContaining('snapshots/s') });
+    // 2 processes x 60 steps x 10 s = 1,200 steps: 12 skipped is 1%, 13 is over
+    expect(capacityVerdict({ ...ok, bots: { processes: 2, stepsSkipped: 13 } })).toMatchObject({ pass: false, reason: expect.stringContaining('fell behind') });
+  });
 });

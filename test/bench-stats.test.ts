@@ -1,7 +1,10 @@
 // Benchmark measurement code against known inputs: percentiles, log histograms, /proc parsing and
 // CPU accounting, Prometheus histogram deltas and quantiles.
 import { describe, expect, it } from 'vitest';
-import { cpuCoresUsed, descendantsFrom, parseProcStat, parseProcStatus, peakRssMiB, readProcSample, readProcTree, treeCpuCoresUsed, treePeakRssMiB, type ProcSample, type ProcTreeSample } from '../tools/measure/proc.ts';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { getPriority } from 'node:os';
+import { cpuCoresUsed, descendantsFrom, machineCpuFigures, parseMachineCpu, readMachineCpu, reniceProcess, parseProcStat, parseProcStatus, peakRssMiB, readProcSample, readProcTree, treeCpuCoresUsed, treePeakRssMiB, type ProcSample, type ProcTreeSample } from '../tools/measure/proc.ts';
 import { histogramDelta, histogramMaxBound, histogramQuantile, parsePromText, promHistogram, promValue } from '../tools/measure/prom.ts';
 import { LogHistogram, mean, percentile } from '../tools/measure/stats.ts';
 import { serverProcessFigures, serverWindowFigures } from '../tools/measure/arena-bench.ts';
@@ -129,6 +132,34 @@ describe('/proc accounting', () => {
     const tree = readProcTree(process.ppid);
     expect(tree.procs.has(process.pid)).toBe(true);
     expect(tree.procs.get(process.pid)!.stat.ppid).toBe(process.ppid);
+  });
+  it('reads the machine: busy and stolen cores from /proc/stat', () => {
+    const text = 'cpu  100 5 40 900 3 2 1 20 0 0\ncpu0 50 2 20 450 1 1 0 10 0 0\nintr 1\n';
+    const a = parseMachineCpu(text, 0);
+    // user + nice + system + irq + softirq; steal is the 8th field
+    expect(a).toEqual({ atMs: 0, busyTicks: 148, stealTicks: 20 });
+    const b = parseMachineCpu('cpu  250 5 90 1000 3 2 1 70 0 0\n', 2000);
+    expect(machineCpuFigures(a, b, 100)).toEqual({ busyCores: 1, stealCores: 0.25 });
+    expect(() => parseMachineCpu('intr 1\n', 0)).toThrow(/no cpu line/);
+    expect(() => parseMachineCpu('cpu  1 2 x\n', 0)).toThrow(/cpu line/);
+    const now = readMachineCpu();
+    expect(now.busyTicks).toBeGreaterThan(0);
+    expect(now.stealTicks).toBeGreaterThanOrEqual(0);
+  });
+  it('renices every thread of a process', async () => {
+    // the child says it is up once Node has started its threads
+    const child = spawn(process.execPath, ['-e', 'console.log("up"); setTimeout(() => {}, 20000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((r) => child.stdout.once('data', r));
+      const pid = child.pid!;
+      const tids = readdirSync(`/proc/${pid}/task`).map(Number);
+      expect(tids.length).toBeGreaterThan(1);
+      expect(reniceProcess(pid, 7)).toBe(tids.length);
+      for (const tid of tids) expect(getPriority(tid)).toBe(7);
+      expect(() => reniceProcess(2 ** 22 + 12345, 7)).toThrow(/could not set nice/);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultFullClient, type BotLinkConditions, type FullClientFactory } from './bot.ts';
+import { reniceProcess } from '../measure/proc.ts';
 import { sumTotals, type BotTotals } from '../measure/totals.ts';
 import { BotWorker, gameOf, loadGames, loadScriptModules, type BotSpec, type FromWorker, type ToWorker, type WorkerInit } from './worker.ts';
 import { defaultScriptName, getScript } from './scripts.ts';
@@ -62,6 +63,11 @@ export interface BotRunOptions {
   room?: string;
   /** Origin header of the bots' WebSockets. Default none. */
   origin?: string;
+  /**
+   * Nice value of the bot processes (every thread), -20..19; omitted: inherited. A load generator
+   * sharing the server's cores set above 0 yields them to the server, as bots on other machines would.
+   */
+  nice?: number;
 }
 
 /** Default number of full-netcode bots for a run of `count`: 1 per 25 bots, at least 1, at most 8. */
@@ -186,6 +192,7 @@ export class BotPool {
     try {
       const fc = await Promise.all(readies);
       pool.fullClientAvailable = fc.every(Boolean);
+      if (opts.nice !== undefined) for (const c of children) if (c.proc.pid !== undefined) reniceProcess(c.proc.pid, opts.nice);
     } catch (err) {
       await pool.kill();
       throw err;

@@ -2,11 +2,11 @@
 // processes as scenario-arena-v1.md / scenario-arena-v2.md say, measures the server (CPU, RSS, tick times) and the clients (bytes,
 // snapshots, render error) over a window after warm-up; the sweep and the capacity search.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { getPriority, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { renderChartSvg, type ChartPanel } from './chart.ts';
 import { readFileSync as readProcFile } from 'node:fs';
-import { clockTicksPerSec, readProcTree, treeCpuCoresUsed, type ProcTreeSample } from './proc.ts';
+import { clockTicksPerSec, machineCpuFigures, readMachineCpu, readProcTree, treeCpuCoresUsed, type MachineCpuSample, type ProcTreeSample } from './proc.ts';
 import { histogramDelta, histogramMaxBound, histogramQuantile, promHas, promHistogram, promValue, scrapeMetrics, type PromSample } from './prom.ts';
 import { commitId, machineInfo, markdownTable, type MachineInfo } from './report.ts';
 import { ServerProcess } from './server-proc.ts';
@@ -54,6 +54,8 @@ export interface PointOptions {
   fullBots?: number;
   /** Input packets per second per bot (the netcode's inputPacketRateHz); omitted = its default. */
   inputPacketRateHz?: number;
+  /** Nice value of the bot processes (BotRunOptions.nice); omitted: the runner's own. */
+  botsNice?: number;
   /** Progress lines (stderr). */
   log?: (line: string) => void;
   /** Record the room to a replay file in this directory (TICKWIRE_RECORD_ROOMS, TICKWIRE_REPLAY_DIR); omitted = not recorded. */
@@ -113,8 +115,14 @@ export interface PointResult {
   upstream: { inputPackets: number; acksInInput: number; acksStandalone: number; datagrams: number };
   /** Server-side count: messages the server received per connected client per second (every channel, control included). */
   serverMessagesInPerClientPerSec: number;
-  bots: { processes: number; fullBots: number; fullClientNetcode: boolean; cpuCoresUsed: number; stepsSkipped: number };
+  /** The bot processes; `nice` is their nice value (0: sharing the cores evenly with the server; absent in results before it was recorded). */
+  bots: { processes: number; fullBots: number; fullClientNetcode: boolean; cpuCoresUsed: number; stepsSkipped: number; nice?: number };
   machine: MachineInfo;
+  /**
+   * The whole machine over the window, cores: busy (server, bots and anything else running) and
+   * stolen by the hypervisor (steal time; above 0, the cores ran slower than their count says).
+   */
+  machineCpu: { busyCores: number; stealCores: number };
   /** The machine's 1-minute load average at the start and the end of the window (other work on the machine shows here). */
   loadAverage1m: { start: number; end: number };
   commit: string;
@@ -126,6 +134,7 @@ export interface PointResult {
 interface Mark {
   atMs: number;
   proc: ProcTreeSample;
+  cpu: MachineCpuSample;
   metrics: PromSample[];
   bots: BotTotals;
 }
@@ -134,7 +143,16 @@ async function mark(server: ServerProcess, pool: BotPool): Promise<Mark> {
   const bots = await pool.read();
   const metrics = await scrapeMetrics(`${server.url}/metrics`);
   const atMs = performance.now();
-  return { atMs, proc: readProcTree(server.pid, atMs), metrics, bots };
+  return { atMs, proc: readProcTree(server.pid, atMs), cpu: readMachineCpu(atMs), metrics, bots };
+}
+
+/** The nice value of a process's main thread (0 when it cannot be read). */
+function niceOf(pid: number | undefined): number {
+  try {
+    return pid === undefined ? 0 : getPriority(pid);
+  } catch {
+    return 0;
+  }
 }
 
 /** What a server process is, from its command line: 'main' for the root, else its script's name. */
@@ -208,6 +226,7 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
     pool = await BotPool.start({
       url: server.url, game: scenario, count: o.players, transport: o.transport, seed: o.seed ?? 1, rampPerSec, fullBots, script: 'arena-v1',
       ...(o.inputPacketRateHz !== undefined ? { inputPacketRateHz: o.inputPacketRateHz } : {}),
+      ...(o.botsNice !== undefined ? { nice: o.botsNice } : {}),
     });
     log(`${tag} server PID ${server.pid}, ${pool.processCount} bot process(es) (PIDs ${pool.pids.join(', ')}), ramp ${rampPerSec}/s`);
     const deadline = Date.now() + 3000 + (o.players * 1000) / rampPerSec + 25_000;
@@ -262,8 +281,9 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
       inputDelayMs: bots.inputDelayMs,
       upstream: { inputPackets: bots.inputPacketsPerClientPerSec, acksInInput: bots.acksInInputPerClientPerSec, acksStandalone: bots.acksStandalonePerClientPerSec, datagrams: bots.upDatagramsPerClientPerSec },
       serverMessagesInPerClientPerSec: round(srv.messagesIn / clients / windowSec, 2),
-      bots: { processes: pool.processCount, fullBots: pool.fullClientAvailable ? b.bots.fullBots : 0, fullClientNetcode: pool.fullClientAvailable, cpuCoresUsed: bots.botCpuCoresUsed, stepsSkipped: bots.botStepsSkipped },
+      bots: { processes: pool.processCount, fullBots: pool.fullClientAvailable ? b.bots.fullBots : 0, fullClientNetcode: pool.fullClientAvailable, cpuCoresUsed: bots.botCpuCoresUsed, stepsSkipped: bots.botStepsSkipped, nice: niceOf(pool.pids[0]) },
       machine: machineInfo(),
+      machineCpu: ((m) => ({ busyCores: round(m.busyCores, 3), stealCores: round(m.stealCores, 3) }))(machineCpuFigures(a.cpu, b.cpu)),
       loadAverage1m: { start: round(loadStart, 2), end: round(loadavg()[0], 2) },
       commit: commitId(REPO_ROOT),
       at: new Date().toISOString(),
@@ -365,18 +385,37 @@ export interface CapacityResult {
   timeBudgetSec?: number | null;
   /** True when the time budget ended the search before it reached its resolution. */
   stoppedByTimeBudget?: boolean;
+  /** Nice value the probes' bot processes ran at (--bots-nice; 0: not set). */
+  botsNice?: number;
   cores: number;
   machine: MachineInfo;
   /** Every probe in order (a failing count is probed twice; it fails only if both fail). */
-  probes: { players: number; tickP99Ms: number; connected: number; failed: number; serverCpuCoresUsed: number; botCpuCoresUsed: number; botStepsSkipped: number; pass: boolean; reason: string; loadAverage1m: number | null }[];
+  probes: { players: number; tickP99Ms: number; snapshotsPerClientPerSec?: number | null; connected: number; failed: number; serverCpuCoresUsed: number; botCpuCoresUsed: number; botStepsSkipped: number; pass: boolean; reason: string; loadAverage1m: number | null }[];
   command: string;
   at: string;
 }
 
-/** Whether a point passes the capacity criterion, and why not. */
-export function capacityVerdict(r: Pick<PointResult, 'players' | 'connected' | 'tickMs'>, budgetMs = CAPACITY_BUDGET_MS): { pass: boolean; reason: string } {
+/** Snapshots per client per second a capacity probe must deliver: the scenarios' 20 Hz, within 1% (window edges). */
+export const CAPACITY_MIN_SNAPSHOTS_PER_SEC = 19.8;
+/** Share of the bot processes' 60 Hz steps they may skip (fallen behind) before a probe stops measuring the load it claims. */
+export const CAPACITY_MAX_BOT_STEPS_SKIPPED = 0.01;
+
+/** The figures of a point the capacity verdict reads. */
+export type CapacityFigures = Pick<PointResult, 'players' | 'connected' | 'tickMs'> & Partial<Pick<PointResult, 'snapshotsPerClientPerSec' | 'seconds'>> & { bots?: Pick<PointResult['bots'], 'processes' | 'stepsSkipped'> };
+
+/**
+ * Whether a point passes the capacity criterion, and why not: every bot connected, tick p99 under
+ * the budget, 20 snapshots a second reaching the clients, and bots that kept up with their own
+ * steps (bots that fell behind sent less than the point claims).
+ */
+export function capacityVerdict(r: CapacityFigures, budgetMs = CAPACITY_BUDGET_MS): { pass: boolean; reason: string } {
   if (r.connected < r.players) return { pass: false, reason: `only ${r.connected}/${r.players} bots connected` };
   if (r.tickMs.p99 >= budgetMs) return { pass: false, reason: `tick p99 ${r.tickMs.p99} ms >= ${round(budgetMs, 2)} ms` };
+  if (r.snapshotsPerClientPerSec !== undefined && r.snapshotsPerClientPerSec < CAPACITY_MIN_SNAPSHOTS_PER_SEC) return { pass: false, reason: `${r.snapshotsPerClientPerSec} snapshots/s per client < ${CAPACITY_MIN_SNAPSHOTS_PER_SEC}` };
+  if (r.bots && r.seconds !== undefined) {
+    const steps = r.bots.processes * 60 * r.seconds;
+    if (steps > 0 && r.bots.stepsSkipped > CAPACITY_MAX_BOT_STEPS_SKIPPED * steps) return { pass: false, reason: `the bots skipped ${r.bots.stepsSkipped} of ${Math.round(steps)} steps (fell behind)` };
+  }
   return { pass: true, reason: `tick p99 ${r.tickMs.p99} ms < ${round(budgetMs, 2)} ms` };
 }
 
@@ -384,18 +423,18 @@ export function capacityVerdict(r: Pick<PointResult, 'players' | 'connected' | '
  * Largest bot count with tick p99 under half the 60 Hz budget: doubles from `start` until a probe
  * fails (or `max` is reached), then bisects to within `resolution` bots.
  */
-export async function capacitySearch(o: { scenario?: Scenario; timeBudgetSec?: number; now?: () => number; transport: 'ws' | 'webrtc'; npcs: number; seconds: number; warmupSec: number; start: number; max: number; resolution: number; rampPerSec: number; log: (l: string) => void; probe?: (players: number) => Promise<Pick<PointResult, 'players' | 'connected' | 'failed' | 'tickMs' | 'serverCpuCoresUsed' | 'bots'> & Partial<Pick<PointResult, 'loadAverage1m'>>> }): Promise<Omit<CapacityResult, 'command' | 'at' | 'machine' | 'cores' | 'scenario'>> {
+export async function capacitySearch(o: { scenario?: Scenario; timeBudgetSec?: number; botsNice?: number; now?: () => number; transport: 'ws' | 'webrtc'; npcs: number; seconds: number; warmupSec: number; start: number; max: number; resolution: number; rampPerSec: number; log: (l: string) => void; probe?: (players: number) => Promise<Pick<PointResult, 'players' | 'connected' | 'failed' | 'tickMs' | 'serverCpuCoresUsed' | 'bots'> & Partial<Pick<PointResult, 'loadAverage1m' | 'snapshotsPerClientPerSec' | 'seconds'>>> }): Promise<Omit<CapacityResult, 'command' | 'at' | 'machine' | 'cores' | 'scenario'>> {
   const probes: CapacityResult['probes'] = [];
   const now = o.now ?? ((): number => performance.now());
   const startedMs = now();
   const timeBudgetSec = o.timeBudgetSec ?? null;
   // a probe starts only while the budget lasts; the one running when it ends finishes
   const timeLeft = (): boolean => timeBudgetSec === null || (now() - startedMs) / 1000 < timeBudgetSec;
-  const run = o.probe ?? ((players: number) => runPoint({ scenario: o.scenario ?? 'arena-v1', players, npcs: o.npcs, transport: o.transport, seconds: o.seconds, warmupSec: o.warmupSec, rampPerSec: o.rampPerSec, fullBots: 1, log: o.log }));
+  const run = o.probe ?? ((players: number) => runPoint({ scenario: o.scenario ?? 'arena-v1', players, npcs: o.npcs, transport: o.transport, seconds: o.seconds, warmupSec: o.warmupSec, rampPerSec: o.rampPerSec, fullBots: 1, log: o.log, ...(o.botsNice !== undefined ? { botsNice: o.botsNice } : {}) }));
   const probe = async (players: number, attempt = 1): Promise<boolean> => {
     const r = await run(players);
     const v = capacityVerdict(r);
-    probes.push({ players, tickP99Ms: r.tickMs.p99, connected: r.connected, failed: r.failed, serverCpuCoresUsed: r.serverCpuCoresUsed, botCpuCoresUsed: r.bots.cpuCoresUsed, botStepsSkipped: r.bots.stepsSkipped, pass: v.pass, reason: v.reason, loadAverage1m: r.loadAverage1m?.end ?? null });
+    probes.push({ players, tickP99Ms: r.tickMs.p99, snapshotsPerClientPerSec: r.snapshotsPerClientPerSec ?? null, connected: r.connected, failed: r.failed, serverCpuCoresUsed: r.serverCpuCoresUsed, botCpuCoresUsed: r.bots.cpuCoresUsed, botStepsSkipped: r.bots.stepsSkipped, pass: v.pass, reason: v.reason, loadAverage1m: r.loadAverage1m?.end ?? null });
     o.log(`[capacity ${o.transport}] ${players} bots: ${v.pass ? 'pass' : 'fail'} (${v.reason})`);
     // one stall of a shared machine should not decide the search: a failing count is measured twice
     if (!v.pass && attempt < 2) return probe(players, attempt + 1);
@@ -404,7 +443,7 @@ export async function capacitySearch(o: { scenario?: Scenario; timeBudgetSec?: n
   let lo = 0;
   let hi = -1;
   let outOfTime = false;
-  const base = { transport: o.transport, npcs: o.npcs, budgetMs: round(CAPACITY_BUDGET_MS, 3), timeBudgetSec };
+  const base = { transport: o.transport, npcs: o.npcs, budgetMs: round(CAPACITY_BUDGET_MS, 3), timeBudgetSec, botsNice: o.botsNice ?? 0 };
   for (let p = Math.min(o.start, o.max); ; p = Math.min(o.max, p * 2)) {
     if (await probe(p)) lo = p;
     else {

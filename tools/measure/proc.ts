@@ -2,6 +2,7 @@
 // peak/current RSS from /proc/<pid>/status, turned into "CPU cores used" over a wall-clock window.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 /** CPU fields of /proc/<pid>/stat, in clock ticks (USER_HZ). */
 export interface ProcStat {
@@ -210,4 +211,69 @@ export function treePeakRssMiB(s: ProcTreeSample): number {
   let kib = 0;
   for (const p of s.procs.values()) kib += p.status.vmHwmKiB;
   return kib / 1024;
+}
+
+/**
+ * Sets the nice value of every thread of process `pid` (Linux keeps one per thread: setpriority on
+ * a PID reaches only its main thread, and threads started before it keep theirs). Returns the
+ * number of threads set; throws when none could be (the process is gone or the value is refused).
+ */
+export function reniceProcess(pid: number, nice: number): number {
+  let tids: number[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`).filter((t) => /^\d+$/.test(t)).map(Number);
+  } catch {
+    tids = [pid];
+  }
+  let set = 0;
+  let last: unknown;
+  for (const tid of tids) {
+    try {
+      setPriority(tid, nice);
+      set++;
+    } catch (err) {
+      last = err;
+    }
+  }
+  if (set === 0) throw new Error(`could not set nice ${nice} on process ${pid}: ${(last as Error | undefined)?.message ?? 'no threads'}`);
+  return set;
+}
+
+/** The machine's CPU time from the first line of /proc/stat, clock ticks (USER_HZ). */
+export interface MachineCpuSample {
+  atMs: number;
+  /** user + nice + system + irq + softirq: time the cores ran something. */
+  busyTicks: number;
+  /** Time the hypervisor ran something else while this machine's cores wanted to run (field 8, steal). */
+  stealTicks: number;
+}
+
+/** Parses the `cpu` line of /proc/stat (the machine's totals). Throws on malformed text. */
+export function parseMachineCpu(text: string, atMs: number): MachineCpuSample {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('malformed /proc/stat: no cpu line');
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  if (f.length < 8 || f.some((v) => !Number.isFinite(v))) throw new Error('malformed /proc/stat: cpu line');
+  const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  return { atMs, busyTicks: user + nice + system + irq + softirq, stealTicks: steal };
+}
+
+/** Reads the machine's CPU totals now (zeros where /proc/stat is unreadable). */
+export function readMachineCpu(nowMs: number = performance.now()): MachineCpuSample {
+  try {
+    return parseMachineCpu(readFileSync('/proc/stat', 'utf8'), nowMs);
+  } catch {
+    return { atMs: nowMs, busyTicks: 0, stealTicks: 0 };
+  }
+}
+
+/**
+ * The machine between two readings, in cores: how busy all its processes kept it (the measured
+ * ones and anything else) and how much CPU the hypervisor took from it (steal). A run whose steal
+ * is not near 0 measured a slower machine than its core count says.
+ */
+export function machineCpuFigures(a: MachineCpuSample, b: MachineCpuSample, ticksPerSec: number = clockTicksPerSec()): { busyCores: number; stealCores: number } {
+  const wallSec = (b.atMs - a.atMs) / 1000;
+  if (!(wallSec > 0)) return { busyCores: 0, stealCores: 0 };
+  return { busyCores: (b.busyTicks - a.busyTicks) / ticksPerSec / wallSec, stealCores: (b.stealTicks - a.stealTicks) / ticksPerSec / wallSec };
 }
