@@ -18,6 +18,7 @@ import { TickwireServer } from '../server/server.ts';
 import { viewFrameMatches } from '../server/interest.ts';
 import { percentileSorted, round } from '../tools/measure/stats.ts';
 import { machineCpuFigures, readMachineCpu } from '../tools/measure/proc.ts';
+import { referenceMs } from '../tools/measure/reference.ts';
 
 /** What one scale run measures with. */
 export interface ScaleOptions {
@@ -99,6 +100,12 @@ export interface ScaleResult {
    * and stolen by the hypervisor (steal; above 0 the cores ran slower than their count says).
    */
   machineCpu: { busyCores: number; stealCores: number };
+  /**
+   * A fixed piece of work (tools/measure/reference.ts) timed just before and just after the window,
+   * median of 5, ms: the machine's speed at the time. Runs whose ticks differ while this differs as
+   * much measured the machine.
+   */
+  machineReferenceMs: { before: number; after: number };
   /** Downstream payload bytes per client per second (snapshots and control messages). */
   downPayloadBytesPerClientPerSec: number;
   /** Upstream payload bytes per client per second (inputs, acks, pings). */
@@ -318,6 +325,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const deferred0 = ist.deferred;
   ist.maxWaitSnapshots = 0;
   if (o.onWindow) await o.onWindow('start');
+  const referenceBefore = referenceMs();
   const cpu0 = process.cpuUsage();
   const machine0 = readMachineCpu();
   measuring = true;
@@ -333,6 +341,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   measuring = false;
   const cpu = process.cpuUsage(cpu0);
   const machine = machineCpuFigures(machine0, readMachineCpu());
+  const referenceAfter = referenceMs();
   if (o.onWindow) await o.onWindow('end');
   const connectedEnd = room?.players.length ?? 0;
   const simSec = ticks / config.net.tickRateHz;
@@ -366,6 +375,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     serverWallCoresUsed: round(serverMs / 1000 / simSec, 3),
     processCpuCoresUsed: round((cpu.user + cpu.system) / 1e6 / simSec, 3),
     machineCpu: { busyCores: round(machine.busyCores, 3), stealCores: round(machine.stealCores, 3) },
+    machineReferenceMs: { before: round(referenceBefore, 3), after: round(referenceAfter, 3) },
     downPayloadBytesPerClientPerSec: Math.round((sum((c) => c.conn.counters.bytesDown) - down0) / n / simSec),
     upPayloadBytesPerClientPerSec: Math.round((sum((c) => c.conn.counters.bytesUp) - up0) / n / simSec),
     snapshotsPerClientPerSec: round((sum((c) => c.conn.counters.snapshots) - snaps0) / n / simSec, 2),

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { cpuCoresUsed, descendantsFrom, machineCpuFigures, parseMachineCpu, readMachineCpu, reniceProcess, parseProcStat, parseProcStatus, peakRssMiB, readProcSample, readProcTree, treeCpuCoresUsed, treePeakRssMiB, type ProcSample, type ProcTreeSample } from '../tools/measure/proc.ts';
+import { referenceMs, referenceWork } from '../tools/measure/reference.ts';
 import { histogramDelta, histogramMaxBound, histogramQuantile, parsePromText, promHistogram, promValue } from '../tools/measure/prom.ts';
 import { LogHistogram, mean, percentile } from '../tools/measure/stats.ts';
 import { serverProcessFigures, serverWindowFigures } from '../tools/measure/arena-bench.ts';
@@ -145,6 +146,12 @@ describe('/proc accounting', () => {
     const now = readMachineCpu();
     expect(now.busyTicks).toBeGreaterThan(0);
     expect(now.stealTicks).toBeGreaterThanOrEqual(0);
+  });
+  it('times the reference work: the same result every run, a positive time', () => {
+    expect(referenceWork()).toBe(referenceWork());
+    const ms = referenceMs(3);
+    expect(ms).toBeGreaterThan(0);
+    expect(Number.isFinite(ms)).toBe(true);
   });
   it('renices every thread of a process', async () => {
     // the child says it is up once Node has started its threads
