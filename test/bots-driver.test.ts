@@ -1,5 +1,7 @@
 // The bot driver against a real in-process server: a few WebSocket bots for a couple of seconds,
 // in this process and in child processes (the bots CLI path); the summary's fields are present and sane.
+import { readdirSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runBots } from '../tools/bots/cli.ts';
 import { BotPool } from '../tools/bots/pool.ts';
@@ -95,5 +97,20 @@ describe('bot driver', () => {
     expect(s.inputsAcked).toBeGreaterThan(0);
     // the bots left: their sessions end
     await waitFor(() => srv.sessions.size === 0, 5000, 'sessions to close');
+  }, 40_000);
+
+  it('runs the bot processes at the nice value asked for, every thread of them', async () => {
+    const srv = await server(0);
+    const pool = await BotPool.start({ url: urlOf(srv), count: 2, transport: 'ws', rampPerSec: 100, fullBots: 0, nice: 6 });
+    try {
+      expect(pool.pids.length).toBe(1);
+      const tids = readdirSync(`/proc/${pool.pids[0]}/task`).map(Number);
+      expect(tids.length).toBeGreaterThan(1);
+      for (const tid of tids) expect(getPriority(tid), `thread ${tid}`).toBe(6);
+      // and they play at it
+      await waitFor(() => srv.sessions.size === 2, 10_000, 'both bots to connect');
+    } finally {
+      await pool.stop();
+    }
   }, 40_000);
 });

@@ -243,6 +243,8 @@ describe('bots CLI arguments', () => {
     const d = parseBotsArgs(['--url', 'http://h:1']);
     expect(d).toMatchObject({ count: 10, seconds: 10, transport: 'ws', rampPerSec: 50, script: 'arena-v1', seed: 1, json: false, fullBots: 1 });
     expect(d.conditions).toBeUndefined();
+    expect(d.nice).toBeUndefined();
+    expect(parseBotsArgs(['--url', 'http://h:1', '--nice', '10']).nice).toBe(10);
     // --matchmake: the bots get seats there, and --url defaults to it
     expect(parseBotsArgs(['--matchmake', 'http://m:8080/'])).toMatchObject({ url: 'http://m:8080', matchmake: 'http://m:8080' });
     expect(parseBotsArgs(['--url', 'http://a:1', '--matchmake', 'http://m:2'])).toMatchObject({ url: 'http://a:1', matchmake: 'http://m:2' });
@@ -253,5 +255,6 @@ describe('bots CLI arguments', () => {
     expect(() => parseBotsArgs(['--url', 'http://h:1', '--count', '0'])).toThrow(/--count/);
     expect(() => parseBotsArgs(['--url', 'http://h:1', '--loss-pct', '120'])).toThrow(/--loss-pct/);
     expect(() => parseBotsArgs(['--url', 'http://h:1', '--bogus'])).toThrow();
+    expect(() => parseBotsArgs(['--url', 'http://h:1', '--nice', '20'])).toThrow(/--nice/);
   });
 });

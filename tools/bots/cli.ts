@@ -13,7 +13,7 @@ import { GAMES } from '../../games/index.ts';
 
 const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --seconds S --transport webrtc|ws
          [--ramp PER_SEC] [--script NAME] [--script-module PATH] [--seed K] [--full N]
-         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--input-packet-hz H] [--room NAME] [--spectate] [--camera-pan U] [--origin URL] [--games PATH] [--json]
+         [--latency-ms L] [--jitter-ms J] [--loss-pct X] [--input-packet-hz H] [--nice N] [--room NAME] [--spectate] [--camera-pan U] [--origin URL] [--games PATH] [--json]
 
   --url          server base URL (HTTP port; the WebSocket is at /ws)         required
   --count        number of bots                                               default 10
@@ -28,6 +28,8 @@ const USAGE = `usage: npm run bots -- --url http://127.0.0.1:PORT --count N --se
   --jitter-ms    each message's delay varies by uniform -J..+J around it      default 0
   --loss-pct     datagrams dropped each way, percent (WebRTC channel)         default 0
   --input-packet-hz  input packets per second per bot, 1..tick rate           default the netcode's (30)
+  --nice         run the bot processes at nice N, 0..19 (every thread): on the server's machine
+                 they then yield the cores to it, as bots on other machines would     default not set
   --room         room to join (created if missing); default matchmaking
   --matchmake    a fleet member's URL: each bot gets a seat from its POST /matchmake and connects
                  wherever the seat is, and joins again through it when it loses its server
@@ -58,7 +60,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
       'script-module': { type: 'string', multiple: true }, seed: { type: 'string', default: '1' }, full: { type: 'string' },
       'latency-ms': { type: 'string', default: '0' }, 'jitter-ms': { type: 'string', default: '0' }, 'loss-pct': { type: 'string', default: '0' },
       room: { type: 'string' }, origin: { type: 'string' }, games: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false }, spectate: { type: 'boolean', default: false },
-      'camera-pan': { type: 'string' }, 'bots-per-process': { type: 'string' }, matchmake: { type: 'string' }, 'input-packet-hz': { type: 'string' },
+      'camera-pan': { type: 'string' }, 'bots-per-process': { type: 'string' }, matchmake: { type: 'string' }, 'input-packet-hz': { type: 'string' }, nice: { type: 'string' },
     },
     strict: true,
   });
@@ -83,6 +85,7 @@ export function parseBotsArgs(argv: string[]): BotsCliOptions {
     json: values.json,
   };
   if (values['input-packet-hz'] !== undefined) opts.inputPacketRateHz = num('input-packet-hz', values['input-packet-hz'], 1, 128);
+  if (values.nice !== undefined) opts.nice = num('nice', values.nice, 0, 19);
   if (values['bots-per-process'] !== undefined) opts.botsPerProcess = num('bots-per-process', values['bots-per-process'], 1, 5000);
   if (latencyMs > 0 || jitterMs > 0 || lossPct > 0) opts.conditions = { latencyMs, jitterMs, lossPct };
   if (values.room !== undefined) opts.room = values.room;
