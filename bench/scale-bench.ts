@@ -374,7 +374,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     serverCpuCoresUsed: round(serverCpuMs / 1000 / simSec, 3),
     serverWallCoresUsed: round(serverMs / 1000 / simSec, 3),
     processCpuCoresUsed: round((cpu.user + cpu.system) / 1e6 / simSec, 3),
-    machineCpu: { busyCores: round(machine.busyCores, 3), stealCores: round(machine.stealCores, 3) },
+    machineCpu: machine,
     machineReferenceMs: { before: round(referenceBefore, 3), after: round(referenceAfter, 3) },
     downPayloadBytesPerClientPerSec: Math.round((sum((c) => c.conn.counters.bytesDown) - down0) / n / simSec),
     upPayloadBytesPerClientPerSec: Math.round((sum((c) => c.conn.counters.bytesUp) - up0) / n / simSec),

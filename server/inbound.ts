@@ -694,9 +694,14 @@ export class Inbound implements OutboundHost {
    */
   private announce(room: Room, joiners: readonly Player[], leavers: readonly { id: number; at: number }[], enteredAt: ReadonlyMap<Player, number>): void {
     const sessions = this.ctx.sessions;
-    // what a player there before all of them hears, built once; a joiner gone before the
-    // announcement (its entity removed) is not announced
-    const entries = joiners.filter((j) => j.eid >= 0).map((j) => j.rosterEntry());
+    // what a player there before all of them hears, built once (a joiner gone before the
+    // announcement, its entity removed, is not announced), and where in it each joiner's tail starts
+    const entries: RosterPlayer[] = [];
+    const tailOf = new Map<Player, number>();
+    for (const j of joiners) {
+      if (j.eid >= 0) entries.push(j.rosterEntry());
+      tailOf.set(j, entries.length);
+    }
     const ids = leavers.map((l) => l.id);
     for (const p of room.players) {
       const other = sessions.get(p.id);
@@ -706,8 +711,9 @@ export class Inbound implements OutboundHost {
         this.tell(other, entries, ids);
         continue;
       }
-      const after = joiners.indexOf(p) + 1;
-      this.tell(other, joiners.slice(after).filter((j) => j.eid >= 0).map((j) => j.rosterEntry()), leavers.filter((l) => l.at > since).map((l) => l.id));
+      // a player announced already (before a departure of its batch) hears of every joiner
+      const from = tailOf.get(p) ?? 0;
+      this.tell(other, from === 0 ? entries : entries.slice(from), leavers.filter((l) => l.at > since).map((l) => l.id));
     }
   }
 

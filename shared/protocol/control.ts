@@ -215,7 +215,7 @@ function encodeRoster(msg: Extract<ServerControl, { t: 'roster' }>): Uint8Array 
         const id = v[j] as number;
         // a u32: the only values that >>> 0 leaves as they are
         if (id >>> 0 !== id) return undefined;
-        size += id < 0x80 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5;
+        size += uintSize(id);
       }
     } else if (isU32(v)) size += uintSize(v);
     else return undefined;

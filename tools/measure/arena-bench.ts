@@ -283,7 +283,7 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
       serverMessagesInPerClientPerSec: round(srv.messagesIn / clients / windowSec, 2),
       bots: { processes: pool.processCount, fullBots: pool.fullClientAvailable ? b.bots.fullBots : 0, fullClientNetcode: pool.fullClientAvailable, cpuCoresUsed: bots.botCpuCoresUsed, stepsSkipped: bots.botStepsSkipped, nice: niceOf(pool.pids[0]) },
       machine: machineInfo(),
-      machineCpu: ((m) => ({ busyCores: round(m.busyCores, 3), stealCores: round(m.stealCores, 3) }))(machineCpuFigures(a.cpu, b.cpu)),
+      machineCpu: machineCpuFigures(a.cpu, b.cpu),
       loadAverage1m: { start: round(loadStart, 2), end: round(loadavg()[0], 2) },
       commit: commitId(REPO_ROOT),
       at: new Date().toISOString(),

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { round } from './stats.ts';
 
 /** CPU fields of /proc/<pid>/stat, in clock ticks (USER_HZ). */
 export interface ProcStat {
@@ -275,5 +276,6 @@ export function readMachineCpu(nowMs: number = performance.now()): MachineCpuSam
 export function machineCpuFigures(a: MachineCpuSample, b: MachineCpuSample, ticksPerSec: number = clockTicksPerSec()): { busyCores: number; stealCores: number } {
   const wallSec = (b.atMs - a.atMs) / 1000;
   if (!(wallSec > 0)) return { busyCores: 0, stealCores: 0 };
-  return { busyCores: (b.busyTicks - a.busyTicks) / ticksPerSec / wallSec, stealCores: (b.stealTicks - a.stealTicks) / ticksPerSec / wallSec };
+  // to the thousandth of a core, as every figure of the results
+  return { busyCores: round((b.busyTicks - a.busyTicks) / ticksPerSec / wallSec, 3), stealCores: round((b.stealTicks - a.stealTicks) / ticksPerSec / wallSec, 3) };
 }
