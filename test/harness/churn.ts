@@ -1,12 +1,11 @@
 // Connect/disconnect churn against a server process: N join-and-leave cycles over the WebSocket
 // or WebRTC, then checks that the server's memory, sessions, peers and timers return to baseline.
 // `npm run churn -- --cycles 1000 --transport ws|webrtc [--warmup N] [--concurrency 20] [--json]`
+import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { arena } from '../../games/arena.ts';
-import { Connection } from '../../netcode/connection.ts';
-import { nodeClientIO } from '../../tools/node-client/io.ts';
 import { descendants, readProcSample } from '../../tools/measure/proc.ts';
 import { ServerProcess } from '../../tools/measure/server-proc.ts';
+import type { ChurnBatch, ChurnReport } from './churn-clients.ts';
 
 /** Result of a churn run. */
 export interface ChurnResult {
@@ -32,6 +31,8 @@ export interface ChurnResult {
   /** Gauges after warm-up and at the end (sessions, peers, active timers/handles). */
   baseline: Record<string, number>;
   end: Record<string, number>;
+  /** Deaths of the clients' process (a native abort in the WebRTC client library), each as its signal or exit code; the run went on in a fresh process. */
+  clientAborts: string[];
 }
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -69,30 +70,81 @@ async function gauges(url: string): Promise<Record<string, number>> {
   };
 }
 
-/** One join + leave. Resolves true when the client got its welcome (and WebRTC, if asked). */
-async function cycle(url: string, transport: 'ws' | 'webrtc', i: number): Promise<boolean> {
-  const c = new Connection(arena, nodeClientIO({ webrtc: transport === 'webrtc' }), { url, name: `churn${i}`, room: 'churn', transport: transport === 'ws' ? 'ws' : 'webrtc', webrtcTimeoutMs: 5000 });
-  c.connect();
-  const deadline = Date.now() + 8000;
-  const want = (): boolean => c.state === 'active' && (transport === 'ws' || c.transport === 'webrtc');
-  while (!want() && c.state !== 'closed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  const ok = want();
-  c.close();
-  return ok;
+/**
+ * The clients' process (test/harness/churn-clients.ts), started once per run and again after it dies
+ * in a batch. A cycle it started and never ended counts as failed; the cycles it never started run
+ * in the next process. More than MAX_CLIENT_ABORTS deaths in one run end the run with an error.
+ */
+export class ChurnClients {
+  private proc: ChildProcess | undefined;
+  /** Deaths of the clients' process in a batch, and how each ended (signal or exit code). */
+  readonly aborts: string[] = [];
+
+  private spawn(): ChildProcess {
+    return fork(fileURLToPath(new URL('./churn-clients.ts', import.meta.url)), [], { cwd: root, execArgv: ['--import', 'tsx'], stdio: ['ignore', 2, 'inherit', 'ipc'] }); // its stdout to our stderr: ours carries the JSON
+  }
+
+  /** Runs `n` cycles numbered from `from`; resolves with the number that failed. */
+  async run(url: string, transport: 'ws' | 'webrtc', n: number, concurrency: number, from: number): Promise<number> {
+    let failed = 0;
+    let done = 0;
+    while (done < n) {
+      const r = await this.batch({ t: 'run', url, transport, from: from + done, n: n - done, concurrency });
+      failed += r.failed;
+      done += r.started;
+      if (r.abort === undefined) continue;
+      this.aborts.push(r.abort);
+      if (this.aborts.length > MAX_CLIENT_ABORTS) throw new Error(`the churn clients' process died ${this.aborts.length} times (${this.aborts.join(', ')})`);
+    }
+    return failed;
+  }
+
+  /** One batch in the current process (a fresh one if there is none): how many cycles started and failed, and how the process died, if it did. */
+  private batch(b: ChurnBatch): Promise<{ started: number; failed: number; abort?: string }> {
+    const proc = (this.proc ??= this.spawn());
+    return new Promise((resolve) => {
+      const running = new Set<number>();
+      let started = 0;
+      let failed = 0;
+      const finish = (abort?: string): void => {
+        proc.off('message', onMessage);
+        proc.off('exit', onExit);
+        resolve({ started, failed: failed + running.size, abort });
+      };
+      const onMessage = (raw: unknown): void => {
+        const m = raw as ChurnReport;
+        if (m.t === 'start') {
+          started++;
+          running.add(m.i);
+        } else if (m.t === 'cycle') {
+          running.delete(m.i);
+          if (!m.ok) failed++;
+        } else if (m.t === 'end') finish();
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+        this.proc = undefined;
+        finish(signal ?? `exit ${code}`);
+      };
+      proc.on('message', onMessage);
+      proc.on('exit', onExit);
+      proc.send(b);
+    });
+  }
+
+  /** PID of the clients' process, while one runs. */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Ends the clients' process without running its exit path (node-datachannel's threads may still be up). */
+  stop(): void {
+    this.proc?.kill('SIGKILL');
+    this.proc = undefined;
+  }
 }
 
-async function runCycles(url: string, transport: 'ws' | 'webrtc', n: number, concurrency: number, from: number): Promise<number> {
-  let next = 0;
-  let failed = 0;
-  const worker = async (): Promise<void> => {
-    while (next < n) {
-      const i = next++;
-      if (!(await cycle(url, transport, from + i))) failed++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return failed;
-}
+/** Deaths of the clients' process a run tolerates (node-datachannel aborted once in many CI runs, on the client side). */
+const MAX_CLIENT_ABORTS = 2;
 
 async function settle(server: ServerProcess): Promise<Record<string, number>> {
   const url = server.url;
@@ -135,6 +187,7 @@ const WARM_STEADY_BLOCKS = 3;
 export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; concurrency?: number; warmup?: number; maxWarmup?: number }): Promise<ChurnResult> {
   const server = await ServerProcess.start({ root, webrtc: o.transport === 'webrtc', npcs: 50, roomCapacity: 1024, gcOnSignal: true, semiSpaceMiB: 16, env: { TICKWIRE_RESUME_GRACE_MS: '0', TICKWIRE_ROOM_GRACE_MS: '600000' } });
   const sum = (r: { server: number; worker: number }): number => r.server + r.worker;
+  const clients = new ChurnClients();
   try {
     const conc = o.concurrency ?? (o.transport === 'webrtc' ? 10 : 20);
     await server.collectGarbage(500);
@@ -143,14 +196,14 @@ export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; 
     let failed = 0;
     let steady = false;
     if (o.warmup !== undefined) {
-      failed += await runCycles(server.url, o.transport, o.warmup, conc, 0);
+      failed += await clients.run(server.url, o.transport, o.warmup, conc, 0);
       warm = o.warmup;
     } else {
       const max = o.maxWarmup ?? 6000;
       let prev = rssStart;
       let steadyBlocks = 0;
       while (warm < max && (warm < WARM_MIN || steadyBlocks < WARM_STEADY_BLOCKS)) {
-        failed += await runCycles(server.url, o.transport, WARM_BLOCK, conc, warm);
+        failed += await clients.run(server.url, o.transport, WARM_BLOCK, conc, warm);
         warm += WARM_BLOCK;
         await server.collectGarbage(300);
         const now = sum(rssSplitMiB(server.pid));
@@ -162,16 +215,17 @@ export async function runChurn(o: { cycles: number; transport: 'ws' | 'webrtc'; 
     const baseline = await settle(server);
     const rss0 = rssSplitMiB(server.pid);
     const t0 = performance.now();
-    failed += await runCycles(server.url, o.transport, o.cycles, conc, warm);
+    failed += await clients.run(server.url, o.transport, o.cycles, conc, warm);
     const seconds = (performance.now() - t0) / 1000;
     const end = await settle(server);
     const rss1 = rssSplitMiB(server.pid);
     return {
       transport: o.transport, cycles: o.cycles, warmupCycles: warm, warmupSteady: steady, failed, seconds, rssMiBAtStart: rssStart, rssMiBAfterWarmup: sum(rss0), rssMiBEnd: sum(rss1),
       rssGrowthMiB: sum(rss1) - sum(rss0), rssGrowthSinceStartMiB: sum(rss1) - rssStart,
-      serverRssGrowthMiB: rss1.server - rss0.server, workerRssGrowthMiB: rss1.worker - rss0.worker, baseline, end,
+      serverRssGrowthMiB: rss1.server - rss0.server, workerRssGrowthMiB: rss1.worker - rss0.worker, baseline, end, clientAborts: clients.aborts,
     };
   } finally {
+    clients.stop();
     await server.stop();
   }
 }
