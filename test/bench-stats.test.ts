@@ -1,10 +1,11 @@
 // Benchmark measurement code against known inputs: percentiles, log histograms, /proc parsing and
 // CPU accounting, Prometheus histogram deltas and quantiles.
+import { createSocket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
-import { cpuCoresUsed, descendantsFrom, machineCpuFigures, parseMachineCpu, readMachineCpu, reniceProcess, parseProcStat, parseProcStatus, peakRssMiB, readProcSample, readProcTree, treeCpuCoresUsed, treePeakRssMiB, type ProcSample, type ProcTreeSample } from '../tools/measure/proc.ts';
+import { cpuCoresUsed, descendantsFrom, machineCpuFigures, parseMachineCpu, parseMachineUdp, readMachineCpu, readMachineUdp, reniceProcess, parseProcStat, parseProcStatus, peakRssMiB, readProcSample, readProcTree, treeCpuCoresUsed, treePeakRssMiB, type ProcSample, type ProcTreeSample } from '../tools/measure/proc.ts';
 import { referenceMs, referenceWork } from '../tools/measure/reference.ts';
 import { histogramDelta, histogramMaxBound, histogramQuantile, parsePromText, promHistogram, promValue } from '../tools/measure/prom.ts';
 import { LogHistogram, mean, percentile } from '../tools/measure/stats.ts';
@@ -146,6 +147,25 @@ describe('/proc accounting', () => {
     const now = readMachineCpu();
     expect(now.busyTicks).toBeGreaterThan(0);
     expect(now.stealTicks).toBeGreaterThanOrEqual(0);
+  });
+  it('reads the machine\'s UDP datagram counters from /proc/net/snmp, and they count real datagrams', async () => {
+    const text = 'Ip: Forwarding DefaultTTL\nIp: 1 64\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors\nUdp: 120 3 0 150 0\nUdpLite: InDatagrams NoPorts InErrors OutDatagrams\nUdpLite: 0 0 0 0\n';
+    expect(parseMachineUdp(text)).toEqual({ inDatagrams: 120, outDatagrams: 150 });
+    expect(() => parseMachineUdp('Ip: Forwarding\nIp: 1\n')).toThrow(/no Udp lines/);
+    expect(() => parseMachineUdp('Udp: InDatagrams NoPorts\nUdp: 1 2\n')).toThrow(/Udp OutDatagrams/);
+    // 50 datagrams to ourselves over loopback: both counters move by at least 50 (other processes may add more)
+    const before = readMachineUdp();
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const port = sock.address().port;
+    let got = 0;
+    const all = new Promise<void>((r) => sock.on('message', () => { if (++got === 50) r(); }));
+    for (let i = 0; i < 50; i++) sock.send(Buffer.from([i]), port, '127.0.0.1');
+    await all;
+    sock.close();
+    const after = readMachineUdp();
+    expect(after.outDatagrams - before.outDatagrams).toBeGreaterThanOrEqual(50);
+    expect(after.inDatagrams - before.inDatagrams).toBeGreaterThanOrEqual(50);
   });
   it('times the reference work: the same result every run, a positive time', () => {
     expect(referenceWork()).toBe(referenceWork());

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import geckos, { type GeckosServer, type ServerChannel } from '@geckos.io/server';
 import { bridge } from '@geckos.io/server/lib/deps.js';
 import type { DataChannel } from 'node-datachannel';
+import { SCTP_SETTINGS } from '../../shared/net/sctp.ts';
 import type { DatagramTransport, SendResult, TransportEvents } from './transport.ts';
 
 /** Options of the geckos.io transport. */
@@ -185,6 +186,7 @@ function rateLimitedLogger(log: TransportLog): (key: string, o: object, msg: str
  * is missing.
  */
 export async function startGeckosTransport(opts: GeckosTransportOptions, events: TransportEvents, log: TransportLog): Promise<GeckosTransport> {
+  (await import('node-datachannel')).setSctpSettings({ ...SCTP_SETTINGS }); // before the first peer: fewer SACK datagrams
   await assertGeckosPatched();
   const pendingTimeoutMs = opts.pendingTimeoutMs ?? 10_000;
   const maxBufferedBytes = opts.maxBufferedBytes ?? 256 * 1024;

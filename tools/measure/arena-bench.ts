@@ -6,7 +6,7 @@ import { getPriority, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { renderChartSvg, type ChartPanel } from './chart.ts';
 import { readFileSync as readProcFile } from 'node:fs';
-import { clockTicksPerSec, machineCpuFigures, readMachineCpu, readProcTree, treeCpuCoresUsed, type MachineCpuSample, type ProcTreeSample } from './proc.ts';
+import { clockTicksPerSec, machineCpuFigures, readMachineCpu, readMachineUdp, readProcTree, treeCpuCoresUsed, type MachineCpuSample, type MachineUdpSample, type ProcTreeSample } from './proc.ts';
 import { histogramDelta, histogramMaxBound, histogramQuantile, promHas, promHistogram, promValue, scrapeMetrics, type PromSample } from './prom.ts';
 import { commitId, machineInfo, markdownTable, type MachineInfo } from './report.ts';
 import { ServerProcess } from './server-proc.ts';
@@ -123,6 +123,13 @@ export interface PointResult {
    * stolen by the hypervisor (steal time; above 0, the cores ran slower than their count says).
    */
   machineCpu: { busyCores: number; stealCores: number };
+  /**
+   * UDP datagrams the machine sent over the window, per connected client per second (every socket:
+   * the server's WebRTC process, the bots and anything else; on loopback each is also received
+   * once). Over WebRTC this counts what the application never sees: SCTP's SACKs, heartbeats and
+   * ICE checks beside the inputs and snapshots. Absent in results before it was recorded.
+   */
+  machineUdpOutPerClientPerSec?: number;
   /** The machine's 1-minute load average at the start and the end of the window (other work on the machine shows here). */
   loadAverage1m: { start: number; end: number };
   commit: string;
@@ -135,6 +142,7 @@ interface Mark {
   atMs: number;
   proc: ProcTreeSample;
   cpu: MachineCpuSample;
+  udp: MachineUdpSample;
   metrics: PromSample[];
   bots: BotTotals;
 }
@@ -143,7 +151,7 @@ async function mark(server: ServerProcess, pool: BotPool): Promise<Mark> {
   const bots = await pool.read();
   const metrics = await scrapeMetrics(`${server.url}/metrics`);
   const atMs = performance.now();
-  return { atMs, proc: readProcTree(server.pid, atMs), cpu: readMachineCpu(atMs), metrics, bots };
+  return { atMs, proc: readProcTree(server.pid, atMs), cpu: readMachineCpu(atMs), udp: readMachineUdp(), metrics, bots };
 }
 
 /** The nice value of a process's main thread (0 when it cannot be read). */
@@ -284,6 +292,7 @@ export async function runPoint(o: PointOptions): Promise<PointResult> {
       bots: { processes: pool.processCount, fullBots: pool.fullClientAvailable ? b.bots.fullBots : 0, fullClientNetcode: pool.fullClientAvailable, cpuCoresUsed: bots.botCpuCoresUsed, stepsSkipped: bots.botStepsSkipped, nice: niceOf(pool.pids[0]) },
       machine: machineInfo(),
       machineCpu: machineCpuFigures(a.cpu, b.cpu),
+      machineUdpOutPerClientPerSec: round((b.udp.outDatagrams - a.udp.outDatagrams) / clients / windowSec, 2),
       loadAverage1m: { start: round(loadStart, 2), end: round(loadavg()[0], 2) },
       commit: commitId(REPO_ROOT),
       at: new Date().toISOString(),

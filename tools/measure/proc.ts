@@ -279,3 +279,32 @@ export function machineCpuFigures(a: MachineCpuSample, b: MachineCpuSample, tick
   // to the thousandth of a core, as every figure of the results
   return { busyCores: round((b.busyTicks - a.busyTicks) / ticksPerSec / wallSec, 3), stealCores: round((b.stealTicks - a.stealTicks) / ticksPerSec / wallSec, 3) };
 }
+
+/** The machine's UDP datagram counters (/proc/net/snmp, every socket of this network namespace). */
+export interface MachineUdpSample {
+  inDatagrams: number;
+  outDatagrams: number;
+}
+
+/** Parses the `Udp:` header and value lines of /proc/net/snmp. Throws on malformed text. */
+export function parseMachineUdp(text: string): MachineUdpSample {
+  const lines = text.split('\n').filter((l) => l.startsWith('Udp: '));
+  if (lines.length < 2) throw new Error('malformed /proc/net/snmp: no Udp lines');
+  const names = lines[0]!.trim().split(/\s+/).slice(1);
+  const values = lines[1]!.trim().split(/\s+/).slice(1).map(Number);
+  const get = (name: string): number => {
+    const v = values[names.indexOf(name)];
+    if (v === undefined || !Number.isFinite(v)) throw new Error(`malformed /proc/net/snmp: Udp ${name}`);
+    return v;
+  };
+  return { inDatagrams: get('InDatagrams'), outDatagrams: get('OutDatagrams') };
+}
+
+/** Reads the machine's UDP counters now (zeros where /proc/net/snmp is unreadable). */
+export function readMachineUdp(): MachineUdpSample {
+  try {
+    return parseMachineUdp(readFileSync('/proc/net/snmp', 'utf8'));
+  } catch {
+    return { inDatagrams: 0, outDatagrams: 0 };
+  }
+}

@@ -1,5 +1,6 @@
 // geckos.io client for Node (bots, tests): installs node-datachannel's WebRTC polyfill and wraps a channel in a small binary API that never throws.
 import type { ClientChannel } from '@geckos.io/client';
+import { SCTP_SETTINGS } from '../../shared/net/sctp.ts';
 
 /** The geckos.io client factory (`@geckos.io/client`'s default export). */
 export type GeckosClientFactory = typeof import('@geckos.io/client').default;
@@ -37,6 +38,7 @@ let loading: Promise<GeckosClientFactory> | undefined;
 export function loadGeckosClient(): Promise<GeckosClientFactory> {
   loading ??= (async () => {
     const poly = await import('node-datachannel/polyfill');
+    (await import('node-datachannel')).setSctpSettings({ ...SCTP_SETTINGS }); // before the first peer: fewer SACK datagrams
     const g = globalThis as unknown as Record<string, unknown>;
     g.RTCPeerConnection ??= poly.RTCPeerConnection;
     g.RTCSessionDescription ??= poly.RTCSessionDescription;
