@@ -10,7 +10,7 @@ import { ChurnClients, runChurn } from './harness/churn.ts';
 describe('connect/disconnect churn', () => {
   for (const transport of ['ws', 'webrtc'] as const) {
     it(`${transport}: 1000 cycles leave no sessions, peers or timers behind and grow memory < 20 MB`, async () => {
-      const r = await runChurn({ cycles: 1000, transport });
+      const r = await runChurn({ cycles: 1000, transport, remeasureAboveMiB: 20 });
       console.log(JSON.stringify(r));
       expect(r.failed / (r.cycles + r.warmupCycles)).toBeLessThan(0.02);
       expect(r.end.sessions).toBe(0);
@@ -23,8 +23,20 @@ describe('connect/disconnect churn', () => {
       expect(r.end.serverHeapMiB - r.baseline.serverHeapMiB).toBeLessThan(2);
       expect(r.end.workerHeapMiB - r.baseline.workerHeapMiB).toBeLessThan(2);
       expect(r.clientAborts.length).toBeLessThanOrEqual(1);
+      // a second round only after a first that grew 20 MiB or more; the limits above hold for the last
+      expect(r.rounds).toBe(r.firstRoundRssGrowthMiB >= 20 ? 2 : 1);
     }, 480_000);
   }
+
+  it('a first round over the re-measure bound runs a second one, and the run still ends with every session and peer gone', async () => {
+    // every growth is at least -1e9 MiB: the second round always runs
+    const r = await runChurn({ cycles: 100, transport: 'ws', warmup: 100, remeasureAboveMiB: -1e9 });
+    expect(r.rounds).toBe(2);
+    expect(r.failed).toBe(0);
+    expect(r.end.sessions).toBe(0);
+    expect(r.end.webrtcPeers).toBe(0);
+    expect(r.seconds).toBeGreaterThan(0);
+  }, 60_000);
 
   it('the clients\' process aborted in a batch: its running cycles count as failed, the rest run in a fresh process', async () => {
     const server = await ServerProcess.start({ root: new URL('..', import.meta.url).pathname, webrtc: false, npcs: 0, roomCapacity: 64 });
